@@ -1,0 +1,29 @@
+"""Installs `labml_nn`, the annotated knowledge-distillation tutorial."""
+import setuptools
+
+setuptools.setup(
+    name='labml_nn',
+    version='0.1.0',
+    description='Annotated knowledge distillation (Hinton et al., 2015) on PyTorch, '
+                'with a literate renderer and a CIFAR-10 study',
+    long_description=open('README.md', encoding='utf-8').read(),
+    long_description_content_type='text/markdown',
+    license='MIT',
+    packages=setuptools.find_packages(include=['labml_nn', 'labml_nn.*']),
+    package_data={'labml_nn': ['**/*.md', '**/*.json', 'literate/assets/*']},
+    python_requires='>=3.9',
+    install_requires=[
+        'torch>=2.1',
+        'torchvision>=0.16',
+        'labml>=0.5',
+        'labml-helpers>=0.4.89',
+        'numpy',
+        'matplotlib',
+        'markdown-it-py>=3',
+        'mdit-py-plugins>=0.4',
+        'pygments>=2.15',
+        'pyyaml>=6',
+        'pykatex>=0.1',
+    ],
+    extras_require={'test': ['pytest>=7'], 'dev': ['pytest>=7']},
+)
