@@ -25,7 +25,7 @@ test: install
 
 demo: install
 	$(PY) -m labml_nn.distillation.pipeline --profile cpu --seeds 1 \
-		--data-dir $(CIFAR10_DIR) --out $(DEMO_OUT) --teacher latest-or-train
+		--data-dir $(CIFAR10_DIR) --out $(DEMO_OUT)
 
 docs: install
 	$(PY) -m labml_nn.literate --out docs
