@@ -1,4 +1,4 @@
-"""
+r"""
 ---
 title: Rendering notes
 summary: >
@@ -21,6 +21,7 @@ build with its file and line instead of showing raw TeX to a reader.
 
 import functools
 import re
+import unicodedata
 from typing import Callable, Optional
 
 import pykatex
@@ -72,8 +73,46 @@ def first_heading(text: str) -> Optional[str]:
 # fonts, so the pages need neither KaTeX's style sheet nor its fonts.
 @functools.lru_cache(maxsize=None)
 def _katex(tex: str, display: bool) -> str:
-    return pykatex.renderToString(tex, output=pykatex.OUTPUT_MATHML, displayMode=display,
-                                  throwOnError=True, strict=pykatex.STRICT_IGNORE)
+    mathml = pykatex.renderToString(tex, output=pykatex.OUTPUT_MATHML, displayMode=display,
+                                    throwOnError=True, strict=pykatex.STRICT_IGNORE)
+    # Chromium puts no space after an operator name, as in `log p`, where TeX
+    # puts a thin one unless a bracket follows
+    mathml = re.sub('<mo>\u2061</mo>(?!<mo)', '<mo rspace="0.1667em">\u2061</mo>', mathml)
+    return _VARIANT.sub(_unicode_variant, mathml)
+
+
+# KaTeX writes `\mathcal{L}` as `<mi mathvariant="script">L</mi>`, but browsers
+# only draw the `normal` variant; the others are letters of their own in Unicode's
+# mathematical alphabets, such as 𝓛, so we write those letters instead.
+_VARIANT = re.compile(r'<(m[ion]) mathvariant="([a-z-]+)">([^<]*)</\1>')
+_VARIANT_NAMES = {'bold': 'BOLD', 'italic': 'ITALIC', 'bold-italic': 'BOLD ITALIC', 'script': 'SCRIPT',
+                  'bold-script': 'BOLD SCRIPT', 'double-struck': 'DOUBLE-STRUCK', 'fraktur': 'FRAKTUR',
+                  'bold-fraktur': 'BOLD FRAKTUR', 'sans-serif': 'SANS-SERIF',
+                  'bold-sans-serif': 'SANS-SERIF BOLD', 'monospace': 'MONOSPACE'}
+
+
+def _unicode_variant(match: re.Match) -> str:
+    tag, variant, text = match.groups()
+    if variant not in _VARIANT_NAMES:
+        return match.group(0)
+    letters = []
+    for char in text:
+        # `LATIN CAPITAL LETTER L` is `MATHEMATICAL SCRIPT CAPITAL L`; a few
+        # letters that Unicode had before, like ℒ, go without `MATHEMATICAL`
+        plain = re.sub(r'^(LATIN|GREEK) |LETTER ', '', unicodedata.name(char, ''))
+        names = [f'MATHEMATICAL {_VARIANT_NAMES[variant]} {plain}', f'{_VARIANT_NAMES[variant]} {plain}',
+                 f'BLACK-LETTER {plain}']
+        letters.append(next((c for c in map(_character, names) if c), char))
+    # A styled letter must not be slanted again as a variable
+    normal = ' mathvariant="normal"' if tag == 'mi' and len(text) == 1 else ''
+    return f'<{tag}{normal}>{"".join(letters)}</{tag}>'
+
+
+def _character(name: str) -> Optional[str]:
+    try:
+        return unicodedata.lookup(name)
+    except KeyError:
+        return None
 
 
 def _typeset(tex: str, display: bool, env: dict) -> str:

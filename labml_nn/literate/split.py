@@ -33,6 +33,7 @@ import ast
 import io
 import re
 import tokenize
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -112,7 +113,10 @@ def split_python(text: str) -> tuple:
     """
     lines = text.split('\n')
     try:
-        tree = ast.parse(text)
+        # An odd escape in a docstring is the author's business, not a warning of ours
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            tree = ast.parse(text)
         tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
     except (SyntaxError, ValueError, tokenize.TokenError) as e:
         section = Section('', code=list(range(1, len(lines) + 1)))

@@ -1,0 +1,75 @@
+"""
+Front matter, Markdown, math and highlighting in notes.
+"""
+
+import re
+
+import pytest
+
+from labml_nn.literate.notes import first_heading, front_matter, render_notes
+from labml_nn.literate.split import LiterateError
+
+
+def visible_text(html: str) -> str:
+    """
+    The text a reader sees: tags and the hidden TeX annotations removed.
+    """
+    html = re.sub(r'<annotation.*?</annotation>', '', html, flags=re.DOTALL)
+    return re.sub(r'<[^>]+>', '', html)
+
+
+def test_front_matter_with_folded_summary():
+    meta, body = front_matter('---\ntitle: The loss\nsummary: >\n  A long\n  summary.\n---\n\n# Heading\n', 'f')
+    assert meta == {'title': 'The loss', 'summary': 'A long summary.'}
+    assert body == '# Heading\n'
+
+
+def test_no_front_matter():
+    assert front_matter('# Just a heading\n', 'f') == ({}, '# Just a heading\n')
+    assert first_heading('Some text\n\n## The *title*\n') == 'The *title*'
+    assert first_heading('No heading') is None
+
+
+def test_bad_front_matter_names_the_file():
+    with pytest.raises(LiterateError, match='loss.py:3: the front matter is not valid YAML'):
+        front_matter('---\ntitle: [unclosed\n---\n', 'loss.py:3')
+
+
+def test_inline_display_and_align_math_become_mathml():
+    html = render_notes('Inline $T^2$.\n\n$$\\frac{a}{b}$$\n\n\\begin{align}\na &= b \\\\\nc &= d\n\\end{align}\n', 'f.py', 1)
+    assert html.count('<math') == 3
+    assert html.count('display="block"') == 2
+    assert '<mfrac>' in html and '<mtable' in html
+    assert '$' not in visible_text(html) and '\\frac' not in visible_text(html)
+
+
+def test_script_letters_use_unicode_math_alphabets():
+    assert 'ℒ' in render_notes('$\\mathcal{L}$', 'f.py')
+
+
+def test_a_bad_formula_names_file_line_and_formula():
+    with pytest.raises(LiterateError) as error:
+        render_notes('First line\n\nthe loss $\\frac{a$ here', 'src/loss.py', 10)
+    assert str(error.value).startswith("src/loss.py:12: cannot typeset the formula '\\\\frac{a'")
+
+
+def test_a_bad_display_formula():
+    with pytest.raises(LiterateError, match=r'f\.py:5: .*\\\\undefinedmacro'):
+        render_notes('Text\n\n$$\n\\undefinedmacro{x}\n$$\n', 'f.py', 3)
+
+
+def test_code_is_highlighted_in_notes():
+    html = render_notes('Call `soft_target_loss(x)`:\n\n```python\nx = 1  # one\n```\n', 'f.py')
+    assert '<code class="highlight"><span class="n">soft_target_loss</span>' in html
+    assert '<span class="c1"># one</span>' in html
+
+
+def test_links_are_passed_through_the_rewriter():
+    html = render_notes('[large model](large.html) and [paper](https://arxiv.org/abs/1503.02531)', 'f.py',
+                        link=lambda href: 'X' + href)
+    assert 'href="Xlarge.html"' in html and 'href="Xhttps://arxiv.org/abs/1503.02531"' in html
+
+
+def test_dollar_signs_in_code_are_not_math():
+    html = render_notes('`echo $HOME $PATH`', 'f.py')
+    assert '<math' not in html

@@ -1,0 +1,213 @@
+"""
+The site: paths, the home page, translations, determinism and the command line.
+"""
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from labml_nn.literate.__main__ import main
+from labml_nn.literate.site import Site, discover, output_path
+from labml_nn.literate.translate import load_languages
+
+LOSS = '''\
+"""
+---
+title: The loss
+summary: >
+  A loss with
+  a summary.
+---
+
+# The loss
+
+It is $\\frac{T^2}{n}$ times the [large model](../other/thing.html)'s KL.
+"""
+
+
+# Scale by $T^2$; see [the package](index.html)
+def loss(x):
+    """
+    The loss of `x`.
+    """
+    return x * 2
+'''
+
+
+def write_tree(root: Path, files: dict) -> Path:
+    for path, text in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(textwrap.dedent(text), encoding='utf-8')
+    return root
+
+
+@pytest.fixture
+def source(tmp_path) -> Path:
+    return write_tree(tmp_path / 'src', {
+        '__init__.py': '"""\n---\ntitle: Home\nsummary: The home page.\n---\n\nWelcome.\n"""\n',
+        'pkg/__init__.py': '"""\n# The package\n\nSee [the loss](loss.html).\n"""\n',
+        'pkg/loss.py': LOSS,
+        'pkg/readme.md': '# Read me\n\nNotes only, $x$.\n',
+        'other/__init__.py': '',
+        'other/thing.py': '# A thing\nthing = 1\n',
+        'other/data.txt': 'not a page',
+        'other/__pycache__/cached.py': 'x = 1',
+    })
+
+
+@pytest.fixture
+def translations(tmp_path) -> Path:
+    root = write_tree(tmp_path / 'translations', {
+        'ja/language.yaml': 'name: 日本語\npages: [__init__.py, pkg/]\nui:\n  source: ソース\n  contents: 目次\n',
+    })
+    return root
+
+
+def test_paths_and_discovery(source, translations):
+    assert output_path('a/b.py') == 'a/b.html'
+    assert output_path('a/__init__.py') == 'a/index.html'
+    assert output_path('a/readme.md') == 'a/readme.html'
+    assert output_path('__main__.py') == '__main__.html'
+    (source / 'translations').mkdir()
+    (source / 'translations' / 'x.py').write_text('')
+    assert discover(source, skip=source / 'translations') == [
+        '__init__.py', 'other/__init__.py', 'other/thing.py', 'pkg/__init__.py', 'pkg/loss.py', 'pkg/readme.md']
+
+
+def test_english_pages(source, translations):
+    files = Site(source, load_languages(translations)[:1]).build()
+    assert sorted(files) == sorted([
+        'literate.css', 'literate.js', 'index.html', '__init__.py',
+        'other/index.html', 'other/__init__.py', 'other/thing.html', 'other/thing.py',
+        'pkg/index.html', 'pkg/__init__.py', 'pkg/loss.html', 'pkg/loss.py',
+        'pkg/readme.html', 'pkg/readme.md'])
+    loss = files['pkg/loss.html'].decode()
+    assert '<html lang="en">' in loss and '<title>The loss</title>' in loss
+    assert '<meta name="description" content="A loss with a summary.">' in loss
+    assert '<meta property="og:title" content="The loss">' in loss
+    # Breadcrumbs to home and the folder, a link to the source copy
+    assert '<a href="../index.html">src</a> / <a href="../pkg/index.html">pkg</a> / <span>loss.py</span>' in loss
+    assert '<a href="../pkg/loss.py">Source</a>' in loss
+    # Anchors named after definitions, code lines with their own numbers
+    assert '<section class="section" id="loss">' in loss
+    assert '<span class="line" data-n="16"><span class="k">def</span>' in loss
+    assert 'href="../other/thing.html"' in loss and 'href="index.html"' in loss
+    # The home page lists every page with its title and summary
+    home = files['index.html'].decode()
+    assert '<a href="pkg/loss.html">The loss</a> <code class="path">pkg/loss.py</code><br>A loss with a summary.' in home
+    assert '<a href="pkg/index.html">The package</a>' in home
+    assert '<a href="other/thing.html">other/thing.py</a>' in home
+    # A Markdown file is a page of notes only
+    assert '<main class="notes-only">' in files['pkg/readme.html'].decode()
+
+
+def test_translation_fallback_and_staleness(source, translations):
+    (translations / 'ja' / 'pkg').mkdir()
+    (translations / 'ja' / 'pkg' / 'loss.py.yaml').write_text(yaml.safe_dump([
+        {'key': 'title', 'en': 'The loss', 'ja': '損失'},
+        {'key': 'section-0/1', 'en': 'An older English text', 'ja': '古い翻訳'},
+        {'key': 'loss/1', 'en': 'Scale by $T^2$; see [the package](index.html)',
+         'ja': '$T^2$ 倍します。[パッケージ](index.html) と [大きなモデル](../other/thing.html) を参照。'},
+    ], allow_unicode=True), encoding='utf-8')
+    site = Site(source, load_languages(translations))
+    files = site.build()
+    assert 'ja/pkg/loss.html' in files and 'ja/index.html' in files and 'ja/other/thing.html' not in files
+    page = files['ja/pkg/loss.html'].decode()
+    assert '<html lang="ja">' in page and '<title>損失</title>' in page
+    # The translation keeps its math and links; an untranslated page's link goes to English
+    assert '倍します' in page and '<math' in page.split('倍します')[0].rsplit('<p>', 1)[1]
+    assert 'href="index.html"' in page and 'href="../../other/thing.html"' in page
+    # Stale and missing blocks show in English, marked as English
+    assert '<div lang="en">\n<h1>The loss</h1>' in page and '古い翻訳' not in page
+    assert any('stale block section-0/1' in line for line in site.untranslated)
+    assert any("missing block loss/2" in line for line in site.untranslated)
+    assert any('missing block summary' in line for line in site.untranslated)
+    # The twins point at each other
+    assert '<link rel="alternate" hreflang="en" href="../../pkg/loss.html">' in page
+    assert '<a href="../ja/pkg/loss.html" hreflang="ja" lang="ja">日本語</a>' in files['pkg/loss.html'].decode()
+    # The Japanese home lists untranslated pages, linked to their English versions
+    assert 'href="../other/thing.html"' in files['ja/index.html'].decode()
+
+
+def test_update_translations_writes_skeletons(source, translations, capsys):
+    assert main([str(source), '--translations', str(translations), '--lang', 'ja', '--update-translations']) == 0
+    listed = capsys.readouterr().out
+    assert 'missing block loss/1' in listed
+    entries = yaml.safe_load((translations / 'ja' / 'pkg' / 'loss.py.yaml').read_text(encoding='utf-8'))
+    assert [e['key'] for e in entries] == ['title', 'summary', 'section-0/1', 'loss/1', 'loss/2']
+    assert all(e['ja'] == '' for e in entries)
+    # A translator fills in one entry; then its English changes in the source
+    entries[3]['ja'] = '翻訳'
+    (translations / 'ja' / 'pkg' / 'loss.py.yaml').write_text(yaml.safe_dump(entries, allow_unicode=True), encoding='utf-8')
+    loss = source / 'pkg' / 'loss.py'
+    loss.write_text(loss.read_text().replace('# Scale by', '# Multiply by'), encoding='utf-8')
+    main([str(source), '--translations', str(translations), '--lang', 'ja', '--update-translations'])
+    assert 'stale block loss/1' in capsys.readouterr().out
+    entry = yaml.safe_load((translations / 'ja' / 'pkg' / 'loss.py.yaml').read_text(encoding='utf-8'))[3]
+    assert entry == {'key': 'loss/1', 'en': 'Multiply by $T^2$; see [the package](index.html)',
+                     'old_en': 'Scale by $T^2$; see [the package](index.html)', 'ja': '翻訳'}
+
+
+def test_build_is_deterministic_and_check_passes(source, translations, tmp_path):
+    arguments = [str(source), '--translations', str(translations)]
+    assert main(arguments + ['--out', str(tmp_path / 'a')]) == 0
+    assert main(arguments + ['--out', str(tmp_path / 'b')]) == 0
+    first = {p.relative_to(tmp_path / 'a'): p.read_bytes() for p in (tmp_path / 'a').rglob('*') if p.is_file()}
+    second = {p.relative_to(tmp_path / 'b'): p.read_bytes() for p in (tmp_path / 'b').rglob('*') if p.is_file()}
+    assert first == second and len(first) > 10
+    # The check compares, and passes but for the translations nobody wrote
+    main([str(source), '--translations', str(translations), '--lang', 'ja', '--update-translations'])
+    for file in (translations / 'ja').rglob('*.*.yaml'):
+        entries = yaml.safe_load(file.read_text(encoding='utf-8'))
+        for entry in entries:
+            entry['ja'] = '訳: ' + entry['en']
+        file.write_text(yaml.safe_dump(entries, allow_unicode=True), encoding='utf-8')
+    assert main(arguments + ['--out', str(tmp_path / 'a')]) == 0
+    assert main(arguments + ['--out', str(tmp_path / 'a'), '--check']) == 0
+
+
+def test_check_lists_differences_and_changes_nothing(source, translations, tmp_path, capsys):
+    out = tmp_path / 'out'
+    arguments = [str(source), '--translations', str(translations), '--lang', 'en', '--out', str(out)]
+    assert main(arguments) == 0
+    assert main(arguments + ['--check']) == 0
+    (out / 'pkg' / 'loss.html').write_text('edited')
+    (out / 'pkg' / 'old.html').write_text('from a deleted source')
+    (source / 'pkg' / 'readme.md').unlink()
+    before = {p: p.read_bytes() for p in out.rglob('*') if p.is_file()}
+    assert main(arguments + ['--check']) == 1
+    message = capsys.readouterr().err
+    assert 'out of date: pkg/loss.html' in message
+    assert 'not built from any source: pkg/old.html' in message
+    assert 'not built from any source: pkg/readme.html' in message
+    assert before == {p: p.read_bytes() for p in out.rglob('*') if p.is_file()}
+    # Building again brings the folder up to date, removing what is gone
+    assert main(arguments) == 0 and main(arguments + ['--check']) == 0
+    assert not (out / 'pkg' / 'old.html').exists()
+
+
+def test_check_fails_on_missing_translations(source, translations, tmp_path, capsys):
+    arguments = [str(source), '--translations', str(translations), '--out', str(tmp_path / 'out')]
+    assert main(arguments) == 0
+    assert main(arguments + ['--check']) == 1
+    assert 'ja/pkg/loss.py.yaml: missing block title' in capsys.readouterr().err
+
+
+def test_cli_reports_non_utf8_without_traceback(source, tmp_path):
+    (source / 'pkg' / 'latin1.py').write_bytes('# caf\xe9\n'.encode('latin-1'))
+    result = subprocess.run([sys.executable, '-m', 'labml_nn.literate', str(source), '--out', str(tmp_path / 'out')],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.startswith('error: ') and 'latin1.py: not UTF-8' in result.stderr
+    assert 'Traceback' not in result.stderr
+
+
+def test_unparsable_file_still_renders_with_a_warning(source, tmp_path, capsys):
+    (source / 'pkg' / 'broken.py').write_text('def broken(:\n    pass\n')
+    assert main([str(source), '--lang', 'en', '--out', str(tmp_path / 'out')]) == 0
+    assert 'broken.py: cannot parse it' in capsys.readouterr().err
+    assert 'data-n="2"' in (tmp_path / 'out' / 'pkg' / 'broken.html').read_text()
