@@ -257,11 +257,10 @@ class Site:
             link = ('' if covered or language is ENGLISH else '../') + output_path(page.path)
             items.append(f'<li><a href="{escape(link)}">{escape(title)}</a> '
                          f'<code class="path">{escape(page.path)}</code>'
-                         + (f'<br>{escape(summary)}' if summary else '') + '</li>')
+                         + escape(summary) + '</li>')
         heading = escape(language.ui['contents'])
-        return (f'<section class="section contents" id="contents">\n<div class="notes">\n'
-                f'<h2>{heading}</h2>\n<ul>\n' + '\n'.join(items) + '\n</ul>\n</div>\n'
-                f'<div class="code"></div>\n</section>\n')
+        return (f'<section class="contents" id="contents">\n<h2>{heading}</h2>\n<ul>\n'
+                + '\n'.join(items) + '\n</ul>\n</section>\n')
 
     def _linker(self, page: Page, language: Language, out: str) -> Callable[[str], str]:
         """
@@ -272,7 +271,9 @@ class Site:
         """
         own = {output_path(p) for p in self.pages if language.covers(p)}
         english = {output_path(p) for p in self.pages} | set(self.pages) | set(ASSET_FILES)
-        anchors = {section.anchor for section in page.sections}
+        # Sections, and any `id` the notes set themselves in HTML
+        notes = '\n'.join(note.text for section in page.sections for note in section.notes)
+        anchors = {section.anchor for section in page.sections} | set(re.findall(r'\bid="([^"]+)"', notes))
 
         def link(href: str) -> str:
             if href.startswith('#'):

@@ -98,7 +98,7 @@ def test_english_pages(source, translations):
     assert 'href="../other/thing.html"' in loss and 'href="index.html"' in loss
     # The home page lists every page with its title and summary
     home = files['index.html'].decode()
-    assert '<a href="pkg/loss.html">The loss</a> <code class="path">pkg/loss.py</code><br>A loss with a summary.' in home
+    assert '<a href="pkg/loss.html">The loss</a> <code class="path">pkg/loss.py</code>A loss with a summary.' in home
     assert '<a href="pkg/index.html">The package</a>' in home
     assert '<a href="other/thing.html">other/thing.py</a>' in home
     # A Markdown file is a page of notes only

@@ -1,0 +1,30 @@
+"""
+---
+title: Distilling the Knowledge in a Neural Network
+summary: >
+  An annotated PyTorch implementation of knowledge distillation (Hinton, Vinyals
+  and Dean, 2015), with a CIFAR-10 study of a large teacher and a small student.
+---
+
+# Distilling the Knowledge in a Neural Network
+
+This is a [PyTorch](https://pytorch.org) implementation of
+[Distilling the Knowledge in a Neural Network](https://arxiv.org/abs/1503.02531)
+by Geoffrey Hinton, Oriol Vinyals and Jeff Dean.
+
+A large model, or an ensemble, is often the most accurate, and too slow to
+serve. Distillation trains a small model to imitate the large one: instead of
+the one-hot labels alone, the small *student* learns from the large
+*teacher*'s full probability distribution over the classes, softened by a
+temperature $T$. Those *soft targets* carry how the teacher generalizes:
+which wrong classes it finds plausible, and how much.
+
+The pages:
+
+* [The soft-target loss](loss.html), the part to import into your own code.
+* [The large teacher](large.html) and [the small student](small.html).
+* [Training and distilling](train.html), the trainer with teacher lookup.
+* [The whole study in one command](pipeline.html), with results over seeds.
+
+This module imports nothing, so `import labml_nn.distillation.loss` stays cheap.
+"""

@@ -1,0 +1,19 @@
+"""
+---
+title: Distill
+summary: The command that trains the small student from a trained teacher.
+---
+
+# Distill
+
+```bash
+python -m labml_nn.distillation --data-dir DIR --teacher latest
+```
+
+trains the [small student](small.html) from the teacher that
+[`--teacher`](train.html) names, with the [distillation loss](loss.html).
+"""
+
+from labml_nn.distillation.train import main
+
+main('distilled')

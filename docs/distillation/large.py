@@ -1,0 +1,43 @@
+"""
+---
+title: The large teacher model for CIFAR-10
+summary: >
+  A VGG-16-sized network with 14.7 million parameters that the small student
+  learns from. Run this module to train it.
+---
+
+# The large teacher
+
+This is the teacher of the [distillation study](index.html): a
+[VGG-style model](../experiments/cifar10.html) with VGG-16's thirteen
+convolutions, from 64 to 512 channels, and dropout of $0.1$ before each
+convolution. It has 14,728,266 parameters, 34 times as many as the
+[small student](small.html).
+
+Train it with
+
+```bash
+python -m labml_nn.distillation.large --data-dir DIR
+```
+
+The distillation run finds the newest trained teacher with `--teacher latest`.
+"""
+
+from labml_nn.experiments.cifar10 import CIFAR10VGGModel
+
+
+class LargeModel(CIFAR10VGGModel):
+    """
+    ## The model
+    """
+
+    def __init__(self):
+        # Five blocks: two convolutions each in the first two, three in the others
+        super().__init__([[64, 64], [128, 128], [256, 256, 256], [512, 512, 512], [512, 512, 512]],
+                         dropout=0.1)
+
+
+if __name__ == '__main__':
+    # The trainer, and with it labml, is imported only when training
+    from labml_nn.distillation.train import main
+    main('large')

@@ -1,0 +1,242 @@
+"""
+---
+title: The distillation study in one command
+summary: >
+  Trains the teacher, the small baseline and the distilled student for several
+  seeds, then writes a results table, a JSON file and a plot of validation accuracy.
+---
+
+# The whole study in one command
+
+```bash
+python -m labml_nn.distillation.pipeline --data-dir DIR --profile cpu --seeds 3 --out OUT
+```
+
+1. trains the [large teacher](large.html) once (seed 0), unless `--teacher`
+   names one;
+2. for each seed, trains the [small model](small.html) on labels alone, and
+   the small model [distilled](train.html) from the teacher;
+3. writes `OUT/results.json`, `OUT/results.md` (accuracy as mean ± standard
+   deviation over seeds) and `OUT/accuracy.png` (validation accuracy per epoch).
+
+Every run is identified by its settings, so running the same command again
+reuses the runs that finished and resumes the one that was interrupted.
+Choices (the profiles' schedules and the distillation settings) were made on
+the held-out validation split; the test split, when the data has one, is only
+reported.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, List
+
+from labml_nn.distillation.train import (PROFILES, TeacherNotFound, configs_for, find_teacher,
+                                         non_negative_int, positive, profile_settings)
+from labml_nn.experiments.data import DataError, load_cifar10
+from labml_nn.experiments.trainer import train
+
+# The models of the study, in the order of the table
+MODELS = ('large', 'small', 'distilled')
+
+
+def run_record(model_name: str, state: Dict[str, Any]) -> Dict[str, Any]:
+    """
+    One row of `results.json`, from a run's final checkpoint.
+    """
+    return {'model': model_name, 'seed': state['seed'], 'parameters': state['parameters'],
+            'epochs': state['epochs'], 'valid_accuracy': state['valid_accuracy'],
+            'test_accuracy': state.get('test_accuracy'), 'train_seconds': state['train_seconds'],
+            'train_images_per_second': state['images'] / max(state['train_seconds'], 1e-9),
+            'valid_history': state['history'], 'run': state['uuid']}
+
+
+def mean_std(values: List[float]) -> Dict[str, float]:
+    """
+    Mean and sample standard deviation ($0$ for a single value).
+    """
+    return {'mean': statistics.fmean(values), 'std': statistics.stdev(values) if len(values) > 1 else 0.0,
+            'n': len(values)}
+
+
+def summarize(runs: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """
+    ## Summary over seeds
+
+    Per model: validation and test accuracy, training time and throughput.
+    Then the gain from distillation, the distilled student's mean validation
+    accuracy minus the baseline's.
+    """
+    summary = {}
+    for model in MODELS:
+        rows = [r for r in runs if r['model'] == model]
+        if not rows:
+            continue
+        tests = [r['test_accuracy'] for r in rows if r['test_accuracy'] is not None]
+        summary[model] = {'parameters': rows[0]['parameters'], 'epochs': rows[0]['epochs'],
+                          'valid_accuracy': mean_std([r['valid_accuracy'] for r in rows]),
+                          'test_accuracy': mean_std(tests) if tests else None,
+                          'train_seconds': mean_std([r['train_seconds'] for r in rows]),
+                          'train_images_per_second': mean_std([r['train_images_per_second'] for r in rows])}
+    if 'small' in summary and 'distilled' in summary:
+        summary['distillation_gain_valid'] = (summary['distilled']['valid_accuracy']['mean'] -
+                                              summary['small']['valid_accuracy']['mean'])
+    return summary
+
+
+def markdown_table(profile: str, summary: Dict[str, Any]) -> str:
+    """
+    ## The results table
+    """
+    def percent(stats):
+        if stats is None:
+            return 'n/a'
+        return f"{100 * stats['mean']:.2f} ± {100 * stats['std']:.2f}"
+
+    lines = [f'Profile `{profile}`, on {platform.machine()} {platform.processor() or ""}'.rstrip(), '',
+             '| model | parameters | epochs | seeds | valid accuracy (%) | test accuracy (%) '
+             '| train time (s) | images/s |',
+             '|---|---:|---:|---:|---:|---:|---:|---:|']
+    for model in MODELS:
+        if model not in summary:
+            continue
+        s = summary[model]
+        lines.append(f"| {model} | {s['parameters']:,} | {s['epochs']} | {s['valid_accuracy']['n']} "
+                     f"| {percent(s['valid_accuracy'])} | {percent(s['test_accuracy'])} "
+                     f"| {s['train_seconds']['mean']:.0f} | {s['train_images_per_second']['mean']:.0f} |")
+    if 'distillation_gain_valid' in summary:
+        lines += ['', f"Distillation gain on validation accuracy: "
+                      f"{100 * summary['distillation_gain_valid']:+.2f} points (mean over seeds)."]
+    return '\n'.join(lines) + '\n'
+
+
+def write_atomic(path: Path, write):
+    """
+    Write through a temporary file in the same folder, then rename: a crash
+    never leaves a half-written result.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=path.suffix + '.tmp')
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def plot(runs: List[Dict[str, Any]], path: Path):
+    """
+    ## The plot
+
+    Validation accuracy after each epoch, one line per run, a colour per model.
+    """
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    colours = {'large': 'tab:blue', 'small': 'tab:orange', 'distilled': 'tab:green'}
+    for model in MODELS:
+        for i, run in enumerate(r for r in runs if r['model'] == model):
+            history = run['valid_history']
+            axes.plot(range(1, len(history) + 1), [100 * a for a in history], color=colours[model],
+                      alpha=0.85, label=model if i == 0 else None)
+    axes.set_xlabel('epoch')
+    axes.set_ylabel('validation accuracy (%)')
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    write_atomic(path, lambda tmp: figure.savefig(tmp, format='png', dpi=120,
+                                                  metadata={'Software': None}))
+    plt.close(figure)
+
+
+def argument_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description='Train the teacher, the small baseline and the distilled student on CIFAR-10 '
+                    'and report how much distillation helps.')
+    parser.add_argument('--data-dir', default='./data',
+                        help='cifar-10-batches-py, or train/<class>/*.jpg (default: ./data)')
+    parser.add_argument('--profile', choices=sorted(PROFILES), default='cpu',
+                        help='settings profile (default: cpu)')
+    parser.add_argument('--seeds', type=positive(int), default=1, help='student seeds, 0..N-1 (default: 1)')
+    parser.add_argument('--out', default='./out', help='where the results are written (default: ./out)')
+    parser.add_argument('--logs-dir', default='./logs', help='where runs are written (default: ./logs)')
+    parser.add_argument('--teacher', help='use this teacher (latest, a run id or a checkpoint path) '
+                                          'instead of training one')
+    parser.add_argument('--valid-size', type=positive(int), help='images held out for validation')
+    parser.add_argument('--device', help='cpu, cuda, ... (default: cuda when available)')
+    return parser
+
+
+def run_study(args: argparse.Namespace) -> Dict[str, Any]:
+    """
+    ## The study
+    """
+    common = {'data_dir': args.data_dir, 'logs_dir': args.logs_dir}
+    for name in ('valid_size', 'device'):
+        if getattr(args, name) is not None:
+            common[name] = getattr(args, name)
+    # Load the data once for every run
+    data = load_cifar10(args.data_dir)
+    runs = []
+    stages = 1 + 2 * args.seeds
+
+    # The teacher: the one named, or one trained with seed 0 and shared by every seed
+    if args.teacher:
+        teacher_path = find_teacher(args.teacher, args.logs_dir, args.profile)
+        import torch
+        teacher = torch.load(teacher_path, map_location='cpu', weights_only=False)
+        teacher['path'] = teacher_path
+    else:
+        print(f'[1/{stages}] large teacher')
+        teacher = train(configs_for('large'), profile_settings(args.profile, 'large') | common, data)
+    runs.append(run_record('large', teacher))
+
+    # For each seed, the baseline and the distilled student
+    for seed in range(args.seeds):
+        for offset, model in enumerate(('small', 'distilled')):
+            print(f'[{2 + 2 * seed + offset}/{stages}] {model} seed {seed}')
+            settings = profile_settings(args.profile, model) | common | {'seed': seed}
+            if model == 'distilled':
+                settings['teacher'] = str(teacher['path'])
+            runs.append(run_record(model, train(configs_for(model), settings, data)))
+    return {'profile': args.profile, 'runs': runs, 'summary': summarize(runs)}
+
+
+def main(argv=None):
+    """
+    ## Entry point
+
+    The output folder is checked before any training, and the data and the
+    teacher problems end with a message, not a traceback.
+    """
+    args = argument_parser().parse_args(argv)
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        print(f'error: cannot create the output folder {out}: {e}', file=sys.stderr)
+        sys.exit(2)
+    try:
+        results = run_study(args)
+    except (DataError, TeacherNotFound) as e:
+        print(f'error: {e}', file=sys.stderr)
+        sys.exit(2)
+
+    table = markdown_table(args.profile, results['summary'])
+    write_atomic(out / 'results.json', lambda tmp: Path(tmp).write_text(json.dumps(results, indent=2)))
+    write_atomic(out / 'results.md', lambda tmp: Path(tmp).write_text(table))
+    plot(results['runs'], out / 'accuracy.png')
+    print()
+    print(table)
+    print(f'Wrote {out / "results.json"}, {out / "results.md"} and {out / "accuracy.png"}')
+
+
+if __name__ == '__main__':
+    main()

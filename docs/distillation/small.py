@@ -1,0 +1,39 @@
+"""
+---
+title: The small student model for CIFAR-10
+summary: >
+  A VGG-style network with 437 thousand parameters, trained on labels alone
+  as the baseline, and from the teacher in the distillation run.
+---
+
+# The small student
+
+The student of the [distillation study](index.html) has the same
+[VGG-style shape](../experiments/cifar10.html) as the
+[large teacher](large.html) but far fewer channels, 32 to 128, one
+convolution in each of the last three blocks, and no dropout: 437,034
+parameters.
+
+Trained on the labels alone it is the baseline that distillation has to beat:
+
+```bash
+python -m labml_nn.distillation.small --data-dir DIR
+```
+"""
+
+from labml_nn.experiments.cifar10 import CIFAR10VGGModel
+
+
+class SmallModel(CIFAR10VGGModel):
+    """
+    ## The model
+    """
+
+    def __init__(self):
+        super().__init__([[32, 32], [64, 64], [128], [128], [128]])
+
+
+if __name__ == '__main__':
+    # The trainer, and with it labml, is imported only when training
+    from labml_nn.distillation.train import main
+    main('small')

@@ -1,0 +1,251 @@
+"""
+---
+title: Training the teacher, the baseline and the distilled student
+summary: >
+  The distillation trainer: settings profiles, finding a trained teacher,
+  the distillation loss in the training loop, and the command line of each model.
+---
+
+# Training and distilling
+
+The [trainer](../experiments/trainer.html) trains any model of the study on
+labels. Distillation changes two things: it loads a trained teacher before the
+first step, and its loss compares the student with the teacher's soft targets
+on the same augmented batch, through the [distillation loss](loss.html).
+
+Three commands, each with `--help`:
+
+```bash
+python -m labml_nn.distillation.large --data-dir DIR    # the teacher
+python -m labml_nn.distillation.small --data-dir DIR    # the baseline
+python -m labml_nn.distillation --data-dir DIR --teacher latest
+```
+
+`--teacher` takes `latest` (the newest finished teacher of the same profile),
+a run id, or the path of a checkpoint. The teacher is never written into the
+code.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import torch
+from labml.configs import option
+from torch import nn
+
+from labml_nn.distillation.loss import DistillationLoss
+from labml_nn.experiments.data import DataError
+from labml_nn.experiments.trainer import Configs, autocast, find_runs, train
+
+# ## Profiles
+#
+# Each profile sets every training setting of each model; the command line
+# can override any of them.
+#
+# * `full` is the reference configuration: Adam at $2.5 \cdot 10^{-4}$, batch
+#   64, 20 epochs for the teacher and 10 for the students, on every training
+#   image. It is meant for a GPU.
+# * `cpu` fits a 2-core CPU: the teacher learns from every training image
+#   for 6 epochs (about half an hour), trained once and reused; the students
+#   learn from a small labelled *transfer set* of 5,000 images, the regime
+#   where the paper finds soft targets help most. SGD with a one-cycle
+#   schedule, chosen on the validation split.
+# * `smoke` takes seconds, for tests.
+PROFILES: Dict[str, Dict[str, Dict[str, Any]]] = {
+    'full': {
+        'large': dict(epochs=20, batch_size=64, optimizer_name='adam', learning_rate=2.5e-4,
+                      schedule='constant', train_size=0),
+        'small': dict(epochs=10, batch_size=64, optimizer_name='adam', learning_rate=2.5e-4,
+                      schedule='constant', train_size=0),
+    },
+    'cpu': {
+        'large': dict(epochs=6, batch_size=128, optimizer_name='sgd', learning_rate=0.1,
+                      weight_decay=5e-4, schedule='one_cycle', train_size=0),
+        'small': dict(epochs=30, batch_size=64, optimizer_name='sgd', learning_rate=0.05,
+                      weight_decay=5e-4, schedule='one_cycle', train_size=5000),
+    },
+    'smoke': {
+        'large': dict(epochs=1, batch_size=8, optimizer_name='sgd', learning_rate=0.01,
+                      schedule='one_cycle', train_size=0, valid_size=8),
+        'small': dict(epochs=2, batch_size=8, optimizer_name='sgd', learning_rate=0.01,
+                      schedule='one_cycle', train_size=0, valid_size=8),
+    },
+}
+# The distillation settings of every profile: $T = 4$, and the soft term dominating
+DISTILLATION = dict(temperature=4.0, soft_target_weight=0.9, label_loss_weight=0.1)
+
+
+def profile_settings(profile: str, model_name: str) -> Dict[str, Any]:
+    """
+    The settings of `model_name` in `profile`; the distilled student trains
+    like the baseline, plus the distillation settings.
+    """
+    settings = dict(PROFILES[profile]['large' if model_name == 'large' else 'small'])
+    if model_name == 'distilled':
+        settings.update(DISTILLATION)
+    return settings | {'model_name': model_name, 'profile': profile}
+
+
+class DistillationConfigs(Configs):
+    """
+    ## Distillation configurations
+
+    The trainer's configurations, plus the teacher and the loss.
+    """
+    # The teacher's checkpoint, a path
+    teacher: str = ''
+    # $T$, and the weights of the soft-target and label terms
+    temperature: float = 4.0
+    soft_target_weight: float = 0.9
+    label_loss_weight: float = 0.1
+    # Computed by the options below
+    teacher_model: nn.Module
+    distillation_loss: DistillationLoss
+
+    def loss(self, logits: torch.Tensor, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """
+        The teacher's logits on the very images the student saw, then the
+        distillation loss. `inference_mode` records nothing for autograd; the
+        `clone` turns its output into an ordinary tensor that the loss may keep.
+        """
+        with torch.inference_mode(), autocast(self):
+            teacher_logits = self.teacher_model(images)
+        return self.distillation_loss(logits, teacher_logits.clone(), labels)
+
+
+@option(DistillationConfigs.teacher_model)
+def _teacher_model(c: DistillationConfigs):
+    """
+    The teacher, loaded from its checkpoint, in evaluation mode and with no
+    gradients: it is a fixed function of the images.
+    """
+    from labml_nn.distillation.large import LargeModel
+    state = torch.load(c.teacher, map_location='cpu', weights_only=False)
+    teacher = LargeModel().to(c.device, memory_format=torch.channels_last)
+    teacher.load_state_dict(state['model'])
+    return teacher.eval().requires_grad_(False)
+
+
+@option(DistillationConfigs.distillation_loss)
+def _distillation_loss(c: DistillationConfigs):
+    return DistillationLoss(c.temperature, c.soft_target_weight, c.label_loss_weight)
+
+
+class TeacherNotFound(Exception):
+    """
+    No teacher matches `--teacher`; the message says how to train one.
+    """
+
+
+def find_teacher(spec: str, logs_dir: str, profile: str) -> Path:
+    """
+    ## Finding the teacher
+
+    `spec` is `latest`, a run id, or a checkpoint path.
+    """
+    if spec not in ('latest',) and Path(spec).is_file():
+        return Path(spec)
+    finished = [s for s in find_runs(logs_dir, f'large-{profile}') if s['finished']]
+    if spec != 'latest':
+        # A run id, of any profile
+        finished = [s for s in find_runs(logs_dir, '*') if s['uuid'] == spec and s['finished']]
+    if not finished:
+        which = (f'no finished teacher of the {profile} profile' if spec == 'latest'
+                 else f'neither a checkpoint file nor a finished teacher run {spec!r}')
+        raise TeacherNotFound(f'Found {which} in {logs_dir}. Train one with\n'
+                              f'  python -m labml_nn.distillation.large --profile {profile} '
+                              f'--logs-dir {logs_dir} --data-dir DIR')
+    return finished[0]['path']
+
+
+def positive(kind):
+    """
+    An `argparse` type that accepts only positive numbers, so bad values stop
+    the command before any work starts.
+    """
+    def parse(text: str):
+        value = kind(text)
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f'must be positive, got {text}')
+        return value
+    return parse
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f'must be 0 or more, got {text}')
+    return value
+
+
+def argument_parser(model_name: str) -> argparse.ArgumentParser:
+    """
+    ## The command line
+
+    Every option left out takes the profile's value.
+    """
+    what = {'large': 'Train the large teacher', 'small': 'Train the small baseline on labels',
+            'distilled': 'Train the small student from a trained teacher'}[model_name]
+    parser = argparse.ArgumentParser(description=f'{what} on CIFAR-10.')
+    parser.add_argument('--data-dir', default='./data',
+                        help='cifar-10-batches-py, or train/<class>/*.jpg (default: ./data)')
+    parser.add_argument('--logs-dir', default='./logs', help='where runs are written (default: ./logs)')
+    parser.add_argument('--profile', choices=sorted(PROFILES), default='full',
+                        help='settings profile (default: full)')
+    parser.add_argument('--seed', type=non_negative_int, default=0)
+    parser.add_argument('--epochs', type=positive(int))
+    parser.add_argument('--batch-size', type=positive(int))
+    parser.add_argument('--learning-rate', type=positive(float))
+    parser.add_argument('--train-size', type=non_negative_int,
+                        help='training images to use, 0 for all that are not held out')
+    parser.add_argument('--valid-size', type=positive(int), help='images held out for validation (5000)')
+    parser.add_argument('--device', help='cpu, cuda, cuda:1, ... (default: cuda when available)')
+    parser.add_argument('--fresh', action='store_true',
+                        help='start a new run even if one with the same settings exists')
+    if model_name == 'distilled':
+        parser.add_argument('--teacher', default='latest',
+                            help='latest, a teacher run id, or a checkpoint path (default: latest)')
+        parser.add_argument('--temperature', type=positive(float))
+        parser.add_argument('--soft-target-weight', type=float)
+        parser.add_argument('--label-loss-weight', type=float)
+    return parser
+
+
+def settings_from_args(model_name: str, args: argparse.Namespace) -> Dict[str, Any]:
+    """
+    The profile's settings with the command line's overrides on top.
+    """
+    settings = profile_settings(args.profile, model_name)
+    for name in ('seed', 'epochs', 'batch_size', 'learning_rate', 'train_size', 'valid_size', 'device',
+                 'temperature', 'soft_target_weight', 'label_loss_weight'):
+        if getattr(args, name, None) is not None:
+            settings[name] = getattr(args, name)
+    return settings | {'data_dir': args.data_dir, 'logs_dir': args.logs_dir}
+
+
+def configs_for(model_name: str) -> Configs:
+    return DistillationConfigs() if model_name == 'distilled' else Configs()
+
+
+def main(model_name: str, argv: Optional[list] = None):
+    """
+    ## Entry point of each command
+
+    Mistakes in the data, the teacher or the settings end with a message and
+    exit status 2, not a traceback.
+    """
+    args = argument_parser(model_name).parse_args(argv)
+    settings = settings_from_args(model_name, args)
+    try:
+        if model_name == 'distilled':
+            settings['teacher'] = str(find_teacher(args.teacher, args.logs_dir, args.profile))
+        result = train(configs_for(model_name), settings, fresh=args.fresh)
+    except (DataError, TeacherNotFound) as e:
+        print(f'error: {e}', file=sys.stderr)
+        sys.exit(2)
+    test = result.get('test_accuracy')
+    print(f'{model_name}: validation accuracy {result["valid_accuracy"]:.2%}'
+          + (f', test accuracy {test:.2%}' if test is not None else '')
+          + f'; checkpoint {result["path"]}')

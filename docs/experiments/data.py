@@ -1,0 +1,257 @@
+"""
+---
+title: CIFAR-10 in memory, augmented by the batch
+summary: >
+  Loads CIFAR-10 from the official python release or an image folder, decodes
+  it once into a uint8 tensor cached beside the data, and augments whole
+  batches as tensors on the training device.
+---
+
+# CIFAR-10 in memory
+
+CIFAR-10 is small: 50,000 training images of $32 \times 32 \times 3$ bytes are
+150 MB. Decoding them once and keeping them in one `uint8` tensor makes a
+training epoch pure arithmetic, with no per-image Python, no PIL in the loop
+and no `DataLoader` worker processes. Augmentation, a random crop from the
+image padded by 4 pixels and a random horizontal flip, runs on a whole batch
+at once, on the device that trains.
+
+Two layouts are read:
+
+* the official python release, a `cifar-10-batches-py` folder (downloaded
+  through `torchvision` when absent and the network allows it);
+* an image folder, `DIR/train/<class>/*.jpg|png` and optionally
+  `DIR/test/<class>/...`, with classes in alphabetical order.
+
+An image folder is decoded once and cached in `DIR/.cache/`, so the next run
+starts in seconds.
+"""
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import List, NamedTuple, Optional, Tuple
+
+import numpy as np
+import torch
+
+# The per-channel mean and standard deviation of CIFAR-10's training pixels, on a 0-255 scale
+MEAN = (125.3, 123.0, 113.9)
+STD = (63.0, 62.1, 66.7)
+IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png')
+
+
+class DataError(Exception):
+    """
+    The data is missing or broken. The message says what to do; the command
+    line prints it without a traceback.
+    """
+
+
+class Split(NamedTuple):
+    """
+    Images as `uint8` `[N, 3, 32, 32]` and labels as `int64` `[N]`.
+    """
+    images: torch.Tensor
+    labels: torch.Tensor
+
+
+class CIFAR10(NamedTuple):
+    """
+    The training split and, when the data has one, the test split.
+    """
+    train: Split
+    test: Optional[Split]
+
+
+def load_cifar10(data_dir: str, download: bool = True) -> CIFAR10:
+    """
+    ## Load CIFAR-10 from `data_dir`
+
+    The official release is used when it is there, then an image folder; with
+    neither, the official release is downloaded if the network allows it.
+    """
+    root = Path(data_dir)
+    if (root / 'cifar-10-batches-py').is_dir():
+        return CIFAR10(_load_official(root, train=True), _load_official(root, train=False))
+    if (root / 'train').is_dir():
+        test = _load_folder(root / 'test') if (root / 'test').is_dir() else None
+        return CIFAR10(_load_folder(root / 'train'), test)
+    if download:
+        _download(root)
+        return load_cifar10(data_dir, download=False)
+    raise DataError(_missing_message(root))
+
+
+def _missing_message(root: Path) -> str:
+    return (f'No CIFAR-10 data in {root}. Point --data-dir at a folder that holds either\n'
+            f'  cifar-10-batches-py/   (the official python release from the CIFAR-10 web page), or\n'
+            f'  train/<class>/*.jpg    (an image folder; test/<class>/... is optional).\n'
+            f'With a network connection the official release is downloaded into --data-dir.')
+
+
+def _download(root: Path):
+    """
+    Download the official release through `torchvision`; offline, say what to do instead.
+    """
+    from torchvision.datasets import CIFAR10 as TorchvisionCIFAR10
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        TorchvisionCIFAR10(str(root), train=True, download=True)
+    except Exception as e:
+        raise DataError(f'{_missing_message(root)}\nThe download failed: {e}') from None
+
+
+def _load_official(root: Path, train: bool) -> Split:
+    """
+    The pickled batches of the official release, read through `torchvision`.
+    """
+    from torchvision.datasets import CIFAR10 as TorchvisionCIFAR10
+    try:
+        dataset = TorchvisionCIFAR10(str(root), train=train, download=False)
+    except Exception as e:
+        raise DataError(f'{root / "cifar-10-batches-py"} is incomplete or corrupt ({e}). '
+                        f'Delete it and download the release again.') from None
+    # `data` is `[N, 32, 32, 3]`; the models want channels first
+    images = torch.from_numpy(dataset.data).permute(0, 3, 1, 2).contiguous()
+    return Split(images, torch.tensor(dataset.targets, dtype=torch.int64))
+
+
+def _list_folder(folder: Path) -> Tuple[List[str], List[Tuple[Path, int]]]:
+    """
+    The classes of an image folder, in alphabetical order, and its image files with their labels.
+    """
+    classes = sorted(d.name for d in folder.iterdir() if d.is_dir())
+    if not classes:
+        raise DataError(f'{folder} has no class folders; expected {folder}/<class>/*.jpg')
+    files = []
+    for label, name in enumerate(classes):
+        for path in sorted((folder / name).iterdir()):
+            if path.suffix.lower() in IMAGE_SUFFIXES:
+                files.append((path, label))
+    if not files:
+        raise DataError(f'{folder} has class folders but no .jpg or .png images')
+    return classes, files
+
+
+def _decode(path: Path) -> np.ndarray:
+    """
+    Decode one image into a `[32, 32, 3]` `uint8` array, or say which file is bad.
+    """
+    from PIL import Image
+    try:
+        with Image.open(path) as image:
+            pixels = np.asarray(image.convert('RGB'))
+    except Exception as e:
+        raise DataError(f'Cannot read image {path}: {e}. Remove or replace the file.') from None
+    if pixels.shape != (32, 32, 3):
+        raise DataError(f'Image {path} is {pixels.shape[1]}x{pixels.shape[0]} pixels; '
+                        f'CIFAR-10 images are 32x32.')
+    return pixels
+
+
+def _load_folder(folder: Path) -> Split:
+    """
+    ### An image folder, decoded once
+
+    The cache is named by a hash of the file names, sizes and modification
+    times, so adding, removing or replacing an image makes a new one.
+    """
+    classes, files = _list_folder(folder)
+    fingerprint = hashlib.sha256()
+    for path, label in files:
+        stat = path.stat()
+        fingerprint.update(f'{path.relative_to(folder)}|{label}|{stat.st_size}|{stat.st_mtime_ns}\n'.encode())
+    cache = folder.parent / '.cache' / f'{folder.name}-{fingerprint.hexdigest()[:16]}.pt'
+    if cache.exists():
+        try:
+            data = torch.load(cache, weights_only=True)
+            return Split(data['images'], data['labels'])
+        except Exception:
+            # A damaged cache is decoded again and replaced
+            pass
+
+    # Decode every image into one `[N, 32, 32, 3]` array, then make it channels first
+    pixels = np.stack([_decode(path) for path, _ in files])
+    images = torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous()
+    labels = torch.tensor([label for _, label in files], dtype=torch.int64)
+    _save_cache(cache, {'images': images, 'labels': labels, 'classes': classes})
+    return Split(images, labels)
+
+
+def _save_cache(path: Path, data: dict):
+    """
+    Write the cache to a temporary file and rename it, so that an interrupted
+    write never leaves half a cache. A read-only data folder just goes uncached.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix='.tmp')
+        os.close(fd)
+        torch.save(data, tmp)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def split_train(train: Split, valid_size: int, train_size: Optional[int], seed: int = 0) -> Tuple[Split, Split]:
+    """
+    ## Hold out a validation split
+
+    A permutation with a fixed `seed` (the same for every run, so every model
+    is chosen on the same images) puts `valid_size` images aside; training uses
+    the first `train_size` of the rest (all of them when `None`). A small
+    `train_size` is the small labelled *transfer set* of the CPU profile.
+    """
+    n = len(train.labels)
+    if valid_size >= n:
+        raise DataError(f'--valid-size {valid_size} leaves no training images: '
+                        f'the training split has {n}. Choose a smaller --valid-size.')
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    valid_index, train_index = order[:valid_size], order[valid_size:]
+    if train_size is not None:
+        if train_size > len(train_index):
+            raise DataError(f'--train-size {train_size} is more than the {len(train_index)} '
+                            f'training images left after validation.')
+        train_index = train_index[:train_size]
+    return (Split(train.images[train_index], train.labels[train_index]),
+            Split(train.images[valid_index], train.labels[valid_index]))
+
+
+def normalize(images: torch.Tensor) -> torch.Tensor:
+    """
+    ## Normalize
+
+    `uint8` images to float, $(x - \mu) / \sigma$ per channel, in `channels_last`
+    memory order, which the CPU and GPU convolution kernels run fastest on.
+    """
+    mean = torch.tensor(MEAN, device=images.device).view(1, 3, 1, 1)
+    std = torch.tensor(STD, device=images.device).view(1, 3, 1, 1)
+    x = (images.float() - mean) / std
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """
+    ## Augment a whole batch
+
+    Each image is padded by 4 zero pixels on every side, a random $32 \times 32$
+    window is cut out of the $40 \times 40$ result, and half of the images are
+    flipped left to right. All of it is indexing on `uint8` tensors, on the
+    device the batch is on; `generator` makes it reproducible.
+    """
+    batch = images.shape[0]
+    device = images.device
+    padded = torch.nn.functional.pad(images, (4, 4, 4, 4))
+    # A random offset in $[0, 8]$ for each image, for rows and for columns
+    offsets = torch.randint(0, 9, (2, batch), generator=generator, device=generator.device).to(device)
+    steps = torch.arange(32, device=device)
+    rows = (offsets[0, :, None] + steps)[:, None, :, None]
+    cols = (offsets[1, :, None] + steps)[:, None, None, :]
+    # Flipping is reading the columns backwards
+    flip = torch.rand(batch, generator=generator, device=generator.device).to(device) < 0.5
+    cols = torch.where(flip[:, None, None, None], cols.flip(-1), cols)
+    # Gather the windows: batch index, channel, row, column
+    return padded[torch.arange(batch, device=device)[:, None, None, None],
+                  torch.arange(3, device=device)[None, :, None, None], rows, cols]

@@ -1,0 +1,128 @@
+"""
+---
+title: The command line
+summary: >
+  Build the site, check that the built site is up to date, or update the
+  translation files for translators.
+---
+
+# The command line
+
+```sh
+python -m labml_nn.literate [SOURCE_DIR] --out OUT_DIR [--lang LANG] [--check]
+python -m labml_nn.literate [SOURCE_DIR] --lang ja --update-translations
+```
+
+`SOURCE_DIR` is the installed `labml_nn` package unless given. Without `--lang`
+the site is built in English and in every language that has translations.
+
+* `--check` builds the site in memory and compares it with `OUT_DIR` without
+  writing anything; it fails, listing what differs, if a page is out of date or
+  a translated block is stale or missing.
+* `--update-translations` adds an entry for each new or changed notes block to
+  the translation files, and lists the blocks that still need a translator.
+
+Exit status: 0 when all is well, 1 when `--check` finds differences, 2 for an
+error in the input, such as a formula that does not parse.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Optional
+
+import labml_nn
+from labml_nn.literate.site import ASSET_FILES, Site, compare, language_of, write
+from labml_nn.literate.split import LiterateError
+from labml_nn.literate.translate import ENGLISH, Catalogue, load_languages
+
+TRANSLATIONS = Path(__file__).parent / 'translations'
+
+
+def _arguments(argv: Optional[list]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog='python -m labml_nn.literate',
+                                     description='Render the annotated source as a web site.')
+    parser.add_argument('source', nargs='?', type=Path, default=Path(labml_nn.__file__).parent,
+                        help='the folder of sources (default: the labml_nn package)')
+    parser.add_argument('--out', type=Path, help='the folder to write the site to')
+    parser.add_argument('--lang', help='only this language, such as en or ja')
+    parser.add_argument('--check', action='store_true',
+                        help='compare OUT with a fresh build instead of writing it')
+    parser.add_argument('--update-translations', action='store_true',
+                        help='add entries for new and changed notes to the translation files')
+    parser.add_argument('--translations', type=Path, default=TRANSLATIONS,
+                        help='the folder of translations (default: the one in this package)')
+    arguments = parser.parse_args(argv)
+    if arguments.out is None and not arguments.update_translations:
+        parser.error('--out is required')
+    return arguments
+
+
+def main(argv: Optional[list] = None) -> int:
+    arguments = _arguments(argv)
+    every_language = load_languages(arguments.translations)
+    languages = every_language
+    if arguments.lang:
+        languages = [language for language in languages if language.code == arguments.lang]
+        if not languages:
+            raise LiterateError(f'no translations for language {arguments.lang!r} '
+                                f'in {arguments.translations}')
+    site = Site(arguments.source, languages, skip=arguments.translations)
+
+    if arguments.update_translations:
+        return _update_translations(site)
+
+    files = site.build()
+    for warning in dict.fromkeys(site.warnings):
+        print(f'warning: {warning}', file=sys.stderr)
+    codes = {language.code for language in languages}
+
+    # The files of the languages asked for, and the style sheet and script they share
+    def owned(path: str) -> bool:
+        return path in ASSET_FILES or language_of(path, every_language) in codes
+
+    if arguments.check:
+        problems = compare(arguments.out, files, owned)
+        if problems:
+            print(f'{arguments.out} is not what the sources give; run `make docs`:', file=sys.stderr)
+            print(''.join(f'  {line}\n' for line in problems), end='', file=sys.stderr)
+        if site.untranslated:
+            print('Translations to write (see `--update-translations`):', file=sys.stderr)
+            print(''.join(f'  {line}\n' for line in site.untranslated), end='', file=sys.stderr)
+        return 1 if problems or site.untranslated else 0
+
+    write(arguments.out, files, owned)
+    if site.untranslated:
+        print(f'{len(site.untranslated)} translated blocks are stale or missing and show in English; '
+              f'list them with --check or --update-translations', file=sys.stderr)
+    return 0
+
+
+def _update_translations(site: Site) -> int:
+    """
+    Rewrites each covered page's translation file, then lists what remains.
+    """
+    for language in site.languages:
+        if language is ENGLISH:
+            continue
+        for page in site.pages.values():
+            if not language.covers(page.path) or not page.exists:
+                continue
+            blocks = [(key, page.meta[key]) for key in ('title', 'summary') if page.meta.get(key)]
+            blocks += [(f'{section.anchor}/{i}', note.text)
+                       for section in page.sections for i, note in enumerate(section.notes, 1)]
+            catalogue = Catalogue.load(language, page.path)
+            catalogue.update(blocks, language.code)
+            for key, english in blocks:
+                status = catalogue.lookup(key, english, language.code)[1]
+                if status != 'ok':
+                    print(f'{catalogue.path}: {status} block {key}')
+    return 0
+
+
+if __name__ == '__main__':
+    try:
+        sys.exit(main())
+    except LiterateError as error:
+        print(f'error: {error}', file=sys.stderr)
+        sys.exit(2)

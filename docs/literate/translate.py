@@ -1,0 +1,171 @@
+"""
+---
+title: Translations
+summary: >
+  Translated notes live in one YAML file per page, each entry keeping the English
+  it was made from, so a changed English block is caught as stale and shown in
+  English until a translator updates it.
+---
+
+# Translations
+
+Only the notes are translated; the code is the same in every language. A
+language is a folder under `translations/`, such as `translations/ja/`, with:
+
+* `language.yaml`: the language's own name, the pages it covers (paths or folder
+  prefixes such as `distillation/`), and the words of the page frame;
+* one file per page, mirroring the source path: the notes of
+  `distillation/loss.py` are in `translations/ja/distillation/loss.py.yaml`.
+
+A page file is a list of entries, one per notes block, plus the page's `title`
+and `summary`:
+
+```yaml
+- key: DistillationLoss/1
+  en: |
+    The English block, exactly as it is in the source.
+  ja: |
+    その翻訳。
+```
+
+`key` is the block's section anchor and its place in the section. An entry
+counts only while its `en` is the English on the page now, so editing a comment
+in the source makes its translation *stale*: the page shows the English block
+until a translator updates the entry. An entry is found by its English text
+first and by its key second, so a block that merely moved keeps its translation.
+
+The maintainer command `--update-translations` rewrites these files: it adds an
+empty entry for each new block and, for a stale one, puts the new English in `en`
+and the English that the old translation was made from in `old_en`. The
+translator fixes `ja` and deletes `old_en`.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import yaml
+
+from labml_nn.literate.split import LiterateError
+
+
+@dataclass
+class Language:
+    """
+    A language of the site: its code (`ja`), its name in itself (`日本語`),
+    the pages it covers, the words of the page frame, and its folder.
+    """
+    code: str
+    name: str
+    pages: list
+    ui: dict
+    folder: Optional[Path] = None
+
+    def covers(self, path: str) -> bool:
+        """
+        Whether the page with this source path is translated.
+        """
+        return any(path == p or (path.startswith(p) and p[-1:] in ('', '/')) for p in self.pages)
+
+
+# English is the language of the source; the empty prefix covers every page
+ENGLISH = Language('en', 'English', [''], {'source': 'Source', 'contents': 'Pages'})
+
+
+def load_languages(folder: Path) -> list:
+    """
+    English, then each language with a `language.yaml` in the translations
+    folder, sorted by code.
+    """
+    languages = [ENGLISH]
+    for config in sorted(folder.glob('*/language.yaml')) if folder.is_dir() else []:
+        data = _load_yaml(config) or {}
+        ui = dict(ENGLISH.ui, **data.get('ui', {}))
+        languages.append(Language(config.parent.name, data.get('name', config.parent.name),
+                                  list(data.get('pages', [])), ui, config.parent))
+    return languages
+
+
+def _load_yaml(path: Path):
+    try:
+        return yaml.safe_load(path.read_text(encoding='utf-8'))
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise LiterateError(f'{path}: cannot read it: {e}')
+
+
+@dataclass
+class Catalogue:
+    """
+    The translations of one page into one language.
+    """
+    path: Path
+    page: str
+    entries: list = field(default_factory=list)
+
+    @classmethod
+    def load(cls, language: Language, page: str) -> 'Catalogue':
+        path = language.folder / f'{page}.yaml'
+        entries = (_load_yaml(path) or []) if path.exists() else []
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise LiterateError(f'{path}: expected a list of entries with key, en and {language.code}')
+        return cls(path, page, entries)
+
+    def lookup(self, key: str, english: str, code: str) -> tuple:
+        """
+        The translation of a block as `(text, status)`, status being `ok`,
+        `stale` or `missing`; the text is `None` unless the status is `ok`.
+        """
+        for entry in self.entries:
+            if entry.get('en') == english and _done(entry, code):
+                return entry[code], 'ok'
+        for entry in self.entries:
+            if entry.get('key') == key:
+                return None, 'stale' if entry.get(code) else 'missing'
+        return None, 'missing'
+
+    def update(self, blocks: list, code: str) -> None:
+        """
+        Rewrites the file for the page's blocks, given as `(key, english)`, in
+        page order. Entries of blocks that are gone are dropped.
+        """
+        entries = []
+        for key, english in blocks:
+            text, status = self.lookup(key, english, code)
+            if status == 'ok':
+                entries.append({'key': key, 'en': english, code: text})
+                continue
+            old = next((e for e in self.entries if e.get('key') == key), {})
+            entry = {'key': key, 'en': english}
+            # Keep the stale translation, and the English it was made from
+            if old.get(code):
+                entry['old_en'] = old.get('old_en', old.get('en', ''))
+            entry[code] = old.get(code, '')
+            entries.append(entry)
+        self.entries = entries
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        header = (f'# The notes of {self.page}: write each `{code}` from its `en`, and delete\n'
+                  f'# `old_en` once `{code}` says what `en` says. Made by --update-translations.\n')
+        self.path.write_text(header + yaml.dump(entries, Dumper=_Dumper, allow_unicode=True,
+                                                sort_keys=False, width=100000), encoding='utf-8')
+
+
+def _done(entry: dict, code: str) -> bool:
+    """
+    An entry is done when it has a translation and no `old_en` waiting.
+    """
+    return bool(entry.get(code)) and 'old_en' not in entry
+
+
+class _Dumper(yaml.SafeDumper):
+    """
+    Writes multi-line text as YAML block scalars (`|`), so that translators
+    read and edit it as it shows in the source, backslashes and all.
+    """
+
+
+def _represent_text(dumper: yaml.SafeDumper, text: str):
+    style = '|' if '\n' in text else None
+    return dumper.represent_scalar('tag:yaml.org,2002:str', text, style=style)
+
+
+_Dumper.add_representer(str, _represent_text)
