@@ -150,7 +150,7 @@ class Site:
             self.files[name] = (ASSETS / name).read_bytes()
         for language in self.languages:
             # The home page lists the others, so it comes after them
-            for page in list(self.pages.values())[1:] + [self.pages['__init__.py']]:
+            for page in self._others() + [self.pages['__init__.py']]:
                 if language.covers(page.path):
                     self._render(page, language)
         for page in self.pages.values():
@@ -158,9 +158,15 @@ class Site:
                 self.files[page.path] = (self.source / page.path).read_bytes()
         return self.files
 
+    def _others(self) -> list:
+        """
+        Every page but the home page, in order.
+        """
+        return [page for page in self.pages.values() if page.path != '__init__.py']
+
     def _render(self, page: Page, language: Language):
         out = output_path(page.path)
-        prefix = '' if language is ENGLISH else f'{language.code}/'
+        prefix = _folder(language)
         root = '../' * (out.count('/') + prefix.count('/'))
         catalogue = Catalogue.load(language, page.path) if language is not ENGLISH else None
         link = self._linker(page, language, out)
@@ -188,7 +194,7 @@ class Site:
             crumbs=self._crumbs(page, language, root),
             source_link=root + page.path if page.exists else None,
             source_label=language.ui['source'],
-            alternates=[(other.code, root + ('' if other is ENGLISH else f'{other.code}/') + out, other.name)
+            alternates=[(other.code, root + _folder(other) + out, other.name)
                         for other in self.languages if other.covers(page.path)],
             sections=sections,
             notes_only=page.path.endswith('.md'),
@@ -225,7 +231,7 @@ class Site:
         """
         Home, each parent folder (linked where it has a page), and the page.
         """
-        home = root + ('' if language is ENGLISH else f'{language.code}/') + 'index.html'
+        home = root + _folder(language) + 'index.html'
         if page.path == '__init__.py':
             return [(self.source.name, None)]
         crumbs = [(self.source.name, home)]
@@ -235,8 +241,7 @@ class Site:
             is_page = depth == len(folders) and name == '__init__.py'
             link = None
             if init in self.pages and not is_page:
-                lang_root = root if not language.covers(init) or language is ENGLISH else root + f'{language.code}/'
-                link = lang_root + output_path(init)
+                link = root + (_folder(language) if language.covers(init) else '') + output_path(init)
             crumbs.append((folder, link))
         if name != '__init__.py':
             crumbs.append((name, None))
@@ -248,7 +253,7 @@ class Site:
         that this language does not cover links to its English version.
         """
         items = []
-        for page in list(self.pages.values())[1:]:
+        for page in self._others():
             covered = language.covers(page.path)
             if covered:
                 title, summary = self.titles[language.code, page.path]
@@ -291,6 +296,13 @@ class Site:
             return href
 
         return link
+
+
+def _folder(language: Language) -> str:
+    """
+    The folder of a language's pages in the output: the top for English.
+    """
+    return '' if language is ENGLISH else f'{language.code}/'
 
 
 def language_of(path: str, languages: list) -> str:
