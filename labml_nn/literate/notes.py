@@ -162,6 +162,18 @@ def _render_link(self, tokens, idx, options, env):
     return self.renderToken(tokens, idx, options, env)
 
 
+# Chinese and Japanese characters, and the full-width forms of Latin ones
+_WIDE = re.compile('[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]')
+
+
+def _render_softbreak(self, tokens, idx, options, env):
+    # A line break in the source is a space in English, but nothing between two
+    # Japanese characters, where browsers would show it as a stray space
+    before = tokens[idx - 1].content[-1:] if idx > 0 else ''
+    after = tokens[idx + 1].content[:1] if idx + 1 < len(tokens) else ''
+    return '' if _WIDE.match(before) and _WIDE.match(after) else '\n'
+
+
 def _markdown() -> MarkdownIt:
     md = MarkdownIt('commonmark').enable(['table', 'strikethrough'])
     dollarmath_plugin(md, allow_labels=False, allow_space=True, allow_digits=True,
@@ -174,6 +186,7 @@ def _markdown() -> MarkdownIt:
     md.add_render_rule('fence', _render_fence)
     md.add_render_rule('code_block', _render_fence)
     md.add_render_rule('link_open', _render_link)
+    md.add_render_rule('softbreak', _render_softbreak)
     return md
 
 

@@ -73,3 +73,8 @@ def test_links_are_passed_through_the_rewriter():
 def test_dollar_signs_in_code_are_not_math():
     html = render_notes('`echo $HOME $PATH`', 'f.py')
     assert '<math' not in html
+
+
+def test_line_breaks_between_japanese_characters_vanish():
+    html = render_notes('一行目の文。\n二行目の文と\nEnglish text\ncontinues', 'f.py')
+    assert '一行目の文。二行目の文と\nEnglish text\ncontinues' in html
