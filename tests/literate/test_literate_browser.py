@@ -195,11 +195,16 @@ def test_page_in_chromium(page_url, tmp_path):
                 tools.wait_for('Page.loadEventFired')
             result = tools.call('Runtime.evaluate', expression=MEASURE, returnByValue=True)
             measured[width] = result['result']['value']
+        # Clicking a name highlights it wherever it is used: `x` is used three times
+        clicked = tools.call('Runtime.evaluate', returnByValue=True, expression=(
+            "[...document.querySelectorAll('.code .n')].find(e => e.textContent === 'x').click();"
+            "[...document.querySelectorAll('.hl')].map(e => e.textContent)"))['result']['value']
         requests = [e['params']['request']['url'] for e in tools.events
                     if e.get('method') == 'Network.requestWillBeSent']
     finally:
         stop_chromium(process)
 
+    assert clicked == ['x', 'x', 'x']
     wide, narrow = measured[1280], measured[400]
     # Every formula is typeset, with a size
     assert len(wide['math']) == 3
