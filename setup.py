@@ -10,7 +10,7 @@ setuptools.setup(
     long_description_content_type='text/markdown',
     license='MIT',
     packages=setuptools.find_packages(include=['labml_nn', 'labml_nn.*']),
-    package_data={'labml_nn': ['.labml.yaml', '**/*.md', '**/*.json', 'literate/assets/*']},
+    package_data={'labml_nn': ['.labml.yaml', '**/*.md', 'literate/assets/*', 'literate/translations/**/*.yaml']},
     python_requires='>=3.9',
     install_requires=[
         'torch>=2.1',
