@@ -146,11 +146,11 @@ def find_teacher(spec: str, logs_dir: str, profile: str) -> Path:
     `spec` is `latest`, a run id, or a checkpoint path.
     """
     if spec not in ('latest',) and Path(spec).is_file():
-        return Path(spec)
+        return _check_teacher_file(Path(spec))
     finished = [s for s in find_runs(logs_dir, f'large-{profile}') if s['finished']]
     if spec != 'latest':
-        # A run id, of any profile
-        finished = [s for s in find_runs(logs_dir, '*') if s['uuid'] == spec and s['finished']]
+        # A run id, of a teacher of any profile; a student's run is no teacher
+        finished = [s for s in find_runs(logs_dir, 'large-*') if s['uuid'] == spec and s['finished']]
     if not finished:
         which = (f'no finished teacher of the {profile} profile' if spec == 'latest'
                  else f'neither a checkpoint file nor a finished teacher run {spec!r}')
@@ -160,13 +160,41 @@ def find_teacher(spec: str, logs_dir: str, profile: str) -> Path:
     return finished[0]['path']
 
 
+def _check_teacher_file(path: Path) -> Path:
+    """
+    A checkpoint named by its path must hold a large model's weights; a
+    student's checkpoint, or any other file, is refused here with a message
+    rather than by `load_state_dict` in the middle of the first training step.
+    Memory-mapping reads the settings without reading the weights.
+    """
+    try:
+        state = torch.load(path, map_location='cpu', weights_only=False, mmap=True)
+    except Exception as e:
+        raise TeacherNotFound(f'Cannot read the teacher checkpoint {path}: {e}') from None
+    if not isinstance(state, dict) or 'model' not in state or state.get('model_name', 'large') != 'large':
+        what = f"a {state['model_name']} model's" if isinstance(state, dict) and 'model_name' in state else 'not a'
+        raise TeacherNotFound(f'{path} is {what} checkpoint; --teacher needs a large model trained with\n'
+                              f'  python -m labml_nn.distillation.large')
+    return path
+
+
+def _number(kind, text: str):
+    """
+    `text` as an `int` or a `float`, with `argparse`'s usual message when it is not one.
+    """
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'invalid {kind.__name__} value: {text!r}') from None
+
+
 def positive(kind):
     """
     An `argparse` type that accepts only positive numbers, so bad values stop
     the command before any work starts.
     """
     def parse(text: str):
-        value = kind(text)
+        value = _number(kind, text)
         if not value > 0:
             raise argparse.ArgumentTypeError(f'must be positive, got {text}')
         return value
@@ -174,7 +202,7 @@ def positive(kind):
 
 
 def non_negative_int(text: str) -> int:
-    value = int(text)
+    value = _number(int, text)
     if value < 0:
         raise argparse.ArgumentTypeError(f'must be 0 or more, got {text}')
     return value
@@ -188,7 +216,9 @@ def argument_parser(model_name: str) -> argparse.ArgumentParser:
     """
     what = {'large': 'Train the large teacher', 'small': 'Train the small baseline on labels',
             'distilled': 'Train the small student from a trained teacher'}[model_name]
-    parser = argparse.ArgumentParser(description=f'{what} on CIFAR-10.')
+    # The usage line shows the command to type, not `__main__.py`
+    module = 'labml_nn.distillation' + ('' if model_name == 'distilled' else f'.{model_name}')
+    parser = argparse.ArgumentParser(prog=f'python -m {module}', description=f'{what} on CIFAR-10.')
     parser.add_argument('--data-dir', default='./data',
                         help='cifar-10-batches-py, or train/<class>/*.jpg (default: ./data)')
     parser.add_argument('--logs-dir', default='./logs', help='where runs are written (default: ./logs)')

@@ -1,4 +1,4 @@
-"""
+r"""
 ---
 title: A VGG-style model for CIFAR-10
 summary: >

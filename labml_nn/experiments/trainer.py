@@ -36,7 +36,6 @@ again resumes an interrupted run, or returns a finished one as it is.
 import hashlib
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -46,7 +45,7 @@ from labml import experiment, lab, monit, tracker
 from labml.configs import BaseConfigs, option
 from torch import nn
 
-from labml_nn.experiments.data import Split, augment, load_cifar10, normalize, split_train
+from labml_nn.experiments.data import Split, augment, load_cifar10, normalize, split_train, temporary_file
 
 
 class Configs(BaseConfigs):
@@ -133,7 +132,7 @@ def _optimizer(c: Configs):
 
 
 def one_cycle(optimizer: torch.optim.Optimizer, total_steps: int, schedule: str):
-    """
+    r"""
     ## Learning-rate schedule
 
     For `'one_cycle'` the rate at step $t$ of $S$ is
@@ -182,8 +181,7 @@ def _save_atomic(path: Path, state: Dict[str, Any]):
     leaves the previous checkpoint as it was.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix='.tmp')
-    os.close(fd)
+    tmp = temporary_file(path.parent, '.tmp')
     try:
         torch.save(state, tmp)
         os.replace(tmp, path)
@@ -250,6 +248,11 @@ def train(c: Configs, settings: Dict[str, Any], data=None, fresh: bool = False) 
         print(f'{name} seed {earlier[0]["seed"]}: reusing the finished run {earlier[0]["uuid"]}')
         return {k: v for k, v in earlier[0].items() if k not in WEIGHTS}
     resume = earlier[0] if earlier else None
+    if resume:
+        # labml writes `run.pid` into a run's folder when it starts and never
+        # removes it, and it refuses to start a run whose folder has one. The
+        # process that wrote it was interrupted, so the file goes
+        (Path(resume['path']).parent.parent / 'run.pid').unlink(missing_ok=True)
     if data is None:
         data = load_cifar10(settings['data_dir'])
 

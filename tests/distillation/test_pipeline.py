@@ -1,0 +1,183 @@
+"""
+Tests of the one-command study: with the `smoke` profile on a tiny image
+folder it trains (or reuses) every run, writes `results.json`, `results.md`
+and `accuracy.png`, leaves no temporary files, and a second run reuses every
+finished run and writes the same numbers.
+
+To save time the study runs in its session's teacher logs folder with the
+teacher's exact settings, so its teacher stage finds the session teacher
+already trained and reuses it; the students are trained by the study.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from labml_nn.distillation import pipeline
+from labml_nn.experiments import trainer
+
+PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
+
+
+@pytest.fixture(autouse=True)
+def outside_the_repository(tmp_path, monkeypatch):
+    """
+    labml records the git state of the working folder of every run; outside a
+    repository it skips that, which saves seconds a run.
+    """
+    monkeypatch.chdir(tmp_path)
+
+
+def _check_schema(results):
+    assert isinstance(results['profile'], str) and results['profile'] == 'smoke'
+    assert isinstance(results['summary'], dict)
+    for run in results['runs']:
+        assert run['model'] in ('large', 'small', 'distilled')
+        for key in ('seed', 'parameters', 'epochs'):
+            assert isinstance(run[key], int) and not isinstance(run[key], bool), key
+        assert isinstance(run['valid_accuracy'], float) and 0 <= run['valid_accuracy'] <= 1
+        assert run['test_accuracy'] is None or (isinstance(run['test_accuracy'], float)
+                                                and 0 <= run['test_accuracy'] <= 1)
+        assert isinstance(run['train_seconds'], float) and run['train_seconds'] > 0
+        assert isinstance(run['train_images_per_second'], float) and run['train_images_per_second'] > 0
+        assert isinstance(run['valid_history'], list) and len(run['valid_history']) == run['epochs']
+        assert run['valid_history'][-1] == run['valid_accuracy']
+        assert isinstance(run['run'], str)
+
+
+def _file_mode():
+    """
+    The mode an ordinary new file gets under the current umask.
+    """
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def test_study_end_to_end_and_rerun(tmp_path, image_folder, teacher_run, monkeypatch, capsys):
+    out = tmp_path / 'out'
+    argv = ['--data-dir', str(image_folder), '--profile', 'smoke', '--seeds', '2', '--out', str(out),
+            '--logs-dir', str(teacher_run['logs_dir']), '--device', 'cpu']
+    pipeline.main(argv)
+    printed = capsys.readouterr().out
+    assert f'reusing the finished run {teacher_run["uuid"]}' in printed
+
+    results = json.loads((out / 'results.json').read_text())
+    _check_schema(results)
+    runs = results['runs']
+    assert [(r['model'], r['seed']) for r in runs] == [('large', 0), ('small', 0), ('distilled', 0),
+                                                       ('small', 1), ('distilled', 1)]
+    assert runs[0]['run'] == teacher_run['uuid']
+    assert len({r['run'] for r in runs}) == 5
+    assert all(r['test_accuracy'] is not None for r in runs)
+    assert runs[0]['parameters'] == 14_728_266 and runs[1]['parameters'] == runs[2]['parameters'] == 437_034
+    assert runs[0]['epochs'] == 1 and runs[1]['epochs'] == 2
+
+    summary = results['summary']
+    assert summary['large']['valid_accuracy']['n'] == 1 and summary['small']['valid_accuracy']['n'] == 2
+    small = [r['valid_accuracy'] for r in runs if r['model'] == 'small']
+    assert summary['small']['valid_accuracy']['mean'] == pytest.approx(sum(small) / 2)
+    assert summary['distillation_gain_valid'] == pytest.approx(
+        summary['distilled']['valid_accuracy']['mean'] - summary['small']['valid_accuracy']['mean'])
+
+    table = (out / 'results.md').read_text()
+    rows = [line for line in table.splitlines() if line.startswith('| ') and not line.startswith('| model')]
+    assert [row.split('|')[1].strip() for row in rows] == ['large', 'small', 'distilled']
+    assert '| large | 14,728,266 | 1 | 1 |' in table and '| small | 437,034 | 2 | 2 |' in table
+    assert 'Distillation gain on validation accuracy' in table
+    assert table in printed
+
+    png = (out / 'accuracy.png').read_bytes()
+    assert png.startswith(PNG_MAGIC) and len(png) > 1000
+    assert sorted(p.name for p in out.iterdir()) == ['accuracy.png', 'results.json', 'results.md']
+    # Results are ordinary files, readable like any other the user writes
+    assert all((out / name).stat().st_mode & 0o777 == _file_mode() for name in os.listdir(out))
+    assert not list(Path(teacher_run['logs_dir']).rglob('*.tmp'))
+
+    # The same command again trains nothing and writes the same results
+    def no_training(*args, **kwargs):
+        raise AssertionError('a finished run was trained again')
+
+    monkeypatch.setattr(trainer, '_train_epoch', no_training)
+    pipeline.main(argv)
+    assert capsys.readouterr().out.count('reusing the finished run') == 5
+    assert json.loads((out / 'results.json').read_text()) == results
+    assert (out / 'results.md').read_text() == table
+    assert (out / 'accuracy.png').read_bytes().startswith(PNG_MAGIC)
+    assert not list(out.rglob('*.tmp'))
+
+
+def test_study_without_a_test_split(tmp_path, make_image_folder, teacher_run, capsys):
+    """
+    An image folder with no `test/`: the students' test accuracy is `null`,
+    and the table says `n/a`. The teacher is named with `--teacher`.
+    """
+    data = make_image_folder(tmp_path / 'data', train=4, test=None, seed=1)
+    out = tmp_path / 'out'
+    pipeline.main(['--data-dir', str(data), '--profile', 'smoke', '--seeds', '1', '--out', str(out),
+                   '--logs-dir', str(tmp_path / 'logs'), '--device', 'cpu', '--teacher', str(teacher_run['path'])])
+    text = (out / 'results.json').read_text()
+    results = json.loads(text)
+    _check_schema(results)
+    students = [r for r in results['runs'] if r['model'] != 'large']
+    assert [r['model'] for r in students] == ['small', 'distilled']
+    assert all(r['test_accuracy'] is None for r in students)
+    assert '"test_accuracy": null' in text
+    assert results['summary']['small']['test_accuracy'] is None
+    assert results['summary']['distilled']['test_accuracy'] is None
+    table = (out / 'results.md').read_text()
+    assert '| small |' in table and 'n/a' in table
+    # The named teacher is reported, not trained
+    assert results['runs'][0]['run'] == teacher_run['uuid']
+    assert not (tmp_path / 'logs' / 'large-smoke').exists()
+
+
+def test_missing_teacher_is_a_message(tmp_path, image_folder, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        pipeline.main(['--data-dir', str(image_folder), '--profile', 'smoke', '--out', str(tmp_path / 'out'),
+                       '--logs-dir', str(tmp_path / 'logs'), '--teacher', 'latest'])
+    assert exit_.value.code == 2
+    assert 'python -m labml_nn.distillation.large' in capsys.readouterr().err
+    assert not list((tmp_path / 'out').iterdir())
+
+
+def test_missing_data_is_a_message(tmp_path, monkeypatch, capsys):
+    import torchvision.datasets
+
+    class Offline:
+        def __init__(self, *args, **kwargs):
+            raise OSError('network is unreachable')
+
+    monkeypatch.setattr(torchvision.datasets, 'CIFAR10', Offline)
+    with pytest.raises(SystemExit) as exit_:
+        pipeline.main(['--data-dir', str(tmp_path / 'none'), '--profile', 'smoke', '--out', str(tmp_path / 'out'),
+                       '--logs-dir', str(tmp_path / 'logs')])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith('error: No CIFAR-10 data in') and 'network is unreachable' in err
+
+
+def test_output_folder_that_cannot_be_made(tmp_path, image_folder, capsys):
+    blocker = tmp_path / 'file'
+    blocker.write_text('not a folder')
+    with pytest.raises(SystemExit) as exit_:
+        pipeline.main(['--data-dir', str(image_folder), '--profile', 'smoke', '--out', str(blocker / 'out'),
+                       '--logs-dir', str(tmp_path / 'logs')])
+    assert exit_.value.code == 2
+    assert 'cannot create the output folder' in capsys.readouterr().err
+    assert not (tmp_path / 'logs').exists()
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--seeds', '0'], 'must be positive, got 0'),
+    (['--profile', 'gpu'], "invalid choice: 'gpu'"),
+    (['--valid-size', '-1'], 'must be positive'),
+])
+def test_bad_arguments(tmp_path, capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_:
+        pipeline.main(['--out', str(tmp_path / 'out'), '--logs-dir', str(tmp_path / 'logs'), *argv])
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / 'out').exists() and not (tmp_path / 'logs').exists()

@@ -1,0 +1,380 @@
+"""
+Tests of the training commands: the command line refuses bad settings before
+any work and reports missing data without a traceback; `--teacher` finds the
+right checkpoint; the teacher stays a fixed function during distillation; and
+an interrupted run resumes to exactly the result of an uninterrupted one.
+
+Runs use the `smoke` profile on the CPU, on the session's tiny image folder.
+"""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from labml_nn.distillation.train import (DistillationConfigs, TeacherNotFound, configs_for, find_teacher,
+                                         main)
+from labml_nn.experiments import trainer
+from labml_nn.experiments.trainer import Configs, find_runs, train
+
+
+@pytest.fixture(autouse=True)
+def outside_the_repository(tmp_path, monkeypatch):
+    """
+    labml records the git state of the working folder of every run; outside a
+    repository it skips that, which saves seconds a run.
+    """
+    monkeypatch.chdir(tmp_path)
+
+
+HELP = {'labml_nn.distillation.large': 'teacher', 'labml_nn.distillation.small': 'baseline',
+        'labml_nn.distillation': '--teacher', 'labml_nn.distillation.pipeline': '--seeds'}
+
+
+@pytest.fixture(scope='module')
+def fresh_interpreters(tmp_path_factory):
+    """
+    The commands that need a fresh interpreter, started side by side (each
+    spends seconds importing torch): `--help` of the four commands, and the
+    baseline on an empty data folder with no network, the network being a
+    proxy nobody listens on. Returns `{name: (status, stdout, stderr)}` and
+    the folders of the data-less run.
+    """
+    folder = tmp_path_factory.mktemp('no-data')
+    empty, logs = folder / 'empty', folder / 'logs'
+    empty.mkdir()
+    unreachable = 'http://127.0.0.1:9'
+    offline = {k: v for k, v in os.environ.items() if k.lower() not in ('no_proxy', 'http_proxy', 'https_proxy')}
+    offline |= {'http_proxy': unreachable, 'https_proxy': unreachable,
+                'HTTP_PROXY': unreachable, 'HTTPS_PROXY': unreachable}
+    commands = {module: (['-m', module, '--help'], None) for module in HELP}
+    commands['no-data'] = (['-m', 'labml_nn.distillation.small', '--data-dir', str(empty), '--logs-dir', str(logs),
+                            '--profile', 'smoke', '--device', 'cpu'], offline)
+    running = {name: subprocess.Popen([sys.executable, *args], cwd=folder, env=env, text=True,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+               for name, (args, env) in commands.items()}
+    done = {}
+    try:
+        for name, process in running.items():
+            out, err = process.communicate(timeout=300)
+            done[name] = (process.returncode, out, err)
+    finally:
+        for process in running.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    return done, empty, logs
+
+
+# ## The command line
+
+@pytest.mark.parametrize('model_name, argv, message', [
+    ('small', ['--epochs', '0'], 'must be positive, got 0'),
+    ('large', ['--epochs', '-3'], 'must be positive, got -3'),
+    ('small', ['--train-size', '-5'], 'must be 0 or more, got -5'),
+    ('small', ['--train-size=-1'], 'must be 0 or more, got -1'),
+    ('small', ['--profile', 'huge'], "invalid choice: 'huge'"),
+    ('small', ['--batch-size', '0'], 'must be positive'),
+    ('small', ['--learning-rate', 'fast'], "invalid float value: 'fast'"),
+    ('distilled', ['--temperature', '0'], 'must be positive'),
+    ('distilled', ['--seed', '-1'], 'must be 0 or more'),
+    ('small', ['--valid-size', 'many'], "invalid int value: 'many'"),
+    ('small', ['--train-size', '1.5'], "invalid int value: '1.5'"),
+])
+def test_bad_arguments_stop_before_any_work(tmp_path, capsys, model_name, argv, message):
+    logs, data = tmp_path / 'logs', tmp_path / 'data'
+    with pytest.raises(SystemExit) as exit_:
+        main(model_name, ['--data-dir', str(data), '--logs-dir', str(logs), *argv])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert 'usage:' in err and message in err
+    # Nothing was written: not the logs folder, not a download
+    assert not logs.exists() and not data.exists()
+
+
+def test_no_data_is_a_message_not_a_traceback(fresh_interpreters):
+    """
+    With no data and no network, the command ends with status 2 and the
+    loader's message.
+    """
+    done, empty, logs = fresh_interpreters
+    status, out, err = done['no-data']
+    assert status == 2, err
+    assert 'Traceback' not in err and 'Traceback' not in out
+    assert f'error: No CIFAR-10 data in {empty}' in err
+    assert 'The download failed' in err
+    # No run was started
+    assert not list(logs.glob('*/*'))
+
+
+def test_help_of_every_command(fresh_interpreters):
+    done, _, _ = fresh_interpreters
+    for module, mentions in HELP.items():
+        status, out, err = done[module]
+        assert status == 0, (module, err)
+        assert out.startswith(f'usage: python -m {module} ') and '--data-dir' in out and '--profile' in out, module
+        assert mentions in out, module
+        assert err == '', module
+
+
+def test_valid_size_too_large_is_a_message(tmp_path, image_folder, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main('small', ['--data-dir', str(image_folder), '--logs-dir', str(tmp_path), '--profile', 'smoke',
+                       '--device', 'cpu', '--valid-size', '1000'])
+    assert exit_.value.code == 2
+    assert 'error: --valid-size 1000 leaves no training images' in capsys.readouterr().err
+    assert not list(tmp_path.glob('small-smoke/*/*'))
+
+
+def test_distilling_without_a_teacher_is_a_message(tmp_path, image_folder, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main('distilled', ['--data-dir', str(image_folder), '--logs-dir', str(tmp_path), '--profile', 'smoke'])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert 'no finished teacher of the smoke profile' in err
+    assert 'python -m labml_nn.distillation.large --profile smoke' in err
+
+
+# ## Finding the teacher
+
+def test_latest_with_no_runs(tmp_path):
+    with pytest.raises(TeacherNotFound) as error:
+        find_teacher('latest', str(tmp_path), 'smoke')
+    assert 'python -m labml_nn.distillation.large' in str(error.value)
+    assert '--profile smoke' in str(error.value) and str(tmp_path) in str(error.value)
+
+
+def test_teacher_by_latest_run_id_and_path(teacher_run):
+    logs = str(teacher_run['logs_dir'])
+    path = Path(teacher_run['path'])
+    assert path.is_file()
+    assert Path(find_teacher('latest', logs, 'smoke')).resolve() == path.resolve()
+    assert Path(find_teacher(teacher_run['uuid'], logs, 'smoke')).resolve() == path.resolve()
+    # A run id finds the teacher whatever profile is asked for
+    assert Path(find_teacher(teacher_run['uuid'], logs, 'cpu')).resolve() == path.resolve()
+    # A path is taken as it is, wherever the logs are
+    assert find_teacher(str(path), '/nonexistent', 'smoke') == path
+    with pytest.raises(TeacherNotFound):
+        find_teacher('0123456789abcdef', logs, 'smoke')
+    with pytest.raises(TeacherNotFound, match='no finished teacher of the cpu profile'):
+        find_teacher('latest', logs, 'cpu')
+
+
+def _fake_run(logs: Path, name: str, uuid: str, finished: bool, updated: float):
+    """
+    A checkpoint with what `find_runs` reads; no weights.
+    """
+    path = logs / name / uuid / 'checkpoints' / 'checkpoint.pt'
+    path.parent.mkdir(parents=True)
+    torch.save({'uuid': uuid, 'key': uuid, 'finished': finished, 'updated': updated, 'seed': 0,
+                'model_name': name.split('-')[0]}, path)
+    return path
+
+
+def test_latest_skips_unfinished_runs_and_other_profiles(tmp_path):
+    now = time.time()
+    old = _fake_run(tmp_path, 'large-smoke', 'aaaa', finished=True, updated=now - 300)
+    newer = _fake_run(tmp_path, 'large-smoke', 'bbbb', finished=True, updated=now - 200)
+    _fake_run(tmp_path, 'large-smoke', 'cccc', finished=False, updated=now - 100)
+    _fake_run(tmp_path, 'large-cpu', 'dddd', finished=True, updated=now)
+    _fake_run(tmp_path, 'small-smoke', 'eeee', finished=True, updated=now)
+    _fake_run(tmp_path, 'distilled-smoke', 'ffff', finished=True, updated=now)
+    # An unreadable checkpoint is skipped, not fatal
+    broken = tmp_path / 'large-smoke' / 'gggg' / 'checkpoints' / 'checkpoint.pt'
+    broken.parent.mkdir(parents=True)
+    broken.write_bytes(b'half a checkpoint')
+
+    assert find_teacher('latest', str(tmp_path), 'smoke') == newer
+    assert find_teacher('aaaa', str(tmp_path), 'smoke') == old
+    assert find_teacher('dddd', str(tmp_path), 'smoke').parent.parent.name == 'dddd'
+    # An unfinished teacher is not a teacher, even by its id
+    with pytest.raises(TeacherNotFound):
+        find_teacher('cccc', str(tmp_path), 'smoke')
+    # Nor is a student
+    for student in ('eeee', 'ffff'):
+        with pytest.raises(TeacherNotFound):
+            find_teacher(student, str(tmp_path), 'smoke')
+    # Without the finished smoke teachers, the cpu one does not stand in
+    for path in (old, newer):
+        path.unlink()
+    with pytest.raises(TeacherNotFound):
+        find_teacher('latest', str(tmp_path), 'smoke')
+
+
+def test_student_checkpoint_is_not_a_teacher(tmp_path, image_folder, cifar_data, smoke_settings_for, capsys):
+    """
+    A checkpoint path that holds a small model is refused with a message
+    before the distilled run starts, not with a `load_state_dict` traceback.
+    """
+    student = train(Configs(), smoke_settings_for('small', image_folder, tmp_path / 'students', epochs=1),
+                    cifar_data)
+    logs = tmp_path / 'logs'
+    with pytest.raises(SystemExit) as exit_:
+        main('distilled', ['--data-dir', str(image_folder), '--logs-dir', str(logs), '--profile', 'smoke',
+                           '--device', 'cpu', '--teacher', str(student['path'])])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert 'error:' in err and 'small' in err and str(student['path']) in err
+    assert not list(logs.glob('distilled-smoke/*'))
+
+
+# ## The teacher during distillation
+
+def test_teacher_is_fixed_during_distillation(tmp_path, monkeypatch, image_folder, cifar_data, teacher_run,
+                                              smoke_settings_for):
+    """
+    In every step the teacher is in evaluation mode (dropout off, batch
+    normalization on running statistics), has no gradients, and gives none to
+    the loss; after the run its weights and statistics are those of its checkpoint.
+    """
+    seen = []
+    original = DistillationConfigs.loss
+
+    def recording_loss(self, logits, images, labels):
+        teacher = self.teacher_model
+        loss = original(self, logits, images, labels)
+        seen.append({'training': any(m.training for m in teacher.modules()),
+                     'requires_grad': any(p.requires_grad for p in teacher.parameters()),
+                     'grad': any(p.grad is not None for p in teacher.parameters()),
+                     'student_grad': loss.requires_grad})
+        return loss
+
+    monkeypatch.setattr(DistillationConfigs, 'loss', recording_loss)
+    c = configs_for('distilled')
+    assert isinstance(c, DistillationConfigs)
+    settings = smoke_settings_for('distilled', image_folder, tmp_path, teacher=str(teacher_run['path']), epochs=1)
+    result = train(c, settings, cifar_data)
+
+    assert result['finished'] and result['epoch'] == settings['epochs']
+    batches = (len(cifar_data.train.labels) - settings['valid_size']) // settings['batch_size']
+    assert len(seen) == settings['epochs'] * batches
+    assert all(s == {'training': False, 'requires_grad': False, 'grad': False, 'student_grad': True}
+               for s in seen), seen
+    teacher = c.teacher_model
+    assert not any(p.grad is not None for p in teacher.parameters())
+    saved = torch.load(teacher_run['path'], map_location='cpu', weights_only=False)['model']
+    now = teacher.state_dict()
+    assert saved.keys() == now.keys()
+    for name in saved:
+        assert torch.equal(saved[name], now[name].cpu()), name
+
+
+def test_distillation_loss_uses_the_teacher(teacher_run):
+    """
+    The loss of a batch is the distillation loss of the student's logits and
+    the teacher's logits on the same images; only the student gets gradients.
+    """
+    from types import SimpleNamespace
+    from labml_nn.distillation.large import LargeModel
+    from labml_nn.distillation.loss import DistillationLoss
+    teacher = LargeModel()
+    teacher.load_state_dict(torch.load(teacher_run['path'], map_location='cpu', weights_only=False)['model'])
+    teacher.eval().requires_grad_(False)
+    c = SimpleNamespace(teacher_model=teacher, device='cpu', bf16=False,
+                        distillation_loss=DistillationLoss(4.0, 0.9, 0.1))
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randn(4, 3, 32, 32, generator=generator)
+    labels = torch.tensor([0, 1, 2, 3])
+    logits = torch.randn(4, 10, generator=generator, requires_grad=True)
+    loss = DistillationConfigs.loss(c, logits, images, labels)
+    with torch.no_grad():
+        expected = c.distillation_loss(logits, teacher(images), labels)
+    assert torch.allclose(loss, expected)
+    loss.backward()
+    assert logits.grad is not None and logits.grad.abs().sum() > 0
+    assert all(p.grad is None for p in teacher.parameters())
+
+
+# ## Resuming
+
+def _weights(path):
+    return torch.load(path, map_location='cpu', weights_only=False)['model']
+
+
+def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch, capsys, image_folder, cifar_data,
+                                                    smoke_settings_for):
+    settings = smoke_settings_for('small', image_folder, tmp_path / 'interrupted', epochs=2)
+    original = trainer._train_epoch
+    epochs_trained = []
+
+    def interrupt_second_epoch(*args, **kwargs):
+        epochs_trained.append(1)
+        if len(epochs_trained) == 2:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, '_train_epoch', interrupt_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        train(Configs(), settings, cifar_data)
+
+    # The checkpoint of the first epoch is there, complete, and loads into a model
+    runs = find_runs(settings['logs_dir'], 'small-smoke')
+    assert len(runs) == 1
+    checkpoint = runs[0]
+    assert checkpoint['epoch'] == 1 and not checkpoint['finished'] and len(checkpoint['history']) == 1
+    from labml_nn.distillation.small import SmallModel
+    SmallModel().load_state_dict(checkpoint['model'])
+    assert not list(Path(checkpoint['path']).parent.glob('*.tmp'))
+
+    # The same command again picks it up after the first epoch
+    def counting(*args, **kwargs):
+        epochs_trained.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, '_train_epoch', counting)
+    epochs_trained.clear()
+    capsys.readouterr()
+    resumed = train(Configs(), settings, cifar_data)
+    assert f'Resuming small-smoke run {checkpoint["uuid"]} after epoch 1' in capsys.readouterr().out
+    assert len(epochs_trained) == 1
+    assert resumed['uuid'] == checkpoint['uuid'] and resumed['finished'] and resumed['epoch'] == 2
+    assert len(resumed['history']) == 2 and resumed['history'][0] == checkpoint['history'][0]
+
+    # An uninterrupted run with the same settings, elsewhere, gives the same numbers and weights
+    straight = train(Configs(), settings | {'logs_dir': str(tmp_path / 'straight')}, cifar_data)
+    assert straight['uuid'] != resumed['uuid']
+    for key in ('history', 'valid_accuracy', 'test_accuracy', 'images', 'parameters'):
+        assert resumed[key] == straight[key], key
+    a, b = _weights(resumed['path']), _weights(straight['path'])
+    assert all(torch.equal(a[name], b[name]) for name in a)
+
+    # Once finished, the same command trains nothing and returns the run
+    epochs_trained.clear()
+    again = train(Configs(), settings, cifar_data)
+    assert not epochs_trained and again['uuid'] == resumed['uuid'] and again['history'] == resumed['history']
+    assert 'reusing the finished run' in capsys.readouterr().out
+
+
+def test_fresh_runs_with_one_seed_are_identical(tmp_path, image_folder, cifar_data, smoke_settings_for):
+    settings = smoke_settings_for('small', image_folder, tmp_path, epochs=1)
+    first = train(Configs(), settings, cifar_data, fresh=True)
+    second = train(Configs(), settings, cifar_data, fresh=True)
+    assert first['uuid'] != second['uuid']
+    assert first['history'] == second['history'] and first['test_accuracy'] == second['test_accuracy']
+    a, b = _weights(first['path']), _weights(second['path'])
+    assert all(torch.equal(a[name], b[name]) for name in a)
+    assert len(find_runs(settings['logs_dir'], 'small-smoke')) == 2
+    # Another seed is another model
+    third = train(Configs(), settings | {'seed': 1}, cifar_data, fresh=True)
+    c = _weights(third['path'])
+    assert not all(torch.equal(a[name], c[name]) for name in a)
+
+
+def test_command_line_run_and_rerun(tmp_path, image_folder, capsys):
+    """
+    `main` trains, prints the result, and the same command again reuses the run.
+    """
+    argv = ['--data-dir', str(image_folder), '--logs-dir', str(tmp_path), '--profile', 'smoke',
+            '--device', 'cpu', '--epochs', '1']
+    main('small', argv)
+    out = capsys.readouterr().out
+    assert 'small: validation accuracy' in out and 'test accuracy' in out
+    runs = find_runs(str(tmp_path), 'small-smoke')
+    assert len(runs) == 1 and runs[0]['finished'] and runs[0]['epochs'] == 1
+    main('small', argv)
+    assert f'reusing the finished run {runs[0]["uuid"]}' in capsys.readouterr().out
+    assert len(find_runs(str(tmp_path), 'small-smoke')) == 1
