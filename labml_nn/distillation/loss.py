@@ -1,4 +1,4 @@
-"""
+r"""
 ---
 title: The soft-target loss of knowledge distillation
 summary: >
@@ -79,15 +79,19 @@ The [`DistillationLoss`](#distillation-loss) module at the end combines this
 term with the usual cross-entropy on the true labels.
 """
 
+import math
+from numbers import Real
 from typing import NamedTuple, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-# Each chunk of rows holds about this many logits, 4 MiB in float32:
-# small enough to stay in cache, large enough to keep the kernels busy
-CHUNK_ELEMENTS = 1 << 20
+# Each chunk of rows holds about this many logits, 16 MiB in float32. Every
+# operation on a chunk has a fixed cost (waking the CPU threads, launching a GPU
+# kernel), so chunks must not be too small, and a few of them are alive at a time,
+# so they must not be too large either
+CHUNK_ELEMENTS = 1 << 22
 
 
 def _check_logits(student_logits: torch.Tensor, teacher_logits: torch.Tensor):
@@ -102,22 +106,27 @@ def _check_logits(student_logits: torch.Tensor, teacher_logits: torch.Tensor):
                             f'probabilities stored as integers), got dtype {logits.dtype}')
         if logits.dim() == 0:
             raise ValueError(f'{name} must have a class dimension (the last one), got a scalar')
+        if logits.shape[-1] == 0:
+            raise ValueError(f'{name} must have at least one class, got shape {tuple(logits.shape)}')
     if student_logits.shape != teacher_logits.shape:
         raise ValueError(f'student_logits and teacher_logits must have the same shape, got '
                          f'{tuple(student_logits.shape)} and {tuple(teacher_logits.shape)}')
+    if student_logits.device != teacher_logits.device:
+        raise ValueError(f'student_logits and teacher_logits must be on the same device, got '
+                         f'{student_logits.device} and {teacher_logits.device}')
 
 
 def _check_temperature(temperature: float):
     """
     The temperature divides the logits: it must be a positive, finite number.
     """
-    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool):
+    if not isinstance(temperature, Real) or isinstance(temperature, bool):
         raise TypeError(f'temperature must be a number, got {type(temperature).__name__}')
     if not (0 < temperature < float('inf')):
         raise ValueError(f'temperature must be positive and finite, got {temperature}')
 
 
-def _check_mask(mask: torch.Tensor, leading_shape: torch.Size):
+def _check_mask(mask: torch.Tensor, leading_shape: torch.Size, device: torch.device):
     """
     A mask marks which samples count: one boolean per sample.
     """
@@ -127,6 +136,8 @@ def _check_mask(mask: torch.Tensor, leading_shape: torch.Size):
     if mask.shape != leading_shape:
         raise ValueError(f'mask must have the shape of the logits without their last (class) '
                          f'dimension, {tuple(leading_shape)}, got {tuple(mask.shape)}')
+    if mask.device != device:
+        raise ValueError(f'mask must be on the device of the logits, {device}, got {mask.device}')
 
 
 def _compute_dtype(student: torch.Tensor, teacher: torch.Tensor) -> torch.dtype:
@@ -139,42 +150,65 @@ def _compute_dtype(student: torch.Tensor, teacher: torch.Tensor) -> torch.dtype:
     return torch.float32
 
 
-def _chunk_log_softmaxes(student: torch.Tensor, teacher: torch.Tensor, temperature: float):
+def _scaled(logits: torch.Tensor, dtype: torch.dtype, temperature: float) -> torch.Tensor:
     """
-    Both temperature-scaled log-softmaxes of one chunk of rows, in the compute dtype.
+    $z / T$ in the compute dtype; at $T = 1$ float32 logits are used as they are.
     """
-    dtype = _compute_dtype(student, teacher)
-    # $\log q = \text{log-softmax}(z / T)$ and $\log p = \text{log-softmax}(v / T)$
-    log_q = torch.log_softmax(student.to(dtype) / temperature, dim=-1)
-    log_p = torch.log_softmax(teacher.to(dtype) / temperature, dim=-1)
-    return log_q, log_p
+    logits = logits.to(dtype)
+    return logits if temperature == 1.0 else logits / temperature
+
+
+def _teacher_rules_out_classes(teacher: torch.Tensor, dtype: torch.dtype, temperature: float) -> bool:
+    r"""
+    Does the teacher give some class a probability of exactly zero with
+    $\log p_c = -\infty$? That happens when it has `-inf` logits (a masked
+    vocabulary entry, for example), or, in theory, when its logits span more
+    than the largest float. Then $p_c (\log p_c - \log q_c)$ is $0 \cdot \infty$
+    and has to be set to zero. One read-only pass over the teacher's logits
+    finds out, so that the common case skips the masking.
+    """
+    if teacher.numel() == 0:
+        return False
+    low, high = torch.aminmax(teacher)
+    low = float(_scaled(low, dtype, temperature))
+    high = float(_scaled(high, dtype, temperature))
+    # A NaN teacher fails both tests, and its NaN goes into the loss as it should
+    return low == -math.inf or low - high - math.log(teacher.shape[-1]) < -torch.finfo(dtype).max
 
 
 class _SoftTargetLoss(torch.autograd.Function):
     """
     ## The chunked autograd function
 
-    It works on 2-D inputs `[samples, classes]` with a float mask of
+    It works on 2-D inputs `[samples, classes]` with a bool mask of
     `[samples]`; `soft_target_loss` below does the reshaping and checking.
     """
 
     @staticmethod
     def forward(ctx, student: torch.Tensor, teacher: torch.Tensor, valid: torch.Tensor,
                 temperature: float, n_valid: int):
-        rows = max(1, CHUNK_ELEMENTS // max(1, student.shape[-1]))
-        total = torch.zeros((), dtype=_compute_dtype(student, teacher), device=student.device)
+        dtype = _compute_dtype(student, teacher)
+        rows = max(1, CHUNK_ELEMENTS // student.shape[-1])
+        all_valid = n_valid == student.shape[0]
+        rules_out = _teacher_rules_out_classes(teacher, dtype, temperature)
+        total = torch.zeros((), dtype=dtype, device=student.device)
         for start in range(0, student.shape[0], rows):
-            log_q, log_p = _chunk_log_softmaxes(student[start:start + rows],
-                                                teacher[start:start + rows], temperature)
+            end = start + rows
+            # $\log q = \text{log-softmax}(z / T)$ and $\log p = \text{log-softmax}(v / T)$
+            log_q = torch.log_softmax(_scaled(student[start:end], dtype, temperature), dim=-1)
+            log_p = torch.log_softmax(_scaled(teacher[start:end], dtype, temperature), dim=-1)
             p = log_p.exp()
             # $p_c (\log p_c - \log q_c)$, reusing `log_p`'s memory
             terms = log_p.sub_(log_q).mul_(p)
             # Classes the teacher rules out ($p_c = 0$, from `-inf` logits) add nothing,
             # even where the student rules them out too and the product is $0 \cdot \infty$
-            terms.masked_fill_(p == 0, 0.)
+            if rules_out:
+                terms.masked_fill_(p == 0, 0.)
             # Sum each row, then drop the rows that are masked out
             per_sample = terms.sum(dim=-1)
-            total += torch.where(valid[start:start + rows], per_sample, 0.).sum()
+            if not all_valid:
+                per_sample = torch.where(valid[start:end], per_sample, 0.)
+            total += per_sample.sum()
         # Keep only the inputs for the backward pass, never the softmaxes
         ctx.save_for_backward(student, teacher, valid)
         ctx.temperature = temperature
@@ -187,26 +221,39 @@ class _SoftTargetLoss(torch.autograd.Function):
     def backward(ctx, grad_output: torch.Tensor):
         student, teacher, valid = ctx.saved_tensors
         temperature = ctx.temperature
+        dtype = _compute_dtype(student, teacher)
+        rows = max(1, CHUNK_ELEMENTS // student.shape[-1])
+        all_valid = ctx.n_valid == student.shape[0]
         grad = torch.empty_like(student)
-        rows = max(1, CHUNK_ELEMENTS // max(1, student.shape[-1]))
+        # Float32 (or float64) gradients are written straight into `grad`;
+        # lower-precision ones are rounded once, at the end of each chunk
+        in_place = grad.dtype == dtype
         # $\frac{\partial \mathcal{L}}{\partial z_{i,c}} = \frac{T}{n}(q_{i,c} - p_{i,c})$,
         # scaled by the incoming gradient
-        scale = grad_output * (temperature / max(ctx.n_valid, 1))
+        scale = grad_output.to(dtype) * (temperature / max(ctx.n_valid, 1))
         for start in range(0, student.shape[0], rows):
-            log_q, log_p = _chunk_log_softmaxes(student[start:start + rows],
-                                                teacher[start:start + rows], temperature)
-            # $q - p$, computed in `log_q`'s memory
-            diff = log_q.exp_().sub_(log_p.exp_()).mul_(scale)
+            end = start + rows
+            # Both softmaxes again, $q = \text{softmax}(z / T)$ and $p = \text{softmax}(v / T)$
+            q = torch.softmax(_scaled(student[start:end], dtype, temperature), dim=-1)
+            p = torch.softmax(_scaled(teacher[start:end], dtype, temperature), dim=-1)
+            # $\frac{T}{n}(q - p)$
+            if in_place:
+                diff = torch.sub(q, p, out=grad[start:end])
+            else:
+                diff = q.sub_(p)
+            diff.mul_(scale)
             # Masked rows get exactly zero, even if their teacher row was all `-inf`
-            keep = valid[start:start + rows].unsqueeze(-1)
-            grad[start:start + rows] = torch.where(keep, diff, 0.)
+            if not all_valid:
+                diff.masked_fill_(~valid[start:end].unsqueeze(-1), 0.)
+            if not in_place:
+                grad[start:end] = diff
         # The teacher is a constant: no gradient for it, the mask or the numbers
         return grad, None, None, None, None
 
 
 def soft_target_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
                      temperature: float = 1.0, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """
+    r"""
     ## Soft-target loss
 
     * `student_logits` and `teacher_logits` have the same shape, classes last:
@@ -226,7 +273,7 @@ def soft_target_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
     if mask is None:
         mask = torch.ones(leading_shape, dtype=torch.bool, device=student_logits.device)
     else:
-        _check_mask(mask, leading_shape)
+        _check_mask(mask, leading_shape, student_logits.device)
 
     # Flatten every leading dimension into one sample dimension; `reshape` makes a
     # copy only when the logits are not contiguous
@@ -249,7 +296,7 @@ class DistillationTerms(NamedTuple):
 
 
 class DistillationLoss(nn.Module):
-    """
+    r"""
     <a id="distillation-loss"></a>
 
     ## Distillation loss
@@ -281,8 +328,10 @@ class DistillationLoss(nn.Module):
         _check_temperature(temperature)
         for name, weight in (('soft_target_weight', soft_target_weight),
                              ('label_loss_weight', label_loss_weight)):
-            if not isinstance(weight, (int, float)) or not weight >= 0:
-                raise ValueError(f'{name} must be a non-negative number, got {weight!r}')
+            if not isinstance(weight, Real) or isinstance(weight, bool):
+                raise TypeError(f'{name} must be a number, got {type(weight).__name__}')
+            if not (weight >= 0 and math.isfinite(weight)):
+                raise ValueError(f'{name} must be non-negative and finite, got {weight!r}')
         self.temperature = temperature
         self.soft_target_weight = soft_target_weight
         self.label_loss_weight = label_loss_weight

@@ -1,0 +1,91 @@
+"""
+Tests of the CIFAR-10 teacher and student: their sizes, their output, and that
+in evaluation mode an image's logits do not depend on the rest of its batch.
+
+Batches are tiny so that the large model's forward passes stay fast on a CPU.
+"""
+
+import pytest
+import torch
+
+from labml_nn.distillation.large import LargeModel
+from labml_nn.distillation.small import SmallModel
+from labml_nn.experiments.cifar10 import CIFAR10VGGModel
+
+MODELS = {'large': (LargeModel, 14_728_266), 'small': (SmallModel, 437_034)}
+
+
+@pytest.fixture(scope='module', params=sorted(MODELS))
+def model_and_count(request):
+    torch.manual_seed(0)
+    cls, count = MODELS[request.param]
+    return cls(), count
+
+
+def images(batch, seed):
+    return torch.randn(batch, 3, 32, 32, generator=torch.Generator().manual_seed(seed))
+
+
+def test_parameter_count(model_and_count):
+    model, count = model_and_count
+    assert sum(p.numel() for p in model.parameters() if p.requires_grad) == count
+    assert all(p.requires_grad for p in model.parameters())
+
+
+def test_output_shape(model_and_count):
+    model, _ = model_and_count
+    model.eval()
+    with torch.no_grad():
+        logits = model(images(2, seed=1))
+    assert logits.shape == (2, 10) and logits.dtype == torch.float32
+    assert torch.isfinite(logits).all()
+
+
+def test_eval_output_does_not_depend_on_the_batch(model_and_count):
+    model, _ = model_and_count
+    # A few training-mode passes give batch normalization running statistics
+    # that are far from their initial zeros and ones
+    model.train()
+    with torch.no_grad():
+        for seed in range(2):
+            model(images(2, seed=10 + seed) * 2 + 0.5)
+    batch_norm = next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert batch_norm.running_mean.abs().max() > 1e-3
+    assert (batch_norm.running_var - 1).abs().max() > 1e-3
+
+    model.eval()
+    image = images(1, seed=20)
+    with torch.no_grad():
+        alone = model(image)
+        # The same image, last in a batch of others of a very different scale
+        batch = model(torch.cat([images(2, seed=21) * 10, image]))
+    torch.testing.assert_close(batch[2:], alone, rtol=1e-4, atol=1e-5)
+
+
+def test_large_model_uses_dropout_when_training():
+    torch.manual_seed(1)
+    model = LargeModel().train()
+    x = images(2, seed=30)
+    with torch.no_grad():
+        first, second = model(x), model(x)
+        # In evaluation mode dropout is off, and passes agree
+        model.eval()
+        third, fourth = model(x[:1]), model(x[:1])
+    assert not torch.allclose(first, second)
+    torch.testing.assert_close(third, fourth)
+    assert sum(isinstance(m, torch.nn.Dropout) for m in model.modules()) == 13
+
+
+def test_small_model_has_no_dropout():
+    torch.manual_seed(2)
+    model = SmallModel().train()
+    assert not any(isinstance(m, torch.nn.Dropout) for m in model.modules())
+    x = images(2, seed=31)
+    with torch.no_grad():
+        # Batch normalization in training mode is deterministic for the same batch
+        torch.testing.assert_close(model(x), model(x))
+
+
+def test_base_model_needs_five_blocks():
+    with pytest.raises(ValueError, match='5 blocks'):
+        CIFAR10VGGModel([[16], [16], [16], [16]])
