@@ -193,8 +193,10 @@ def _save_atomic(path: Path, state: Dict[str, Any]):
 def run_key(settings: Dict[str, Any]) -> str:
     """
     A short hash of a run's settings, with the data folder as an absolute path.
+    Where the run is written, `logs_dir`, is not part of what it is.
     """
-    settings = settings | {'data_dir': str(Path(settings['data_dir']).resolve())}
+    settings = {k: v for k, v in settings.items() if k != 'logs_dir'}
+    settings['data_dir'] = str(Path(settings['data_dir']).resolve())
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -209,7 +211,8 @@ def find_runs(logs_dir: str, name: str) -> List[Dict[str, Any]]:
     found = []
     for path in Path(logs_dir).glob(f'{name}/*/checkpoints/checkpoint.pt'):
         try:
-            state = torch.load(path, map_location='cpu', weights_only=False)
+            # `mmap` reads the small fields without loading every weight
+            state = torch.load(path, map_location='cpu', weights_only=False, mmap=True)
         except Exception:
             continue
         state['path'] = path
