@@ -87,11 +87,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-# Each chunk of rows holds about this many logits, 16 MiB in float32. Every
-# operation on a chunk has a fixed cost (waking the CPU threads, launching a GPU
-# kernel), so chunks must not be too small, and a few of them are alive at a time,
-# so they must not be too large either
-CHUNK_ELEMENTS = 1 << 22
+# A chunk of rows holds at most this many logits, 32 MiB in float32: with 4,096
+# tokens of a 32,000-word vocabulary that is 16 chunks. Every operation on a chunk
+# has a fixed cost (waking the CPU threads, launching a GPU kernel), so chunks
+# must not be too small, and three of them are alive at a time, so they must not
+# be too large either
+CHUNK_ELEMENTS = 1 << 23
+# Smaller inputs are still cut into `MIN_CHUNKS` chunks, so that the three
+# chunks stay well below the size of the input, unless that would make a chunk
+# smaller than `MIN_CHUNK_ELEMENTS` logits (1 MiB in float32)
+MIN_CHUNKS = 4
+MIN_CHUNK_ELEMENTS = 1 << 18
 
 
 def _check_logits(student_logits: torch.Tensor, teacher_logits: torch.Tensor):
@@ -150,12 +156,16 @@ def _compute_dtype(student: torch.Tensor, teacher: torch.Tensor) -> torch.dtype:
     return torch.float32
 
 
-def _scaled(logits: torch.Tensor, dtype: torch.dtype, temperature: float) -> torch.Tensor:
+def _scaled(logits: torch.Tensor, temperature: float, buffer: torch.Tensor) -> torch.Tensor:
     """
-    $z / T$ in the compute dtype; at $T = 1$ float32 logits are used as they are.
+    $z / T$ for one chunk, in the compute dtype of `buffer`, written into
+    `buffer`; at $T = 1$ logits that already have that dtype are used as they are.
     """
-    logits = logits.to(dtype)
-    return logits if temperature == 1.0 else logits / temperature
+    if logits.dtype == buffer.dtype:
+        return logits if temperature == 1.0 else torch.div(logits, temperature, out=buffer)
+    # Lower-precision logits are converted first, so that the division is done in float32
+    buffer.copy_(logits)
+    return buffer if temperature == 1.0 else buffer.div_(temperature)
 
 
 def _teacher_rules_out_classes(teacher: torch.Tensor, dtype: torch.dtype, temperature: float) -> bool:
@@ -169,11 +179,30 @@ def _teacher_rules_out_classes(teacher: torch.Tensor, dtype: torch.dtype, temper
     """
     if teacher.numel() == 0:
         return False
-    low, high = torch.aminmax(teacher)
-    low = float(_scaled(low, dtype, temperature))
-    high = float(_scaled(high, dtype, temperature))
+    low, high = (float(x.to(dtype) / temperature) for x in torch.aminmax(teacher))
     # A NaN teacher fails both tests, and its NaN goes into the loss as it should
     return low == -math.inf or low - high - math.log(teacher.shape[-1]) < -torch.finfo(dtype).max
+
+
+def _chunk_rows(samples: int, classes: int) -> int:
+    """
+    The number of rows in a chunk.
+    """
+    most = max(1, CHUNK_ELEMENTS // classes)
+    fewest = max(1, MIN_CHUNK_ELEMENTS // classes)
+    return min(most, max(fewest, math.ceil(samples / MIN_CHUNKS)))
+
+
+def _work_buffers(student: torch.Tensor, teacher: torch.Tensor):
+    """
+    The number of rows in a chunk, and three buffers of one chunk each, in the
+    compute dtype. Every chunk reuses them, so the memory the loss needs
+    beyond its inputs (and the gradient it returns) is these three buffers.
+    """
+    rows = _chunk_rows(student.shape[0], student.shape[-1])
+    shape = (min(rows, student.shape[0]), student.shape[-1])
+    dtype = _compute_dtype(student, teacher)
+    return rows, [torch.empty(shape, dtype=dtype, device=student.device) for _ in range(3)]
 
 
 class _SoftTargetLoss(torch.autograd.Function):
@@ -187,18 +216,21 @@ class _SoftTargetLoss(torch.autograd.Function):
     @staticmethod
     def forward(ctx, student: torch.Tensor, teacher: torch.Tensor, valid: torch.Tensor,
                 temperature: float, n_valid: int):
-        dtype = _compute_dtype(student, teacher)
-        rows = max(1, CHUNK_ELEMENTS // student.shape[-1])
+        rows, buffers = _work_buffers(student, teacher)
+        dtype = buffers[0].dtype
         all_valid = n_valid == student.shape[0]
         rules_out = _teacher_rules_out_classes(teacher, dtype, temperature)
         total = torch.zeros((), dtype=dtype, device=student.device)
         for start in range(0, student.shape[0], rows):
-            end = start + rows
+            end = min(start + rows, student.shape[0])
+            # The three buffers, cut to this chunk's rows
+            scaled, log_q, log_p = (b[:end - start] for b in buffers)
             # $\log q = \text{log-softmax}(z / T)$ and $\log p = \text{log-softmax}(v / T)$
-            log_q = torch.log_softmax(_scaled(student[start:end], dtype, temperature), dim=-1)
-            log_p = torch.log_softmax(_scaled(teacher[start:end], dtype, temperature), dim=-1)
-            p = log_p.exp()
-            # $p_c (\log p_c - \log q_c)$, reusing `log_p`'s memory
+            torch.log_softmax(_scaled(student[start:end], temperature, scaled), dim=-1, out=log_q)
+            torch.log_softmax(_scaled(teacher[start:end], temperature, scaled), dim=-1, out=log_p)
+            # $p$, in the buffer the scaled logits are done with
+            p = torch.exp(log_p, out=scaled)
+            # $p_c (\log p_c - \log q_c)$, in `log_p`'s buffer
             terms = log_p.sub_(log_q).mul_(p)
             # Classes the teacher rules out ($p_c = 0$, from `-inf` logits) add nothing,
             # even where the student rules them out too and the product is $0 \cdot \infty$
@@ -221,8 +253,8 @@ class _SoftTargetLoss(torch.autograd.Function):
     def backward(ctx, grad_output: torch.Tensor):
         student, teacher, valid = ctx.saved_tensors
         temperature = ctx.temperature
-        dtype = _compute_dtype(student, teacher)
-        rows = max(1, CHUNK_ELEMENTS // student.shape[-1])
+        rows, buffers = _work_buffers(student, teacher)
+        dtype = buffers[0].dtype
         all_valid = ctx.n_valid == student.shape[0]
         grad = torch.empty_like(student)
         # Float32 (or float64) gradients are written straight into `grad`;
@@ -232,15 +264,13 @@ class _SoftTargetLoss(torch.autograd.Function):
         # scaled by the incoming gradient
         scale = grad_output.to(dtype) * (temperature / max(ctx.n_valid, 1))
         for start in range(0, student.shape[0], rows):
-            end = start + rows
+            end = min(start + rows, student.shape[0])
+            scaled, q, p = (b[:end - start] for b in buffers)
             # Both softmaxes again, $q = \text{softmax}(z / T)$ and $p = \text{softmax}(v / T)$
-            q = torch.softmax(_scaled(student[start:end], dtype, temperature), dim=-1)
-            p = torch.softmax(_scaled(teacher[start:end], dtype, temperature), dim=-1)
+            torch.softmax(_scaled(student[start:end], temperature, scaled), dim=-1, out=q)
+            torch.softmax(_scaled(teacher[start:end], temperature, scaled), dim=-1, out=p)
             # $\frac{T}{n}(q - p)$
-            if in_place:
-                diff = torch.sub(q, p, out=grad[start:end])
-            else:
-                diff = q.sub_(p)
+            diff = torch.sub(q, p, out=grad[start:end] if in_place else q)
             diff.mul_(scale)
             # Masked rows get exactly zero, even if their teacher row was all `-inf`
             if not all_valid:

@@ -299,13 +299,28 @@ def test_chunks_give_the_same_result(monkeypatch, chunk_elements):
     monkeypatch.setattr(loss_module, 'CHUNK_ELEMENTS', chunk_elements)
     monkeypatch.setattr(loss_module, '_scaled', counting)
     chunked_value, chunked_grad = student_grad(soft_target_loss, student, teacher, 3.0, mask)
-    rows = max(1, chunk_elements // 11)
+    rows = loss_module._chunk_rows(37, 11)
+    assert rows == max(1, chunk_elements // 11)
     # Forward and backward each scale the student's and the teacher's logits
     # of every row, in chunks of `rows`
     assert len(calls) == 4 * math.ceil(37 / rows) and sum(calls) == 4 * 37
     assert max(calls) == min(rows, 37)
     torch.testing.assert_close(chunked_value, value, rtol=1e-6, atol=1e-7)
     torch.testing.assert_close(chunked_grad, grad, rtol=1e-6, atol=1e-9)
+
+
+def test_chunk_sizes():
+    def chunks(samples, classes):
+        rows = loss_module._chunk_rows(samples, classes)
+        return math.ceil(samples / rows), min(rows, samples) * classes
+
+    # Small inputs are one chunk: a chunk holds at least 2^18 logits unless the input is smaller
+    assert chunks(128, 10) == (1, 1280)
+    assert chunks(128, 4096) == (2, 1 << 18)
+    # Larger ones at least four, each holding at most 2^23 logits
+    assert chunks(1024, 8000) == (4, 256 * 8000)
+    assert chunks(4096, 32000) == (16, 262 * 32000)
+    assert chunks(10, 1 << 24) == (10, 1 << 24)
 
 
 def test_non_contiguous_inputs():
