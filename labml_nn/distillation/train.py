@@ -49,9 +49,16 @@ from labml_nn.experiments.trainer import Configs, autocast, find_runs, train
 #   image. It is meant for a GPU.
 # * `cpu` fits a 2-core CPU: the teacher learns from every training image
 #   for 6 epochs (about half an hour), trained once and reused; the students
-#   learn from a small labelled *transfer set* of 5,000 images, the regime
-#   where the paper finds soft targets help most. SGD with a one-cycle
-#   schedule, chosen on the validation split.
+#   learn from a small labelled *transfer set* of 2,000 images for 50
+#   epochs, the regime where the paper finds soft targets help most (its
+#   speech model, trained on 3% of the data, reached 57.0% frame accuracy
+#   with soft targets against 44.5% with hard ones). SGD with a one-cycle
+#   schedule. The transfer set's size was chosen on the validation split
+#   (seed 0, this teacher at 76.9%): labels alone against distilled,
+#   5,000 images for 30 epochs, 74.1% against 75.2%; 3,000 for 40, 71.4%
+#   against 74.1%; 2,000 for 50, 66.8% against 72.6%. With more labelled
+#   images the small model alone comes close to the teacher, leaving little
+#   to transfer.
 # * `smoke` takes seconds, for tests.
 PROFILES: Dict[str, Dict[str, Dict[str, Any]]] = {
     'full': {
@@ -63,8 +70,8 @@ PROFILES: Dict[str, Dict[str, Dict[str, Any]]] = {
     'cpu': {
         'large': dict(epochs=6, batch_size=128, optimizer_name='sgd', learning_rate=0.1,
                       weight_decay=5e-4, schedule='one_cycle', train_size=0),
-        'small': dict(epochs=30, batch_size=64, optimizer_name='sgd', learning_rate=0.05,
-                      weight_decay=5e-4, schedule='one_cycle', train_size=5000),
+        'small': dict(epochs=50, batch_size=64, optimizer_name='sgd', learning_rate=0.05,
+                      weight_decay=5e-4, schedule='one_cycle', train_size=2000),
     },
     'smoke': {
         'large': dict(epochs=1, batch_size=8, optimizer_name='sgd', learning_rate=0.01,
