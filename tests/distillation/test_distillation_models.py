@@ -89,3 +89,26 @@ def test_small_model_has_no_dropout():
 def test_base_model_needs_five_blocks():
     with pytest.raises(ValueError, match='5 blocks'):
         CIFAR10VGGModel([[16], [16], [16], [16]])
+
+
+@pytest.mark.parametrize('model_class', [LargeModel, SmallModel])
+def test_folding_batch_norm_keeps_the_function(model_class):
+    torch.manual_seed(3)
+    model = model_class()
+    # A few training passes give batch normalization running statistics that are not the defaults
+    with torch.no_grad():
+        for seed in range(3):
+            model(images(8, seed=40 + seed) * 3 + 1)
+    model.eval()
+    x = images(4, seed=50)
+    with torch.no_grad():
+        before = model(x)
+        model.fold_batch_norm()
+        after = model(x)
+    assert not any(isinstance(m, (torch.nn.BatchNorm2d, torch.nn.Dropout)) for m in model.modules())
+    torch.testing.assert_close(after, before, rtol=1e-4, atol=1e-5)
+
+
+def test_folding_batch_norm_needs_evaluation_mode():
+    with pytest.raises(RuntimeError, match='evaluation mode'):
+        SmallModel().train().fold_batch_norm()

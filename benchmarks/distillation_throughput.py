@@ -1,0 +1,212 @@
+"""
+# Distillation training throughput, ours against a reference formulation
+
+Measures images per second of distillation training steps (teacher forward,
+student forward, backward and optimizer step) in two formulations, side by
+side in one run, and prints the ratio.
+
+* **reference**: the way such a script is usually first written. Each image
+  goes through torchvision's per-image transforms (`RandomCrop(32, padding=4)`,
+  `RandomHorizontalFlip`, `ToTensor`, `Normalize`) from a PIL image, batched
+  by a `DataLoader` (batch 64, no worker processes: this 2-core CPU has none
+  to spare); float32; contiguous (NCHW) memory; the teacher's batch
+  normalization uses batch statistics (as in training mode), under `no_grad`;
+  the loss is `F.kl_div(..., log_target=True, reduction='batchmean') * T**2`
+  plus cross-entropy.
+* **ours**: what `labml_nn.distillation` does: the images are one `uint8`
+  tensor in memory, augmented a whole batch at a time, `channels_last`,
+  bfloat16 autocast where the processor has it, the teacher in evaluation
+  mode under `inference_mode` with its batch normalization folded into its
+  convolutions, and the chunked `DistillationLoss`.
+
+Both recompute the teacher at every step and train the same small student
+with SGD at batch 64. The two are timed in alternating rounds, so that noise
+from other work on the machine falls on both; the medians of the rounds are
+compared.
+
+With `--accuracy`, each formulation also trains a fresh student for
+`--epochs` epochs over `--train-size` images from a trained teacher (`--teacher CHECKPOINT`) and
+reports validation accuracy, to check that the speed costs no accuracy.
+
+    python benchmarks/distillation_throughput.py --data-dir DIR [--teacher CKPT --accuracy]
+"""
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from labml_nn.distillation.large import LargeModel
+from labml_nn.distillation.loss import DistillationLoss
+from labml_nn.distillation.small import SmallModel
+from labml_nn.experiments.data import MEAN, STD, augment, load_cifar10, normalize, split_train
+
+BATCH = 64
+T, SOFT, LABEL = 4.0, 0.9, 0.1
+
+
+class PILDataset(torch.utils.data.Dataset):
+    """
+    The reference's data: one PIL image per item, through per-image transforms.
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor):
+        from torchvision import transforms
+        self.images = images.permute(0, 2, 3, 1).numpy()
+        self.labels = labels.numpy()
+        self.transform = transforms.Compose([
+            transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip(),
+            transforms.ToTensor(), transforms.Normalize([m / 255 for m in MEAN], [s / 255 for s in STD])])
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, i):
+        return self.transform(Image.fromarray(self.images[i])), int(self.labels[i])
+
+
+def reference_batches(split, seed: int):
+    loader = torch.utils.data.DataLoader(PILDataset(split.images, split.labels), batch_size=BATCH,
+                                         shuffle=True, drop_last=True,
+                                         generator=torch.Generator().manual_seed(seed))
+    yield from loader
+
+
+def reference_step(teacher, student, optimizer, images, labels):
+    # The teacher's batch normalization uses the batch's statistics
+    with torch.no_grad():
+        teacher_logits = teacher(images)
+    logits = student(images)
+    soft = F.kl_div(F.log_softmax(logits / T, -1), F.log_softmax(teacher_logits / T, -1),
+                    log_target=True, reduction='batchmean') * T ** 2
+    loss = SOFT * soft + LABEL * F.cross_entropy(logits, labels)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+
+
+def our_batches(split, seed: int):
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(split.labels), generator=generator)
+    for i in range(len(order) // BATCH):
+        index = order[i * BATCH:(i + 1) * BATCH]
+        yield normalize(augment(split.images[index], generator)), split.labels[index]
+
+
+def our_step(teacher, student, optimizer, images, labels, loss_fn, bf16: bool):
+    with torch.inference_mode(), torch.autocast('cpu', torch.bfloat16, enabled=bf16):
+        teacher_logits = teacher(images)
+    with torch.autocast('cpu', torch.bfloat16, enabled=bf16):
+        logits = student(images)
+    loss = loss_fn(logits, teacher_logits.clone(), labels)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
+def make_models(ours: bool, teacher_state):
+    """
+    A teacher (trained, when a checkpoint was given) and a fresh student, in
+    each formulation's memory layout and mode.
+    """
+    teacher, student = LargeModel(), SmallModel()
+    if teacher_state is not None:
+        teacher.load_state_dict(teacher_state)
+    teacher.eval().requires_grad_(False)
+    if ours:
+        teacher = teacher.fold_batch_norm().to(memory_format=torch.channels_last)
+        student = student.to(memory_format=torch.channels_last)
+    else:
+        # Batch statistics in the teacher's batch normalization, as in training mode
+        for module in teacher.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.train()
+    student.train()
+    return teacher, student, torch.optim.SGD(student.parameters(), lr=0.01, momentum=0.9)
+
+
+def run(ours: bool, split, steps: int, teacher_state, bf16: bool, seed: int = 0) -> float:
+    """
+    Images per second over `steps` training steps, after two warm-up steps;
+    the batches' preparation is inside the timing, as it is in training.
+    """
+    teacher, student, optimizer = make_models(ours, teacher_state)
+    loss_fn = DistillationLoss(T, SOFT, LABEL)
+    batches = our_batches(split, seed) if ours else reference_batches(split, seed)
+    started = None
+    for i, (images, labels) in enumerate(batches):
+        if i == 2:
+            started = time.perf_counter()
+        if i == steps + 2:
+            break
+        if ours:
+            our_step(teacher, student, optimizer, images, labels, loss_fn, bf16)
+        else:
+            reference_step(teacher, student, optimizer, images, labels)
+    return steps * BATCH / (time.perf_counter() - started)
+
+
+def train_and_validate(ours: bool, train_split, valid_split, teacher_state, bf16: bool,
+                       epochs: int) -> float:
+    """
+    `epochs` of distillation over `train_split`, then validation accuracy
+    with the student in evaluation mode.
+    """
+    teacher, student, optimizer = make_models(ours, teacher_state)
+    loss_fn = DistillationLoss(T, SOFT, LABEL)
+    for epoch in range(epochs):
+        for images, labels in (our_batches(train_split, epoch) if ours else
+                               reference_batches(train_split, epoch)):
+            if ours:
+                our_step(teacher, student, optimizer, images, labels, loss_fn, bf16)
+            else:
+                reference_step(teacher, student, optimizer, images, labels)
+    student.eval()
+    with torch.inference_mode():
+        predictions = student(normalize(valid_split.images)).argmax(-1)
+    return (predictions == valid_split.labels).float().mean().item()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[1])
+    parser.add_argument('--data-dir', required=True)
+    parser.add_argument('--steps', type=int, default=20, help='timed steps per round')
+    parser.add_argument('--rounds', type=int, default=3)
+    parser.add_argument('--teacher', help='a teacher checkpoint (needed for --accuracy)')
+    parser.add_argument('--accuracy', action='store_true')
+    parser.add_argument('--train-size', type=int, default=2000)
+    parser.add_argument('--epochs', type=int, default=10, help='epochs of the --accuracy check')
+    args = parser.parse_args()
+
+    bf16 = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    data = load_cifar10(args.data_dir)
+    train_split, valid_split = split_train(data.train, 5000, args.train_size)
+    teacher_state = torch.load(args.teacher, map_location='cpu', weights_only=False)['model'] \
+        if args.teacher else None
+    print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, bf16 autocast: {bf16}, '
+          f'batch {BATCH}, {args.steps} steps x {args.rounds} rounds')
+
+    # Alternate the two formulations, round after round
+    rates = {'reference': [], 'ours': []}
+    for r in range(args.rounds):
+        for name in ('reference', 'ours'):
+            rates[name].append(run(name == 'ours', train_split, args.steps, teacher_state, bf16, seed=r))
+            print(f'round {r + 1}: {name:9s} {rates[name][-1]:7.1f} images/s', flush=True)
+    reference, ours = statistics.median(rates['reference']), statistics.median(rates['ours'])
+    print(f'\nmedian images/s: reference {reference:.1f}, ours {ours:.1f}; '
+          f'ratio ours / reference = {ours / reference:.2f}x')
+
+    if args.accuracy:
+        for name in ('reference', 'ours'):
+            acc = train_and_validate(name == 'ours', train_split, valid_split, teacher_state, bf16,
+                                     args.epochs)
+            print(f'{args.epochs} epochs on {args.train_size} images, {name:9s}: '
+                  f'validation accuracy {acc:.2%}', flush=True)
+
+
+if __name__ == '__main__':
+    main()
