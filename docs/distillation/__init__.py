@@ -21,6 +21,7 @@ which wrong classes it finds plausible, and how much.
 
 The pages:
 
+* [Overview and results](readme.html) of the CIFAR-10 study.
 * [The soft-target loss](loss.html), the part to import into your own code.
 * [The large teacher](large.html) and [the small student](small.html).
 * [Training and distilling](train.html), the trainer with teacher lookup.

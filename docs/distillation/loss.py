@@ -87,9 +87,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-# Each chunk of rows holds about this many logits, 4 MiB in float32:
-# small enough to stay in cache, large enough to keep the kernels busy
-CHUNK_ELEMENTS = 1 << 20
+# A chunk of rows holds at most this many logits, 32 MiB in float32: with 4,096
+# tokens of a 32,000-word vocabulary that is 16 chunks. Every operation on a chunk
+# has a fixed cost (waking the CPU threads, launching a GPU kernel), so chunks
+# must not be too small, and three of them are alive at a time, so they must not
+# be too large either
+CHUNK_ELEMENTS = 1 << 23
+# Smaller inputs are still cut into `MIN_CHUNKS` chunks, so that the three
+# chunks stay well below the size of the input, unless that would make a chunk
+# smaller than `MIN_CHUNK_ELEMENTS` logits (1 MiB in float32)
+MIN_CHUNKS = 4
+MIN_CHUNK_ELEMENTS = 1 << 18
 
 
 def _check_logits(student_logits: torch.Tensor, teacher_logits: torch.Tensor):
@@ -148,42 +156,91 @@ def _compute_dtype(student: torch.Tensor, teacher: torch.Tensor) -> torch.dtype:
     return torch.float32
 
 
-def _chunk_log_softmaxes(student: torch.Tensor, teacher: torch.Tensor, temperature: float):
+def _scaled(logits: torch.Tensor, temperature: float, buffer: torch.Tensor) -> torch.Tensor:
     """
-    Both temperature-scaled log-softmaxes of one chunk of rows, in the compute dtype.
+    $z / T$ for one chunk, in the compute dtype of `buffer`, written into
+    `buffer`; at $T = 1$ logits that already have that dtype are used as they are.
     """
+    if logits.dtype == buffer.dtype:
+        return logits if temperature == 1.0 else torch.div(logits, temperature, out=buffer)
+    # Lower-precision logits are converted first, so that the division is done in float32
+    buffer.copy_(logits)
+    return buffer if temperature == 1.0 else buffer.div_(temperature)
+
+
+def _teacher_rules_out_classes(teacher: torch.Tensor, dtype: torch.dtype, temperature: float) -> bool:
+    r"""
+    Does the teacher give some class a probability of exactly zero with
+    $\log p_c = -\infty$? That happens when it has `-inf` logits (a masked
+    vocabulary entry, for example), or, in theory, when its logits span more
+    than the largest float. Then $p_c (\log p_c - \log q_c)$ is $0 \cdot \infty$
+    and has to be set to zero. One read-only pass over the teacher's logits
+    finds out, so that the common case skips the masking.
+    """
+    if teacher.numel() == 0:
+        return False
+    low, high = (float(x.to(dtype) / temperature) for x in torch.aminmax(teacher))
+    # A NaN teacher fails both tests, and its NaN goes into the loss as it should
+    return low == -math.inf or low - high - math.log(teacher.shape[-1]) < -torch.finfo(dtype).max
+
+
+def _chunk_rows(samples: int, classes: int) -> int:
+    """
+    The number of rows in a chunk.
+    """
+    most = max(1, CHUNK_ELEMENTS // classes)
+    fewest = max(1, MIN_CHUNK_ELEMENTS // classes)
+    return min(most, max(fewest, math.ceil(samples / MIN_CHUNKS)))
+
+
+def _work_buffers(student: torch.Tensor, teacher: torch.Tensor):
+    """
+    The number of rows in a chunk, and three buffers of one chunk each, in the
+    compute dtype. Every chunk reuses them, so the memory the loss needs
+    beyond its inputs (and the gradient it returns) is these three buffers.
+    """
+    rows = _chunk_rows(student.shape[0], student.shape[-1])
+    shape = (min(rows, student.shape[0]), student.shape[-1])
     dtype = _compute_dtype(student, teacher)
-    # $\log q = \text{log-softmax}(z / T)$ and $\log p = \text{log-softmax}(v / T)$
-    log_q = torch.log_softmax(student.to(dtype) / temperature, dim=-1)
-    log_p = torch.log_softmax(teacher.to(dtype) / temperature, dim=-1)
-    return log_q, log_p
+    return rows, [torch.empty(shape, dtype=dtype, device=student.device) for _ in range(3)]
 
 
 class _SoftTargetLoss(torch.autograd.Function):
     """
     ## The chunked autograd function
 
-    It works on 2-D inputs `[samples, classes]` with a float mask of
+    It works on 2-D inputs `[samples, classes]` with a bool mask of
     `[samples]`; `soft_target_loss` below does the reshaping and checking.
     """
 
     @staticmethod
     def forward(ctx, student: torch.Tensor, teacher: torch.Tensor, valid: torch.Tensor,
                 temperature: float, n_valid: int):
-        rows = max(1, CHUNK_ELEMENTS // max(1, student.shape[-1]))
-        total = torch.zeros((), dtype=_compute_dtype(student, teacher), device=student.device)
+        rows, buffers = _work_buffers(student, teacher)
+        dtype = buffers[0].dtype
+        all_valid = n_valid == student.shape[0]
+        rules_out = _teacher_rules_out_classes(teacher, dtype, temperature)
+        total = torch.zeros((), dtype=dtype, device=student.device)
         for start in range(0, student.shape[0], rows):
-            log_q, log_p = _chunk_log_softmaxes(student[start:start + rows],
-                                                teacher[start:start + rows], temperature)
-            p = log_p.exp()
-            # $p_c (\log p_c - \log q_c)$, reusing `log_p`'s memory
+            end = min(start + rows, student.shape[0])
+            # The three buffers, cut to this chunk's rows
+            scaled, log_q, log_p = (b[:end - start] for b in buffers)
+            # $\log q = \text{log-softmax}(z / T)$ and $\log p = \text{log-softmax}(v / T)$
+            torch.log_softmax(_scaled(student[start:end], temperature, scaled), dim=-1, out=log_q)
+            torch.log_softmax(_scaled(teacher[start:end], temperature, scaled), dim=-1, out=log_p)
+            # $p$, in the buffer the scaled logits are done with
+            p = torch.exp(log_p, out=scaled)
+            # $p_c (\log p_c - \log q_c)$, in `log_p`'s buffer
             terms = log_p.sub_(log_q).mul_(p)
             # Classes the teacher rules out ($p_c = 0$, from `-inf` logits) add nothing,
             # even where the student rules them out too and the product is $0 \cdot \infty$
-            terms.masked_fill_(p == 0, 0.)
+            if rules_out:
+                terms.masked_fill_(p == 0, 0.)
             # Sum each row, then drop the rows that are masked out
             per_sample = terms.sum(dim=-1)
-            total += torch.where(valid[start:start + rows], per_sample, 0.).sum()
+            if not all_valid:
+                per_sample = torch.where(valid[start:end], per_sample, 0.)
+            total += per_sample.sum()
         # Keep only the inputs for the backward pass, never the softmaxes
         ctx.save_for_backward(student, teacher, valid)
         ctx.temperature = temperature
@@ -196,19 +253,30 @@ class _SoftTargetLoss(torch.autograd.Function):
     def backward(ctx, grad_output: torch.Tensor):
         student, teacher, valid = ctx.saved_tensors
         temperature = ctx.temperature
+        rows, buffers = _work_buffers(student, teacher)
+        dtype = buffers[0].dtype
+        all_valid = ctx.n_valid == student.shape[0]
         grad = torch.empty_like(student)
-        rows = max(1, CHUNK_ELEMENTS // max(1, student.shape[-1]))
+        # Float32 (or float64) gradients are written straight into `grad`;
+        # lower-precision ones are rounded once, at the end of each chunk
+        in_place = grad.dtype == dtype
         # $\frac{\partial \mathcal{L}}{\partial z_{i,c}} = \frac{T}{n}(q_{i,c} - p_{i,c})$,
         # scaled by the incoming gradient
-        scale = grad_output * (temperature / max(ctx.n_valid, 1))
+        scale = grad_output.to(dtype) * (temperature / max(ctx.n_valid, 1))
         for start in range(0, student.shape[0], rows):
-            log_q, log_p = _chunk_log_softmaxes(student[start:start + rows],
-                                                teacher[start:start + rows], temperature)
-            # $q - p$, computed in `log_q`'s memory
-            diff = log_q.exp_().sub_(log_p.exp_()).mul_(scale)
+            end = min(start + rows, student.shape[0])
+            scaled, q, p = (b[:end - start] for b in buffers)
+            # Both softmaxes again, $q = \text{softmax}(z / T)$ and $p = \text{softmax}(v / T)$
+            torch.softmax(_scaled(student[start:end], temperature, scaled), dim=-1, out=q)
+            torch.softmax(_scaled(teacher[start:end], temperature, scaled), dim=-1, out=p)
+            # $\frac{T}{n}(q - p)$
+            diff = torch.sub(q, p, out=grad[start:end] if in_place else q)
+            diff.mul_(scale)
             # Masked rows get exactly zero, even if their teacher row was all `-inf`
-            keep = valid[start:start + rows].unsqueeze(-1)
-            grad[start:start + rows] = torch.where(keep, diff, 0.)
+            if not all_valid:
+                diff.masked_fill_(~valid[start:end].unsqueeze(-1), 0.)
+            if not in_place:
+                grad[start:end] = diff
         # The teacher is a constant: no gradient for it, the mask or the numbers
         return grad, None, None, None, None
 

@@ -32,13 +32,12 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, List
 
 from labml_nn.distillation.train import (PROFILES, TeacherNotFound, configs_for, find_teacher,
                                          non_negative_int, positive, profile_settings)
-from labml_nn.experiments.data import DataError, load_cifar10
+from labml_nn.experiments.data import DataError, load_cifar10, temporary_file
 from labml_nn.experiments.trainer import train
 
 # The models of the study, in the order of the table
@@ -120,8 +119,7 @@ def write_atomic(path: Path, write):
     Write through a temporary file in the same folder, then rename: a crash
     never leaves a half-written result.
     """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=path.suffix + '.tmp')
-    os.close(fd)
+    tmp = temporary_file(path.parent, path.suffix + '.tmp')
     try:
         write(tmp)
         os.replace(tmp, path)
@@ -158,6 +156,7 @@ def plot(runs: List[Dict[str, Any]], path: Path):
 
 def argument_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
+        prog='python -m labml_nn.distillation.pipeline',
         description='Train the teacher, the small baseline and the distilled student on CIFAR-10 '
                     'and report how much distillation helps.')
     parser.add_argument('--data-dir', default='./data',
@@ -182,14 +181,15 @@ def run_study(args: argparse.Namespace) -> Dict[str, Any]:
     for name in ('valid_size', 'device'):
         if getattr(args, name) is not None:
             common[name] = getattr(args, name)
+    # A teacher that is named must exist, which is known before the data is read
+    teacher_path = find_teacher(args.teacher, args.logs_dir, args.profile) if args.teacher else None
     # Load the data once for every run
     data = load_cifar10(args.data_dir)
     runs = []
     stages = 1 + 2 * args.seeds
 
     # The teacher: the one named, or one trained with seed 0 and shared by every seed
-    if args.teacher:
-        teacher_path = find_teacher(args.teacher, args.logs_dir, args.profile)
+    if teacher_path:
         import torch
         teacher = torch.load(teacher_path, map_location='cpu', weights_only=False)
         teacher['path'] = teacher_path

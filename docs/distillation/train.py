@@ -49,9 +49,16 @@ from labml_nn.experiments.trainer import Configs, autocast, find_runs, train
 #   image. It is meant for a GPU.
 # * `cpu` fits a 2-core CPU: the teacher learns from every training image
 #   for 6 epochs (about half an hour), trained once and reused; the students
-#   learn from a small labelled *transfer set* of 5,000 images, the regime
-#   where the paper finds soft targets help most. SGD with a one-cycle
-#   schedule, chosen on the validation split.
+#   learn from a small labelled *transfer set* of 2,000 images for 50
+#   epochs, the regime where the paper finds soft targets help most (its
+#   speech model, trained on 3% of the data, reached 57.0% frame accuracy
+#   with soft targets against 44.5% with hard ones). SGD with a one-cycle
+#   schedule. The transfer set's size was chosen on the validation split
+#   (seed 0, this teacher at 76.9%): labels alone against distilled,
+#   5,000 images for 30 epochs, 74.1% against 75.2%; 3,000 for 40, 71.4%
+#   against 74.1%; 2,000 for 50, 66.8% against 72.6%. With more labelled
+#   images the small model alone comes close to the teacher, leaving little
+#   to transfer.
 # * `smoke` takes seconds, for tests.
 PROFILES: Dict[str, Dict[str, Dict[str, Any]]] = {
     'full': {
@@ -63,8 +70,8 @@ PROFILES: Dict[str, Dict[str, Dict[str, Any]]] = {
     'cpu': {
         'large': dict(epochs=6, batch_size=128, optimizer_name='sgd', learning_rate=0.1,
                       weight_decay=5e-4, schedule='one_cycle', train_size=0),
-        'small': dict(epochs=30, batch_size=64, optimizer_name='sgd', learning_rate=0.05,
-                      weight_decay=5e-4, schedule='one_cycle', train_size=5000),
+        'small': dict(epochs=50, batch_size=64, optimizer_name='sgd', learning_rate=0.05,
+                      weight_decay=5e-4, schedule='one_cycle', train_size=2000),
     },
     'smoke': {
         'large': dict(epochs=1, batch_size=8, optimizer_name='sgd', learning_rate=0.01,
@@ -125,7 +132,8 @@ def _teacher_model(c: DistillationConfigs):
     state = torch.load(c.teacher, map_location='cpu', weights_only=False)
     teacher = LargeModel().to(c.device, memory_format=torch.channels_last)
     teacher.load_state_dict(state['model'])
-    return teacher.eval().requires_grad_(False)
+    # Batch normalization folded into the convolutions: the same function, faster
+    return teacher.eval().requires_grad_(False).fold_batch_norm()
 
 
 @option(DistillationConfigs.distillation_loss)
@@ -146,11 +154,11 @@ def find_teacher(spec: str, logs_dir: str, profile: str) -> Path:
     `spec` is `latest`, a run id, or a checkpoint path.
     """
     if spec not in ('latest',) and Path(spec).is_file():
-        return Path(spec)
+        return _check_teacher_file(Path(spec))
     finished = [s for s in find_runs(logs_dir, f'large-{profile}') if s['finished']]
     if spec != 'latest':
-        # A run id, of any profile
-        finished = [s for s in find_runs(logs_dir, '*') if s['uuid'] == spec and s['finished']]
+        # A run id, of a teacher of any profile; a student's run is no teacher
+        finished = [s for s in find_runs(logs_dir, 'large-*') if s['uuid'] == spec and s['finished']]
     if not finished:
         which = (f'no finished teacher of the {profile} profile' if spec == 'latest'
                  else f'neither a checkpoint file nor a finished teacher run {spec!r}')
@@ -160,13 +168,41 @@ def find_teacher(spec: str, logs_dir: str, profile: str) -> Path:
     return finished[0]['path']
 
 
+def _check_teacher_file(path: Path) -> Path:
+    """
+    A checkpoint named by its path must hold a large model's weights; a
+    student's checkpoint, or any other file, is refused here with a message
+    rather than by `load_state_dict` in the middle of the first training step.
+    Memory-mapping reads the settings without reading the weights.
+    """
+    try:
+        state = torch.load(path, map_location='cpu', weights_only=False, mmap=True)
+    except Exception as e:
+        raise TeacherNotFound(f'Cannot read the teacher checkpoint {path}: {e}') from None
+    if not isinstance(state, dict) or 'model' not in state or state.get('model_name', 'large') != 'large':
+        what = f"a {state['model_name']} model's" if isinstance(state, dict) and 'model_name' in state else 'not a'
+        raise TeacherNotFound(f'{path} is {what} checkpoint; --teacher needs a large model trained with\n'
+                              f'  python -m labml_nn.distillation.large')
+    return path
+
+
+def _number(kind, text: str):
+    """
+    `text` as an `int` or a `float`, with `argparse`'s usual message when it is not one.
+    """
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'invalid {kind.__name__} value: {text!r}') from None
+
+
 def positive(kind):
     """
     An `argparse` type that accepts only positive numbers, so bad values stop
     the command before any work starts.
     """
     def parse(text: str):
-        value = kind(text)
+        value = _number(kind, text)
         if not value > 0:
             raise argparse.ArgumentTypeError(f'must be positive, got {text}')
         return value
@@ -174,7 +210,7 @@ def positive(kind):
 
 
 def non_negative_int(text: str) -> int:
-    value = int(text)
+    value = _number(int, text)
     if value < 0:
         raise argparse.ArgumentTypeError(f'must be 0 or more, got {text}')
     return value
@@ -188,7 +224,9 @@ def argument_parser(model_name: str) -> argparse.ArgumentParser:
     """
     what = {'large': 'Train the large teacher', 'small': 'Train the small baseline on labels',
             'distilled': 'Train the small student from a trained teacher'}[model_name]
-    parser = argparse.ArgumentParser(description=f'{what} on CIFAR-10.')
+    # The usage line shows the command to type, not `__main__.py`
+    module = 'labml_nn.distillation' + ('' if model_name == 'distilled' else f'.{model_name}')
+    parser = argparse.ArgumentParser(prog=f'python -m {module}', description=f'{what} on CIFAR-10.')
     parser.add_argument('--data-dir', default='./data',
                         help='cifar-10-batches-py, or train/<class>/*.jpg (default: ./data)')
     parser.add_argument('--logs-dir', default='./logs', help='where runs are written (default: ./logs)')

@@ -1,4 +1,4 @@
-"""
+r"""
 ---
 title: A VGG-style model for CIFAR-10
 summary: >
@@ -70,3 +70,33 @@ class CIFAR10VGGModel(nn.Module):
         # After five pools the feature map is $1 \times 1$
         x = self.layers(x)
         return self.fc(x.flatten(1))
+
+    @torch.no_grad()
+    def fold_batch_norm(self) -> 'CIFAR10VGGModel':
+        r"""
+        ## Folding batch normalization into the convolutions
+
+        In evaluation mode batch normalization is a fixed affine map per channel,
+        $y = \gamma \frac{x - \mu}{\sqrt{\sigma^2 + \epsilon}} + \beta$ with the
+        running mean $\mu$ and variance $\sigma^2$. Applied to a convolution's
+        output $x = W * u + b$ it is the same as one convolution with
+        $W' = s W$ and $b' = s (b - \mu) + \beta$, where
+        $s = \gamma / \sqrt{\sigma^2 + \epsilon}$ per output channel. A fixed
+        teacher computes the same logits, up to rounding, with one pass less over
+        every feature map. Dropout layers, no-ops in evaluation mode, go too.
+        The model can only be used for inference afterwards.
+        """
+        if self.training:
+            raise RuntimeError('fold_batch_norm() needs the model in evaluation mode: call .eval() first')
+        folded = []
+        for layer in self.layers:
+            if isinstance(layer, nn.BatchNorm2d):
+                conv = folded[-1]
+                # $s = \gamma / \sqrt{\sigma^2 + \epsilon}$
+                scale = layer.weight / torch.sqrt(layer.running_var + layer.eps)
+                conv.weight.mul_(scale.view(-1, 1, 1, 1))
+                conv.bias.copy_((conv.bias - layer.running_mean) * scale + layer.bias)
+            elif not isinstance(layer, nn.Dropout):
+                folded.append(layer)
+        self.layers = nn.Sequential(*folded)
+        return self

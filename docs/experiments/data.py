@@ -1,4 +1,4 @@
-"""
+r"""
 ---
 title: CIFAR-10 in memory, augmented by the batch
 summary: >
@@ -76,8 +76,11 @@ def load_cifar10(data_dir: str, download: bool = True) -> CIFAR10:
     if (root / 'cifar-10-batches-py').is_dir():
         return CIFAR10(_load_official(root, train=True), _load_official(root, train=False))
     if (root / 'train').is_dir():
-        test = _load_folder(root / 'test') if (root / 'test').is_dir() else None
-        return CIFAR10(_load_folder(root / 'train'), test)
+        train, classes = _load_folder(root / 'train')
+        # The test images are labelled by the training classes, so a class
+        # missing from `test/` does not renumber the others
+        test = _load_folder(root / 'test', classes)[0] if (root / 'test').is_dir() else None
+        return CIFAR10(train, test)
     if download:
         _download(root)
         return load_cifar10(data_dir, download=False)
@@ -118,18 +121,31 @@ def _load_official(root: Path, train: bool) -> Split:
     return Split(images, torch.tensor(dataset.targets, dtype=torch.int64))
 
 
-def _list_folder(folder: Path) -> Tuple[List[str], List[Tuple[Path, int]]]:
+def _list_folder(folder: Path, classes: Optional[List[str]] = None) -> Tuple[List[str], List[Tuple[Path, int]]]:
     """
-    The classes of an image folder, in alphabetical order, and its image files with their labels.
+    The classes of an image folder, in alphabetical order, and its image files
+    with their labels. `classes`, when given, are the training folder's, and
+    they number this folder's classes.
+
+    Hidden folders and files (`.ipynb_checkpoints`, `._image.jpg` from macOS)
+    are not classes or images: an extra class would shift every label after it.
     """
-    classes = sorted(d.name for d in folder.iterdir() if d.is_dir())
-    if not classes:
+    names = sorted(d.name for d in folder.iterdir() if d.is_dir() and not d.name.startswith('.'))
+    if not names:
         raise DataError(f'{folder} has no class folders; expected {folder}/<class>/*.jpg')
+    if classes is None:
+        classes = names
+    unknown = [name for name in names if name not in classes]
+    if unknown:
+        raise DataError(f'{folder} has classes the training folder has not: {", ".join(unknown)}')
+    # The models have 10 outputs
+    if len(classes) > 10:
+        raise DataError(f'{folder} has {len(classes)} class folders; CIFAR-10 has 10')
     files = []
-    for label, name in enumerate(classes):
+    for name in names:
         for path in sorted((folder / name).iterdir()):
-            if path.suffix.lower() in IMAGE_SUFFIXES:
-                files.append((path, label))
+            if path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith('.'):
+                files.append((path, classes.index(name)))
     if not files:
         raise DataError(f'{folder} has class folders but no .jpg or .png images')
     return classes, files
@@ -151,14 +167,15 @@ def _decode(path: Path) -> np.ndarray:
     return pixels
 
 
-def _load_folder(folder: Path) -> Split:
+def _load_folder(folder: Path, classes: Optional[List[str]] = None) -> Tuple[Split, List[str]]:
     """
     ### An image folder, decoded once
 
-    The cache is named by a hash of the file names, sizes and modification
-    times, so adding, removing or replacing an image makes a new one.
+    Returns the images and labels, and the classes. The cache is named by a
+    hash of the file names, labels, sizes and modification times, so adding,
+    removing or replacing an image makes a new one.
     """
-    classes, files = _list_folder(folder)
+    classes, files = _list_folder(folder, classes)
     fingerprint = hashlib.sha256()
     for path, label in files:
         stat = path.stat()
@@ -167,7 +184,7 @@ def _load_folder(folder: Path) -> Split:
     if cache.exists():
         try:
             data = torch.load(cache, weights_only=True)
-            return Split(data['images'], data['labels'])
+            return Split(data['images'], data['labels']), classes
         except Exception:
             # A damaged cache is decoded again and replaced
             pass
@@ -177,7 +194,7 @@ def _load_folder(folder: Path) -> Split:
     images = torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous()
     labels = torch.tensor([label for _, label in files], dtype=torch.int64)
     _save_cache(cache, {'images': images, 'labels': labels, 'classes': classes})
-    return Split(images, labels)
+    return Split(images, labels), classes
 
 
 def _save_cache(path: Path, data: dict):
@@ -187,12 +204,32 @@ def _save_cache(path: Path, data: dict):
     """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix='.tmp')
-        os.close(fd)
+        tmp = temporary_file(path.parent, '.tmp')
+    except OSError:
+        return
+    try:
         torch.save(data, tmp)
         os.replace(tmp, path)
     except OSError:
         pass
+    finally:
+        # A failed write (a full disk) leaves no temporary file behind
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def temporary_file(folder: Path, suffix: str) -> str:
+    """
+    A new, empty temporary file in `folder`, to write and then rename over
+    the real one. `mkstemp` makes it readable by its owner alone, and the
+    rename would keep that, so it gets the permissions of any new file.
+    """
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=suffix)
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    return tmp
 
 
 def split_train(train: Split, valid_size: int, train_size: Optional[int], seed: int = 0) -> Tuple[Split, Split]:
@@ -220,7 +257,7 @@ def split_train(train: Split, valid_size: int, train_size: Optional[int], seed: 
 
 
 def normalize(images: torch.Tensor) -> torch.Tensor:
-    """
+    r"""
     ## Normalize
 
     `uint8` images to float, $(x - \mu) / \sigma$ per channel, in `channels_last`
@@ -233,7 +270,7 @@ def normalize(images: torch.Tensor) -> torch.Tensor:
 
 
 def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """
+    r"""
     ## Augment a whole batch
 
     Each image is padded by 4 zero pixels on every side, a random $32 \times 32$

@@ -36,7 +36,6 @@ again resumes an interrupted run, or returns a finished one as it is.
 import hashlib
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -46,7 +45,7 @@ from labml import experiment, lab, monit, tracker
 from labml.configs import BaseConfigs, option
 from torch import nn
 
-from labml_nn.experiments.data import Split, augment, load_cifar10, normalize, split_train
+from labml_nn.experiments.data import Split, augment, load_cifar10, normalize, split_train, temporary_file
 
 
 class Configs(BaseConfigs):
@@ -133,7 +132,7 @@ def _optimizer(c: Configs):
 
 
 def one_cycle(optimizer: torch.optim.Optimizer, total_steps: int, schedule: str):
-    """
+    r"""
     ## Learning-rate schedule
 
     For `'one_cycle'` the rate at step $t$ of $S$ is
@@ -182,8 +181,7 @@ def _save_atomic(path: Path, state: Dict[str, Any]):
     leaves the previous checkpoint as it was.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix='.tmp')
-    os.close(fd)
+    tmp = temporary_file(path.parent, '.tmp')
     try:
         torch.save(state, tmp)
         os.replace(tmp, path)
@@ -195,8 +193,10 @@ def _save_atomic(path: Path, state: Dict[str, Any]):
 def run_key(settings: Dict[str, Any]) -> str:
     """
     A short hash of a run's settings, with the data folder as an absolute path.
+    Where the run is written, `logs_dir`, is not part of what it is.
     """
-    settings = settings | {'data_dir': str(Path(settings['data_dir']).resolve())}
+    settings = {k: v for k, v in settings.items() if k != 'logs_dir'}
+    settings['data_dir'] = str(Path(settings['data_dir']).resolve())
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -211,7 +211,8 @@ def find_runs(logs_dir: str, name: str) -> List[Dict[str, Any]]:
     found = []
     for path in Path(logs_dir).glob(f'{name}/*/checkpoints/checkpoint.pt'):
         try:
-            state = torch.load(path, map_location='cpu', weights_only=False)
+            # `mmap` reads the small fields without loading every weight
+            state = torch.load(path, map_location='cpu', weights_only=False, mmap=True)
         except Exception:
             continue
         state['path'] = path
@@ -250,6 +251,11 @@ def train(c: Configs, settings: Dict[str, Any], data=None, fresh: bool = False) 
         print(f'{name} seed {earlier[0]["seed"]}: reusing the finished run {earlier[0]["uuid"]}')
         return {k: v for k, v in earlier[0].items() if k not in WEIGHTS}
     resume = earlier[0] if earlier else None
+    if resume:
+        # labml writes `run.pid` into a run's folder when it starts and never
+        # removes it, and it refuses to start a run whose folder has one. The
+        # process that wrote it was interrupted, so the file goes
+        (Path(resume['path']).parent.parent / 'run.pid').unlink(missing_ok=True)
     if data is None:
         data = load_cifar10(settings['data_dir'])
 

@@ -162,6 +162,14 @@ def _render_link(self, tokens, idx, options, env):
     return self.renderToken(tokens, idx, options, env)
 
 
+def _render_image(self, tokens, idx, options, env):
+    # An image is found like a linked page, so a translated page shows the English copy
+    token = tokens[idx]
+    if env.get('link') is not None:
+        token.attrSet('src', env['link'](token.attrGet('src') or ''))
+    return self.image(tokens, idx, options, env)
+
+
 # Chinese and Japanese characters, and the full-width forms of Latin ones
 _WIDE = re.compile('[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]')
 
@@ -186,6 +194,7 @@ def _markdown() -> MarkdownIt:
     md.add_render_rule('fence', _render_fence)
     md.add_render_rule('code_block', _render_fence)
     md.add_render_rule('link_open', _render_link)
+    md.add_render_rule('image', _render_image)
     md.add_render_rule('softbreak', _render_softbreak)
     return md
 

@@ -76,15 +76,16 @@ def output_path(path: str) -> str:
     return posixpath.join(folder, name)
 
 
-def discover(source: Path, skip: Optional[Path] = None) -> list:
+def discover(source: Path, skip: Optional[Path] = None, suffixes: tuple = ('.py', '.md')) -> list:
     """
-    The `.py` and `.md` files under `source` as `/`-separated relative paths,
-    leaving out caches, hidden folders and the `skip` folder (the translations).
+    The files with these `suffixes` under `source` (the pages' sources, or
+    the images the notes show) as `/`-separated relative paths, leaving out
+    caches, hidden folders and the `skip` folder (the translations).
     """
     found = []
     for file in source.rglob('*'):
         relative = file.relative_to(source)
-        if file.suffix not in ('.py', '.md') or not file.is_file():
+        if file.suffix not in suffixes or not file.is_file():
             continue
         if any(part.startswith('.') or part == '__pycache__' for part in relative.parts):
             continue
@@ -132,6 +133,8 @@ class Site:
         self.warnings = []
         self.untranslated = []
         self.pages = {}
+        # Images beside the sources are copied as they are, for the notes to show
+        self.images = discover(source, skip, ('.png', '.svg'))
         for path in discover(source, skip):
             self.pages[path], warning = load_page(source, path)
             if warning:
@@ -153,9 +156,8 @@ class Site:
             for page in self._others() + [self.pages['__init__.py']]:
                 if language.covers(page.path):
                     self._render(page, language)
-        for page in self.pages.values():
-            if page.exists:
-                self.files[page.path] = (self.source / page.path).read_bytes()
+        for path in [page.path for page in self.pages.values() if page.exists] + self.images:
+            self.files[path] = (self.source / path).read_bytes()
         return self.files
 
     def _others(self) -> list:
@@ -275,7 +277,7 @@ class Site:
         anchor the page does not have, is a warning.
         """
         own = {output_path(p) for p in self.pages if language.covers(p)}
-        english = {output_path(p) for p in self.pages} | set(self.pages) | set(ASSET_FILES)
+        english = {output_path(p) for p in self.pages} | set(self.pages) | set(ASSET_FILES) | set(self.images)
         # Sections, and any `id` the notes set themselves in HTML
         notes = '\n'.join(note.text for section in page.sections for note in section.notes)
         anchors = {section.anchor for section in page.sections} | set(re.findall(r'\bid="([^"]+)"', notes))
@@ -287,11 +289,16 @@ class Site:
                 return href
             if not href or href.startswith('/') or re.match(r'[a-zA-Z][a-zA-Z0-9+.-]*:', href):
                 return href
-            target = posixpath.normpath(posixpath.join(posixpath.dirname(out), re.split('[#?]', href)[0]))
+            path = re.split('[#?]', href)[0]
+            target = posixpath.normpath(posixpath.join(posixpath.dirname(out), path))
             if target in own:
                 return href
             if target in english:
-                return href if language is ENGLISH else '../' + href
+                if language is ENGLISH:
+                    return href
+                # From the translated page's folder to the English file
+                here = posixpath.dirname(_folder(language) + out)
+                return posixpath.relpath(target, here) + href[len(path):]
             self.warnings.append(f'{page.path}: the link {href} leads to no page')
             return href
 

@@ -211,3 +211,16 @@ def test_unparsable_file_still_renders_with_a_warning(source, tmp_path, capsys):
     assert main([str(source), '--lang', 'en', '--out', str(tmp_path / 'out')]) == 0
     assert 'broken.py: cannot parse it' in capsys.readouterr().err
     assert 'data-n="2"' in (tmp_path / 'out' / 'pkg' / 'broken.html').read_text()
+
+
+def test_images_beside_the_sources_are_copied_and_linked(source, translations):
+    png = b'\x89PNG\r\n\x1a\n' + bytes(16)
+    (source / 'pkg' / 'plot.png').write_bytes(png)
+    (source / 'pkg' / 'readme.md').write_text('# Read me\n\n![a plot](plot.png)\n', encoding='utf-8')
+    site = Site(source, load_languages(translations))
+    files = site.build()
+    assert files['pkg/plot.png'] == png
+    assert '<img src="plot.png" alt="a plot"' in files['pkg/readme.html'].decode()
+    # The Japanese page shows the one English copy of the image
+    assert '<img src="../../pkg/plot.png" alt="a plot"' in files['ja/pkg/readme.html'].decode()
+    assert not any('plot.png' in warning for warning in site.warnings)
