@@ -98,5 +98,6 @@ class CIFAR10VGGModel(nn.Module):
                 conv.bias.copy_((conv.bias - layer.running_mean) * scale + layer.bias)
             elif not isinstance(layer, nn.Dropout):
                 folded.append(layer)
-        self.layers = nn.Sequential(*folded)
+        # The new container is in evaluation mode too, like everything in it
+        self.layers = nn.Sequential(*folded).eval()
         return self

@@ -106,6 +106,7 @@ def test_folding_batch_norm_keeps_the_function(model_class):
         model.fold_batch_norm()
         after = model(x)
     assert not any(isinstance(m, (torch.nn.BatchNorm2d, torch.nn.Dropout)) for m in model.modules())
+    assert not any(m.training for m in model.modules())
     torch.testing.assert_close(after, before, rtol=1e-4, atol=1e-5)
 
 
