@@ -251,9 +251,13 @@ def main():
         print(f'{variant:<10}{timing["values"][variant]:>12.6f}'
               f'{memory[variant]["extra_bytes"] / mib:>16.1f}{timing["median"][variant]:>12.3f}')
     print()
-    memory_ratio = memory['chunked']['extra_bytes'] / memory['plain']['extra_bytes']
     time_ratio = timing['median']['chunked'] / timing['median']['plain']
-    print(f'memory ratio (chunked / plain): {memory_ratio:.2f}  (target <= 0.5)')
+    if memory['plain']['extra_bytes'] > 0:
+        memory_ratio = memory['chunked']['extra_bytes'] / memory['plain']['extra_bytes']
+        print(f'memory ratio (chunked / plain): {memory_ratio:.2f}  (target <= 0.5)')
+    else:
+        # Tiny inputs fit in memory the process already had: there is nothing to compare
+        print('memory ratio (chunked / plain): n/a, the plain formula needed no new memory pages')
     print(f'time ratio   (chunked / plain): {time_ratio:.2f}  (target <= 1.0)')
 
 
