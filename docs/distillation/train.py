@@ -153,10 +153,11 @@ def find_teacher(spec: str, logs_dir: str, profile: str) -> Path:
 
     `spec` is `latest`, a run id, or a checkpoint path.
     """
-    if spec not in ('latest',) and Path(spec).is_file():
+    if spec != 'latest' and Path(spec).is_file():
         return _check_teacher_file(Path(spec))
-    finished = [s for s in find_runs(logs_dir, f'large-{profile}') if s['finished']]
-    if spec != 'latest':
+    if spec == 'latest':
+        finished = [s for s in find_runs(logs_dir, f'large-{profile}') if s['finished']]
+    else:
         # A run id, of a teacher of any profile; a student's run is no teacher
         finished = [s for s in find_runs(logs_dir, 'large-*') if s['uuid'] == spec and s['finished']]
     if not finished:
