@@ -31,7 +31,7 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
-from typing import List, NamedTuple, Optional, Tuple
+from typing import Callable, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 import torch
@@ -199,37 +199,38 @@ def _load_folder(folder: Path, classes: Optional[List[str]] = None) -> Tuple[Spl
 
 def _save_cache(path: Path, data: dict):
     """
-    Write the cache to a temporary file and rename it, so that an interrupted
-    write never leaves half a cache. A read-only data folder just goes uncached.
+    Write the cache atomically, so that an interrupted write never leaves half
+    a cache. A read-only data folder just goes uncached.
     """
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temporary_file(path.parent, '.tmp')
-    except OSError:
-        return
-    try:
-        torch.save(data, tmp)
-        os.replace(tmp, path)
+        write_atomic(path, lambda tmp: torch.save(data, tmp))
     except OSError:
         pass
+
+
+def write_atomic(path: Path, write: Callable[[str], None]):
+    """
+    ## Writing without half-written files
+
+    `write` fills a new temporary file in `path`'s folder, which is then
+    renamed over `path`: an interrupted or failed write leaves the old file as
+    it was and no temporary file behind. `mkstemp` makes the file readable by
+    its owner alone, and the rename would keep that, so it gets the
+    permissions of any new file. The cache, the checkpoints and the results
+    are all written this way.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=path.suffix + '.tmp')
+    os.close(fd)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        write(tmp)
+        os.replace(tmp, path)
     finally:
-        # A failed write (a full disk) leaves no temporary file behind
         if os.path.exists(tmp):
             os.remove(tmp)
-
-
-def temporary_file(folder: Path, suffix: str) -> str:
-    """
-    A new, empty temporary file in `folder`, to write and then rename over
-    the real one. `mkstemp` makes it readable by its owner alone, and the
-    rename would keep that, so it gets the permissions of any new file.
-    """
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=suffix)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    return tmp
 
 
 def split_train(train: Split, valid_size: int, train_size: Optional[int], seed: int = 0) -> Tuple[Split, Split]:

@@ -35,7 +35,6 @@ again resumes an interrupted run, or returns a finished one as it is.
 
 import hashlib
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -45,7 +44,7 @@ from labml import experiment, lab, monit, tracker
 from labml.configs import BaseConfigs, option
 from torch import nn
 
-from labml_nn.experiments.data import Split, augment, load_cifar10, normalize, split_train, temporary_file
+from labml_nn.experiments.data import Split, augment, load_cifar10, normalize, split_train, write_atomic
 
 
 class Configs(BaseConfigs):
@@ -175,21 +174,6 @@ def accuracy(c: Configs, model: nn.Module, split: Split, batch_size: int = 1000)
     return correct / len(split.labels)
 
 
-def _save_atomic(path: Path, state: Dict[str, Any]):
-    """
-    Write a checkpoint to a temporary file and rename it: an interrupted write
-    leaves the previous checkpoint as it was.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_file(path.parent, '.tmp')
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def run_key(settings: Dict[str, Any]) -> str:
     """
     A short hash of a run's settings, with the data folder as an absolute path.
@@ -301,9 +285,10 @@ def train(c: Configs, settings: Dict[str, Any], data=None, fresh: bool = False) 
             state['valid_accuracy'] = valid
             state['updated'] = time.time()
             # The checkpoint of the epoch just completed
-            _save_atomic(checkpoint, state | dict(zip(WEIGHTS, (
+            saved = state | dict(zip(WEIGHTS, (
                 model.state_dict(), optimizer.state_dict(), scheduler.state_dict(),
-                {'augment': generator.get_state(), 'torch': torch.get_rng_state()}))))
+                {'augment': generator.get_state(), 'torch': torch.get_rng_state()})))
+            write_atomic(checkpoint, lambda tmp: torch.save(saved, tmp))
             tracker.new_line()
     state['path'] = checkpoint
     return state

@@ -28,7 +28,6 @@ reported.
 
 import argparse
 import json
-import os
 import platform
 import statistics
 import sys
@@ -37,7 +36,7 @@ from typing import Any, Dict, List
 
 from labml_nn.distillation.train import (PROFILES, TeacherNotFound, configs_for, find_teacher,
                                          non_negative_int, positive, profile_settings)
-from labml_nn.experiments.data import DataError, load_cifar10, temporary_file
+from labml_nn.experiments.data import DataError, load_cifar10, write_atomic
 from labml_nn.experiments.trainer import train
 
 # The models of the study, in the order of the table
@@ -112,20 +111,6 @@ def markdown_table(profile: str, summary: Dict[str, Any]) -> str:
         lines += ['', f"Distillation gain on validation accuracy: "
                       f"{100 * summary['distillation_gain_valid']:+.2f} points (mean over seeds)."]
     return '\n'.join(lines) + '\n'
-
-
-def write_atomic(path: Path, write):
-    """
-    Write through a temporary file in the same folder, then rename: a crash
-    never leaves a half-written result.
-    """
-    tmp = temporary_file(path.parent, path.suffix + '.tmp')
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def plot(runs: List[Dict[str, Any]], path: Path):
