@@ -129,24 +129,33 @@ def make_models(ours: bool, teacher_state):
     return teacher, student, torch.optim.SGD(student.parameters(), lr=0.01, momentum=0.9)
 
 
+def formulation(ours: bool, teacher_state, bf16: bool):
+    """
+    Fresh models, and the two things that differ between the formulations:
+    how an epoch's batches are made, and one training step on a batch.
+    """
+    teacher, student, optimizer = make_models(ours, teacher_state)
+    if ours:
+        loss_fn = DistillationLoss(T, SOFT, LABEL)
+        return student, our_batches, lambda images, labels: our_step(
+            teacher, student, optimizer, images, labels, loss_fn, bf16)
+    return student, reference_batches, lambda images, labels: reference_step(
+        teacher, student, optimizer, images, labels)
+
+
 def run(ours: bool, split, steps: int, teacher_state, bf16: bool, seed: int = 0) -> float:
     """
     Images per second over `steps` training steps, after two warm-up steps;
     the batches' preparation is inside the timing, as it is in training.
     """
-    teacher, student, optimizer = make_models(ours, teacher_state)
-    loss_fn = DistillationLoss(T, SOFT, LABEL)
-    batches = our_batches(split, seed) if ours else reference_batches(split, seed)
+    _, batches, step = formulation(ours, teacher_state, bf16)
     started = None
-    for i, (images, labels) in enumerate(batches):
+    for i, (images, labels) in enumerate(batches(split, seed)):
         if i == 2:
             started = time.perf_counter()
         if i == steps + 2:
             break
-        if ours:
-            our_step(teacher, student, optimizer, images, labels, loss_fn, bf16)
-        else:
-            reference_step(teacher, student, optimizer, images, labels)
+        step(images, labels)
     return steps * BATCH / (time.perf_counter() - started)
 
 
@@ -156,15 +165,10 @@ def train_and_validate(ours: bool, train_split, valid_split, teacher_state, bf16
     `epochs` of distillation over `train_split`, then validation accuracy
     with the student in evaluation mode.
     """
-    teacher, student, optimizer = make_models(ours, teacher_state)
-    loss_fn = DistillationLoss(T, SOFT, LABEL)
+    student, batches, step = formulation(ours, teacher_state, bf16)
     for epoch in range(epochs):
-        for images, labels in (our_batches(train_split, epoch) if ours else
-                               reference_batches(train_split, epoch)):
-            if ours:
-                our_step(teacher, student, optimizer, images, labels, loss_fn, bf16)
-            else:
-                reference_step(teacher, student, optimizer, images, labels)
+        for images, labels in batches(train_split, epoch):
+            step(images, labels)
     student.eval()
     with torch.inference_mode():
         predictions = student(normalize(valid_split.images)).argmax(-1)

@@ -130,7 +130,7 @@ def _optimizer(c: Configs):
                            weight_decay=c.weight_decay)
 
 
-def one_cycle(optimizer: torch.optim.Optimizer, total_steps: int, schedule: str):
+def learning_rate_schedule(optimizer: torch.optim.Optimizer, total_steps: int, schedule: str):
     r"""
     ## Learning-rate schedule
 
@@ -250,7 +250,7 @@ def train(c: Configs, settings: Dict[str, Any], data=None, fresh: bool = False) 
     train_split, valid_split = split_train(data.train, c.valid_size, c.train_size or None)
     model, optimizer = c.model, c.optimizer
     batches_per_epoch = max(1, len(train_split.labels) // c.batch_size)
-    scheduler = one_cycle(optimizer, c.epochs * batches_per_epoch, c.schedule)
+    scheduler = learning_rate_schedule(optimizer, c.epochs * batches_per_epoch, c.schedule)
     # The augmentation's random numbers, kept apart from the model's (dropout)
     generator = torch.Generator().manual_seed(c.seed)
     state = {'uuid': experiment.get_uuid(), 'key': key, 'settings': settings,
