@@ -176,7 +176,7 @@ def run_study(args: argparse.Namespace) -> Dict[str, Any]:
     # The teacher: the one named, or one trained with seed 0 and shared by every seed
     if teacher_path:
         import torch
-        teacher = torch.load(teacher_path, map_location='cpu', weights_only=False)
+        teacher = torch.load(teacher_path, map_location='cpu', weights_only=False, mmap=True)
         teacher['path'] = teacher_path
     else:
         print(f'[1/{stages}] large teacher')
