@@ -17,7 +17,8 @@ side in one run, and prints the ratio.
   tensor in memory, augmented a whole batch at a time, `channels_last`,
   bfloat16 autocast where the processor has it, the teacher in evaluation
   mode under `inference_mode` with its batch normalization folded into its
-  convolutions, and the chunked `DistillationLoss`.
+  convolutions and its weights packed once into oneDNN's layout
+  (`PackedForCPU`), and the chunked `DistillationLoss`.
 
 Both recompute the teacher at every step and train the same small student
 with SGD at batch 64. The two are timed in alternating rounds, so that noise
@@ -43,6 +44,7 @@ from PIL import Image
 from labml_nn.distillation.large import LargeModel
 from labml_nn.distillation.loss import DistillationLoss
 from labml_nn.distillation.small import SmallModel
+from labml_nn.distillation.train import fixed_teacher
 from labml_nn.experiments.data import MEAN, STD, augment, load_cifar10, normalize, split_train
 
 BATCH = 64
@@ -108,7 +110,7 @@ def our_step(teacher, student, optimizer, images, labels, loss_fn, bf16: bool):
     optimizer.step()
 
 
-def make_models(ours: bool, teacher_state):
+def make_models(ours: bool, teacher_state, bf16: bool):
     """
     A teacher (trained, when a checkpoint was given) and a fresh student, in
     each formulation's memory layout and mode.
@@ -116,11 +118,11 @@ def make_models(ours: bool, teacher_state):
     teacher, student = LargeModel(), SmallModel()
     if teacher_state is not None:
         teacher.load_state_dict(teacher_state)
-    teacher.eval().requires_grad_(False)
     if ours:
-        teacher = teacher.fold_batch_norm().to(memory_format=torch.channels_last)
+        teacher = fixed_teacher(teacher.to(memory_format=torch.channels_last), bf16)
         student = student.to(memory_format=torch.channels_last)
     else:
+        teacher.eval().requires_grad_(False)
         # Batch statistics in the teacher's batch normalization, as in training mode
         for module in teacher.modules():
             if isinstance(module, torch.nn.BatchNorm2d):
@@ -134,7 +136,7 @@ def formulation(ours: bool, teacher_state, bf16: bool):
     Fresh models, and the two things that differ between the formulations:
     how an epoch's batches are made, and one training step on a batch.
     """
-    teacher, student, optimizer = make_models(ours, teacher_state)
+    teacher, student, optimizer = make_models(ours, teacher_state, bf16)
     if ours:
         loss_fn = DistillationLoss(T, SOFT, LABEL)
         return student, our_batches, lambda images, labels: our_step(

@@ -36,6 +36,7 @@ from labml.configs import option
 from torch import nn
 
 from labml_nn.distillation.loss import DistillationLoss
+from labml_nn.experiments.cifar10 import CIFAR10VGGModel, PackedForCPU
 from labml_nn.experiments.data import DataError
 from labml_nn.experiments.trainer import Configs, autocast, find_runs, train
 
@@ -125,15 +126,26 @@ class DistillationConfigs(Configs):
 @option(DistillationConfigs.teacher_model)
 def _teacher_model(c: DistillationConfigs):
     """
-    The teacher, loaded from its checkpoint, in evaluation mode and with no
-    gradients: it is a fixed function of the images.
+    The teacher, loaded from its checkpoint.
     """
     from labml_nn.distillation.large import LargeModel
     state = torch.load(c.teacher, map_location='cpu', weights_only=False)
     teacher = LargeModel().to(c.device, memory_format=torch.channels_last)
     teacher.load_state_dict(state['model'])
-    # Batch normalization folded into the convolutions: the same function, faster
-    return teacher.eval().requires_grad_(False).fold_batch_norm()
+    return fixed_teacher(teacher, c.bf16)
+
+
+def fixed_teacher(teacher: CIFAR10VGGModel, bf16: bool) -> nn.Module:
+    """
+    The teacher as a fixed function of the images: in evaluation mode, with no
+    gradients, and made faster in ways that only a fixed model allows.
+    """
+    # Batch normalization folded into the convolutions: the same function, one pass less
+    teacher = teacher.eval().requires_grad_(False).fold_batch_norm()
+    # On a CPU, the weights converted once into oneDNN's layout and precision
+    if teacher.fc.weight.device.type == 'cpu' and torch.backends.mkldnn.is_available():
+        return PackedForCPU(teacher, torch.bfloat16 if bf16 else torch.float32)
+    return teacher
 
 
 @option(DistillationConfigs.distillation_loss)

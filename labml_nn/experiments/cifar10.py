@@ -101,3 +101,56 @@ class CIFAR10VGGModel(nn.Module):
         # The new container is in evaluation mode too, like everything in it
         self.layers = nn.Sequential(*folded).eval()
         return self
+
+
+class PackedForCPU(nn.Module):
+    r"""
+    ## A fixed model, its weights packed once for the CPU
+
+    On a CPU, PyTorch runs convolutions through oneDNN, which works on tensors
+    in a blocked memory layout of its own. An ordinary call converts each
+    convolution's weights into that layout (and, under bfloat16 autocast, to
+    bfloat16) every time, and converts each feature map in and out. A
+    teacher's weights never change, so here they are converted once, and the
+    feature maps stay in oneDNN's layout from the first convolution to the
+    last pool. On the 2-core CPU this project is developed on, that took the
+    large model's bfloat16 forward pass at batch 64 from 90 to 98 ms down to
+    about 78 ms.
+
+    `model` must have its batch normalization folded in
+    (`fold_batch_norm()`): oneDNN tensors go through convolutions, ReLUs and
+    pools, not batch normalization. `dtype` is the convolutions' precision,
+    `torch.bfloat16` or `torch.float32`. The wrapper is for inference only
+    (under `torch.inference_mode()` or `torch.no_grad()`), and it packs
+    `model`'s weights as they are when it is made: later changes to them are
+    not seen.
+    """
+
+    def __init__(self, model: CIFAR10VGGModel, dtype: torch.dtype = torch.float32):
+        super().__init__()
+        if any(isinstance(m, (nn.BatchNorm2d, nn.Dropout)) for m in model.layers):
+            raise ValueError('PackedForCPU needs batch normalization folded in: '
+                             'call model.eval().fold_batch_norm() first')
+        # The model itself, for its layers' settings and its `state_dict`
+        self.model = model
+        self.dtype = dtype
+        # Each convolution's weight and bias as oneDNN tensors; `None` for the other layers
+        self.packed = [(layer.weight.detach().to_mkldnn(dtype), layer.bias.detach().to_mkldnn())
+                       if isinstance(layer, nn.Conv2d) else None
+                       for layer in model.layers]
+        self.eval()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """
+        `x` is a batch of normalized images on the CPU; returns float32 logits.
+        """
+        x = x.to_mkldnn(self.dtype)
+        for layer, packed in zip(self.model.layers, self.packed):
+            if packed is None:
+                # ReLU and max-pooling take oneDNN tensors as they are
+                x = layer(x)
+            else:
+                x = torch.mkldnn_convolution(x, *packed, layer.padding, layer.stride,
+                                             layer.dilation, layer.groups)
+        # Back to an ordinary float32 tensor for the small linear layer
+        return self.model.fc(x.to_dense().float().flatten(1))

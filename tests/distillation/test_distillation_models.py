@@ -10,7 +10,7 @@ import torch
 
 from labml_nn.distillation.large import LargeModel
 from labml_nn.distillation.small import SmallModel
-from labml_nn.experiments.cifar10 import CIFAR10VGGModel
+from labml_nn.experiments.cifar10 import CIFAR10VGGModel, PackedForCPU
 
 MODELS = {'large': (LargeModel, 14_728_266), 'small': (SmallModel, 437_034)}
 
@@ -113,3 +113,61 @@ def test_folding_batch_norm_keeps_the_function(model_class):
 def test_folding_batch_norm_needs_evaluation_mode():
     with pytest.raises(RuntimeError, match='evaluation mode'):
         SmallModel().train().fold_batch_norm()
+
+
+# ## Packing a fixed model for the CPU
+
+needs_onednn = pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason='PyTorch built without oneDNN')
+
+
+def folded(model_class, seed):
+    torch.manual_seed(seed)
+    model = model_class()
+    with torch.no_grad():
+        model(images(8, seed=seed) * 2 + 1)
+    return model.eval().requires_grad_(False).fold_batch_norm()
+
+
+@needs_onednn
+@pytest.mark.parametrize('model_class', [LargeModel, SmallModel])
+def test_packed_model_keeps_the_function(model_class):
+    """
+    In float32 the packed model computes the folded model's logits, whatever
+    the memory layout of the images; it keeps the model's weights, untouched.
+    """
+    model = folded(model_class, seed=60)
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
+    packed = PackedForCPU(model, torch.float32)
+    x = images(4, seed=61)
+    with torch.inference_mode():
+        expected = model(x)
+        for layout in (torch.contiguous_format, torch.channels_last):
+            logits = packed(x.contiguous(memory_format=layout))
+            assert logits.dtype == torch.float32 and logits.shape == (4, 10)
+            torch.testing.assert_close(logits, expected, rtol=1e-4, atol=1e-5)
+    assert not packed.training and not any(m.training for m in packed.modules())
+    assert packed.state_dict().keys() == {'model.' + k for k in weights}
+    assert all(torch.equal(packed.state_dict()['model.' + k], v) for k, v in weights.items())
+
+
+@needs_onednn
+@pytest.mark.skipif(not torch.backends.mkldnn.is_available() or not torch.ops.mkldnn._is_mkldnn_bf16_supported(),
+                    reason='no bfloat16 support in this CPU')
+def test_packed_model_in_bfloat16_matches_autocast():
+    """
+    In bfloat16 the logits agree with the folded model under bfloat16
+    autocast, up to that precision's rounding.
+    """
+    model = folded(SmallModel, seed=62)
+    x = images(16, seed=63)
+    with torch.inference_mode():
+        with torch.autocast('cpu', torch.bfloat16):
+            expected = model(x).float()
+        logits = PackedForCPU(model, torch.bfloat16)(x)
+    assert logits.dtype == torch.float32
+    torch.testing.assert_close(logits, expected, rtol=0.05, atol=0.05 * expected.abs().max().item())
+
+
+def test_packing_needs_batch_norm_folded():
+    with pytest.raises(ValueError, match='fold_batch_norm'):
+        PackedForCPU(SmallModel().eval())

@@ -19,6 +19,7 @@ import torch
 from labml_nn.distillation.train import (DistillationConfigs, TeacherNotFound, configs_for, find_teacher,
                                          main)
 from labml_nn.experiments import trainer
+from labml_nn.experiments.cifar10 import PackedForCPU
 from labml_nn.experiments.trainer import Configs, find_runs, train
 
 
@@ -257,6 +258,9 @@ def test_teacher_is_fixed_during_distillation(tmp_path, monkeypatch, image_folde
                for s in seen), seen
     teacher = c.teacher_model
     assert not any(p.grad is not None for p in teacher.parameters())
+    # On the CPU the teacher's weights are packed for oneDNN, around the folded model
+    assert isinstance(teacher, PackedForCPU) and teacher.dtype == (torch.bfloat16 if c.bf16 else torch.float32)
+    teacher = teacher.model
     # The teacher is its checkpoint with batch normalization folded in, unchanged by training
     from labml_nn.distillation.large import LargeModel
     expected = LargeModel()
