@@ -142,7 +142,8 @@ class PackedForCPU(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """
-        `x` is a batch of normalized images on the CPU; returns float32 logits.
+        `x` is a batch of normalized images on the CPU; returns float32 logits
+        (bfloat16 under autocast, which runs the linear layer in bfloat16).
         """
         x = x.to_mkldnn(self.dtype)
         for layer, packed in zip(self.model.layers, self.packed):
