@@ -26,14 +26,16 @@ from other work on the machine falls on both; the medians of the rounds are
 compared.
 
 With `--accuracy`, each formulation also trains a fresh student for
-`--epochs` epochs over `--train-size` images from a trained teacher (`--teacher CHECKPOINT`) and
+`--epochs` epochs over `--train-size` images from a trained teacher
+(`--teacher latest`, a run id or a checkpoint path) and
 reports validation accuracy, to check that the speed costs no accuracy.
 
-    python benchmarks/distillation_throughput.py --data-dir DIR [--teacher CKPT --accuracy]
+    python benchmarks/distillation_throughput.py --data-dir DIR [--teacher latest --accuracy]
 """
 
 import argparse
 import statistics
+import sys
 import time
 
 import numpy as np
@@ -44,8 +46,8 @@ from PIL import Image
 from labml_nn.distillation.large import LargeModel
 from labml_nn.distillation.loss import DistillationLoss
 from labml_nn.distillation.small import SmallModel
-from labml_nn.distillation.train import fixed_teacher
-from labml_nn.experiments.data import MEAN, STD, augment, load_cifar10, normalize, split_train
+from labml_nn.distillation.train import TeacherNotFound, find_teacher, fixed_teacher, positive
+from labml_nn.experiments.data import MEAN, STD, DataError, augment, load_cifar10, normalize, split_train
 
 BATCH = 64
 T, SOFT, LABEL = 4.0, 0.9, 0.1
@@ -180,19 +182,27 @@ def train_and_validate(ours: bool, train_split, valid_split, teacher_state, bf16
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[1])
     parser.add_argument('--data-dir', required=True)
-    parser.add_argument('--steps', type=int, default=20, help='timed steps per round')
-    parser.add_argument('--rounds', type=int, default=3)
-    parser.add_argument('--teacher', help='a teacher checkpoint (needed for --accuracy)')
+    parser.add_argument('--steps', type=positive(int), default=20, help='timed steps per round')
+    parser.add_argument('--rounds', type=positive(int), default=3)
+    parser.add_argument('--teacher', help='a trained teacher: latest (in --logs-dir), a run id or a '
+                                          'checkpoint path (needed for --accuracy)')
+    parser.add_argument('--logs-dir', default='logs', help='where --teacher looks for runs')
     parser.add_argument('--accuracy', action='store_true')
-    parser.add_argument('--train-size', type=int, default=2000)
-    parser.add_argument('--epochs', type=int, default=10, help='epochs of the --accuracy check')
+    parser.add_argument('--train-size', type=positive(int), default=2000)
+    parser.add_argument('--epochs', type=positive(int), default=10, help='epochs of the --accuracy check')
     args = parser.parse_args()
+    if args.accuracy and not args.teacher:
+        parser.error('--accuracy needs a trained teacher: add --teacher latest, a run id or a checkpoint path')
 
     bf16 = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-    data = load_cifar10(args.data_dir)
+    try:
+        data = load_cifar10(args.data_dir)
+        teacher_state = torch.load(find_teacher(args.teacher, args.logs_dir, 'cpu'), map_location='cpu',
+                                   weights_only=False)['model'] if args.teacher else None
+    except (DataError, TeacherNotFound) as e:
+        print(f'error: {e}', file=sys.stderr)
+        sys.exit(2)
     train_split, valid_split = split_train(data.train, 5000, args.train_size)
-    teacher_state = torch.load(args.teacher, map_location='cpu', weights_only=False)['model'] \
-        if args.teacher else None
     print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, bf16 autocast: {bf16}, '
           f'batch {BATCH}, {args.steps} steps x {args.rounds} rounds')
 
