@@ -48,6 +48,7 @@ from labml_nn.distillation.loss import DistillationLoss
 from labml_nn.distillation.small import SmallModel
 from labml_nn.distillation.train import TeacherNotFound, find_teacher, fixed_teacher, positive
 from labml_nn.experiments.data import MEAN, STD, DataError, augment, load_cifar10, normalize, split_train
+from labml_nn.experiments.trainer import cpu_has_bf16
 
 BATCH = 64
 T, SOFT, LABEL = 4.0, 0.9, 0.1
@@ -194,7 +195,7 @@ def main():
     if args.accuracy and not args.teacher:
         parser.error('--accuracy needs a trained teacher: add --teacher latest, a run id or a checkpoint path')
 
-    bf16 = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    bf16 = cpu_has_bf16()
     try:
         data = load_cifar10(args.data_dir)
         teacher_state = torch.load(find_teacher(args.teacher, args.logs_dir, 'cpu'), map_location='cpu',

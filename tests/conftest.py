@@ -99,3 +99,13 @@ def teacher_run(tmp_path_factory, image_folder, cifar_data) -> Dict:
         result = train(configs_for('large'), smoke_settings('large', image_folder, logs_dir), cifar_data)
     assert result['finished']
     return result | {'logs_dir': logs_dir}
+
+
+@pytest.fixture
+def outside_the_repository(tmp_path, monkeypatch):
+    """
+    Run the test in its temporary folder: labml records the git state of the
+    working folder of every run, and outside a repository it skips that,
+    which saves seconds a run. Modules that train use it for every test.
+    """
+    monkeypatch.chdir(tmp_path)

@@ -105,6 +105,13 @@ def _bf16(c: Configs):
     """
     if c.device.startswith('cuda'):
         return torch.cuda.is_bf16_supported()
+    return cpu_has_bf16()
+
+
+def cpu_has_bf16() -> bool:
+    """
+    Whether this CPU has the bfloat16 instructions that oneDNN's bfloat16 kernels need.
+    """
     return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
 
 

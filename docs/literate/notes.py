@@ -154,19 +154,20 @@ def _render_fence(self, tokens, idx, options, env):
     return f'<pre class="highlight"><code>{highlight(tokens[idx].content, language)}</code></pre>\n'
 
 
-def _render_link(self, tokens, idx, options, env):
+def _relink(token, attribute: str, env):
     # The page decides where a relative link points, for translated pages
-    token = tokens[idx]
     if env.get('link') is not None:
-        token.attrSet('href', env['link'](token.attrGet('href') or ''))
+        token.attrSet(attribute, env['link'](token.attrGet(attribute) or ''))
+
+
+def _render_link(self, tokens, idx, options, env):
+    _relink(tokens[idx], 'href', env)
     return self.renderToken(tokens, idx, options, env)
 
 
 def _render_image(self, tokens, idx, options, env):
     # An image is found like a linked page, so a translated page shows the English copy
-    token = tokens[idx]
-    if env.get('link') is not None:
-        token.attrSet('src', env['link'](token.attrGet('src') or ''))
+    _relink(tokens[idx], 'src', env)
     return self.image(tokens, idx, options, env)
 
 

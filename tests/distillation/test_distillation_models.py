@@ -11,6 +11,7 @@ import torch
 from labml_nn.distillation.large import LargeModel
 from labml_nn.distillation.small import SmallModel
 from labml_nn.experiments.cifar10 import CIFAR10VGGModel, PackedForCPU
+from labml_nn.experiments.trainer import cpu_has_bf16
 
 MODELS = {'large': (LargeModel, 14_728_266), 'small': (SmallModel, 437_034)}
 
@@ -150,9 +151,7 @@ def test_packed_model_keeps_the_function(model_class):
     assert all(torch.equal(packed.state_dict()['model.' + k], v) for k, v in weights.items())
 
 
-@needs_onednn
-@pytest.mark.skipif(not torch.backends.mkldnn.is_available() or not torch.ops.mkldnn._is_mkldnn_bf16_supported(),
-                    reason='no bfloat16 support in this CPU')
+@pytest.mark.skipif(not cpu_has_bf16(), reason='no bfloat16 support in this CPU')
 def test_packed_model_in_bfloat16_matches_autocast():
     """
     In bfloat16 the logits agree with the folded model under bfloat16

@@ -21,13 +21,8 @@ from labml_nn.experiments import trainer
 PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
 
 
-@pytest.fixture(autouse=True)
-def outside_the_repository(tmp_path, monkeypatch):
-    """
-    labml records the git state of the working folder of every run; outside a
-    repository it skips that, which saves seconds a run.
-    """
-    monkeypatch.chdir(tmp_path)
+# labml skips recording the git state outside a repository (see conftest.py)
+pytestmark = pytest.mark.usefixtures('outside_the_repository')
 
 
 def _check_schema(results):

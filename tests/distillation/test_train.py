@@ -23,13 +23,8 @@ from labml_nn.experiments.cifar10 import PackedForCPU
 from labml_nn.experiments.trainer import Configs, find_runs, train
 
 
-@pytest.fixture(autouse=True)
-def outside_the_repository(tmp_path, monkeypatch):
-    """
-    labml records the git state of the working folder of every run; outside a
-    repository it skips that, which saves seconds a run.
-    """
-    monkeypatch.chdir(tmp_path)
+# labml skips recording the git state outside a repository (see conftest.py)
+pytestmark = pytest.mark.usefixtures('outside_the_repository')
 
 
 HELP = {'labml_nn.distillation.large': 'teacher', 'labml_nn.distillation.small': 'baseline',
