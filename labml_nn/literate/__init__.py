@@ -20,8 +20,9 @@ It is built in layers, each a page of its own:
 2. Rendering them: [notes](notes.html) become HTML with typeset math, and
    [code](code.html) becomes highlighted lines with their numbers.
 3. [Writing a page](page.html) from those parts, in two columns.
-4. [Building the site](site.html): every page in every language, the home page,
-   and writing or checking the output folder.
+4. [Building the site](site.html): every page in every language, and the home page.
+5. [Writing the output folder](output.html), or checking it, without touching
+   a file the renderer did not write.
 
 [Translations](translate.html) come in when the site is built, and
 [the command line](__main__.html) ties it all together:

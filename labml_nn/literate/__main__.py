@@ -22,8 +22,14 @@ the site is built in English and in every language that has translations.
 * `--update-translations` adds an entry for each new or changed notes block to
   the translation files, and lists the blocks that still need a translator.
 
+The site goes into `OUT_DIR`, where the renderer replaces and deletes only the
+files it wrote there, as its manifest lists ([the output folder](output.html)).
+A missing source, or an `OUT_DIR` that is a file, is the source folder or
+inside it, holds it, or holds files the renderer did not write, is refused
+before anything is written.
+
 Exit status: 0 when all is well, 1 when `--check` finds differences, 2 for an
-error in the input, such as a formula that does not parse.
+error in the input, such as a formula that does not parse or such a folder.
 """
 
 import argparse
@@ -32,9 +38,10 @@ from pathlib import Path
 from typing import Optional
 
 import labml_nn
-from labml_nn.literate.site import ASSET_FILES, Site, compare, language_of, write
+from labml_nn.literate.output import check_folders, compare, write
+from labml_nn.literate.site import ASSET_FILES, Site, language_of
 from labml_nn.literate.split import LiterateError
-from labml_nn.literate.translate import ENGLISH, Catalogue, load_languages
+from labml_nn.literate.translate import ENGLISH, Catalogue, load_languages, package_folder
 
 TRANSLATIONS = Path(__file__).parent / 'translations'
 
@@ -60,7 +67,10 @@ def _arguments(argv: Optional[list]) -> argparse.Namespace:
 
 def main(argv: Optional[list] = None) -> int:
     arguments = _arguments(argv)
-    every_language = load_languages(arguments.translations)
+    check_folders(arguments.source, None if arguments.update_translations else arguments.out)
+    # Translations are named from the top package, whichever folder of it is built
+    folder = package_folder(arguments.source)
+    every_language = [language.within(folder) for language in load_languages(arguments.translations)]
     languages = every_language
     if arguments.lang:
         languages = [language for language in languages if language.code == arguments.lang]

@@ -185,7 +185,10 @@ def _render_softbreak(self, tokens, idx, options, env):
 
 def _markdown() -> MarkdownIt:
     md = MarkdownIt('commonmark').enable(['table', 'strikethrough'])
-    dollarmath_plugin(md, allow_labels=False, allow_space=True, allow_digits=True,
+    # The usual rule of TeX in Markdown, so that prices are not math: an opening
+    # `$` is not followed by a space, and a closing `$` is neither preceded by a
+    # space nor followed by a digit. `It costs $5 and $10` stays text.
+    dollarmath_plugin(md, allow_labels=False, allow_space=False, allow_digits=False,
                       double_inline=True)
     amsmath_plugin(md)
     for name in ('math_inline', 'math_inline_double', 'math_block'):

@@ -37,6 +37,8 @@ from typing import Callable, Optional
 
 from labml_nn.literate.code import highlight_lines
 from labml_nn.literate.notes import first_heading, front_matter, render_notes
+# Writing moved to `output`; the browser test still imports it from here
+from labml_nn.literate.output import write  # noqa: F401
 from labml_nn.literate.page import PageParts, code_html, render_page
 from labml_nn.literate.split import read_source, split_markdown, split_python
 from labml_nn.literate.translate import ENGLISH, Catalogue, Language
@@ -319,43 +321,3 @@ def language_of(path: str, languages: list) -> str:
     top = path.split('/', 1)[0]
     codes = {language.code for language in languages if language is not ENGLISH}
     return top if '/' in path and top in codes else ENGLISH.code
-
-
-def compare(out: Path, files: dict, owned: Callable[[str], bool]) -> list:
-    """
-    How the output folder differs from the files it should hold, one line per
-    file. Only files that `owned` accepts are looked at; hidden files never.
-    """
-    present = set()
-    if out.is_dir():
-        present = {f.relative_to(out).as_posix() for f in out.rglob('*') if f.is_file()}
-    present = {p for p in present if owned(p) and not any(s.startswith('.') for s in p.split('/'))}
-    differences = []
-    for path in sorted(present | set(files)):
-        if path not in present:
-            differences.append(f'missing: {path}')
-        elif path not in files:
-            differences.append(f'not built from any source: {path}')
-        elif (out / path).read_bytes() != files[path]:
-            differences.append(f'out of date: {path}')
-    return differences
-
-
-def write(out: Path, files: dict, owned: Callable[[str], bool]) -> None:
-    """
-    Writes the files that changed. If the folder already holds a site, files
-    the site no longer has, the pages of a deleted source, are removed; a
-    folder without one is never cleaned, in case it is not ours.
-    """
-    ours = (out / ASSET_FILES[0]).is_file()
-    for difference in compare(out, files, owned):
-        path = difference.split(': ', 1)[1]
-        target = out / path
-        if path in files:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(files[path])
-        elif ours:
-            target.unlink()
-    for folder in sorted(out.rglob('*'), reverse=True):
-        if folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()

@@ -123,7 +123,7 @@ def split_python(text: str) -> tuple:
         return _tidy([section], lines), f'cannot parse it ({e}), so it is shown as plain code'
 
     comments = _full_line_comments(tokens, lines)
-    docstrings = _docstrings(tree, text, lines)
+    docstrings = _docstrings(tree, lines)
     starts = _definitions(tree)
     intro = _docstring_node(tree)
 
@@ -200,7 +200,7 @@ def _docstring_node(node: ast.AST) -> Optional[ast.Expr]:
     return None
 
 
-def _docstrings(tree: ast.Module, text: str, lines: list) -> dict:
+def _docstrings(tree: ast.Module, lines: list) -> dict:
     """
     Docstrings as notes, keyed by their first line: `{line: (last line, Note)}`.
 
@@ -216,10 +216,9 @@ def _docstrings(tree: ast.Module, text: str, lines: list) -> dict:
         expr = _docstring_node(node)
         if expr is None:
             continue
-        first, last = lines[expr.lineno - 1], lines[expr.end_lineno - 1]
-        if first[:expr.col_offset].strip() or last[expr.end_col_offset:].strip():
+        literal = _source_of(expr, lines)
+        if literal is None:
             continue
-        literal = ast.get_source_segment(text, expr)
         match = re.fullmatch(r'[rRuU]?("""|\'\'\'|"|\')(.*)\1', literal, re.DOTALL)
         if match is None:
             continue
@@ -227,6 +226,23 @@ def _docstrings(tree: ast.Module, text: str, lines: list) -> dict:
         if body:
             found[expr.lineno] = (expr.end_lineno, Note(body, expr.lineno + offset))
     return found
+
+
+def _source_of(node: ast.expr, lines: list) -> Optional[str]:
+    """
+    The source text of a statement that has its lines to itself, or `None` if
+    other code shares its first or last line. The parser counts columns in
+    UTF-8 bytes. (`ast.get_source_segment` splits the whole file again on every
+    call, which made a long file take quadratic time.)
+    """
+    first = lines[node.lineno - 1].encode()
+    last = lines[node.end_lineno - 1].encode()
+    if first[:node.col_offset].strip() or last[node.end_col_offset:].strip():
+        return None
+    if node.lineno == node.end_lineno:
+        return first[node.col_offset:node.end_col_offset].decode()
+    middle = lines[node.lineno:node.end_lineno - 1]
+    return '\n'.join([first[node.col_offset:].decode(), *middle, last[:node.end_col_offset].decode()])
 
 
 def _dedent(body: str) -> tuple:

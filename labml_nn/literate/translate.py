@@ -60,12 +60,40 @@ class Language:
     pages: list
     ui: dict
     folder: Optional[Path] = None
+    # The subfolder of the site being built, such as `distillation/`, if not the top
+    within_folder: str = ''
 
     def covers(self, path: str) -> bool:
         """
         Whether the page with this source path is translated.
         """
         return any(path == p or (path.startswith(p) and p[-1:] in ('', '/')) for p in self.pages)
+
+    def within(self, folder: str) -> 'Language':
+        """
+        The language as seen from a subfolder of the site, such as
+        `distillation/`: the pages it covers there, and its files for them.
+        """
+        if not folder or self.folder is None:
+            return self
+        pages = [p[len(folder):] if p.startswith(folder) else '' for p in self.pages
+                 if p.startswith(folder) or (folder.startswith(p) and p[-1:] in ('', '/'))]
+        return Language(self.code, self.name, pages, self.ui, self.folder, folder)
+
+
+def package_folder(source: Path) -> str:
+    """
+    Where `source` sits in the Python package it belongs to, such as
+    `distillation/` for `labml_nn/distillation`; empty for a top folder.
+    Translations are named by a page's path from the top package, so that
+    building a subfolder reads and updates the files of its own pages.
+    """
+    parts = []
+    folder = source.resolve()
+    while (folder / '__init__.py').is_file() and (folder.parent / '__init__.py').is_file():
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    return ''.join(part + '/' for part in parts)
 
 
 # English is the language of the source; the empty prefix covers every page
@@ -104,6 +132,7 @@ class Catalogue:
 
     @classmethod
     def load(cls, language: Language, page: str) -> 'Catalogue':
+        page = language.within_folder + page
         path = language.folder / f'{page}.yaml'
         entries = (_load_yaml(path) or []) if path.exists() else []
         if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
@@ -126,9 +155,11 @@ class Catalogue:
     def update(self, blocks: list, code: str) -> None:
         """
         Rewrites the file for the page's blocks, given as `(key, english)`, in
-        page order. Entries of blocks that are gone are dropped.
+        page order. Entries of blocks that are gone are dropped, but not the
+        page's title and summary: a page can lose its front matter for a while.
         """
-        entries = []
+        keys = {key for key, _ in blocks}
+        entries = [e for e in self.entries if e.get('key') in ('title', 'summary') and e['key'] not in keys]
         for key, english in blocks:
             text, status = self.lookup(key, english, code)
             if status == 'ok':

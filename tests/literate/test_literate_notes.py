@@ -78,3 +78,12 @@ def test_dollar_signs_in_code_are_not_math():
 def test_line_breaks_between_japanese_characters_vanish():
     html = render_notes('一行目の文。\n二行目の文と\nEnglish text\ncontinues', 'f.py')
     assert '一行目の文。二行目の文と\nEnglish text\ncontinues' in html
+
+
+def test_prices_are_not_math():
+    # The usual rule: no space after an opening `$`, none before a closing one,
+    # and no digit straight after a closing one
+    for text in ('It costs $5 and $10 here.', 'From $ 5 to $ 10', 'between $5 and 6$7'):
+        assert '<math' not in render_notes(text, 'f.py'), text
+    html = render_notes('It costs $5, and $T^2$ is math.', 'f.py')
+    assert html.count('<math') == 1 and 'It costs $5, and ' in html

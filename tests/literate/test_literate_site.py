@@ -176,18 +176,20 @@ def test_check_lists_differences_and_changes_nothing(source, translations, tmp_p
     assert main(arguments) == 0
     assert main(arguments + ['--check']) == 0
     (out / 'pkg' / 'loss.html').write_text('edited')
-    (out / 'pkg' / 'old.html').write_text('from a deleted source')
+    (out / 'pkg' / 'notes.txt').write_text('the user keeps a file here')
     (source / 'pkg' / 'readme.md').unlink()
     before = {p: p.read_bytes() for p in out.rglob('*') if p.is_file()}
     assert main(arguments + ['--check']) == 1
     message = capsys.readouterr().err
     assert 'out of date: pkg/loss.html' in message
-    assert 'not built from any source: pkg/old.html' in message
     assert 'not built from any source: pkg/readme.html' in message
+    # The user's own file is not the renderer's business, nor is its manifest
+    assert 'notes.txt' not in message and '.literate-manifest' not in message
     assert before == {p: p.read_bytes() for p in out.rglob('*') if p.is_file()}
-    # Building again brings the folder up to date, removing what is gone
+    # Building again brings the folder up to date, removing the page of the deleted source
     assert main(arguments) == 0 and main(arguments + ['--check']) == 0
-    assert not (out / 'pkg' / 'old.html').exists()
+    assert not (out / 'pkg' / 'readme.html').exists()
+    assert (out / 'pkg' / 'notes.txt').read_text() == 'the user keeps a file here'
 
 
 def test_check_fails_on_missing_translations(source, translations, tmp_path, capsys):
@@ -224,3 +226,32 @@ def test_images_beside_the_sources_are_copied_and_linked(source, translations):
     # The Japanese page shows the one English copy of the image
     assert '<img src="../../pkg/plot.png" alt="a plot"' in files['ja/pkg/readme.html'].decode()
     assert not any('plot.png' in warning for warning in site.warnings)
+
+
+def test_update_translations_of_a_subfolder_touches_only_its_pages(source, translations):
+    # The source is a package (`src/__init__.py`); its subpackage `pkg` is built alone
+    home = [{'key': 'title', 'en': 'Home', 'ja': 'ホーム'},
+            {'key': 'summary', 'en': 'The home page.', 'ja': 'ホームページ。'},
+            {'key': 'section-0/1', 'en': 'Welcome.', 'ja': 'ようこそ。'}]
+    home_file = translations / 'ja' / '__init__.py.yaml'
+    home_file.write_text(yaml.safe_dump(home, allow_unicode=True), encoding='utf-8')
+    before = home_file.read_bytes()
+    assert main([str(source / 'pkg'), '--translations', str(translations), '--lang', 'ja',
+                 '--update-translations']) == 0
+    # The top page's file is untouched; `pkg/__init__.py` has its own file
+    assert home_file.read_bytes() == before
+    package = yaml.safe_load((translations / 'ja' / 'pkg' / '__init__.py.yaml').read_text(encoding='utf-8'))
+    assert [entry['key'] for entry in package] == ['section-0/1']
+    assert 'The notes of pkg/loss.py' in (translations / 'ja' / 'pkg' / 'loss.py.yaml').read_text(encoding='utf-8')
+
+
+def test_update_translations_keeps_title_and_summary(source, translations):
+    entries = [{'key': 'title', 'en': 'Home', 'ja': 'ホーム'},
+               {'key': 'summary', 'en': 'The home page.', 'ja': 'ホームページ。'},
+               {'key': 'section-0/1', 'en': 'Welcome.', 'ja': 'ようこそ。'}]
+    home_file = translations / 'ja' / '__init__.py.yaml'
+    home_file.write_text(yaml.safe_dump(entries, allow_unicode=True), encoding='utf-8')
+    # The front matter is gone for a while; its translations stay
+    (source / '__init__.py').write_text('"""\nWelcome.\n"""\n', encoding='utf-8')
+    assert main([str(source), '--translations', str(translations), '--lang', 'ja', '--update-translations']) == 0
+    assert yaml.safe_load(home_file.read_text(encoding='utf-8')) == entries

@@ -183,3 +183,22 @@ def test_markdown_splits_at_headings_outside_fences():
     assert [n.text for s in sections for n in s.notes] == [
         '# Title\n\nText\n\n```python\n# not a heading\n```', '## Next\nMore']
     assert sections[1].notes[0].line == 9
+
+
+def test_docstrings_after_wide_characters():
+    # The parser counts columns in bytes; the notes must still be cut right
+    sections = split('''
+        x = "ünïcödé ∑"
+
+
+        def f():
+            """Größe: $\\sum_i x_i$ — ü"""
+            return x
+
+
+        def g():
+            """
+            Zweite — ∑
+            Zeile ü"""
+        ''')
+    assert notes(sections) == ['Größe: $\\sum_i x_i$ — ü', 'Zweite — ∑\nZeile ü']

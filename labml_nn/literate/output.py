@@ -1,0 +1,213 @@
+"""
+---
+title: Writing the output folder
+summary: >
+  The renderer writes, replaces and deletes only files it wrote itself, as
+  listed in a manifest it keeps in the output folder, and refuses before it
+  writes anything when the folders it is given could lose someone's files.
+---
+
+# Writing the output folder
+
+A site is rebuilt many times into the same folder, and pages of deleted sources
+must go. But the folder is the user's: it may hold files of their own, and a
+mistyped `--out` may point anywhere. So the renderer keeps a *manifest*,
+`.literate-manifest` in the output folder, listing every file (and every
+folder) it wrote there. A build
+
+* writes its files, each to a temporary file first and then renamed into place,
+  so a page is never half written;
+* deletes only files of the manifest that the sources no longer give, and only
+  folders of the manifest that are left empty;
+* never touches any other file, and refuses, before writing anything, to
+  replace a file that is not in the manifest.
+
+The manifest is written before the files, listing everything the build is
+about to write, and again at the end without what was deleted; a build that
+is stopped half way leaves nothing unrecorded behind.
+
+Before anything is built, the folders themselves are checked: the source must
+be a folder, the output must not be a file, must not hold the source or sit
+inside it (a site inside its source would be read back as pages at the next
+build), and, if it holds files, must have a manifest: a folder with files and
+no manifest was not made by the renderer.
+"""
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+from labml_nn.literate.split import LiterateError
+
+MANIFEST = '.literate-manifest'
+_HEADER = ('# Written by `python -m labml_nn.literate`: the files and folders (ending in /) it made here.\n'
+           '# It replaces and deletes only these. Keep this file, and do not edit it.\n')
+
+
+@dataclass
+class Manifest:
+    """
+    What the renderer wrote in an output folder: files, and folders it made.
+    Paths are relative, `/`-separated.
+    """
+    files: set = field(default_factory=set)
+    folders: set = field(default_factory=set)
+
+    @classmethod
+    def read(cls, out: Path) -> Optional['Manifest']:
+        path = out / MANIFEST
+        if not path.is_file():
+            return None
+        lines = [line for line in path.read_text(encoding='utf-8').split('\n')
+                 if line and not line.startswith('#')]
+        return cls({line for line in lines if not line.endswith('/')},
+                   {line.rstrip('/') for line in lines if line.endswith('/')})
+
+    def write(self, out: Path) -> None:
+        lines = sorted(self.files) + sorted(folder + '/' for folder in self.folders)
+        _write_atomic(out / MANIFEST, (_HEADER + ''.join(line + '\n' for line in lines)).encode('utf-8'))
+
+
+def check_folders(source: Path, out: Optional[Path]) -> None:
+    """
+    Refuses a source that is not a folder, and an output folder the renderer
+    could lose someone's files in, before anything is built.
+    """
+    if not source.exists():
+        raise LiterateError(f'the source folder {source} does not exist; give the folder of your sources')
+    if not source.is_dir():
+        raise LiterateError(f'the source {source} is not a folder; give the folder of your sources')
+    if out is None:
+        return
+    source_, out_ = source.resolve(), out.resolve()
+    if out_ == source_ or out_.is_relative_to(source_):
+        raise LiterateError(f'--out {out} is inside the source folder {source}, where the next build '
+                            f'would read the site as sources; give a folder outside it')
+    if source_.is_relative_to(out_):
+        raise LiterateError(f'--out {out} holds the source folder {source}; give the site a folder '
+                            f'of its own, such as {out / "site"}')
+    check_out(out)
+
+
+def check_out(out: Path) -> Manifest:
+    """
+    The manifest of the output folder: an empty one for a folder that does not
+    exist or holds no files. A file, or a folder with files and no manifest, is
+    refused.
+    """
+    if out.exists() and not out.is_dir():
+        raise LiterateError(f'--out {out} is a file; give a folder for the site')
+    manifest = Manifest.read(out)
+    if manifest is not None:
+        return manifest
+    if out.is_dir() and any(path.is_file() for path in out.rglob('*')):
+        raise LiterateError(f'--out {out} holds files and no {MANIFEST}, so the renderer did not make it, '
+                            f'and it replaces or deletes only files it wrote. Give an empty or new folder; '
+                            f'if {out} holds only a site built before manifests existed, delete it and '
+                            f'build again')
+    return Manifest()
+
+
+def compare(out: Path, files: dict, owned: Callable[[str], bool]) -> list:
+    """
+    How the output folder differs from the files it should hold, one line per
+    file. Only files that `owned` accepts are looked at, and hidden files never.
+    Where there is a manifest, only files the renderer wrote can be extra.
+    """
+    manifest = Manifest.read(out)
+    if manifest is not None:
+        written = manifest.files
+    else:
+        written = {f.relative_to(out).as_posix() for f in out.rglob('*') if f.is_file()} if out.is_dir() else set()
+    paths = {p for p in written | set(files) if owned(p) and not any(s.startswith('.') for s in p.split('/'))}
+    differences = []
+    for path in sorted(paths):
+        present = (out / path).is_file()
+        if path not in files:
+            if present:
+                differences.append(f'not built from any source: {path}')
+        elif not present:
+            differences.append(f'missing: {path}')
+        elif (out / path).read_bytes() != files[path]:
+            differences.append(f'out of date: {path}')
+    return differences
+
+
+def write(out: Path, files: dict, owned: Callable[[str], bool]) -> None:
+    """
+    Brings the output folder up to date: writes the files that changed, and
+    deletes the files of the last build that `owned` accepts and the sources
+    no longer give. Files of other languages' builds stay.
+    """
+    manifest = check_out(out)
+    _refuse_foreign(out, files, manifest)
+    stale = {path for path in manifest.files if owned(path) and path not in files}
+    made = {folder for path in files for folder in _parents(path) if not (out / folder).is_dir()}
+    # Record first what is about to be written, so a stopped build leaves nothing unlisted
+    manifest = Manifest(manifest.files | set(files), manifest.folders | made)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest.write(out)
+    for path, data in files.items():
+        target = out / path
+        if not target.is_file() or target.read_bytes() != data:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _write_atomic(target, data)
+    for path in stale:
+        if (out / path).is_file():
+            (out / path).unlink()
+    # Folders the renderer made and has left empty go, the deepest first
+    for folder in sorted(manifest.folders, key=lambda f: f.count('/'), reverse=True):
+        if (out / folder).is_dir() and not any((out / folder).iterdir()):
+            (out / folder).rmdir()
+    Manifest(manifest.files - stale, {f for f in manifest.folders if (out / f).is_dir()}).write(out)
+
+
+def _refuse_foreign(out: Path, files: dict, manifest: Manifest) -> None:
+    """
+    A file the build would replace must be one the renderer wrote, or already
+    hold exactly the bytes it would write.
+    """
+    foreign = []
+    for path, data in files.items():
+        target = out / path
+        if path in manifest.files or not target.exists():
+            continue
+        if not target.is_file() or target.read_bytes() != data:
+            foreign.append(path)
+    if foreign:
+        listed = ', '.join(foreign[:5]) + (f' and {len(foreign) - 5} more' if len(foreign) > 5 else '')
+        raise LiterateError(f'{out} already holds {listed}, not written by the renderer; '
+                            f'move them away and build again')
+
+
+def _parents(path: str) -> list:
+    """
+    The folders above a relative path: `a/b/c.html` gives `a` and `a/b`.
+    """
+    parts = path.split('/')[:-1]
+    return ['/'.join(parts[:depth]) for depth in range(1, len(parts) + 1)]
+
+
+def _write_atomic(target: Path, data: bytes) -> None:
+    """
+    Writes a temporary file beside the target and renames it into place, with
+    the permissions a new file gets (a temporary file is private at first).
+    """
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f'.{target.name}.')
+    try:
+        with os.fdopen(handle, 'wb') as file:
+            file.write(data)
+        os.chmod(temporary, 0o666 & ~_umask())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    # The only way to read the umask is to set it, so it is set straight back
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

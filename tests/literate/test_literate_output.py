@@ -1,0 +1,160 @@
+"""
+The output folder: the renderer replaces and deletes only what it wrote, and
+refuses folders where it could lose someone's files before writing anything.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from labml_nn.literate.__main__ import main
+from labml_nn.literate.output import MANIFEST
+from labml_nn.literate.split import LiterateError
+
+
+def tree(root: Path) -> dict:
+    """
+    Every file and folder under `root`, with the bytes of the files.
+    """
+    if not root.exists():
+        return {}
+    return {p.relative_to(root).as_posix(): p.read_bytes() if p.is_file() else None for p in root.rglob('*')}
+
+
+@pytest.fixture
+def source(tmp_path) -> Path:
+    root = tmp_path / 'src'
+    (root / 'pkg').mkdir(parents=True)
+    (root / '__init__.py').write_text('"""\n# Home\n"""\n', encoding='utf-8')
+    (root / 'pkg' / '__init__.py').write_text('', encoding='utf-8')
+    (root / 'pkg' / 'loss.py').write_text('# The loss\nloss = 1\n', encoding='utf-8')
+    (root / 'other').mkdir()
+    (root / 'other' / 'thing.py').write_text('# A thing\nthing = 2\n', encoding='utf-8')
+    return root
+
+
+def build(source: Path, out: Path, *extra: str) -> int:
+    return main([str(source), '--lang', 'en', '--out', str(out), *extra])
+
+
+def test_a_second_build_keeps_files_it_did_not_write(source, tmp_path):
+    out = tmp_path / 'site'
+    assert build(source, out) == 0
+    (out / 'notes.txt').write_text('mine')
+    (out / 'img').mkdir()
+    (out / 'img' / 'photo.png').write_bytes(b'\x89PNG')
+    (out / 'pkg' / 'draft.html').write_text('my draft')
+    (out / 'empty').mkdir()
+    assert build(source, out) == 0
+    assert (out / 'notes.txt').read_text() == 'mine'
+    assert (out / 'img' / 'photo.png').read_bytes() == b'\x89PNG'
+    assert (out / 'pkg' / 'draft.html').read_text() == 'my draft'
+    assert (out / 'empty').is_dir()
+
+
+def test_a_first_build_keeps_empty_folders_it_did_not_make(source, tmp_path):
+    out = tmp_path / 'site'
+    (out / 'empty' / 'deeper').mkdir(parents=True)
+    assert build(source, out) == 0
+    assert (out / 'empty' / 'deeper').is_dir() and (out / 'pkg' / 'loss.html').is_file()
+
+
+def test_pages_of_deleted_sources_go_with_the_folders_the_renderer_made(source, tmp_path):
+    out = tmp_path / 'site'
+    assert build(source, out) == 0
+    (source / 'other' / 'thing.py').unlink()
+    assert build(source, out) == 0
+    assert not (out / 'other').exists()
+    # A folder the renderer made but the user has put a file in stays, with the file
+    (out / 'pkg' / 'mine.txt').write_text('mine')
+    (source / 'pkg' / 'loss.py').unlink()
+    (source / 'pkg' / '__init__.py').unlink()
+    assert build(source, out) == 0
+    assert tree(out / 'pkg') == {'mine.txt': b'mine'}
+
+
+def test_the_manifest_lists_what_was_written_and_check_passes(source, tmp_path):
+    out = tmp_path / 'site'
+    assert build(source, out) == 0
+    listed = [line for line in (out / MANIFEST).read_text().split('\n') if line and not line.startswith('#')]
+    written = sorted(p for p, data in tree(out).items() if data is not None and p != MANIFEST)
+    assert sorted(p for p in listed if not p.endswith('/')) == written
+    assert sorted(p for p in listed if p.endswith('/')) == ['other/', 'pkg/']
+    assert build(source, out, '--check') == 0
+
+
+def test_files_are_readable_like_any_new_file(source, tmp_path):
+    out = tmp_path / 'site'
+    assert build(source, out) == 0
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert (out / 'pkg' / 'loss.html').stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_a_file_it_did_not_write_is_never_replaced(source, tmp_path):
+    out = tmp_path / 'site'
+    assert build(source, out) == 0
+    (out / 'pkg' / 'new.html').write_text('the user made this page')
+    (source / 'pkg' / 'new.py').write_text('x = 1\n')
+    (source / 'pkg' / 'loss.py').write_text('# The loss, changed\nloss = 3\n')
+    before = tree(out)
+    with pytest.raises(LiterateError, match=r'already holds pkg/new\.html, not written by the renderer'):
+        build(source, out)
+    # Nothing was written: not even the page whose source changed
+    assert tree(out) == before
+
+
+@pytest.mark.parametrize('case, message', [
+    ('missing source', 'the source folder .* does not exist'),
+    ('source is a file', 'the source .* is not a folder'),
+    ('out is a file', r'--out .* is a file'),
+    ('out is the source', '--out .* is inside the source folder'),
+    ('out inside the source', '--out .* is inside the source folder'),
+    ('out holds the source', '--out .* holds the source folder'),
+    ('out holds files and no manifest', f'--out .* holds files and no {MANIFEST}'),
+])
+def test_folders_that_could_lose_files_are_refused_before_writing(source, tmp_path, case, message):
+    out = tmp_path / 'site'
+    given = source
+    if case == 'missing source':
+        given = tmp_path / 'scr'
+    elif case == 'source is a file':
+        given = source / 'pkg' / 'loss.py'
+    elif case == 'out is a file':
+        out = tmp_path / 'file.txt'
+        out.write_text('a file')
+    elif case == 'out is the source':
+        out = source
+    elif case == 'out inside the source':
+        out = source / 'site'
+    elif case == 'out holds the source':
+        out = tmp_path
+    else:
+        (out / 'photos').mkdir(parents=True)
+        (out / 'photos' / 'cat.png').write_bytes(b'cat')
+    before = tree(tmp_path)
+    with pytest.raises(LiterateError, match=message):
+        build(given, out)
+    assert tree(tmp_path) == before
+
+
+def test_a_misspelled_source_leaves_the_site_alone(source, tmp_path):
+    out = tmp_path / 'site'
+    assert build(source, out) == 0
+    before = tree(out)
+    with pytest.raises(LiterateError, match='does not exist'):
+        build(tmp_path / 'scr', out)
+    assert tree(out) == before
+
+
+def test_the_command_exits_with_status_2_and_no_traceback(source, tmp_path):
+    before = tree(tmp_path)
+    result = subprocess.run([sys.executable, '-m', 'labml_nn.literate', str(source), '--out', str(tmp_path)],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.startswith('error: --out') and 'holds the source folder' in result.stderr
+    assert 'Traceback' not in result.stderr
+    assert tree(tmp_path) == before
