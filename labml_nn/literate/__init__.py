@@ -13,26 +13,38 @@ In this project the source code is the tutorial. Comments and docstrings are
 written as Markdown, with math, and this package turns each source file into a
 page: the notes on the left, the code they explain on the right.
 
-It is built in layers, each a page of its own:
-
-1. [Splitting](split.html) a source file into sections of notes and code,
-   with Python's own tokenizer and parser.
-2. Rendering them: [notes](notes.html) become HTML with typeset math, and
-   [code](code.html) becomes highlighted lines with their numbers.
-3. [Writing a page](page.html) from those parts, in two columns.
-4. [Building the site](site.html): every page in every language, and the home page.
-5. [Writing the output folder](output.html), or checking it, without touching
-   a file the renderer did not write.
-
-[Translations](translate.html) come in when the site is built, and
-[the command line](__main__.html) ties it all together:
-
 ```sh
 python -m labml_nn.literate --out docs          # build the site
 python -m labml_nn.literate --out docs --check  # is it up to date?
 ```
 
+[The command line](__main__.html) runs a pipeline; each stage is a page of its
+own, and each uses only the stages before it:
+
+1. [Reading the sources](sources.html): find the files, read each one, and take
+   its title and summary from its front matter;
+2. [splitting](split.html) each into sections of notes and code, with Python's
+   own tokenizer and parser;
+3. rendering the [notes](notes.html) as HTML with typeset math, and the
+   [code](code.html) as highlighted lines with their numbers;
+4. [a page](page.html) from those parts, in two columns;
+5. [the site](site.html): what every page is called in every language, then
+   every page, the home page listing the others;
+6. [the output folder](output.html), written or checked, without touching a
+   file the renderer did not write.
+
+[Translations](translate.html) come in at the site: each notes block is shown
+in the page's language where a translator has written it.
+
 The pages need nothing from the network: the style sheet and the small script
 that highlights a name where it is used are in the output folder, and the math
 is MathML that the browser draws itself.
 """
+
+
+class LiterateError(Exception):
+    """
+    An error in the input that the author must fix, with a message that names
+    the file, or the folder or option, and the fix. The command line prints it
+    without a traceback and exits with status 2.
+    """

@@ -9,7 +9,7 @@ summary: >
 # The command line
 
 ```sh
-python -m labml_nn.literate [SOURCE_DIR] --out OUT_DIR [--lang LANG] [--check]
+python -m labml_nn.literate [SOURCE_DIR] --out OUT_DIR [--lang LANG] [--check] [--repository URL]
 python -m labml_nn.literate [SOURCE_DIR] --lang ja --update-translations
 ```
 
@@ -19,6 +19,9 @@ the site is built in English and in every language that has translations.
 * `--check` builds the site in memory and compares it with `OUT_DIR` without
   writing anything; it fails, listing what differs, if a page is out of date or
   a translated block is stale or missing.
+* `--repository URL` links each page to its source file at `URL` followed by
+  the file's path, such as
+  `https://github.com/you/project/blob/main/labml_nn/` for `labml_nn`.
 * `--update-translations` adds an entry for each new or changed notes block to
   the translation files, and lists the blocks that still need a translator.
 
@@ -38,49 +41,24 @@ from pathlib import Path
 from typing import Optional
 
 import labml_nn
+from labml_nn.literate import LiterateError
 from labml_nn.literate.output import check_folders, compare, write
 from labml_nn.literate.site import ASSET_FILES, Site, language_of
-from labml_nn.literate.split import LiterateError
-from labml_nn.literate.translate import ENGLISH, Catalogue, load_languages, package_folder
+from labml_nn.literate.translate import load_languages, package_folder, update_translations
 
 TRANSLATIONS = Path(__file__).parent / 'translations'
 
 
-def _arguments(argv: Optional[list]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog='python -m labml_nn.literate',
-                                     description='Render the annotated source as a web site.')
-    parser.add_argument('source', nargs='?', type=Path, default=Path(labml_nn.__file__).parent,
-                        help='the folder of sources (default: the labml_nn package)')
-    parser.add_argument('--out', type=Path, help='the folder to write the site to')
-    parser.add_argument('--lang', help='only this language, such as en or ja')
-    parser.add_argument('--check', action='store_true',
-                        help='compare OUT with a fresh build instead of writing it')
-    parser.add_argument('--update-translations', action='store_true',
-                        help='add entries for new and changed notes to the translation files')
-    parser.add_argument('--translations', type=Path, default=TRANSLATIONS,
-                        help='the folder of translations (default: the one in this package)')
-    arguments = parser.parse_args(argv)
-    if arguments.out is None and not arguments.update_translations:
-        parser.error('--out is required')
-    return arguments
-
-
 def main(argv: Optional[list] = None) -> int:
     arguments = _arguments(argv)
+    # The folders are checked before any work, and nothing is written before the site is built
     check_folders(arguments.source, None if arguments.update_translations else arguments.out)
-    # Translations are named from the top package, whichever folder of it is built
-    folder = package_folder(arguments.source)
-    every_language = [language.within(folder) for language in load_languages(arguments.translations)]
-    languages = every_language
-    if arguments.lang:
-        languages = [language for language in languages if language.code == arguments.lang]
-        if not languages:
-            raise LiterateError(f'no translations for language {arguments.lang!r} '
-                                f'in {arguments.translations}')
-    site = Site(arguments.source, languages, skip=arguments.translations)
-
+    every_language = _languages(arguments.translations, arguments.source)
+    languages = _only(every_language, arguments.lang, arguments.translations)
+    site = Site(arguments.source, languages, skip=arguments.translations, repository=arguments.repository)
     if arguments.update_translations:
-        return _update_translations(site)
+        print(''.join(line + '\n' for line in update_translations(list(site.pages.values()), languages)), end='')
+        return 0
 
     files = site.build()
     for warning in dict.fromkeys(site.warnings):
@@ -108,26 +86,51 @@ def main(argv: Optional[list] = None) -> int:
     return 0
 
 
-def _update_translations(site: Site) -> int:
+def _arguments(argv: Optional[list]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog='python -m labml_nn.literate',
+                                     description='Render the annotated source as a web site.')
+    parser.add_argument('source', nargs='?', type=Path, default=Path(labml_nn.__file__).parent,
+                        help='the folder of sources (default: the labml_nn package)')
+    parser.add_argument('--out', type=Path, help='the folder to write the site to')
+    parser.add_argument('--lang', help='only this language, such as en or ja')
+    parser.add_argument('--check', action='store_true',
+                        help='compare OUT with a fresh build instead of writing it')
+    parser.add_argument('--repository', type=_folder_url, metavar='URL',
+                        help='link each page to its source file at URL followed by its path')
+    parser.add_argument('--update-translations', action='store_true',
+                        help='add entries for new and changed notes to the translation files')
+    parser.add_argument('--translations', type=Path, default=TRANSLATIONS,
+                        help='the folder of translations (default: the one in this package)')
+    arguments = parser.parse_args(argv)
+    if arguments.out is None and not arguments.update_translations:
+        parser.error('--out is required')
+    return arguments
+
+
+def _folder_url(url: str) -> str:
+    # The URL of a folder, to which each page's path is added
+    return url if url.endswith('/') else url + '/'
+
+
+def _languages(translations: Path, source: Path) -> list:
     """
-    Rewrites each covered page's translation file, then lists what remains.
+    English and every translated language, as seen from the source folder:
+    translations are named from the top package, whichever folder of it is built.
     """
-    for language in site.languages:
-        if language is ENGLISH:
-            continue
-        for page in site.pages.values():
-            if not language.covers(page.path) or not page.exists:
-                continue
-            blocks = [(key, page.meta[key]) for key in ('title', 'summary') if page.meta.get(key)]
-            blocks += [(f'{section.anchor}/{i}', note.text)
-                       for section in page.sections for i, note in enumerate(section.notes, 1)]
-            catalogue = Catalogue.load(language, page.path)
-            catalogue.update(blocks, language.code)
-            for key, english in blocks:
-                status = catalogue.lookup(key, english, language.code)[1]
-                if status != 'ok':
-                    print(f'{catalogue.path}: {status} block {key}')
-    return 0
+    folder = package_folder(source)
+    return [language.within(folder) for language in load_languages(translations)]
+
+
+def _only(languages: list, code: Optional[str], translations: Path) -> list:
+    """
+    The language asked for with `--lang`, or all of them.
+    """
+    if code is None:
+        return languages
+    chosen = [language for language in languages if language.code == code]
+    if not chosen:
+        raise LiterateError(f'no translations for language {code!r} in {translations}')
+    return chosen
 
 
 if __name__ == '__main__':

@@ -3,7 +3,8 @@
 title: Highlighting code
 summary: >
   Pygments splits code into tokens; each becomes a span with a short class name
-  that the page's style sheet colours, one line of HTML per line of source.
+  that the page's style sheet colours, one line of HTML per line of source,
+  numbered.
 ---
 
 # Highlighting code
@@ -22,17 +23,27 @@ from pygments.token import STANDARD_TYPES, _TokenType
 from pygments.util import ClassNotFound
 
 
-def _css_class(token_type: _TokenType) -> str:
+def code_sections(text: str, sections: list) -> list:
     """
-    The short class Pygments gives a token type, such as `k` for a keyword or
-    `nf` for a function name. A subtype without its own short name, like a
-    lexer's private kind of string, takes its parent's. Plain text and
-    whitespace need no colour, so they get no class and no span.
+    The code column of each section as HTML. Each line is a span that shows
+    its number through the style sheet, so that copying the code does not copy
+    the numbers.
     """
-    while token_type not in STANDARD_TYPES:
-        token_type = token_type.parent
-    short = STANDARD_TYPES[token_type]
-    return '' if short == 'w' else short
+    lines = highlight_lines(text) if text else []
+    columns = []
+    for section in sections:
+        rows = ''.join(f'<span class="line" data-n="{n}">{lines[n - 1]}</span>\n' for n in section.code)
+        columns.append(f'<pre class="highlight"><code>{rows}</code></pre>' if rows else '')
+    return columns
+
+
+def highlight_lines(source: str) -> list:
+    """
+    The HTML of each line of a Python file; item `i` is line `i + 1`. The whole
+    file is highlighted at once, so a section that starts inside a bracket or
+    after a multi-line string is still coloured right.
+    """
+    return highlight(source, 'python').split('\n')
 
 
 def highlight(code: str, language: str = 'python') -> str:
@@ -55,10 +66,14 @@ def highlight(code: str, language: str = 'python') -> str:
     return ''.join(pieces)
 
 
-def highlight_lines(source: str) -> list:
+def _css_class(token_type: _TokenType) -> str:
     """
-    The HTML of each line of a Python file; item `i` is line `i + 1`. The whole
-    file is highlighted at once, so a section that starts inside a bracket or
-    after a multi-line string is still coloured right.
+    The short class Pygments gives a token type, such as `k` for a keyword or
+    `nf` for a function name. A subtype without its own short name, like a
+    lexer's private kind of string, takes its parent's. Plain text and
+    whitespace need no colour, so they get no class and no span.
     """
-    return highlight(source, 'python').split('\n')
+    while token_type not in STANDARD_TYPES:
+        token_type = token_type.parent
+    short = STANDARD_TYPES[token_type]
+    return '' if short == 'w' else short

@@ -2,9 +2,9 @@ r"""
 ---
 title: Rendering notes
 summary: >
-  Notes are CommonMark with TeX math. Front matter gives the page its title and
-  summary, formulas become MathML when the site is built, and code in the notes
-  is highlighted like the code beside them.
+  Notes are CommonMark with TeX math. Formulas become MathML when the site is
+  built, code in the notes is highlighted like the code beside them, and links
+  are checked and pointed at the right language.
 ---
 
 # Rendering notes
@@ -20,50 +20,165 @@ build with its file and line instead of showing raw TeX to a reader.
 """
 
 import functools
+import posixpath
 import re
 import unicodedata
-from typing import Callable, Optional
+from dataclasses import dataclass, field
+from typing import Optional
 
 import pykatex
-import yaml
 from markdown_it import MarkdownIt
 from mdit_py_plugins.amsmath import amsmath_plugin
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 
+from labml_nn.literate import LiterateError
 from labml_nn.literate.code import highlight
-from labml_nn.literate.split import LiterateError
 
-# Front matter is a YAML document between two `---` lines at the very start
-_FRONT_MATTER = re.compile(r'---\n(.*?)\n---[ \t]*(?:\n|$)', re.DOTALL)
-
-
-def front_matter(text: str, where: str) -> tuple:
+def render_notes(text: str, path: str, line: Optional[int] = None, links: Optional['Links'] = None) -> str:
     """
-    Splits the front matter off a notes block: returns its fields as a
-    dictionary of strings, and the Markdown that follows. Folded values
-    (`summary: >`) come back as one line.
+    A notes block as HTML. `path` and `line` say where the text came from, for
+    error messages; `links`, where its relative links may lead.
     """
-    match = _FRONT_MATTER.match(text)
-    if match is None:
-        return {}, text
+    return _markdown().render(text, {'path': path, 'line': line, 'text': text, 'links': links})
+
+
+@dataclass
+class Links:
+    """
+    Where the relative links of one page's notes may lead. Notes name a page
+    as from source to source, `[the loss](loss.html)`; on a translated page, a
+    link to a page that is not translated must go up to the English one.
+
+    * `page` is the page's source path, for warnings
+    * `here` is the page's path from its language's folder, such as `a/b.html`
+    * `folder` is that folder in the output: empty for English, or `ja/`
+    * `translated` holds the paths of the pages in the page's language, from its folder
+    * `english` holds every file of the English site
+    * `anchors` are the page's sections and the ids its notes set in HTML
+    * `broken` collects a warning for each link that leads nowhere
+    """
+    page: str
+    here: str
+    folder: str
+    translated: set
+    english: set
+    anchors: set
+    broken: list = field(default_factory=list)
+
+
+def resolve(href: str, links: Links) -> str:
+    """
+    The target a link of the notes gets on the page. Absolute links and links
+    to other sites are left alone.
+    """
+    if href.startswith('#'):
+        if href[1:] not in links.anchors and href != '#':
+            links.broken.append(f'{links.page}: there is no section {href} to link to')
+        return href
+    if not href or href.startswith('/') or re.match(r'[a-zA-Z][a-zA-Z0-9+.-]*:', href):
+        return href
+    path = re.split('[#?]', href)[0]
+    target = posixpath.normpath(posixpath.join(posixpath.dirname(links.here), path))
+    if target in links.translated or (target in links.english and not links.folder):
+        return href
+    if target in links.english:
+        # From the translated page's folder to the English file
+        here = posixpath.dirname(links.folder + links.here)
+        return posixpath.relpath(target, here) + href[len(path):]
+    links.broken.append(f'{links.page}: the link {href} leads to no page')
+    return href
+
+
+@functools.lru_cache(maxsize=None)
+def _markdown() -> MarkdownIt:
+    """
+    The parser, made once: CommonMark with tables, math, and our own rules for
+    code, links, images and line breaks.
+    """
+    md = MarkdownIt('commonmark').enable(['table', 'strikethrough'])
+    # The usual rule of TeX in Markdown, so that prices are not math: an opening
+    # `$` is not followed by a space, and a closing `$` is neither preceded by a
+    # space nor followed by a digit. `It costs $5 and $10` stays text.
+    dollarmath_plugin(md, allow_labels=False, allow_space=False, allow_digits=False,
+                      double_inline=True)
+    amsmath_plugin(md)
+    for name in ('math_inline', 'math_inline_double', 'math_block'):
+        md.add_render_rule(name, _render_math)
+    md.add_render_rule('amsmath', _render_align)
+    md.add_render_rule('code_inline', _render_code_inline)
+    md.add_render_rule('fence', _render_fence)
+    md.add_render_rule('code_block', _render_fence)
+    md.add_render_rule('link_open', _render_link)
+    md.add_render_rule('image', _render_image)
+    md.add_render_rule('softbreak', _render_softbreak)
+    return md
+
+
+def _render_code_inline(self, tokens, idx, options, env):
+    # Inline code in the notes is nearly always Python: a name, a call, a shape
+    return f'<code class="highlight">{highlight(tokens[idx].content)}</code>'
+
+
+def _render_fence(self, tokens, idx, options, env):
+    # A fence names its language; an indented block is taken to be Python
+    info = tokens[idx].info.split()
+    language = info[0] if info else 'python'
+    return f'<pre class="highlight"><code>{highlight(tokens[idx].content, language)}</code></pre>\n'
+
+
+def _relink(token, attribute: str, env):
+    if env.get('links') is not None:
+        token.attrSet(attribute, resolve(token.attrGet(attribute) or '', env['links']))
+
+
+def _render_link(self, tokens, idx, options, env):
+    _relink(tokens[idx], 'href', env)
+    return self.renderToken(tokens, idx, options, env)
+
+
+def _render_image(self, tokens, idx, options, env):
+    # An image is found like a linked page, so a translated page shows the English copy
+    _relink(tokens[idx], 'src', env)
+    return self.image(tokens, idx, options, env)
+
+
+# Chinese and Japanese characters, and the full-width forms of Latin ones
+_WIDE = re.compile('[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]')
+
+
+def _render_softbreak(self, tokens, idx, options, env):
+    # A line break in the source is a space in English, but nothing between two
+    # Japanese characters, where browsers would show it as a stray space
+    before = tokens[idx - 1].content[-1:] if idx > 0 else ''
+    after = tokens[idx + 1].content[:1] if idx + 1 < len(tokens) else ''
+    return '' if _WIDE.match(before) and _WIDE.match(after) else '\n'
+
+
+def _render_math(self, tokens, idx, options, env):
+    token = tokens[idx]
+    return _typeset(token.content, token.type != 'math_inline', env)
+
+
+def _render_align(self, tokens, idx, options, env):
+    return _typeset(tokens[idx].content, True, env)
+
+
+def _typeset(tex: str, display: bool, env: dict) -> str:
+    """
+    One formula as MathML. A formula KaTeX cannot parse is an error that names
+    the file, the line the formula is on, and the formula.
+    """
     try:
-        fields = yaml.safe_load(match.group(1)) or {}
-    except yaml.YAMLError as e:
-        raise LiterateError(f'{where}: the front matter is not valid YAML: {e}')
-    if not isinstance(fields, dict):
-        raise LiterateError(f'{where}: the front matter must be `key: value` lines')
-    return {str(k): str(v).strip() for k, v in fields.items()}, text[match.end():].lstrip('\n')
-
-
-def first_heading(text: str) -> Optional[str]:
-    """
-    The text of the first heading, the title of a page without front matter.
-    """
-    tokens = _MARKDOWN.parse(text)
-    for token, following in zip(tokens, tokens[1:]):
-        if token.type == 'heading_open':
-            return following.content
-    return None
+        mathml = _katex(tex.strip(), display)
+    except pykatex.ParseError as e:
+        text, line = env['text'], env['line']
+        if line is not None:
+            line += text[:max(text.find(tex), 0)].count('\n')
+        place = env['path'] if line is None else f"{env['path']}:{line}"
+        raise LiterateError(f'{place}: cannot typeset the formula {tex.strip()!r}: {e}')
+    if display:
+        return f'<div class="math-display">{mathml}</div>\n'
+    return mathml
 
 
 # [KaTeX](https://katex.org) is the most complete TeX-to-web typesetter, and
@@ -113,103 +228,3 @@ def _character(name: str) -> Optional[str]:
         return unicodedata.lookup(name)
     except KeyError:
         return None
-
-
-def _typeset(tex: str, display: bool, env: dict) -> str:
-    """
-    One formula as MathML. A formula KaTeX cannot parse is an error that names
-    the file, the line the formula is on, and the formula.
-    """
-    try:
-        mathml = _katex(tex.strip(), display)
-    except pykatex.ParseError as e:
-        text, line = env['text'], env['line']
-        if line is not None:
-            line += text[:max(text.find(tex), 0)].count('\n')
-        place = env['path'] if line is None else f"{env['path']}:{line}"
-        raise LiterateError(f'{place}: cannot typeset the formula {tex.strip()!r}: {e}')
-    if display:
-        return f'<div class="math-display">{mathml}</div>\n'
-    return mathml
-
-
-def _render_math(self, tokens, idx, options, env):
-    token = tokens[idx]
-    return _typeset(token.content, token.type != 'math_inline', env)
-
-
-def _render_align(self, tokens, idx, options, env):
-    return _typeset(tokens[idx].content, True, env)
-
-
-def _render_code_inline(self, tokens, idx, options, env):
-    # Inline code in the notes is nearly always Python: a name, a call, a shape
-    return f'<code class="highlight">{highlight(tokens[idx].content)}</code>'
-
-
-def _render_fence(self, tokens, idx, options, env):
-    # A fence names its language; an indented block is taken to be Python
-    info = tokens[idx].info.split()
-    language = info[0] if info else 'python'
-    return f'<pre class="highlight"><code>{highlight(tokens[idx].content, language)}</code></pre>\n'
-
-
-def _relink(token, attribute: str, env):
-    # The page decides where a relative link points, for translated pages
-    if env.get('link') is not None:
-        token.attrSet(attribute, env['link'](token.attrGet(attribute) or ''))
-
-
-def _render_link(self, tokens, idx, options, env):
-    _relink(tokens[idx], 'href', env)
-    return self.renderToken(tokens, idx, options, env)
-
-
-def _render_image(self, tokens, idx, options, env):
-    # An image is found like a linked page, so a translated page shows the English copy
-    _relink(tokens[idx], 'src', env)
-    return self.image(tokens, idx, options, env)
-
-
-# Chinese and Japanese characters, and the full-width forms of Latin ones
-_WIDE = re.compile('[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]')
-
-
-def _render_softbreak(self, tokens, idx, options, env):
-    # A line break in the source is a space in English, but nothing between two
-    # Japanese characters, where browsers would show it as a stray space
-    before = tokens[idx - 1].content[-1:] if idx > 0 else ''
-    after = tokens[idx + 1].content[:1] if idx + 1 < len(tokens) else ''
-    return '' if _WIDE.match(before) and _WIDE.match(after) else '\n'
-
-
-def _markdown() -> MarkdownIt:
-    md = MarkdownIt('commonmark').enable(['table', 'strikethrough'])
-    # The usual rule of TeX in Markdown, so that prices are not math: an opening
-    # `$` is not followed by a space, and a closing `$` is neither preceded by a
-    # space nor followed by a digit. `It costs $5 and $10` stays text.
-    dollarmath_plugin(md, allow_labels=False, allow_space=False, allow_digits=False,
-                      double_inline=True)
-    amsmath_plugin(md)
-    for name in ('math_inline', 'math_inline_double', 'math_block'):
-        md.add_render_rule(name, _render_math)
-    md.add_render_rule('amsmath', _render_align)
-    md.add_render_rule('code_inline', _render_code_inline)
-    md.add_render_rule('fence', _render_fence)
-    md.add_render_rule('code_block', _render_fence)
-    md.add_render_rule('link_open', _render_link)
-    md.add_render_rule('image', _render_image)
-    md.add_render_rule('softbreak', _render_softbreak)
-    return md
-
-
-_MARKDOWN = _markdown()
-
-
-def render_notes(text: str, path: str, line: Optional[int] = None,
-                 link: Optional[Callable[[str], str]] = None) -> str:
-    """
-    A notes block as HTML. `path` and `line` say where the text came from, for
-    error messages; `link` rewrites the target of each link.
-    """
-    return _MARKDOWN.render(text, {'path': path, 'line': line, 'text': text, 'link': link})

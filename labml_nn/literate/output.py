@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from labml_nn.literate.split import LiterateError
+from labml_nn.literate import LiterateError
 
 MANIFEST = '.literate-manifest'
 _HEADER = ('# Written by `python -m labml_nn.literate`: the files and folders (ending in /) it made here.\n'

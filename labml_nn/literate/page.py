@@ -30,7 +30,8 @@ class PageParts:
     * `crumbs` are the parent folders and the page itself as `(label, link)`;
       the link is `None` where there is no page to go to
     * `alternates` are the page in every language as `(language, link, name)`
-    * `sections` are `(anchor, notes, code)`
+    * `sections` are `(anchor, notes, code)`, each already HTML
+    * `source_link` leads to the source file in its repository, if one is known
     """
     lang: str
     title: str
@@ -45,15 +46,15 @@ class PageParts:
     after: str = ''
 
 
-def code_html(lines: list) -> str:
+def render_page(parts: PageParts) -> str:
     """
-    Code lines as `(number, html)` pairs, each in a span that shows its number
-    through the style sheet, so that copying the code does not copy the numbers.
+    The whole page as a string; the same parts always give the same bytes.
     """
-    if not lines:
-        return ''
-    rows = ''.join(f'<span class="line" data-n="{n}">{html}</span>\n' for n, html in lines)
-    return f'<pre class="highlight"><code>{rows}</code></pre>'
+    sections = '\n'.join(_section(*section) for section in parts.sections)
+    layout = ' class="notes-only"' if parts.notes_only else ''
+    return (f'<!DOCTYPE html>\n<html lang="{parts.lang}">\n<head>\n{_head(parts)}\n</head>\n<body>\n'
+            f'{_header(parts)}\n<main{layout}>\n{sections}\n{parts.after}</main>\n'
+            f'<script src="{parts.root}literate.js"></script>\n</body>\n</html>\n')
 
 
 def _head(parts: PageParts) -> str:
@@ -100,14 +101,3 @@ def _section(anchor: str, notes: str, code: str) -> str:
     return (f'<section class="section" id="{escape(anchor)}">\n'
             f'<div class="notes"><a class="anchor" href="#{escape(anchor)}" aria-label="link to this section">#</a>\n'
             f'{notes}</div>\n<div class="code">{code}</div>\n</section>')
-
-
-def render_page(parts: PageParts) -> str:
-    """
-    The whole page as a string; the same parts always give the same bytes.
-    """
-    sections = '\n'.join(_section(*section) for section in parts.sections)
-    layout = ' class="notes-only"' if parts.notes_only else ''
-    return (f'<!DOCTYPE html>\n<html lang="{parts.lang}">\n<head>\n{_head(parts)}\n</head>\n<body>\n'
-            f'{_header(parts)}\n<main{layout}>\n{sections}\n{parts.after}</main>\n'
-            f'<script src="{parts.root}literate.js"></script>\n</body>\n</html>\n')

@@ -2,8 +2,8 @@
 ---
 title: Splitting a source file into sections
 summary: >
-  The first layer of the literate renderer: Python's own tokenizer and parser
-  decide which lines are notes and which are code, and where each section starts.
+  The second stage of the renderer: Python's own tokenizer and parser decide
+  which lines are notes and which are code, and where each section starts.
 ---
 
 # Splitting a source file into sections
@@ -35,15 +35,7 @@ import re
 import tokenize
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Optional
-
-
-class LiterateError(Exception):
-    """
-    An error in the input that the author must fix, with a message that names
-    the file. The command line prints it without a traceback.
-    """
 
 
 @dataclass
@@ -64,20 +56,6 @@ class Section:
     anchor: str
     notes: list = field(default_factory=list)
     code: list = field(default_factory=list)
-
-
-def read_source(path: Path) -> str:
-    """
-    Source files must be UTF-8, as Python itself assumes. Anything else is an
-    error that names the file, rather than a page of mojibake.
-    """
-    data = path.read_bytes()
-    try:
-        text = data.decode('utf-8-sig')
-    except UnicodeDecodeError as e:
-        raise LiterateError(f'{path}: not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})')
-    # One kind of line ending, so that line numbers agree with every editor
-    return text.replace('\r\n', '\n').replace('\r', '\n')
 
 
 def split_markdown(text: str) -> list:

@@ -46,7 +46,7 @@ from typing import Optional
 
 import yaml
 
-from labml_nn.literate.split import LiterateError
+from labml_nn.literate import LiterateError
 
 
 @dataclass
@@ -178,6 +178,57 @@ class Catalogue:
                   f'# `old_en` once `{code}` says what `en` says. Made by --update-translations.\n')
         self.path.write_text(header + yaml.dump(entries, Dumper=_Dumper, allow_unicode=True,
                                                 sort_keys=False, width=100000), encoding='utf-8')
+
+
+@dataclass
+class PageTranslation:
+    """
+    A page's blocks in one language, by key: the translation, or `None` where
+    it is stale or missing, which `untranslated` lists for the translator.
+    `path` is the translation file.
+    """
+    path: Path
+    texts: dict
+    untranslated: list
+
+
+def translate_page(page, language: Language) -> PageTranslation:
+    """
+    Looks up every block of a page, its title and summary included.
+    """
+    catalogue = Catalogue.load(language, page.path)
+    texts, untranslated = {}, []
+    for key, english in blocks(page):
+        texts[key], status = catalogue.lookup(key, english, language.code)
+        if status != 'ok':
+            untranslated.append(f'{catalogue.path}: {status} block {key}')
+    return PageTranslation(catalogue.path, texts, untranslated)
+
+
+def blocks(page) -> list:
+    """
+    What there is to translate on a page, as `(key, english)`: its title and
+    summary, then each notes block, keyed by its section and its place there.
+    """
+    found = [(key, page.meta[key]) for key in ('title', 'summary') if page.meta.get(key)]
+    return found + [(f'{section.anchor}/{i}', note.text)
+                    for section in page.sections for i, note in enumerate(section.notes, 1)]
+
+
+def update_translations(pages: list, languages: list) -> list:
+    """
+    Rewrites the translation file of each page a language covers, and returns
+    a line for each block that still needs a translator.
+    """
+    needed = []
+    for language in languages:
+        for page in pages:
+            if language is ENGLISH or not language.covers(page.path) or not page.exists:
+                continue
+            catalogue = Catalogue.load(language, page.path)
+            catalogue.update(blocks(page), language.code)
+            needed += translate_page(page, language).untranslated
+    return needed
 
 
 def _done(entry: dict, code: str) -> bool:

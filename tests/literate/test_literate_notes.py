@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from labml_nn.literate.notes import first_heading, front_matter, render_notes
-from labml_nn.literate.split import LiterateError
+from labml_nn.literate import LiterateError
+from labml_nn.literate.notes import Links, render_notes
 
 
 def visible_text(html: str) -> str:
@@ -16,23 +16,6 @@ def visible_text(html: str) -> str:
     """
     html = re.sub(r'<annotation.*?</annotation>', '', html, flags=re.DOTALL)
     return re.sub(r'<[^>]+>', '', html)
-
-
-def test_front_matter_with_folded_summary():
-    meta, body = front_matter('---\ntitle: The loss\nsummary: >\n  A long\n  summary.\n---\n\n# Heading\n', 'f')
-    assert meta == {'title': 'The loss', 'summary': 'A long summary.'}
-    assert body == '# Heading\n'
-
-
-def test_no_front_matter():
-    assert front_matter('# Just a heading\n', 'f') == ({}, '# Just a heading\n')
-    assert first_heading('Some text\n\n## The *title*\n') == 'The *title*'
-    assert first_heading('No heading') is None
-
-
-def test_bad_front_matter_names_the_file():
-    with pytest.raises(LiterateError, match='loss.py:3: the front matter is not valid YAML'):
-        front_matter('---\ntitle: [unclosed\n---\n', 'loss.py:3')
 
 
 def test_inline_display_and_align_math_become_mathml():
@@ -64,10 +47,40 @@ def test_code_is_highlighted_in_notes():
     assert '<span class="c1"># one</span>' in html
 
 
-def test_links_are_passed_through_the_rewriter():
-    html = render_notes('[large model](large.html) and [paper](https://arxiv.org/abs/1503.02531)', 'f.py',
-                        link=lambda href: 'X' + href)
-    assert 'href="Xlarge.html"' in html and 'href="Xhttps://arxiv.org/abs/1503.02531"' in html
+def links(**changes) -> Links:
+    """
+    The links of the page `pkg/loss.py`, whose folder `pkg/` is translated
+    but whose sibling `other/` is not.
+    """
+    fields = dict(page='pkg/loss.py', here='pkg/loss.html', folder='',
+                  translated={'pkg/loss.html', 'pkg/index.html'},
+                  english={'pkg/loss.html', 'pkg/index.html', 'other/thing.html', 'pkg/plot.png'},
+                  anchors={'loss', 'section-0'})
+    return Links(**dict(fields, **changes))
+
+
+def test_links_lead_to_pages_sections_and_images():
+    english = links()
+    html = render_notes('[index](index.html), [thing](../other/thing.html#x), [paper](https://arxiv.org/abs/1503.02531), '
+                        '[loss](#loss) ![plot](plot.png)', 'f.py', links=english)
+    assert 'href="index.html"' in html and 'href="../other/thing.html#x"' in html
+    assert 'href="https://arxiv.org/abs/1503.02531"' in html and 'href="#loss"' in html and 'src="plot.png"' in html
+    assert english.broken == []
+
+
+def test_a_translated_page_links_up_to_english_pages_it_has_no_twin_of():
+    japanese = links(folder='ja/')
+    html = render_notes('[index](index.html) [thing](../other/thing.html#x) ![plot](plot.png)', 'f.py', links=japanese)
+    assert 'href="index.html"' in html and 'href="../../other/thing.html#x"' in html and 'src="../../pkg/plot.png"' in html
+    assert japanese.broken == []
+
+
+def test_links_to_nowhere_are_warnings():
+    page = links()
+    html = render_notes('[gone](gone.html) and [no section](#nowhere)', 'f.py', links=page)
+    assert 'href="gone.html"' in html
+    assert page.broken == ['pkg/loss.py: the link gone.html leads to no page',
+                           'pkg/loss.py: there is no section #nowhere to link to']
 
 
 def test_dollar_signs_in_code_are_not_math():

@@ -12,7 +12,7 @@ import pytest
 
 from labml_nn.literate.__main__ import main
 from labml_nn.literate.output import MANIFEST
-from labml_nn.literate.split import LiterateError
+from labml_nn.literate import LiterateError
 
 
 def tree(root: Path) -> dict:

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from labml_nn.literate.__main__ import main
-from labml_nn.literate.site import Site, discover, output_path
+from labml_nn.literate.site import Site, output_path
 from labml_nn.literate.translate import load_languages
 
 LOSS = '''\
@@ -67,31 +67,26 @@ def translations(tmp_path) -> Path:
     return root
 
 
-def test_paths_and_discovery(source, translations):
+def test_paths():
     assert output_path('a/b.py') == 'a/b.html'
     assert output_path('a/__init__.py') == 'a/index.html'
     assert output_path('a/readme.md') == 'a/readme.html'
     assert output_path('__main__.py') == '__main__.html'
-    (source / 'translations').mkdir()
-    (source / 'translations' / 'x.py').write_text('')
-    assert discover(source, skip=source / 'translations') == [
-        '__init__.py', 'other/__init__.py', 'other/thing.py', 'pkg/__init__.py', 'pkg/loss.py', 'pkg/readme.md']
 
 
 def test_english_pages(source, translations):
     files = Site(source, load_languages(translations)[:1]).build()
+    # Pages, and no copies of their sources: each page shows its code
     assert sorted(files) == sorted([
-        'literate.css', 'literate.js', 'index.html', '__init__.py',
-        'other/index.html', 'other/__init__.py', 'other/thing.html', 'other/thing.py',
-        'pkg/index.html', 'pkg/__init__.py', 'pkg/loss.html', 'pkg/loss.py',
-        'pkg/readme.html', 'pkg/readme.md'])
+        'literate.css', 'literate.js', 'index.html', 'other/index.html', 'other/thing.html',
+        'pkg/index.html', 'pkg/loss.html', 'pkg/readme.html'])
     loss = files['pkg/loss.html'].decode()
     assert '<html lang="en">' in loss and '<title>The loss</title>' in loss
     assert '<meta name="description" content="A loss with a summary.">' in loss
     assert '<meta property="og:title" content="The loss">' in loss
-    # Breadcrumbs to home and the folder, a link to the source copy
+    # Breadcrumbs to home and the folder; no repository was given to link the source in
     assert '<a href="../index.html">src</a> / <a href="../pkg/index.html">pkg</a> / <span>loss.py</span>' in loss
-    assert '<a href="../pkg/loss.py">Source</a>' in loss
+    assert '>Source</a>' not in loss
     # Anchors named after definitions, code lines with their own numbers
     assert '<section class="section" id="loss">' in loss
     assert '<span class="line" data-n="16"><span class="k">def</span>' in loss
@@ -255,3 +250,23 @@ def test_update_translations_keeps_title_and_summary(source, translations):
     (source / '__init__.py').write_text('"""\nWelcome.\n"""\n', encoding='utf-8')
     assert main([str(source), '--translations', str(translations), '--lang', 'ja', '--update-translations']) == 0
     assert yaml.safe_load(home_file.read_text(encoding='utf-8')) == entries
+
+
+def test_pages_link_to_their_source_in_the_repository(source, translations, tmp_path):
+    out = tmp_path / 'out'
+    assert main([str(source), '--lang', 'en', '--out', str(out),
+                 '--repository', 'https://example.org/project/blob/main/src']) == 0
+    loss = (out / 'pkg' / 'loss.html').read_text(encoding='utf-8')
+    assert '<a href="https://example.org/project/blob/main/src/pkg/loss.py">Source</a>' in loss
+
+
+def test_the_home_page_lists_titles_found_before_rendering(source, translations):
+    # A title that only a translation gives shows on the home page whatever the order of rendering
+    (translations / 'ja' / 'pkg').mkdir()
+    (translations / 'ja' / 'pkg' / 'loss.py.yaml').write_text(yaml.safe_dump(
+        [{'key': 'title', 'en': 'The loss', 'ja': '損失'}], allow_unicode=True), encoding='utf-8')
+    site = Site(source, load_languages(translations))
+    site.pages = dict(reversed(list(site.pages.items())))
+    files = site.build()
+    assert '<a href="pkg/loss.html">損失</a>' in files['ja/index.html'].decode()
+    assert '<a href="pkg/loss.html">The loss</a>' in files['index.html'].decode()

@@ -4,9 +4,7 @@ Splitting source files into sections of notes and code.
 
 import textwrap
 
-import pytest
-
-from labml_nn.literate.split import LiterateError, read_source, split_markdown, split_python
+from labml_nn.literate.split import split_markdown, split_python
 
 
 def split(source: str) -> list:
@@ -163,19 +161,6 @@ def test_unparsable_file_is_all_code_with_a_warning():
     sections, warning = split_python('def broken(:\n    # a comment\n    pass\n')
     assert 'cannot parse' in warning
     assert notes(sections) == [] and sections[0].code == [1, 2, 3]
-
-
-def test_non_utf8_is_a_clear_error(tmp_path):
-    path = tmp_path / 'latin1.py'
-    path.write_bytes('# caf\xe9\n'.encode('latin-1'))
-    with pytest.raises(LiterateError, match=r'latin1\.py: not UTF-8 .*0xe9'):
-        read_source(path)
-
-
-def test_crlf_line_endings(tmp_path):
-    path = tmp_path / 'windows.py'
-    path.write_bytes(b'# Note\r\nx = 1\r\n')
-    assert read_source(path) == '# Note\nx = 1\n'
 
 
 def test_markdown_splits_at_headings_outside_fences():
