@@ -61,7 +61,7 @@ class Manifest:
         if not path.is_file():
             return None
         lines = [line for line in path.read_text(encoding='utf-8').split('\n')
-                 if line and not line.startswith('#')]
+                 if line and not line.startswith('#') and _inside(out, line)]
         return cls({line for line in lines if not line.endswith('/')},
                    {line.rstrip('/') for line in lines if line.endswith('/')})
 
@@ -180,6 +180,11 @@ def _refuse_foreign(out: Path, files: dict, manifest: Manifest) -> None:
         listed = ', '.join(foreign[:5]) + (f' and {len(foreign) - 5} more' if len(foreign) > 5 else '')
         raise LiterateError(f'{out} already holds {listed}, not written by the renderer; '
                             f'move them away and build again')
+
+
+def _inside(out: Path, path: str) -> bool:
+    # A line of an edited manifest never leads the renderer out of its folder
+    return (out / path).resolve().is_relative_to(out.resolve()) and (out / path).resolve() != out.resolve()
 
 
 def _parents(path: str) -> list:

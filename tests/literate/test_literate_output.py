@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from labml_nn.literate import LiterateError, output
 from labml_nn.literate.__main__ import main
 from labml_nn.literate.output import MANIFEST
-from labml_nn.literate import LiterateError
 
 
 def tree(root: Path) -> dict:
@@ -158,3 +158,48 @@ def test_the_command_exits_with_status_2_and_no_traceback(source, tmp_path):
     assert result.stderr.startswith('error: --out') and 'holds the source folder' in result.stderr
     assert 'Traceback' not in result.stderr
     assert tree(tmp_path) == before
+
+
+def test_a_build_stopped_half_way_leaves_nothing_unrecorded(source, tmp_path, monkeypatch):
+    out = tmp_path / 'site'
+    written = []
+
+    def stop_after_two(target, data):
+        if len(written) == 2 and target.name != MANIFEST:
+            raise KeyboardInterrupt
+        if target.name != MANIFEST:
+            written.append(target)
+        real_write(target, data)
+
+    real_write = output._write_atomic
+    monkeypatch.setattr(output, '_write_atomic', stop_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        build(source, out)
+    monkeypatch.undo()
+    assert len(written) == 2 and not any(p.name.startswith('.') and p.name != MANIFEST for p in out.rglob('*'))
+    # The next build knows the files as its own and finishes the job
+    assert build(source, out) == 0 and build(source, out, '--check') == 0
+
+
+def test_an_edited_manifest_cannot_lead_outside_the_folder(source, tmp_path):
+    out = tmp_path / 'site'
+    assert build(source, out) == 0
+    (tmp_path / 'outside.txt').write_text('keep me')
+    with open(out / MANIFEST, 'a') as manifest:
+        manifest.write('../outside.txt\n../\n')
+    assert build(source, out) == 0
+    assert (tmp_path / 'outside.txt').read_text() == 'keep me'
+
+
+def test_a_build_of_one_language_keeps_the_others(source, tmp_path):
+    translations = tmp_path / 'translations'
+    (translations / 'ja').mkdir(parents=True)
+    (translations / 'ja' / 'language.yaml').write_text('name: 日本語\npages: [pkg/]\n', encoding='utf-8')
+    out = tmp_path / 'site'
+    arguments = [str(source), '--translations', str(translations), '--out', str(out)]
+    assert main(arguments) == 0
+    japanese = tree(out / 'ja')
+    assert 'pkg/loss.html' in japanese
+    (source / 'pkg' / 'loss.py').unlink()
+    assert main(arguments + ['--lang', 'en']) == 0
+    assert tree(out / 'ja') == japanese and not (out / 'pkg' / 'loss.html').exists()
