@@ -47,6 +47,7 @@ from typing import Optional
 from labml_nn.literate.code import code_sections
 from labml_nn.literate.notes import Links, render_notes
 from labml_nn.literate.page import PageParts, render_page
+from labml_nn.literate.search import INDEX_FILE, search_index
 from labml_nn.literate.sources import IMAGE_SUFFIXES, Page, find_sources, read_page
 from labml_nn.literate.split import Note
 from labml_nn.literate.translate import ENGLISH, Language, PageTranslation, translate_page
@@ -108,6 +109,10 @@ class Site:
             files[name] = (ASSETS / name).read_bytes()
         for path in self.images:
             files[path] = (self.source / path).read_bytes()
+        # 5. The search box's index of each language's pages
+        for language in self.languages:
+            files[_folder(language) + INDEX_FILE] = search_index(
+                {path: html for path, html in files.items() if language_of(path, self.languages) == language.code})
         return files
 
     def _title(self, page: Page, translation: Optional[PageTranslation]) -> tuple:
@@ -146,7 +151,7 @@ class Site:
             alternates=[(other.code, root + _folder(other) + out, other.name)
                         for other in self.languages if other.covers(page.path)],
             sections=sections,
-            notes_only=page.is_markdown,
+            notes_only=page.markdown,
             after=self._contents(language, titles) if page.path == '__init__.py' else '')
         # A page in one language only needs no language links
         if len(parts.alternates) == 1:

@@ -78,7 +78,7 @@ def test_english_pages(source, translations):
     files = Site(source, load_languages(translations)[:1]).build()
     # Pages, and no copies of their sources: each page shows its code
     assert sorted(files) == sorted([
-        'literate.css', 'literate.js', 'index.html', 'other/index.html', 'other/thing.html',
+        'literate.css', 'literate.js', 'search-index.js', 'index.html', 'other/index.html', 'other/thing.html',
         'pkg/index.html', 'pkg/loss.html', 'pkg/readme.html'])
     loss = files['pkg/loss.html'].decode()
     assert '<html lang="en">' in loss and '<title>The loss</title>' in loss

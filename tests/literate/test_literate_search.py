@@ -1,0 +1,86 @@
+"""
+The search index: what it keeps of a page, and one index per language.
+"""
+
+import json
+from pathlib import Path
+
+from labml_nn.literate.search import INDEX_FILE, index_page, search_index
+from labml_nn.literate.site import Site
+from labml_nn.literate.translate import load_languages
+
+PAGE = '''<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>The loss &amp; more</title><link rel="stylesheet" href="literate.css"></head>
+<body>
+<header class="bar"><nav class="crumbs"><a href="index.html">home</a></nav></header>
+<main>
+<section class="section" id="section-0">
+<div class="notes"><a class="anchor" href="#section-0">#</a>
+<h1>The loss</h1>
+<p>A <em>teacher</em> and <code class="highlight"><span class="n">soft</span>_targets</code>.<br>
+Next line.</p>
+<h2>Why multiply by <span class="katex"><math><semantics><mrow><msup><mi>T</mi><mn>2</mn></msup></mrow>
+<annotation encoding="application/x-tex">T^2</annotation></semantics></math></span></h2>
+<p>The gradients shrink.</p>
+</div>
+<div class="code"><pre class="highlight"><code><span class="line" data-n="1">import torch</span></code></pre></div>
+</section>
+<section class="section" id="Model.forward">
+<div class="notes"><a class="anchor" href="#Model.forward">#</a><p>The forward pass.</p></div>
+<div class="code"><pre class="highlight"><code><span class="line" data-n="9">def forward(x): pass</span></code></pre></div>
+</section>
+<section class="section" id="section-2">
+<div class="notes"><a class="anchor" href="#section-2">#</a></div>
+<div class="code"><pre class="highlight"><code><span class="line" data-n="12">x = 1</span></code></pre></div>
+</section>
+</main>
+</body>
+</html>
+'''
+
+
+def test_a_page_in_the_index():
+    page = index_page('pkg/loss.html', PAGE)
+    assert page['url'] == 'pkg/loss.html' and page['lang'] == 'en' and page['title'] == 'The loss & more'
+    # A heading starts an entry, anchored as the page's script anchors it; the
+    # code, the `#` links and the MathML letters are left out, the TeX kept
+    assert page['sections'] == [
+        {'id': 'section-0-1', 'heading': 'The loss', 'name': '',
+         'text': 'The loss A teacher and soft_targets. Next line.'},
+        {'id': 'section-0-2', 'heading': 'Why multiply by T^2', 'name': '',
+         'text': 'Why multiply by T^2 The gradients shrink.'},
+        {'id': 'Model.forward', 'heading': 'Why multiply by T^2', 'name': 'Model.forward',
+         'text': 'The forward pass.'},
+    ]
+    assert index_page('empty.html', '<html lang="en"><title>x</title><main></main></html>') is None
+
+
+def test_the_index_is_a_script_that_sets_a_global():
+    files = {'b.html': PAGE.encode(), 'a.html': PAGE.replace('The loss &amp;', 'A').encode(), 'x.css': b''}
+    script = search_index(files).decode('utf-8')
+    prefix, suffix = 'window.LITERATE_SEARCH = ', ';\n'
+    assert script.startswith(prefix) and script.endswith(suffix)
+    index = json.loads(script[len(prefix):-len(suffix)])
+    assert [page['url'] for page in index['pages']] == ['a.html', 'b.html']
+    # The same pages in another order give the same bytes
+    assert search_index(dict(reversed(list(files.items())))) == search_index(files)
+
+
+def test_one_index_per_language(tmp_path: Path):
+    source = tmp_path / 'source'
+    source.mkdir()
+    (source / '__init__.py').write_text('"""\n# Home\n\nThe home page.\n"""\n', encoding='utf-8')
+    (source / 'loss.py').write_text('"""\n# The loss\n\nAt a high temperature.\n"""\nx = 1\n', encoding='utf-8')
+    translations = tmp_path / 'translations'
+    (translations / 'ja').mkdir(parents=True)
+    (translations / 'ja' / 'language.yaml').write_text(
+        'name: 日本語\npages: [loss.py]\nui:\n  source: ソース\n  contents: 目次\n', encoding='utf-8')
+    files = Site(source, load_languages(translations)).build()
+
+    def urls(path: str) -> list:
+        text = files[path].decode('utf-8')
+        return [page['url'] for page in json.loads(text[text.index('{'):text.rindex('}') + 1])['pages']]
+
+    assert urls(INDEX_FILE) == ['index.html', 'loss.html']
+    assert urls('ja/' + INDEX_FILE) == ['ja/loss.html']
