@@ -88,33 +88,23 @@
     addCopyButton(pre, function () { return code.textContent; });
   });
 
-  // The table of contents: the headings of the notes, and under them the
-  // definitions that have a section of their own (their anchor is their name)
   // A heading's words, without the TeX source that MathML keeps beside a formula
   function wordsOf(e) {
     var copy = e.cloneNode(true);
     copy.querySelectorAll('annotation, .anchor').forEach(function (a) { a.remove(); });
     return copy.textContent.replace(/\s+/g, ' ').trim();
   }
-  function slug(text) {
-    return text.toLowerCase().trim().replace(/[^\p{L}\p{N}]+/gu, '-').replace(/^-|-$/g, '') || 'heading';
-  }
+
+  // The table of contents: the headings of the notes, and under them the
+  // definitions that have a section of their own (their anchor is their name)
   var entries = [];
   var level = 1;
   document.querySelectorAll('main .section').forEach(function (section) {
-    section.querySelectorAll('.notes h1, .notes h2, .notes h3').forEach(function (heading) {
-      if (!heading.id) {
-        var first = heading.parentNode.firstElementChild;
-        var atTop = first === heading || (first.classList.contains('anchor') &&
-                                          first.nextElementSibling === heading);
-        var id = atTop && !section.dataset.headed ? section.id : slug(wordsOf(heading));
-        while (id !== section.id && document.getElementById(id)) id += '-';
-        if (id !== section.id) heading.id = id;
-        section.dataset.headed = '1';
-        heading.dataset.target = id;
-      }
+    // The k-th heading of a section is `#<section>-<k>`, as the search index has it
+    section.querySelectorAll('.notes h1, .notes h2, .notes h3').forEach(function (heading, k) {
+      if (!heading.id) heading.id = section.id + '-' + (k + 1);
       level = Number(heading.tagName[1]);
-      entries.push({level: level, text: wordsOf(heading), id: heading.dataset.target || heading.id});
+      entries.push({level: level, text: wordsOf(heading), id: heading.id});
     });
     if (!/^section-\d+$/.test(section.id) && section.querySelector('.code .line')) {
       entries.push({level: Math.min(level + 1, 4), name: section.id, id: section.id});
@@ -124,7 +114,7 @@
     var list = element('ol', {}, entries.map(function (entry) {
       var label = entry.name ? element('code', {}, [entry.name]) : entry.text;
       return element('li', {'class': 'level-' + entry.level + (entry.name ? ' definition' : '')},
-                     [element('a', {href: '#' + encodeURIComponent(entry.id).replace(/%2E/g, '.')}, [label])]);
+                     [element('a', {href: '#' + encodeURIComponent(entry.id)}, [label])]);
     }));
     var details = element('details', {}, [element('summary', {}, [words.contents]), list]);
     var toc = element('nav', {'class': 'toc', 'aria-label': words.contents}, [details]);
@@ -175,7 +165,9 @@
     if (!loading) {
       loading = new Promise(function (resolve) {
         if (window.LITERATE_SEARCH) return resolve(window.LITERATE_SEARCH);
-        var tag = element('script', {src: root + 'search-index.js'});
+        // Each language has its own index, in its own folder
+        var folder = document.documentElement.lang === 'en' ? '' : document.documentElement.lang + '/';
+        var tag = element('script', {src: root + folder + 'search-index.js'});
         tag.onload = function () { resolve(window.LITERATE_SEARCH || null); };
         tag.onerror = function () { resolve(null); };
         document.head.appendChild(tag);

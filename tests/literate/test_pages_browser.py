@@ -1,0 +1,404 @@
+"""
+The pages in a real browser: nothing hidden, everything findable, readable in
+both themes and on paper. One small site, in English and Japanese, is built
+once for the module and opened in one headless Chromium.
+
+Each test measures what a reader would see: boxes, colours, what a button hands
+to the clipboard, where a search result leads.
+"""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from chromium import Browser, require_chromium
+from labml_nn.literate.__main__ import main
+
+LONG_CALL = ('    return torch.where(mask, torch.log_softmax(student_logits / temperature, dim=-1), '
+             'torch.zeros_like(student_logits)) * temperature ** 2 + Model.unused_offset_for_a_long_line')
+
+# A page with everything the style sheet and the script handle: headings,
+# definitions, a shell command in the notes, a formula, an image, and code
+# lines much longer than the code column
+LOSS = f'''"""
+---
+title: The loss
+summary: A page for the browser tests.
+---
+
+# The loss
+
+The *teacher* and the student. At a higher temperature the soft targets are softer:
+
+$$q_c = \\frac{{\\exp(z_c / T)}}{{\\sum_j \\exp(z_j / T)}}$$
+
+$$\\mathcal{{L}}_{{soft}} = \\frac{{T^2}}{{n}} \\sum_{{i\\ \\text{{valid}}}} \\sum_c p_{{i,c}}\\left(\\log p_{{i,c}} - \\log q_{{i,c}}\\right)$$
+
+```sh
+python -m labml_nn.distillation --data-dir /a/very/long/path/to/the/data --teacher latest --profile cpu --seeds 3 --out OUT
+```
+
+![A plot](plot.svg)
+
+## Temperature
+
+The temperature divides the logits.
+
+> A quote, in a muted colour.
+
+| a | b |
+| --- | --- |
+| 1 | 2 |
+"""
+
+import torch
+
+SCALE = 0x10 + 2.5  # a comment
+
+
+# A function with a line too long for the code column
+def soft_loss(student_logits: torch.Tensor, temperature: float, mask: torch.Tensor) -> torch.Tensor:
+{LONG_CALL}
+
+
+# A class, and its method
+class Model(torch.nn.Module):
+    """
+    ## The model
+
+    Its own heading.
+    """
+
+    @staticmethod
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        if len(x) == 0:
+            raise ValueError(f'empty input: {{x!r}}')
+        return self.weights_of_the_layer_that_comes_first_in_this_model(x) + self.weights_of_the_second_layer(x)
+'''
+
+HOME = '''"""
+---
+title: The test site
+summary: The home page, notes only.
+---
+
+# The test site
+
+A package of [one page](loss.html).
+"""
+'''
+
+PLOT = ('<svg xmlns="http://www.w3.org/2000/svg" width="300" height="150" viewBox="0 0 300 150">'
+        '<rect width="300" height="150" fill="white"/>'
+        '<polyline points="0,140 100,60 200,30 300,20" fill="none" stroke="#1f77b4" stroke-width="3"/>'
+        '<text x="10" y="20" font-size="12">accuracy</text></svg>')
+
+# The Japanese of the page's title and first notes block; a source line break
+# falls between two Japanese characters
+JAPANESE = {
+    'title': '損失',
+    'section-0/1': '# 損失\n\n*教師*と生徒。温度が高いほど\nソフトターゲットは柔らかくなります。\n',
+}
+
+
+@pytest.fixture(scope='module')
+def site(tmp_path_factory) -> Path:
+    source = tmp_path_factory.mktemp('source')
+    (source / '__init__.py').write_text(HOME, encoding='utf-8')
+    (source / 'loss.py').write_text(LOSS, encoding='utf-8')
+    (source / 'plot.svg').write_text(PLOT, encoding='utf-8')
+    translations = tmp_path_factory.mktemp('translations')
+    (translations / 'ja').mkdir()
+    (translations / 'ja' / 'language.yaml').write_text(
+        'name: 日本語\npages: [__init__.py, loss.py]\nui:\n  source: ソース\n  contents: 目次\n', encoding='utf-8')
+    # The translator's part: fill in the entries the renderer asks for
+    arguments = [str(source), '--translations', str(translations), '--lang', 'ja']
+    assert main(arguments + ['--update-translations']) == 0
+    catalogue = translations / 'ja' / 'loss.py.yaml'
+    entries = yaml.safe_load(catalogue.read_text(encoding='utf-8'))
+    for entry in entries:
+        entry['ja'] = JAPANESE.get(entry['key'], entry['ja'])
+    catalogue.write_text(yaml.safe_dump(entries, allow_unicode=True), encoding='utf-8')
+    out = tmp_path_factory.mktemp('site') / 'out'
+    assert main([str(source), '--out', str(out), '--translations', str(translations)]) == 0
+    return out
+
+
+@pytest.fixture(scope='module')
+def browser(tmp_path_factory):
+    require_chromium()
+    with Browser(tmp_path_factory.mktemp('profile')) as browser:
+        yield browser
+
+
+def url(site: Path, page: str) -> str:
+    path, hash, anchor = page.partition('#')
+    return (site / path).as_uri() + hash + anchor
+
+
+# Every box whose content is wider than the box itself, and the page's own width
+OVERFLOWS = '''(() => {
+  const boxes = [...document.querySelectorAll(
+    '.notes, .notes > *, .notes pre, .code, .code pre, .line, .math-display, .notes table, .toc, .bar')];
+  const wide = boxes.filter(e => e.getClientRects().length && e.scrollWidth > e.clientWidth + 1)
+    .map(e => e.className || e.tagName);
+  return {wide, page: document.scrollingElement.scrollWidth, window: window.innerWidth};
+})()'''
+
+
+@pytest.mark.parametrize('width', [1000, 1200, 1400])
+def test_nothing_is_cut_off_on_a_wide_screen(site, browser, width):
+    for page in ('loss.html', 'index.html', 'ja/loss.html'):
+        browser.open(url(site, page), width)
+        found = browser.evaluate(OVERFLOWS)
+        assert found['wide'] == [], (page, found)
+        assert found['page'] <= found['window'], (page, found)
+
+
+def test_long_lines_wrap_under_themselves(site, browser):
+    browser.open(url(site, 'loss.html'), 1400)
+    lines = browser.evaluate('''(() => [...document.querySelectorAll('.code .line')]
+      .filter(l => l.textContent.length > 100).map(line => {
+        const range = document.createRange();
+        range.selectNodeContents(line);
+        const rows = [...range.getClientRects()];
+        const first = [...line.children].find(e => e.textContent.trim());
+        const split = [...line.querySelectorAll('span')].filter(s => s.getClientRects().length > 1)
+          .map(s => s.textContent);
+        return {text: line.textContent, top: rows.map(r => r.top), left: rows.map(r => r.left),
+                code: first.getBoundingClientRect().left, split};
+      }))()''')
+    assert {line['text'] for line in lines} >= {LONG_CALL}
+    for line in lines:
+        tops = sorted(set(round(top) for top in line['top']))
+        # Wrapped onto more rows, never split inside a word
+        assert len(tops) > 1, line['text']
+        assert line['split'] == [], line
+        # Every row after the first starts further in than the line's own code
+        first_row = min(line['top'])
+        continued = [left for left, top in zip(line['left'], line['top']) if top > first_row + 1]
+        assert continued and min(continued) > line['code'] + 1, line
+
+
+def test_phones_scroll_only_inside_code(site, browser):
+    browser.open(url(site, 'loss.html'), 400, touch=True)
+    found = browser.evaluate(OVERFLOWS)
+    # The page itself never scrolls sideways; only code blocks may
+    assert found['page'] <= found['window'], found
+    assert set(found['wide']) <= {'line', 'highlight'}, found
+    # The shell command wraps, so none of it is hidden
+    shell = browser.evaluate("(() => { const p = document.querySelector('.notes pre');"
+                             " return [p.scrollWidth, p.clientWidth, p.getClientRects()[0].height]; })()")
+    assert shell[0] <= shell[1] + 1 and shell[2] > 60, shell
+
+
+def test_a_page_without_code_is_one_column(site, browser):
+    browser.open(url(site, 'index.html'), 1400)
+    boxes = browser.evaluate('''(() => {
+      const notes = document.querySelector('.notes').getBoundingClientRect();
+      const code = document.querySelector('.code').getBoundingClientRect();
+      return {notes: notes.width, code: code.width, left: notes.left, right: window.innerWidth - notes.right};
+    })()''')
+    assert boxes['code'] == 0 and boxes['notes'] > 600, boxes
+    assert abs(boxes['left'] - boxes['right']) < 20, boxes
+
+
+# A4 in CSS pixels less Chromium's default margins of 0.4 inch on each side
+PAPER = round((8.27 - 0.8) * 96)
+
+
+def test_print_keeps_everything_on_the_page(site, browser):
+    browser.open(url(site, 'loss.html'), PAPER, media='print')
+    found = browser.evaluate(OVERFLOWS)
+    assert found['wide'] == [] and found['page'] <= PAPER, found
+    layout = browser.evaluate('''(() => {
+      const section = [...document.querySelectorAll('.section')].find(s => s.querySelector('.code .line'));
+      const box = e => e.getBoundingClientRect();
+      const hidden = ['.bar .links', '.search', '.toc', '.copy']
+        .map(s => document.querySelector(s)).filter(e => e && e.getClientRects().length);
+      return {notes: box(section.querySelector('.notes')).toJSON(),
+              code: box(section.querySelector('.code')).toJSON(),
+              shown: hidden.map(e => e.className)};
+    })()''')
+    # Notes above their code, both across the page; header links, search and buttons dropped
+    assert layout['code']['top'] >= layout['notes']['bottom'] - 1, layout
+    assert layout['notes']['width'] > PAPER * 0.9 and layout['code']['width'] > PAPER * 0.9, layout
+    assert layout['shown'] == [], layout
+    pdf = browser.pdf(paperWidth=8.27, paperHeight=11.69, printBackground=True)
+    assert pdf.startswith(b'%PDF') and len(re.findall(rb'/Type\s*/Page\b', pdf)) >= 2
+    browser.screen(1400)
+
+
+def test_table_of_contents(site, browser):
+    browser.open(url(site, 'loss.html'), 1400)
+    toc = browser.evaluate('''(() => [...document.querySelectorAll('.toc a')].map(a => ({
+      text: a.textContent, target: !!document.getElementById(decodeURIComponent(a.hash.slice(1)))})))()''')
+    assert [entry['text'] for entry in toc] == [
+        'The loss', 'Temperature', 'soft_loss', 'The model', 'Model', 'Model.forward']
+    assert all(entry['target'] for entry in toc), toc
+    # Beside the notes, and still in view after scrolling down
+    place = browser.evaluate('''(async () => {
+      window.scrollTo(0, document.body.scrollHeight);
+      await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+      const toc = document.querySelector('.toc').getBoundingClientRect();
+      const notes = document.querySelector('.notes').getBoundingClientRect();
+      return {top: toc.top, bottom: toc.bottom, right: toc.right, notes: notes.left, scrolled: window.scrollY};
+    })()''')
+    assert place['scrolled'] > 100 and place['top'] >= 0 and place['top'] < 5, place
+    assert place['right'] <= place['notes'] + 1, place
+    # Folded on a phone, above the notes, and opened with a tap
+    browser.open(url(site, 'loss.html'), 400, touch=True)
+    folded = browser.evaluate('''(() => {
+      const details = document.querySelector('.toc details');
+      const closed = !details.open;
+      details.querySelector('summary').click();
+      return [closed, details.open, document.querySelector('.toc a').getClientRects().length > 0];
+    })()''')
+    assert folded == [True, True, True]
+
+
+def test_anchors_on_touch_screens_and_the_target_highlighted(site, browser):
+    opacity = "getComputedStyle(document.querySelector('.anchor')).opacity"
+    browser.open(url(site, 'loss.html'), 400, touch=True)
+    assert browser.evaluate(opacity) == '1'
+    browser.open(url(site, 'loss.html'), 1400)
+    assert browser.evaluate(opacity) == '0'
+    browser.open(url(site, 'loss.html#Model'), 1400)
+    colours = browser.evaluate('''(() => [...document.querySelectorAll('.section')]
+      .map(s => [s.id, getComputedStyle(s.querySelector('.notes')).backgroundColor]))()''')
+    targeted = {colour for name, colour in colours if name == 'Model'}
+    others = {colour for name, colour in colours if name != 'Model'}
+    assert len(targeted) == 1 and not targeted & others, colours
+
+
+def test_copy_buttons_copy_the_code_without_line_numbers(site, browser):
+    browser.open(url(site, 'loss.html'), 1400)
+    copied = browser.evaluate('''(async () => {
+      const copied = [];
+      navigator.clipboard.writeText = async text => { copied.push(text); };
+      const buttons = [...document.querySelectorAll('.code .copy, .notes pre .copy')];
+      for (const button of buttons) button.click();
+      await new Promise(r => setTimeout(r, 50));
+      return {copied, sections: document.querySelectorAll('.code .line:first-child').length,
+              shells: document.querySelectorAll('.notes pre').length};
+    })()''')
+    # One button for each code section and each command
+    assert len(copied['copied']) == copied['sections'] + copied['shells']
+    source = LOSS
+    for text in copied['copied']:
+        assert text in source, text
+    assert any(LONG_CALL in text for text in copied['copied'])
+    assert any(text.startswith('python -m labml_nn.distillation --data-dir') for text in copied['copied'])
+
+
+def test_images_enlarge_on_click(site, browser):
+    for width, larger in ((1400, 1.5), (400, 1.9)):
+        browser.open(url(site, 'loss.html'), width, touch=width < 768)
+        sizes = browser.evaluate('''(async () => {
+          const image = document.querySelector('.notes img');
+          const before = image.getBoundingClientRect().width;
+          image.click();
+          const zoomed = document.querySelector('.zoom img');
+          await zoomed.decode();
+          const after = zoomed.getBoundingClientRect().width;
+          document.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape'}));
+          return [before, after, !!document.querySelector('.zoom')];
+        })()''')
+        assert sizes[1] >= sizes[0] * larger and not sizes[2], (width, sizes)
+
+
+# The contrast of every piece of text with what is behind it, WCAG 2's formula
+CONTRAST = '''(() => {
+  const rgb = c => { const p = c.match(/[\\d.]+/g).map(Number); return p.length > 3 ? p : [...p, 1]; };
+  const linear = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+  const luminance = ([r, g, b]) => 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
+  const background = e => {
+    for (; e; e = e.parentElement) {
+      const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c[3] > 0) return c;
+    }
+    return [255, 255, 255, 1];
+  };
+  const ratio = (fg, bg) => { const [a, b] = [luminance(fg), luminance(bg)].sort((x, y) => y - x);
+                              return (a + 0.05) / (b + 0.05); };
+  const texts = [...document.querySelectorAll('body *')].filter(e => e.getClientRects().length &&
+    [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim()));
+  const found = texts.map(e => [e.className || e.tagName, e.textContent.slice(0, 20),
+                                ratio(rgb(getComputedStyle(e).color), background(e))]);
+  const line = document.querySelector('.line');
+  found.push(['line number', line.dataset.n, ratio(rgb(getComputedStyle(line, '::before').color), background(line))]);
+  const input = document.querySelector('.search input');
+  if (input) found.push(['placeholder', '', ratio(rgb(getComputedStyle(input, '::placeholder').color),
+                                                  background(input))]);
+  return found;
+})()'''
+
+
+@pytest.mark.parametrize('dark', [False, True])
+def test_text_contrast(site, browser, dark):
+    browser.open(url(site, 'loss.html#Model'), 1400, dark=dark)
+    # Also a name marked by a click, and a section led to by a link
+    browser.evaluate("document.querySelector('.code .n').click(); true")
+    found = browser.evaluate(CONTRAST)
+    kinds = {name for name, _, _ in found}
+    # The code's tokens are among what was measured
+    assert {'k', 'nf', 'nc', 'nb', 's1', 'c1', 'mf', 'o', 'nd', 'ne', 'line number', 'n hl'} <= kinds, kinds
+    low = [item for item in found if item[2] < 4.5]
+    assert low == [], low
+    browser.screen(1400)
+
+
+def test_japanese_pages(site, browser):
+    browser.open(url(site, 'ja/loss.html'), 1400)
+    em = browser.evaluate('''(() => { const s = getComputedStyle(document.querySelector('.notes em'));
+                             return [s.fontStyle, s.textEmphasisStyle]; })()''')
+    assert em[0] == 'normal' and 'sesame' in em[1], em
+    text = browser.evaluate("document.querySelector('main').innerText")
+    assert '温度が高いほど' in text
+    spaced = re.findall(r'[\u3000-\u30ff\u4e00-\u9fff][ \n][\u3000-\u30ff\u4e00-\u9fff]', text)
+    assert spaced == [], spaced
+    assert browser.evaluate("document.querySelector('.toc summary').textContent") == '目次'
+
+
+def test_images_are_dimmed_in_the_dark(site, browser):
+    filters = {}
+    for dark in (False, True):
+        browser.open(url(site, 'loss.html'), 1400, dark=dark)
+        filters[dark] = browser.evaluate("getComputedStyle(document.querySelector('.notes img')).filter")
+    assert filters[False] == 'none' and 'invert' in filters[True], filters
+
+
+def test_search_finds_a_section_offline(site, browser):
+    browser.open(url(site, 'index.html'), 1400)
+    href = browser.evaluate('''(async () => {
+      const input = document.querySelector('.search input');
+      input.focus();
+      input.value = 'temperature';
+      input.dispatchEvent(new Event('input'));
+      for (let i = 0; i < 100 && !document.querySelector('.search li a'); i++)
+        await new Promise(r => setTimeout(r, 20));
+      const link = document.querySelector('.search li a');
+      return link && link.href;
+    })()''')
+    assert href and href.startswith('file://') and '#' in href, href
+    browser.open(href)
+    # The heading the words are in, not only its page
+    target = browser.evaluate("(() => { const t = document.querySelector(':target');"
+                              " return t && [t.tagName, t.innerText]; })()")
+    assert target == ['H2', 'Temperature'], target
+
+
+def test_no_network(site, browser):
+    # Every page of the site, at both widths: everything comes from disk
+    pages = sorted(p.relative_to(site).as_posix() for p in site.rglob('*.html'))
+    for page in pages:
+        for width in (1400, 400):
+            browser.open(url(site, page), width)
+    # Focusing the search box loads the index
+    browser.evaluate("const input = document.querySelector('.search input');"
+                     "if (input) input.dispatchEvent(new Event('focus')); true")
+    requests = browser.requests()
+    assert len(requests) > len(pages)
+    assert [r for r in requests if not r.startswith('file://')] == []
