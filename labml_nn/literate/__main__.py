@@ -44,7 +44,7 @@ import labml_nn
 from labml_nn.literate import LiterateError
 from labml_nn.literate.output import check_folders, compare, write
 from labml_nn.literate.site import ASSET_FILES, Site, language_of
-from labml_nn.literate.translate import load_languages, package_folder, update_translations
+from labml_nn.literate.translate import load_languages, update_translations
 
 TRANSLATIONS = Path(__file__).parent / 'translations'
 
@@ -53,8 +53,10 @@ def main(argv: Optional[list] = None) -> int:
     arguments = _arguments(argv)
     # The folders are checked before any work, and nothing is written before the site is built
     check_folders(arguments.source, None if arguments.update_translations else arguments.out)
-    every_language = _languages(arguments.translations, arguments.source)
-    languages = _only(every_language, arguments.lang, arguments.translations)
+    every_language = load_languages(arguments.translations, arguments.source)
+    languages = [language for language in every_language if arguments.lang in (None, language.code)]
+    if not languages:
+        raise LiterateError(f'no translations for language {arguments.lang!r} in {arguments.translations}')
     site = Site(arguments.source, languages, skip=arguments.translations, repository=arguments.repository)
     if arguments.update_translations:
         print(''.join(line + '\n' for line in update_translations(list(site.pages.values()), languages)), end='')
@@ -110,27 +112,6 @@ def _arguments(argv: Optional[list]) -> argparse.Namespace:
 def _folder_url(url: str) -> str:
     # The URL of a folder, to which each page's path is added
     return url if url.endswith('/') else url + '/'
-
-
-def _languages(translations: Path, source: Path) -> list:
-    """
-    English and every translated language, as seen from the source folder:
-    translations are named from the top package, whichever folder of it is built.
-    """
-    folder = package_folder(source)
-    return [language.within(folder) for language in load_languages(translations)]
-
-
-def _only(languages: list, code: Optional[str], translations: Path) -> list:
-    """
-    The language asked for with `--lang`, or all of them.
-    """
-    if code is None:
-        return languages
-    chosen = [language for language in languages if language.code == code]
-    if not chosen:
-        raise LiterateError(f'no translations for language {code!r} in {translations}')
-    return chosen
 
 
 if __name__ == '__main__':

@@ -25,15 +25,12 @@ summary: >
 ```
 """
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-import yaml
-
 from labml_nn.literate import LiterateError
-from labml_nn.literate.split import split_markdown, split_python
+from labml_nn.literate.split import first_heading, front_matter, split_markdown, split_python
 
 # The files that are pages, and the images beside them that the notes show
 PAGE_SUFFIXES = ('.py', '.md')
@@ -46,7 +43,7 @@ class Page:
     A source file, split into sections, with its front matter as `meta`.
     `heading` is the first heading of its first notes block, a title for a
     page without one in its front matter. `text` is the source, for the code
-    column; a Markdown page shows none. `exists` is false for the home page
+    column; a `markdown` page shows none. `exists` is false for the home page
     made up when the top `__init__.py` is missing.
     """
     path: str
@@ -54,11 +51,9 @@ class Page:
     meta: dict
     heading: str = ''
     text: str = ''
+    markdown: bool = False
     exists: bool = True
 
-    @property
-    def is_markdown(self) -> bool:
-        return self.path.endswith('.md')
 
 
 def find_sources(source: Path, skip: Optional[Path] = None, suffixes: tuple = PAGE_SUFFIXES) -> list:
@@ -88,14 +83,15 @@ def page_order(path: str) -> tuple:
     return folders, name != '__init__.py', name
 
 
-def read_page(source: Path, path: str) -> tuple:
+def read_page(source: Path, path: str) -> tuple[Page, Optional[str]]:
     """
     Reads and splits one file, and takes the front matter off its first notes
     block. Returns the page and a warning, or `None`.
     """
     file = source / path
     text = read_source(file)
-    if path.endswith('.md'):
+    markdown = path.endswith('.md')
+    if markdown:
         sections, warning, text = split_markdown(text), None, ''
     else:
         sections, warning = split_python(text)
@@ -111,7 +107,7 @@ def read_page(source: Path, path: str) -> tuple:
             if not sections[0].notes and not sections[0].code:
                 sections.pop(0)
     first = sections[0].notes[0].text if sections and sections[0].notes else ''
-    page = Page(path, sections, meta, first_heading(first) or '', text)
+    page = Page(path, sections, meta, first_heading(first) or '', text, markdown)
     return page, (f'{file}: {warning}' if warning else None)
 
 
@@ -127,40 +123,3 @@ def read_source(path: Path) -> str:
         raise LiterateError(f'{path}: not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})')
     # One kind of line ending, so that line numbers agree with every editor
     return text.replace('\r\n', '\n').replace('\r', '\n')
-
-
-# Front matter is a YAML document between two `---` lines at the very start
-_FRONT_MATTER = re.compile(r'---\n(.*?)\n---[ \t]*(?:\n|$)', re.DOTALL)
-
-
-def front_matter(text: str, where: str) -> tuple:
-    """
-    Splits the front matter off a notes block: returns its fields as a
-    dictionary of strings, and the Markdown that follows. Folded values
-    (`summary: >`) come back as one line.
-    """
-    match = _FRONT_MATTER.match(text)
-    if match is None:
-        return {}, text
-    try:
-        fields = yaml.safe_load(match.group(1)) or {}
-    except yaml.YAMLError as e:
-        raise LiterateError(f'{where}: the front matter is not valid YAML: {e}')
-    if not isinstance(fields, dict):
-        raise LiterateError(f'{where}: the front matter must be `key: value` lines')
-    return {str(k): str(v).strip() for k, v in fields.items()}, text[match.end():].lstrip('\n')
-
-
-def first_heading(text: str) -> Optional[str]:
-    """
-    The text of the first `#` heading of a notes block, outside fenced code.
-    """
-    fenced = False
-    for line in text.split('\n'):
-        if re.match(r' {0,3}(```|~~~)', line):
-            fenced = not fenced
-            continue
-        heading = re.match(r' {0,3}#{1,6}[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$', line)
-        if heading and not fenced:
-            return heading.group(1)
-    return None

@@ -37,6 +37,10 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Optional
 
+import yaml
+
+from labml_nn.literate import LiterateError
+
 
 @dataclass
 class Note:
@@ -288,3 +292,40 @@ def _tidy(sections: list, lines: list) -> list:
             section.anchor = f'{base}-{count}'
         seen.add(section.anchor)
     return kept
+
+
+# Front matter is a YAML document between two `---` lines at the very start
+_FRONT_MATTER = re.compile(r'---\n(.*?)\n---[ \t]*(?:\n|$)', re.DOTALL)
+
+
+def front_matter(text: str, where: str) -> tuple:
+    """
+    Splits the front matter off a notes block: returns its fields as a
+    dictionary of strings, and the Markdown that follows. Folded values
+    (`summary: >`) come back as one line.
+    """
+    match = _FRONT_MATTER.match(text)
+    if match is None:
+        return {}, text
+    try:
+        fields = yaml.safe_load(match.group(1)) or {}
+    except yaml.YAMLError as e:
+        raise LiterateError(f'{where}: the front matter is not valid YAML: {e}')
+    if not isinstance(fields, dict):
+        raise LiterateError(f'{where}: the front matter must be `key: value` lines')
+    return {str(k): str(v).strip() for k, v in fields.items()}, text[match.end():].lstrip('\n')
+
+
+def first_heading(text: str) -> Optional[str]:
+    """
+    The text of the first `#` heading of a notes block, outside fenced code.
+    """
+    fenced = False
+    for line in text.split('\n'):
+        if re.match(r' {0,3}(```|~~~)', line):
+            fenced = not fenced
+            continue
+        heading = re.match(r' {0,3}#{1,6}[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$', line)
+        if heading and not fenced:
+            return heading.group(1)
+    return None

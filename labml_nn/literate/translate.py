@@ -74,11 +74,31 @@ class Language:
         The language as seen from a subfolder of the site, such as
         `distillation/`: the pages it covers there, and its files for them.
         """
-        if not folder or self.folder is None:
+        if not folder:
             return self
         pages = [p[len(folder):] if p.startswith(folder) else '' for p in self.pages
                  if p.startswith(folder) or (folder.startswith(p) and p[-1:] in ('', '/'))]
         return Language(self.code, self.name, pages, self.ui, self.folder, folder)
+
+
+# English is the language of the source; the empty prefix covers every page
+ENGLISH = Language('en', 'English', [''], {'source': 'Source', 'contents': 'Pages'})
+
+
+def load_languages(folder: Path, source: Optional[Path] = None) -> list:
+    """
+    English, then each language with a `language.yaml` in the translations
+    folder, sorted by code, as seen from the `source` folder being built.
+    """
+    within = package_folder(source) if source is not None else ''
+    languages = [ENGLISH]
+    for config in sorted(folder.glob('*/language.yaml')) if folder.is_dir() else []:
+        data = _load_yaml(config) or {}
+        ui = dict(ENGLISH.ui, **data.get('ui', {}))
+        language = Language(config.parent.name, data.get('name', config.parent.name),
+                            list(data.get('pages', [])), ui, config.parent)
+        languages.append(language.within(within))
+    return languages
 
 
 def package_folder(source: Path) -> str:
@@ -94,24 +114,6 @@ def package_folder(source: Path) -> str:
         parts.insert(0, folder.name)
         folder = folder.parent
     return ''.join(part + '/' for part in parts)
-
-
-# English is the language of the source; the empty prefix covers every page
-ENGLISH = Language('en', 'English', [''], {'source': 'Source', 'contents': 'Pages'})
-
-
-def load_languages(folder: Path) -> list:
-    """
-    English, then each language with a `language.yaml` in the translations
-    folder, sorted by code.
-    """
-    languages = [ENGLISH]
-    for config in sorted(folder.glob('*/language.yaml')) if folder.is_dir() else []:
-        data = _load_yaml(config) or {}
-        ui = dict(ENGLISH.ui, **data.get('ui', {}))
-        languages.append(Language(config.parent.name, data.get('name', config.parent.name),
-                                  list(data.get('pages', [])), ui, config.parent))
-    return languages
 
 
 def _load_yaml(path: Path):

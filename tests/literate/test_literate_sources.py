@@ -5,7 +5,8 @@ Reading the sources: which files are pages, UTF-8, line endings and front matter
 import pytest
 
 from labml_nn.literate import LiterateError
-from labml_nn.literate.sources import find_sources, first_heading, front_matter, read_page, read_source
+from labml_nn.literate.sources import find_sources, read_page, read_source
+from labml_nn.literate.split import first_heading, front_matter
 
 
 def test_pages_are_found_in_reading_order(tmp_path):
