@@ -291,6 +291,14 @@ def test_copy_buttons_copy_the_code_without_line_numbers(site, browser):
         assert text in source, text
     assert any(LONG_CALL in text for text in copied['copied'])
     assert any(text.startswith('python -m labml_nn.distillation --data-dir') for text in copied['copied'])
+    # On a touch screen the buttons always show, so they must not cover the code
+    browser.open(url(site, 'loss.html'), 400, touch=True)
+    covered = browser.evaluate('''(() => [...document.querySelectorAll('.code .copy')].filter(button => {
+      const b = button.getBoundingClientRect();
+      const line = button.parentNode.querySelector('.line').getBoundingClientRect();
+      return b.bottom > line.top && getComputedStyle(button).opacity !== '0';
+    }).length)()''')
+    assert covered == 0
 
 
 def test_images_enlarge_on_click(site, browser):
@@ -370,24 +378,34 @@ def test_images_are_dimmed_in_the_dark(site, browser):
     assert filters[False] == 'none' and 'invert' in filters[True], filters
 
 
+SEARCH = '''(async () => {
+  const input = document.querySelector('.search input');
+  input.focus();
+  input.value = %r;
+  input.dispatchEvent(new Event('input'));
+  for (let i = 0; i < 100 && !document.querySelector('.search li'); i++)
+    await new Promise(r => setTimeout(r, 20));
+  const results = document.querySelector('.search ol').getBoundingClientRect();
+  return {links: [...document.querySelectorAll('.search li a')].map(a => a.href),
+          left: results.left, right: results.right, width: window.innerWidth};
+})()'''
+
+
 def test_search_finds_a_section_offline(site, browser):
     browser.open(url(site, 'index.html'), 1400)
-    href = browser.evaluate('''(async () => {
-      const input = document.querySelector('.search input');
-      input.focus();
-      input.value = 'temperature';
-      input.dispatchEvent(new Event('input'));
-      for (let i = 0; i < 100 && !document.querySelector('.search li a'); i++)
-        await new Promise(r => setTimeout(r, 20));
-      const link = document.querySelector('.search li a');
-      return link && link.href;
-    })()''')
-    assert href and href.startswith('file://') and '#' in href, href
+    found = browser.evaluate(SEARCH % 'temperature')
+    href = found['links'][0] if found['links'] else None
+    assert href and href.startswith('file://') and '#' in href, found
     browser.open(href)
     # The heading the words are in, not only its page
     target = browser.evaluate("(() => { const t = document.querySelector(':target');"
                               " return t && [t.tagName, t.innerText]; })()")
     assert target == ['H2', 'Temperature'], target
+    # On a phone the results stay on the screen; a Japanese page searches the Japanese pages
+    browser.open(url(site, 'ja/loss.html'), 400, touch=True)
+    found = browser.evaluate(SEARCH % '温度')
+    assert found['links'] and all('/ja/' in link for link in found['links']), found
+    assert found['left'] >= 0 and found['right'] <= found['width'], found
 
 
 def test_no_network(site, browser):
