@@ -63,7 +63,7 @@ def soft_loss(student_logits: torch.Tensor, temperature: float, mask: torch.Tens
 {LONG_CALL}
 
 
-# A class, and its method
+# A class, and *its* method
 class Model(torch.nn.Module):
     """
     ## The model
@@ -363,6 +363,10 @@ def test_japanese_pages(site, browser):
     em = browser.evaluate('''(() => { const s = getComputedStyle(document.querySelector('.notes em'));
                              return [s.fontStyle, s.textEmphasisStyle]; })()''')
     assert em[0] == 'normal' and 'sesame' in em[1], em
+    # An English block not yet translated keeps its italics
+    english = browser.evaluate('''(() => { const s = getComputedStyle(document.querySelector('[lang="en"] em'));
+                                  return [s.fontStyle, s.textEmphasisStyle]; })()''')
+    assert english == ['italic', 'none'], english
     text = browser.evaluate("document.querySelector('main').innerText")
     assert '温度が高いほど' in text
     spaced = re.findall(r'[\u3000-\u30ff\u4e00-\u9fff][ \n][\u3000-\u30ff\u4e00-\u9fff]', text)
