@@ -43,8 +43,9 @@ from typing import Optional
 import labml_nn
 from labml_nn.literate import LiterateError
 from labml_nn.literate.output import check_folders, compare, write
-from labml_nn.literate.site import ASSET_FILES, Site, language_of
-from labml_nn.literate.translate import load_languages, update_translations
+from labml_nn.literate.site import ASSET_FILES, Site
+from labml_nn.literate.sources import read_pages
+from labml_nn.literate.translate import language_of, load_languages, update_translations
 
 TRANSLATIONS = Path(__file__).parent / 'translations'
 
@@ -57,20 +58,22 @@ def main(argv: Optional[list] = None) -> int:
     languages = [language for language in every_language if arguments.lang in (None, language.code)]
     if not languages:
         raise LiterateError(f'no translations for language {arguments.lang!r} in {arguments.translations}')
-    site = Site(arguments.source, languages, skip=arguments.translations, repository=arguments.repository)
     if arguments.update_translations:
-        print(''.join(line + '\n' for line in update_translations(list(site.pages.values()), languages)), end='')
+        pages, _ = read_pages(arguments.source, arguments.translations)
+        print(''.join(line + '\n' for line in update_translations(list(pages.values()), languages)), end='')
         return 0
 
-    files = site.build()
-    for warning in dict.fromkeys(site.warnings):
-        print(f'warning: {warning}', file=sys.stderr)
+    # The files of the output folder that are this build's: those of the languages
+    # asked for, and the style sheet and script they share
     codes = {language.code for language in languages}
 
-    # The files of the languages asked for, and the style sheet and script they share
     def owned(path: str) -> bool:
         return path in ASSET_FILES or language_of(path, every_language) in codes
 
+    site = Site(arguments.source, languages, skip=arguments.translations, repository=arguments.repository)
+    files = site.build()
+    for warning in dict.fromkeys(site.warnings):
+        print(f'warning: {warning}', file=sys.stderr)
     if arguments.check:
         problems = compare(arguments.out, files, owned)
         if problems:

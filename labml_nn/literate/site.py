@@ -48,7 +48,7 @@ from labml_nn.literate.code import code_sections
 from labml_nn.literate.notes import Links, render_notes
 from labml_nn.literate.page import PageParts, render_page
 from labml_nn.literate.search import INDEX_FILE, search_index
-from labml_nn.literate.sources import IMAGE_SUFFIXES, Page, find_sources, read_page
+from labml_nn.literate.sources import IMAGE_SUFFIXES, Page, find_sources, read_pages
 from labml_nn.literate.split import Note
 from labml_nn.literate.translate import ENGLISH, Language, PageTranslation, translate_page
 
@@ -71,48 +71,37 @@ class Site:
         self.source = source
         self.languages = languages
         self.repository = repository
-        self.warnings = []
-        self.untranslated = []
-        # 1. Every source, read and split, in reading order
-        self.pages = {}
-        for path in find_sources(source, skip):
-            self.pages[path], warning = read_page(source, path)
-            if warning:
-                self.warnings.append(warning)
-        # Without a top `__init__.py`, the home page is only the list of pages
-        if '__init__.py' not in self.pages:
-            self.pages = {'__init__.py': Page('__init__.py', [], {}, exists=False), **self.pages}
+        # 1. Every source, read and split, in reading order, and the images beside them
+        self.pages, self.warnings = read_pages(source, skip)
         self.images = find_sources(source, skip, IMAGE_SUFFIXES)
+        # 2. The code column of each page, the same in every language
+        self.code = {path: code_sections(page.text, page.sections) for path, page in self.pages.items()}
+        # 3. Each page's notes in each language that covers it, where translated
+        self.translations = {(language.code, path): translate_page(page, language)
+                             for language in self.languages if language is not ENGLISH
+                             for path, page in self.pages.items() if language.covers(path)}
+        self.untranslated = [line for translation in self.translations.values()
+                             for line in translation.untranslated]
 
     def build(self) -> dict:
         """
         All output files, as a map from relative path to bytes.
         """
-        # 2. Each page's translations, and what each page is called in each language
-        translations = {(language.code, page.path): translate_page(page, language)
-                        for language in self.languages if language is not ENGLISH
-                        for page in self.pages.values() if language.covers(page.path)}
-        self.untranslated = [line for translation in translations.values() for line in translation.untranslated]
-        titles = {(language.code, page.path): self._title(page, translations.get((language.code, page.path)))
-                  for language in self.languages for page in self.pages.values()}
-        # 3. Each page in each language that covers it, its code highlighted once
+        # 4. What each page is called in each language, before any page is rendered
+        titles = {(language.code, path): self._title(page, self.translations.get((language.code, path)))
+                  for language in self.languages for path, page in self.pages.items()}
+        # 5. Each page in each language that covers it, and the search box's index of them
         files = {}
-        for page in self.pages.values():
-            code = code_sections(page.text, page.sections)
-            for language in self.languages:
-                if language.covers(page.path):
-                    translation = translations.get((language.code, page.path))
-                    html = self._render(page, code, language, translation, titles)
-                    files[_folder(language) + output_path(page.path)] = html.encode('utf-8')
-        # 4. What every page shares, and the images the notes show
+        for language in self.languages:
+            pages = {_folder(language) + output_path(path): self._render(page, language, titles).encode('utf-8')
+                     for path, page in self.pages.items() if language.covers(path)}
+            files.update(pages)
+            files[_folder(language) + INDEX_FILE] = search_index(pages)
+        # 6. What every page shares, and the images the notes show
         for name in ASSET_FILES:
             files[name] = (ASSETS / name).read_bytes()
         for path in self.images:
             files[path] = (self.source / path).read_bytes()
-        # 5. The search box's index of each language's pages
-        for language in self.languages:
-            files[_folder(language) + INDEX_FILE] = search_index(
-                {path: html for path, html in files.items() if language_of(path, self.languages) == language.code})
         return files
 
     def _title(self, page: Page, translation: Optional[PageTranslation]) -> tuple:
@@ -128,57 +117,42 @@ class Site:
             return title or self.source.name, summary
         return title or page.heading or page.path, summary
 
-    def _render(self, page: Page, code: list, language: Language, translation: Optional[PageTranslation],
-                titles: dict) -> str:
+    def _render(self, page: Page, language: Language, titles: dict) -> str:
         """
-        One page in one language: each section's notes beside its code.
+        One page in one language: its frame, then each section's notes beside its code.
         """
+        translation = self.translations.get((language.code, page.path))
         out = output_path(page.path)
         root = '../' * (out.count('/') + _folder(language).count('/'))
+        crumbs = self._crumbs(page, language, root)
+        contents = self._contents(language, titles) if page.path == '__init__.py' else ''
         links = self._links(page, language, out)
-        sections = []
-        for section, column in zip(page.sections, code):
-            notes = ''.join(self._notes(page, f'{section.anchor}/{i}', note, translation, links)
-                            for i, note in enumerate(section.notes, 1))
-            sections.append((section.anchor, notes, column))
+        where = str(self.source / page.path)
+
+        # A block in the page's language, or else in English, marked as English
+        def notes(key: str, note: Note) -> str:
+            if translation is not None and translation.texts.get(key) is not None:
+                return render_notes(translation.texts[key], f'{translation.path} [{key}]', None, links)
+            english = render_notes(note.text, where, note.line, links)
+            return english if translation is None else f'<div lang="en">\n{english}</div>\n'
+
+        sections = [(section.anchor,
+                     ''.join(notes(f'{section.anchor}/{i}', note) for i, note in enumerate(section.notes, 1)),
+                     column)
+                    for section, column in zip(page.sections, self.code[page.path])]
         self.warnings.extend(links.broken)
         title, summary = titles[language.code, page.path]
         parts = PageParts(
-            lang=language.code, title=title, summary=summary, root=root,
-            crumbs=self._crumbs(page, language, root),
+            lang=language.code, title=title, summary=summary, root=root, crumbs=crumbs,
             source_link=self.repository + page.path if self.repository and page.exists else None,
             source_label=language.ui['source'],
             alternates=[(other.code, root + _folder(other) + out, other.name)
                         for other in self.languages if other.covers(page.path)],
-            sections=sections,
-            notes_only=page.markdown,
-            after=self._contents(language, titles) if page.path == '__init__.py' else '')
+            sections=sections, notes_only=page.markdown, after=contents)
         # A page in one language only needs no language links
         if len(parts.alternates) == 1:
             parts.alternates = []
         return render_page(parts)
-
-    def _notes(self, page: Page, key: str, note: Note, translation: Optional[PageTranslation],
-               links: Links) -> str:
-        """
-        A notes block in the page's language, or else in English, marked as English.
-        """
-        if translation is not None and translation.texts.get(key) is not None:
-            return render_notes(translation.texts[key], f'{translation.path} [{key}]', None, links)
-        english = render_notes(note.text, str(self.source / page.path), note.line, links)
-        return english if translation is None else f'<div lang="en">\n{english}</div>\n'
-
-    def _links(self, page: Page, language: Language, out: str) -> Links:
-        """
-        Where the page's links may lead: its own sections, the pages of its
-        language, and every file of the English site.
-        """
-        notes = '\n'.join(note.text for section in page.sections for note in section.notes)
-        return Links(
-            page=page.path, here=out, folder=_folder(language),
-            translated={output_path(p) for p in self.pages if language.covers(p)},
-            english={output_path(p) for p in self.pages} | set(ASSET_FILES) | set(self.images),
-            anchors={section.anchor for section in page.sections} | set(re.findall(r'\bid="([^"]+)"', notes)))
 
     def _crumbs(self, page: Page, language: Language, root: str) -> list:
         """
@@ -219,6 +193,18 @@ class Site:
         return (f'<section class="contents" id="contents">\n<h2>{heading}</h2>\n<ul>\n'
                 + '\n'.join(items) + '\n</ul>\n</section>\n')
 
+    def _links(self, page: Page, language: Language, out: str) -> Links:
+        """
+        Where the page's links may lead: its own sections, the pages of its
+        language, and every file of the English site.
+        """
+        notes = '\n'.join(note.text for section in page.sections for note in section.notes)
+        return Links(
+            page=page.path, here=out, folder=_folder(language),
+            translated={output_path(p) for p in self.pages if language.covers(p)},
+            english={output_path(p) for p in self.pages} | set(ASSET_FILES) | set(self.images),
+            anchors={section.anchor for section in page.sections} | set(re.findall(r'\bid="([^"]+)"', notes)))
+
 
 def output_path(path: str) -> str:
     """
@@ -234,12 +220,3 @@ def _folder(language: Language) -> str:
     The folder of a language's pages in the output: the top for English.
     """
     return '' if language is ENGLISH else f'{language.code}/'
-
-
-def language_of(path: str, languages: list) -> str:
-    """
-    Which language an output file belongs to, by its top folder.
-    """
-    top = path.split('/', 1)[0]
-    codes = {language.code for language in languages if language is not ENGLISH}
-    return top if '/' in path and top in codes else ENGLISH.code

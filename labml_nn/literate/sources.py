@@ -56,6 +56,22 @@ class Page:
 
 
 
+def read_pages(source: Path, skip: Optional[Path] = None) -> tuple[dict, list]:
+    """
+    Every page under `source`, by path in reading order, and a warning for each
+    file that could not be parsed. Without a top `__init__.py`, the home page is
+    made up, to be only the list of pages.
+    """
+    pages, warnings = {}, []
+    for path in find_sources(source, skip):
+        pages[path], warning = read_page(source, path)
+        if warning:
+            warnings.append(warning)
+    if '__init__.py' not in pages:
+        pages = {'__init__.py': Page('__init__.py', [], {}, exists=False), **pages}
+    return pages, warnings
+
+
 def find_sources(source: Path, skip: Optional[Path] = None, suffixes: tuple = PAGE_SUFFIXES) -> list:
     """
     The files with these `suffixes` under `source` as `/`-separated relative

@@ -101,6 +101,16 @@ def load_languages(folder: Path, source: Optional[Path] = None) -> list:
     return languages
 
 
+def language_of(path: str, languages: list) -> str:
+    """
+    Which language a file of the built site belongs to, by its top folder:
+    `ja/` for Japanese, the top for English.
+    """
+    top = path.split('/', 1)[0]
+    codes = {language.code for language in languages if language is not ENGLISH}
+    return top if '/' in path and top in codes else ENGLISH.code
+
+
 def package_folder(source: Path) -> str:
     """
     Where `source` sits in the Python package it belongs to, such as
