@@ -412,13 +412,25 @@ def test_search_finds_a_section_offline(site, browser):
     assert found['left'] >= 0 and found['right'] <= found['width'], found
 
 
-def test_no_network(site, browser):
-    # Every page of the site, at both widths: everything comes from disk
+# Headings and documented definitions: what the table of contents lists
+FINDABLE = """document.querySelectorAll('.notes h1, .notes h2, .notes h3').length +
+  [...document.querySelectorAll('.section')].filter(s => !/^section-\\d+$/.test(s.id)).length"""
+
+
+def test_every_page(site, browser):
     pages = sorted(p.relative_to(site).as_posix() for p in site.rglob('*.html'))
+    assert len(pages) == 4
     for page in pages:
-        for width in (1400, 400):
-            browser.open(url(site, page), width)
-    # Focusing the search box loads the index
+        browser.open(url(site, page), 1400)
+        found = browser.evaluate(OVERFLOWS)
+        assert found['wide'] == [] and found['page'] <= found['window'], (page, found)
+        # A table of contents wherever there are two things to list
+        if browser.evaluate(FINDABLE) > 1:
+            assert browser.evaluate("document.querySelectorAll('.toc a').length") > 1, page
+        browser.open(url(site, page), 400, touch=True)
+        found = browser.evaluate(OVERFLOWS)
+        assert found['page'] <= found['window'], (page, found)
+    # Focusing the search box loads the index; everything came from disk
     browser.evaluate("const input = document.querySelector('.search input');"
                      "if (input) input.dispatchEvent(new Event('focus')); true")
     requests = browser.requests()

@@ -125,6 +125,7 @@
     var wide = window.matchMedia('(min-width: 1200px)');
     details.open = wide.matches;
     wide.addEventListener('change', function () { details.open = wide.matches; });
+    details.addEventListener('toggle', function () { if (wide.matches) details.open = true; });
     list.addEventListener('click', function (event) {
       if (event.target.closest('a') && !wide.matches) details.open = false;
     });
