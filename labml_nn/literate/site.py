@@ -2,9 +2,9 @@
 ---
 title: Building the site
 summary: >
-  The stage that puts the pages together: what every page is called in every
-  language, then each page in each language that covers it, the home page
-  listing the others, the style sheet, the script and the images.
+  The stage that puts the pages together: every source read, highlighted and
+  translated once, then each page in each language that covers it, the home
+  page listing the others, the search index, the style sheet and the images.
 ---
 
 # Building the site
@@ -21,13 +21,21 @@ The top `__init__.py` is the home page, and under its notes the home page lists
 every page with its title and summary. Each other language gets the same layout
 in its own folder, `ja/` for Japanese.
 
-The site is built in stages, each from the data of the one before:
+The site is built in stages, each from the data of the ones before. When the
+`Site` is made, what every language shares is done once:
 
-1. every source is [read](sources.html) and split, once;
-2. every page's title and summary are found, in every language, so that the
-   home page can list them whatever order the pages are rendered in;
-3. every page is rendered in every language that covers it;
-4. the style sheet, the script and the images are added as they are.
+1. every source is [read](sources.html) and split;
+2. the code column of each page is [highlighted](code.html);
+3. the [translations](translate.html) of each page's notes are looked up.
+
+Then `build` makes the files:
+
+4. what every page is called in every language, so that the home page can
+   list them whatever order the pages are rendered in;
+5. each page in each language that covers it, its [notes](notes.html) beside
+   its code in [a page](page.html), and the [search index](search.html) of the
+   language's pages;
+6. the style sheet, the script and the images, as they are.
 
 The source files themselves are not copied: each page shows all of its code,
 with line numbers. Given `--repository`, each page links to its file there.
@@ -136,10 +144,10 @@ class Site:
             english = render_notes(note.text, where, note.line, links)
             return english if translation is None else f'<div lang="en">\n{english}</div>\n'
 
-        sections = [(section.anchor,
-                     ''.join(notes(f'{section.anchor}/{i}', note) for i, note in enumerate(section.notes, 1)),
-                     column)
-                    for section, column in zip(page.sections, self.code[page.path])]
+        sections = []
+        for section, column in zip(page.sections, self.code[page.path]):
+            html = ''.join(notes(f'{section.anchor}/{i}', note) for i, note in enumerate(section.notes, 1))
+            sections.append((section.anchor, html, column))
         self.warnings.extend(links.broken)
         title, summary = titles[language.code, page.path]
         parts = PageParts(
