@@ -37,7 +37,10 @@ first and by its key second, so a block that merely moved keeps its translation.
 The maintainer command `--update-translations` rewrites these files: it adds an
 empty entry for each new block and, for a stale one, puts the new English in `en`
 and the English that the old translation was made from in `old_en`. The
-translator fixes `ja` and deletes `old_en`.
+translator fixes `ja` and deletes `old_en`. It rewrites only the files of the
+pages it finds, and keeps their `title` and `summary` entries even while the
+page has no front matter. Page paths count from the top package, so building or
+updating `labml_nn/distillation` alone uses `translations/ja/distillation/`.
 """
 
 from dataclasses import dataclass, field
