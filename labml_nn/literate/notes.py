@@ -24,6 +24,7 @@ import posixpath
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from html import escape
 from typing import Optional
 
 import pykatex
@@ -111,6 +112,7 @@ def _markdown() -> MarkdownIt:
     md.add_render_rule('link_open', _render_link)
     md.add_render_rule('image', _render_image)
     md.add_render_rule('softbreak', _render_softbreak)
+    md.core.ruler.push('math_punctuation', _hold_punctuation)
     return md
 
 
@@ -156,7 +158,35 @@ def _render_softbreak(self, tokens, idx, options, env):
 
 def _render_math(self, tokens, idx, options, env):
     token = tokens[idx]
-    return _typeset(token.content, token.type != 'math_inline', env)
+    mathml = _typeset(token.content, token.type != 'math_inline', env)
+    before, after = token.meta.get('before', ''), token.meta.get('after', '')
+    if before or after:
+        return f'<span class="nobreak">{escape(before)}{mathml}{escape(after)}</span>'
+    return mathml
+
+
+# A line must not start with the punctuation after a formula (`, batch 64`), nor
+# end with the bracket before one
+_PUNCTUATION_AFTER = re.compile(r'^[,.;:!?)\]}、。，．：；！？）」』]+')
+_BRACKET_BEFORE = re.compile(r'[(\[{「『（]+$')
+
+
+def _hold_punctuation(state):
+    """
+    Moves the punctuation that touches an inline formula into the formula's
+    token, which renders them as one piece that a line does not break.
+    """
+    for block in state.tokens:
+        children = block.children or []
+        for i, token in enumerate(children):
+            if token.type != 'math_inline':
+                continue
+            before = children[i - 1] if i > 0 and children[i - 1].type == 'text' else None
+            after = children[i + 1] if i + 1 < len(children) and children[i + 1].type == 'text' else None
+            if before is not None and (match := _BRACKET_BEFORE.search(before.content)):
+                token.meta['before'], before.content = match.group(0), before.content[:match.start()]
+            if after is not None and (match := _PUNCTUATION_AFTER.match(after.content)):
+                token.meta['after'], after.content = match.group(0), after.content[match.end():]
 
 
 def _render_align(self, tokens, idx, options, env):

@@ -100,3 +100,13 @@ def test_prices_are_not_math():
         assert '<math' not in render_notes(text, 'f.py'), text
     html = render_notes('It costs $5, and $T^2$ is math.', 'f.py')
     assert html.count('<math') == 1 and 'It costs $5, and ' in html
+
+
+def test_a_formula_and_its_punctuation_are_one_piece():
+    html = render_notes('Logits ($z_c$), then $T$, batch 64; and $x$ alone', 'f.py')
+    # The bracket before, the formula and the punctuation after, in one span
+    assert html.count('<span class="nobreak">') == 2
+    assert 'Logits <span class="nobreak">(<span class="katex"><math' in html
+    assert '</math></span>),</span> then <span class="nobreak"><span class="katex">' in html
+    assert '</math></span>,</span> batch 64; and <span class="katex">' in html
+    assert visible_text(html).count('(') == 1 and visible_text(html).count(',') == 2
