@@ -46,6 +46,9 @@ python -m labml_nn.distillation --data-dir /a/very/long/path/to/the/data --teach
 
 The temperature divides the logits.
 
+Logits $z_1$, $z_2$, $z_3$, $z_4$, $z_5$, $z_6$; probabilities $p_1$, $p_2$, $p_3$, $p_4$, $p_5$, $p_6$.
+Scaled ($z_1 / T$), then ($z_2 / T$): so $q_1$, $q_2$, $q_3$, $q_4$, $q_5$, $q_6$, $q_7$, $q_8$.
+
 > A quote, in a muted colour.
 
 | a | b |
@@ -192,6 +195,40 @@ def test_phones_scroll_only_inside_code(site, browser):
     shell = browser.evaluate("(() => { const p = document.querySelector('.notes pre');"
                              " return [p.scrollWidth, p.clientWidth, p.getClientRects()[0].height]; })()")
     assert shell[0] <= shell[1] + 1 and shell[2] > 60, shell
+
+
+# For each formula, whether the punctuation right after it and the bracket
+# right before it are on the formula's line
+PUNCTUATION = '''(() => [...document.querySelectorAll('.notes p math')].flatMap(math => {
+  const box = math.getBoundingClientRect();
+  const around = [];
+  const holder = math.closest('.katex') || math;
+  const sameLine = (node, at) => {
+    const range = document.createRange();
+    range.setStart(node, at);
+    range.setEnd(node, at + 1);
+    const r = range.getBoundingClientRect();
+    return Math.abs(r.bottom - box.bottom) < box.height;
+  };
+  const walker = document.createTreeWalker(holder.closest('p'), NodeFilter.SHOW_TEXT);
+  let node, previous = null;
+  while ((node = walker.nextNode()) && !holder.contains(node)) previous = node;
+  let next = node;
+  while (next && holder.contains(next)) next = walker.nextNode();
+  if (next && /^[,.;:)]/.test(next.textContent)) around.push(sameLine(next, 0));
+  if (previous && /[(]$/.test(previous.textContent)) around.push(sameLine(previous, previous.length - 1));
+  return around;
+}))()'''
+
+
+def test_formulas_keep_their_punctuation(site, browser):
+    kept = []
+    browser.open(url(site, 'loss.html'), 400, touch=True)
+    # Many widths, so that lines break at many places
+    for width in range(300, 420, 2):
+        browser.screen(width, touch=True)
+        kept += browser.evaluate(PUNCTUATION)
+    assert len(kept) > 500 and all(kept), kept.count(False)
 
 
 def test_a_page_without_code_is_one_column(site, browser):
