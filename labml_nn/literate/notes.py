@@ -116,9 +116,17 @@ def _markdown() -> MarkdownIt:
     return md
 
 
+# Inline code that is not Python: an option (`--teacher`), a path
+# (`benchmarks/loss_memory.py`, `docs/`), a command (`make docs`)
+_NOT_PYTHON = re.compile(r'-(?!\d)|[\w.-]*/|(python|make|pip|git|cd) ')
+
+
 def _render_code_inline(self, tokens, idx, options, env):
-    # Inline code in the notes is nearly always Python: a name, a call, a shape
-    return f'<code class="highlight">{highlight(tokens[idx].content)}</code>'
+    # Inline code in the notes is mostly Python: a name, a call, a shape
+    code = tokens[idx].content
+    if _NOT_PYTHON.match(code):
+        return f'<code>{escape(code, quote=False)}</code>'
+    return f'<code class="highlight">{highlight(code)}</code>'
 
 
 def _render_fence(self, tokens, idx, options, env):

@@ -110,3 +110,11 @@ def test_a_formula_and_its_punctuation_are_one_piece():
     assert '</math></span>),</span> then <span class="nobreak"><span class="katex">' in html
     assert '</math></span>,</span> batch 64; and <span class="katex">' in html
     assert visible_text(html).count('(') == 1 and visible_text(html).count(',') == 2
+
+
+def test_inline_code_is_highlighted_only_when_it_is_python():
+    html = render_notes('`--teacher`, `benchmarks/loss_memory.py`, `make docs`, `-1` and `F.kl_div(x)`', 'f.py')
+    assert '<code>--teacher</code>' in html and '<code>benchmarks/loss_memory.py</code>' in html
+    assert '<code>make docs</code>' in html
+    assert '<code class="highlight"><span class="o">-</span><span class="mi">1</span></code>' in html
+    assert '<code class="highlight"><span class="n">F</span>' in html
