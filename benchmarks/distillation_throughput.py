@@ -46,7 +46,7 @@ from PIL import Image
 from labml_nn.distillation.large import LargeModel
 from labml_nn.distillation.loss import DistillationLoss
 from labml_nn.distillation.small import SmallModel
-from labml_nn.distillation.train import TeacherNotFound, find_teacher, fixed_teacher, positive
+from labml_nn.distillation.train import TeacherNotFound, find_teacher, fixed_teacher, load_teacher, positive
 from labml_nn.experiments.data import MEAN, STD, DataError, augment, load_cifar10, normalize, split_train
 from labml_nn.experiments.trainer import cpu_has_bf16
 
@@ -118,7 +118,9 @@ def make_models(ours: bool, teacher_state, bf16: bool):
     A teacher (trained, when a checkpoint was given) and a fresh student, in
     each formulation's memory layout and mode.
     """
-    teacher, student = LargeModel(), SmallModel()
+    # A trained teacher has the data's classes, and the student has as many
+    classes = teacher_state['fc.weight'].shape[0] if teacher_state is not None else 10
+    teacher, student = LargeModel(classes), SmallModel(classes)
     if teacher_state is not None:
         teacher.load_state_dict(teacher_state)
     if ours:
@@ -189,7 +191,9 @@ def main():
                                           'checkpoint path (needed for --accuracy)')
     parser.add_argument('--logs-dir', default='logs', help='where --teacher looks for runs')
     parser.add_argument('--accuracy', action='store_true')
-    parser.add_argument('--train-size', type=positive(int), default=2000)
+    parser.add_argument('--train-size', type=positive(int), default=2000, help='training images (default: 2000)')
+    parser.add_argument('--valid-size', type=positive(int), default=5000,
+                        help='images held out for validation, as in training (default: 5000)')
     parser.add_argument('--epochs', type=positive(int), default=10, help='epochs of the --accuracy check')
     args = parser.parse_args()
     if args.accuracy and not args.teacher:
@@ -198,12 +202,16 @@ def main():
     bf16 = cpu_has_bf16()
     try:
         data = load_cifar10(args.data_dir)
-        teacher_state = torch.load(find_teacher(args.teacher, args.logs_dir, 'cpu'), map_location='cpu',
-                                   weights_only=False)['model'] if args.teacher else None
+        train_split, valid_split = split_train(data.train, args.valid_size, args.train_size)
+        teacher = find_teacher(args.teacher, args.logs_dir, 'cpu') if args.teacher else None
+        teacher_state = load_teacher(teacher, len(data.classes)).state_dict() if teacher else None
     except (DataError, TeacherNotFound) as e:
         print(f'error: {e}', file=sys.stderr)
         sys.exit(2)
-    train_split, valid_split = split_train(data.train, 5000, args.train_size)
+    if len(train_split.labels) < BATCH * (args.steps + 2):
+        print(f'error: {len(train_split.labels)} training images make fewer than the {args.steps + 2} batches of '
+              f'{BATCH} a round needs; use more --train-size or fewer --steps', file=sys.stderr)
+        sys.exit(2)
     print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, bf16 autocast: {bf16}, '
           f'batch {BATCH}, {args.steps} steps x {args.rounds} rounds')
 

@@ -87,8 +87,8 @@ def smoke_settings_for():
 def teacher_run(tmp_path_factory, image_folder, cifar_data) -> Dict:
     """
     A finished smoke-profile teacher, trained once for the whole session in a
-    logs folder of its own; returns the trainer's final state (with `path`,
-    the checkpoint, and `logs_dir`).
+    logs folder of its own; returns its run record (`record`), with its
+    checkpoint (`path`), run id (`uuid`) and logs folder (`logs_dir`).
     """
     from labml_nn.distillation.train import configs_for
     from labml_nn.experiments.trainer import train
@@ -97,8 +97,8 @@ def teacher_run(tmp_path_factory, image_folder, cifar_data) -> Dict:
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(logs_dir)
         result = train(configs_for('large'), smoke_settings('large', image_folder, logs_dir), cifar_data)
-    assert result['finished']
-    return result | {'logs_dir': logs_dir}
+    assert result.finished
+    return {'record': result, 'path': result.path, 'uuid': result.uuid, 'logs_dir': logs_dir}
 
 
 @pytest.fixture

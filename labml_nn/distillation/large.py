@@ -31,10 +31,10 @@ class LargeModel(CIFAR10VGGModel):
     ## The model
     """
 
-    def __init__(self):
+    def __init__(self, classes: int = 10):
         # Five blocks: two convolutions each in the first two, three in the others
         super().__init__([[64, 64], [128, 128], [256, 256, 256], [512, 512, 512], [512, 512, 512]],
-                         dropout=0.1)
+                         dropout=0.1, classes=classes)
 
 
 if __name__ == '__main__':

@@ -30,28 +30,28 @@ import argparse
 import json
 import platform
 import statistics
-import sys
 from pathlib import Path
 from typing import Any, Dict, List
 
-from labml_nn.distillation.train import (PROFILES, TeacherNotFound, configs_for, find_teacher,
-                                         non_negative_int, positive, profile_settings)
-from labml_nn.experiments.data import DataError, load_cifar10, write_atomic
+from labml_nn.distillation.train import (PROFILES, command_errors, configs_for, device, find_teacher,
+                                         load_teacher, positive, profile_settings)
+from labml_nn.experiments.data import check_writable, load_cifar10, write_atomic
+from labml_nn.experiments.runs import RunRecord, load_checkpoint
 from labml_nn.experiments.trainer import train
 
 # The models of the study, in the order of the table
 MODELS = ('large', 'small', 'distilled')
 
 
-def run_record(model_name: str, state: Dict[str, Any]) -> Dict[str, Any]:
+def results_row(model_name: str, record: RunRecord) -> Dict[str, Any]:
     """
-    One row of `results.json`, from a run's final checkpoint.
+    One row of `results.json`, from a run's final record.
     """
-    return {'model': model_name, 'seed': state['seed'], 'parameters': state['parameters'],
-            'epochs': state['epochs'], 'valid_accuracy': state['valid_accuracy'],
-            'test_accuracy': state.get('test_accuracy'), 'train_seconds': state['train_seconds'],
-            'train_images_per_second': state['images'] / max(state['train_seconds'], 1e-9),
-            'valid_history': state['history'], 'run': state['uuid']}
+    return {'model': model_name, 'seed': record.seed, 'parameters': record.parameters,
+            'epochs': record.epochs, 'valid_accuracy': record.valid_accuracy,
+            'test_accuracy': record.test_accuracy, 'train_seconds': record.train_seconds,
+            'train_images_per_second': record.images / max(record.train_seconds, 1e-9),
+            'valid_history': record.history, 'run': record.uuid}
 
 
 def mean_std(values: List[float]) -> Dict[str, float]:
@@ -154,7 +154,7 @@ def argument_parser() -> argparse.ArgumentParser:
     parser.add_argument('--teacher', help='use this teacher (latest, a run id or a checkpoint path) '
                                           'instead of training one')
     parser.add_argument('--valid-size', type=positive(int), help='images held out for validation')
-    parser.add_argument('--device', help='cpu, cuda, ... (default: cuda when available)')
+    parser.add_argument('--device', type=device, help='cpu, cuda, ... (default: cuda when available)')
     return parser
 
 
@@ -175,13 +175,13 @@ def run_study(args: argparse.Namespace) -> Dict[str, Any]:
 
     # The teacher: the one named, or one trained with seed 0 and shared by every seed
     if teacher_path:
-        import torch
-        teacher = torch.load(teacher_path, map_location='cpu', weights_only=False, mmap=True)
-        teacher['path'] = teacher_path
+        # It must fit the data before any training starts
+        load_teacher(teacher_path, len(data.classes))
+        teacher = RunRecord.from_checkpoint(load_checkpoint(teacher_path, mmap=True), teacher_path)
     else:
         print(f'[1/{stages}] large teacher')
         teacher = train(configs_for('large'), profile_settings(args.profile, 'large') | common, data)
-    runs.append(run_record('large', teacher))
+    runs.append(results_row('large', teacher))
 
     # For each seed, the baseline and the distilled student
     for seed in range(args.seeds):
@@ -189,8 +189,8 @@ def run_study(args: argparse.Namespace) -> Dict[str, Any]:
             print(f'[{2 + 2 * seed + offset}/{stages}] {model} seed {seed}')
             settings = profile_settings(args.profile, model) | common | {'seed': seed}
             if model == 'distilled':
-                settings['teacher'] = str(teacher['path'])
-            runs.append(run_record(model, train(configs_for(model), settings, data)))
+                settings['teacher'] = str(teacher.path)
+            runs.append(results_row(model, train(configs_for(model), settings, data)))
     return {'profile': args.profile, 'runs': runs, 'summary': summarize(runs)}
 
 
@@ -203,16 +203,10 @@ def main(argv=None):
     """
     args = argument_parser().parse_args(argv)
     out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        print(f'error: cannot create the output folder {out}: {e}', file=sys.stderr)
-        sys.exit(2)
-    try:
+    with command_errors():
+        check_writable(out, '--out')
+        check_writable(Path(args.logs_dir), '--logs-dir')
         results = run_study(args)
-    except (DataError, TeacherNotFound) as e:
-        print(f'error: {e}', file=sys.stderr)
-        sys.exit(2)
 
     table = markdown_table(args.profile, results['summary'])
     write_atomic(out / 'results.json', lambda tmp: Path(tmp).write_text(json.dumps(results, indent=2)))

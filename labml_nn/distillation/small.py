@@ -29,8 +29,8 @@ class SmallModel(CIFAR10VGGModel):
     ## The model
     """
 
-    def __init__(self):
-        super().__init__([[32, 32], [64, 64], [128], [128], [128]])
+    def __init__(self, classes: int = 10):
+        super().__init__([[32, 32], [64, 64], [128], [128], [128]], classes=classes)
 
 
 if __name__ == '__main__':

@@ -27,7 +27,9 @@ code.
 """
 
 import argparse
+import math
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Dict, Optional
 
@@ -35,10 +37,12 @@ import torch
 from labml.configs import option
 from torch import nn
 
+from labml_nn.distillation.large import LargeModel
 from labml_nn.distillation.loss import DistillationLoss
 from labml_nn.experiments.cifar10 import CIFAR10VGGModel, PackedForCPU
-from labml_nn.experiments.data import DataError
-from labml_nn.experiments.trainer import Configs, autocast, find_runs, train
+from labml_nn.experiments.data import CannotWrite, DataError, check_writable, load_cifar10
+from labml_nn.experiments.runs import RunBusy, find_runs, has_finite_weights, load_checkpoint
+from labml_nn.experiments.trainer import Configs, Diverged, Interrupted, autocast, train
 
 # ## Profiles
 #
@@ -128,10 +132,7 @@ def _teacher_model(c: DistillationConfigs):
     """
     The teacher, loaded from its checkpoint.
     """
-    from labml_nn.distillation.large import LargeModel
-    state = torch.load(c.teacher, map_location='cpu', weights_only=False)
-    teacher = LargeModel().to(c.device, memory_format=torch.channels_last)
-    teacher.load_state_dict(state['model'])
+    teacher = load_teacher(Path(c.teacher), c.classes).to(c.device, memory_format=torch.channels_last)
     return fixed_teacher(teacher, c.bf16)
 
 
@@ -163,40 +164,72 @@ def find_teacher(spec: str, logs_dir: str, profile: str) -> Path:
     """
     ## Finding the teacher
 
-    `spec` is `latest`, a run id, or a checkpoint path.
+    `spec` is `latest`, a run id, or a checkpoint path. Only finished runs
+    with finite weights are teachers.
     """
     if spec != 'latest' and Path(spec).is_file():
         return _check_teacher_file(Path(spec))
     if spec == 'latest':
-        finished = [s for s in find_runs(logs_dir, f'large-{profile}') if s['finished']]
+        finished = [r for r in find_runs(logs_dir, f'large-{profile}') if r.finished]
     else:
         # A run id, of a teacher of any profile; a student's run is no teacher
-        finished = [s for s in find_runs(logs_dir, 'large-*') if s['uuid'] == spec and s['finished']]
+        finished = [r for r in find_runs(logs_dir, 'large-*') if r.uuid == spec and r.finished]
+    finished = [r for r in finished if has_finite_weights(r.path)]
     if not finished:
         which = (f'no finished teacher of the {profile} profile' if spec == 'latest'
                  else f'neither a checkpoint file nor a finished teacher run {spec!r}')
         raise TeacherNotFound(f'Found {which} in {logs_dir}. Train one with\n'
                               f'  python -m labml_nn.distillation.large --profile {profile} '
                               f'--logs-dir {logs_dir} --data-dir DIR')
-    return finished[0]['path']
+    return finished[0].path
 
 
 def _check_teacher_file(path: Path) -> Path:
     """
-    A checkpoint named by its path must hold a large model's weights; a
-    student's checkpoint, or any other file, is refused here with a message
-    rather than by `load_state_dict` in the middle of the first training step.
-    Memory-mapping reads the settings without reading the weights.
+    A checkpoint named by its path must be a finished large model's with
+    finite weights; a student's checkpoint, or any other file, is refused here
+    with a message rather than by `load_state_dict` in the middle of the first
+    training step. Memory-mapping reads the settings without reading the weights.
     """
-    try:
-        state = torch.load(path, map_location='cpu', weights_only=False, mmap=True)
-    except Exception as e:
-        raise TeacherNotFound(f'Cannot read the teacher checkpoint {path}: {e}') from None
-    if not isinstance(state, dict) or 'model' not in state or state.get('model_name', 'large') != 'large':
-        what = f"a {state['model_name']} model's" if isinstance(state, dict) and 'model_name' in state else 'not a'
-        raise TeacherNotFound(f'{path} is {what} checkpoint; --teacher needs a large model trained with\n'
+    state = load_checkpoint(path, mmap=True)
+    if not isinstance(state, dict) or not isinstance(state.get('model'), dict):
+        raise TeacherNotFound(f'{path} is not a checkpoint (a file written by the trainer with torch.save); '
+                              f'--teacher needs a large model trained with\n'
                               f'  python -m labml_nn.distillation.large')
+    if state.get('model_name', 'large') != 'large':
+        raise TeacherNotFound(f"{path} is a {state['model_name']} model's checkpoint; --teacher needs a large "
+                              f"model trained with\n  python -m labml_nn.distillation.large")
+    if not has_finite_weights(path):
+        raise TeacherNotFound(f'{path} has weights that are not finite numbers (its training diverged); '
+                              f'it cannot be a teacher')
     return path
+
+
+def load_teacher(path: Path, classes: int) -> LargeModel:
+    """
+    ## Loading the teacher
+
+    The large model of the checkpoint at `path`, for data with `classes`
+    classes. A teacher with another number of classes, or weights that do
+    not fit the large model, stop the command with a message saying which.
+    """
+    weights = load_checkpoint(path, mmap=True)['model']
+    teacher = LargeModel(classes)
+    expected = teacher.state_dict()
+    if 'fc.weight' in weights and weights['fc.weight'].shape[0] != classes:
+        raise TeacherNotFound(f'the teacher {path} has {weights["fc.weight"].shape[0]} classes and the data '
+                              f'has {classes}: a teacher must be trained on data with the same classes')
+    missing = [k for k in expected if k not in weights]
+    unexpected = [k for k in weights if k not in expected]
+    wrong = [f'{k} {tuple(weights[k].shape)} (expected {tuple(v.shape)})'
+             for k, v in expected.items() if k in weights and weights[k].shape != v.shape]
+    if missing or unexpected or wrong:
+        problems = [f'{what}: {", ".join(keys[:5])}{" ..." if len(keys) > 5 else ""}'
+                    for what, keys in (('missing', missing), ('unexpected', unexpected),
+                                       ('wrong shapes', wrong)) if keys]
+        raise TeacherNotFound(f'the weights in {path} do not fit the large model; ' + '; '.join(problems))
+    teacher.load_state_dict(weights)
+    return teacher
 
 
 def _number(kind, text: str):
@@ -211,22 +244,52 @@ def _number(kind, text: str):
 
 def positive(kind):
     """
-    An `argparse` type that accepts only positive numbers, so bad values stop
-    the command before any work starts.
+    An `argparse` type that accepts only positive finite numbers, so bad
+    values stop the command before any work starts.
     """
     def parse(text: str):
         value = _number(kind, text)
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f'must be positive, got {text}')
+        if not (value > 0 and math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f'must be positive and finite, got {text}')
         return value
     return parse
 
 
-def non_negative_int(text: str) -> int:
-    value = _number(int, text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f'must be 0 or more, got {text}')
-    return value
+def non_negative(kind):
+    """
+    Likewise for numbers that may be $0$.
+    """
+    def parse(text: str):
+        value = _number(kind, text)
+        if not (value >= 0 and math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f'must be 0 or more and finite, got {text}')
+        return value
+    return parse
+
+
+non_negative_int = non_negative(int)
+
+
+def device(text: str) -> str:
+    """
+    A device that exists on this machine: `cpu`, `cuda`, `cuda:N` or `mps`.
+    """
+    try:
+        chosen = torch.device(text)
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(f'unknown device {text!r}; use cpu, cuda or cuda:N') from None
+    if chosen.type == 'cuda':
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise argparse.ArgumentTypeError('no CUDA device here; use --device cpu')
+        if chosen.index is not None and chosen.index >= count:
+            raise argparse.ArgumentTypeError(f'no CUDA device {chosen.index} here: {count} found, '
+                                             f'cuda:0 to cuda:{count - 1}')
+    elif chosen.type == 'mps' and not torch.backends.mps.is_available():
+        raise argparse.ArgumentTypeError('no MPS device here; use --device cpu')
+    elif chosen.type not in ('cpu', 'cuda', 'mps'):
+        raise argparse.ArgumentTypeError(f'device {text!r} is not supported; use cpu or cuda')
+    return text
 
 
 def argument_parser(model_name: str) -> argparse.ArgumentParser:
@@ -252,15 +315,15 @@ def argument_parser(model_name: str) -> argparse.ArgumentParser:
     parser.add_argument('--train-size', type=non_negative_int,
                         help='training images to use, 0 for all that are not held out')
     parser.add_argument('--valid-size', type=positive(int), help='images held out for validation (5000)')
-    parser.add_argument('--device', help='cpu, cuda, cuda:1, ... (default: cuda when available)')
+    parser.add_argument('--device', type=device, help='cpu, cuda, cuda:1, ... (default: cuda when available)')
     parser.add_argument('--fresh', action='store_true',
                         help='start a new run even if one with the same settings exists')
     if model_name == 'distilled':
         parser.add_argument('--teacher', default='latest',
                             help='latest, a teacher run id, or a checkpoint path (default: latest)')
         parser.add_argument('--temperature', type=positive(float))
-        parser.add_argument('--soft-target-weight', type=float)
-        parser.add_argument('--label-loss-weight', type=float)
+        parser.add_argument('--soft-target-weight', type=non_negative(float))
+        parser.add_argument('--label-loss-weight', type=non_negative(float))
     return parser
 
 
@@ -285,18 +348,41 @@ def main(model_name: str, argv: Optional[list] = None):
     ## Entry point of each command
 
     Mistakes in the data, the teacher or the settings end with a message and
-    exit status 2, not a traceback.
+    exit status 2, not a traceback; so does a run that another process is
+    training. A run that diverges ends with status 1, and Ctrl-C with 130.
     """
     args = argument_parser(model_name).parse_args(argv)
     settings = settings_from_args(model_name, args)
+    with command_errors():
+        check_writable(Path(args.logs_dir), '--logs-dir')
+        teacher = find_teacher(args.teacher, args.logs_dir, args.profile) if model_name == 'distilled' else None
+        data = load_cifar10(args.data_dir)
+        if teacher is not None:
+            # The teacher must fit the data before any training starts
+            load_teacher(teacher, len(data.classes))
+            settings['teacher'] = str(teacher)
+        result = train(configs_for(model_name), settings, data, fresh=args.fresh)
+    test = result.test_accuracy
+    print(f'{model_name}: validation accuracy {result.valid_accuracy:.2%}'
+          + (f', test accuracy {test:.2%}' if test is not None else '')
+          + f'; checkpoint {result.path}')
+
+
+@contextmanager
+def command_errors():
+    """
+    The errors a command ends with: a message on standard error and an exit
+    status, no traceback.
+    """
     try:
-        if model_name == 'distilled':
-            settings['teacher'] = str(find_teacher(args.teacher, args.logs_dir, args.profile))
-        result = train(configs_for(model_name), settings, fresh=args.fresh)
-    except (DataError, TeacherNotFound) as e:
+        yield
+    except (DataError, TeacherNotFound, CannotWrite, RunBusy) as e:
         print(f'error: {e}', file=sys.stderr)
         sys.exit(2)
-    test = result.get('test_accuracy')
-    print(f'{model_name}: validation accuracy {result["valid_accuracy"]:.2%}'
-          + (f', test accuracy {test:.2%}' if test is not None else '')
-          + f'; checkpoint {result["path"]}')
+    except Diverged as e:
+        print(f'error: {e}', file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt as e:
+        epoch = e.epoch if isinstance(e, Interrupted) else 0
+        print(f'\ninterrupted after epoch {epoch}; run the same command to resume', file=sys.stderr)
+        sys.exit(130)

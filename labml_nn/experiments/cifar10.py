@@ -37,9 +37,10 @@ class CIFAR10VGGModel(nn.Module):
       convolutions; `[[64, 64], [128, 128], ...]` is VGG-16's start.
     * `dropout` is the probability of dropping an input feature before each
       convolution; `0` leaves dropout out.
+    * `classes` is the number of outputs, CIFAR-10's 10 by default.
     """
 
-    def __init__(self, blocks: List[List[int]], dropout: float = 0.0):
+    def __init__(self, blocks: List[List[int]], dropout: float = 0.0, classes: int = 10):
         super().__init__()
         if len(blocks) != 5:
             raise ValueError(f'a CIFAR-10 VGG model needs 5 blocks (32 -> 1 pixel through '
@@ -60,12 +61,12 @@ class CIFAR10VGGModel(nn.Module):
             # Halve the height and width at the end of each block
             layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
         self.layers = nn.Sequential(*layers)
-        # A linear layer from the last block's channels to the 10 classes
-        self.fc = nn.Linear(in_channels, 10)
+        # A linear layer from the last block's channels to the classes
+        self.fc = nn.Linear(in_channels, classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """
-        `x` is a batch of normalized images, `[batch, 3, 32, 32]`; returns logits, `[batch, 10]`.
+        `x` is a batch of normalized images, `[batch, 3, 32, 32]`; returns logits, `[batch, classes]`.
         """
         # After five pools the feature map is $1 \times 1$
         x = self.layers(x)

@@ -59,10 +59,15 @@ class Split(NamedTuple):
 
 class CIFAR10(NamedTuple):
     """
-    The training split and, when the data has one, the test split.
+    The training split and, when the data has one, the test split; the class
+    names, in label order; and a *fingerprint* of the files the data was read
+    from (their names, sizes and modification times), which changes when any
+    file is added, removed or replaced. Runs are identified by it.
     """
     train: Split
     test: Optional[Split]
+    classes: List[str]
+    fingerprint: str
 
 
 def load_cifar10(data_dir: str, download: bool = True) -> CIFAR10:
@@ -73,14 +78,19 @@ def load_cifar10(data_dir: str, download: bool = True) -> CIFAR10:
     neither, the official release is downloaded if the network allows it.
     """
     root = Path(data_dir)
-    if (root / 'cifar-10-batches-py').is_dir():
-        return CIFAR10(_load_official(root, train=True), _load_official(root, train=False))
+    official = root / 'cifar-10-batches-py'
+    if official.is_dir():
+        (train, classes), (test, _) = _load_official(root, train=True), _load_official(root, train=False)
+        return CIFAR10(train, test, classes, _fingerprint(official, sorted(official.iterdir())))
     if (root / 'train').is_dir():
-        train, classes = _load_folder(root / 'train')
-        # The test images are labelled by the training classes, so a class
-        # missing from `test/` does not renumber the others
-        test = _load_folder(root / 'test', classes)[0] if (root / 'test').is_dir() else None
-        return CIFAR10(train, test)
+        train, classes, fingerprint = _load_folder(root / 'train')
+        test = None
+        if (root / 'test').is_dir():
+            # The test images are labelled by the training classes, so a class
+            # missing from `test/` does not renumber the others
+            test, _, test_fingerprint = _load_folder(root / 'test', classes)
+            fingerprint = hashlib.sha256(f'{fingerprint} {test_fingerprint}'.encode()).hexdigest()[:16]
+        return CIFAR10(train, test, classes, fingerprint)
     if download:
         _download(root)
         return load_cifar10(data_dir, download=False)
@@ -106,9 +116,23 @@ def _download(root: Path):
         raise DataError(f'{_missing_message(root)}\nThe download failed: {e}') from None
 
 
-def _load_official(root: Path, train: bool) -> Split:
+def _fingerprint(folder: Path, files: List[Path], labels: Optional[List[int]] = None) -> str:
     """
-    The pickled batches of the official release, read through `torchvision`.
+    A short hash of the files' paths in `folder`, labels, sizes and
+    modification times: any file added, removed or replaced changes it.
+    """
+    fingerprint = hashlib.sha256()
+    for i, path in enumerate(files):
+        stat = path.stat()
+        label = '' if labels is None else labels[i]
+        fingerprint.update(f'{path.relative_to(folder)}|{label}|{stat.st_size}|{stat.st_mtime_ns}\n'.encode())
+    return fingerprint.hexdigest()[:16]
+
+
+def _load_official(root: Path, train: bool) -> Tuple[Split, List[str]]:
+    """
+    The pickled batches of the official release, read through `torchvision`,
+    and the class names.
     """
     from torchvision.datasets import CIFAR10 as TorchvisionCIFAR10
     try:
@@ -118,7 +142,7 @@ def _load_official(root: Path, train: bool) -> Split:
                         f'Delete it and download the release again.') from None
     # `data` is `[N, 32, 32, 3]`; the models want channels first
     images = torch.from_numpy(dataset.data).permute(0, 3, 1, 2).contiguous()
-    return Split(images, torch.tensor(dataset.targets, dtype=torch.int64))
+    return Split(images, torch.tensor(dataset.targets, dtype=torch.int64)), list(dataset.classes)
 
 
 def _list_folder(folder: Path, classes: Optional[List[str]] = None) -> Tuple[List[str], List[Tuple[Path, int]]]:
@@ -167,24 +191,22 @@ def _decode(path: Path) -> np.ndarray:
     return pixels
 
 
-def _load_folder(folder: Path, classes: Optional[List[str]] = None) -> Tuple[Split, List[str]]:
+def _load_folder(folder: Path, classes: Optional[List[str]] = None) -> Tuple[Split, List[str], str]:
     """
     ### An image folder, decoded once
 
-    Returns the images and labels, and the classes. The cache is named by a
-    hash of the file names, labels, sizes and modification times, so adding,
-    removing or replacing an image makes a new one.
+    Returns the images and labels, the classes, and the folder's fingerprint.
+    The cache is named by the fingerprint, a hash of the file names, labels,
+    sizes and modification times, so adding, removing or replacing an image
+    makes a new one.
     """
     classes, files = _list_folder(folder, classes)
-    fingerprint = hashlib.sha256()
-    for path, label in files:
-        stat = path.stat()
-        fingerprint.update(f'{path.relative_to(folder)}|{label}|{stat.st_size}|{stat.st_mtime_ns}\n'.encode())
-    cache = folder.parent / '.cache' / f'{folder.name}-{fingerprint.hexdigest()[:16]}.pt'
+    fingerprint = _fingerprint(folder, [path for path, _ in files], [label for _, label in files])
+    cache = folder.parent / '.cache' / f'{folder.name}-{fingerprint}.pt'
     if cache.exists():
         try:
             data = torch.load(cache, weights_only=True)
-            return Split(data['images'], data['labels']), classes
+            return Split(data['images'], data['labels']), classes, fingerprint
         except Exception:
             # A damaged cache is decoded again and replaced
             pass
@@ -194,7 +216,7 @@ def _load_folder(folder: Path, classes: Optional[List[str]] = None) -> Tuple[Spl
     images = torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous()
     labels = torch.tensor([label for _, label in files], dtype=torch.int64)
     _save_cache(cache, {'images': images, 'labels': labels, 'classes': classes})
-    return Split(images, labels), classes
+    return Split(images, labels), classes, fingerprint
 
 
 def _save_cache(path: Path, data: dict):
@@ -231,6 +253,26 @@ def write_atomic(path: Path, write: Callable[[str], None]):
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+class CannotWrite(Exception):
+    """
+    An output folder cannot be made or written to.
+    """
+
+
+def check_writable(folder: Path, option: str):
+    """
+    Make `folder` if needed and write (then remove) a temporary file in it,
+    so that a folder the program cannot write to is refused before any work
+    rather than after it.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise CannotWrite(f'cannot write to {option} {folder}: {e.strerror or e}') from None
 
 
 def split_train(train: Split, valid_size: int, train_size: Optional[int], seed: int = 0) -> Tuple[Split, Split]:

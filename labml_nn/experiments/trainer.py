@@ -33,18 +33,19 @@ hash of every setting that changes the result, so running the same command
 again resumes an interrupted run, or returns a finished one as it is.
 """
 
-import hashlib
-import json
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 import torch
 from labml import experiment, lab, monit, tracker
 from labml.configs import BaseConfigs, option
 from torch import nn
 
-from labml_nn.experiments.data import Split, augment, load_cifar10, normalize, split_train, write_atomic
+from labml_nn.experiments.data import (CIFAR10, Split, augment, load_cifar10, normalize, split_train,
+                                       write_atomic)
+from labml_nn.experiments.runs import (WEIGHTS, RunRecord, checkpoint_path, find_runs, has_finite_weights,
+                                       load_checkpoint, run_key, run_lock)
 
 
 class Configs(BaseConfigs):
@@ -73,6 +74,8 @@ class Configs(BaseConfigs):
     # Images held out for validation, and how many of the rest to train on (`0`: all)
     valid_size: int = 5000
     train_size: int = 0
+    # The number of classes, the models' outputs; `train` sets it to the data's
+    classes: int = 10
     # `'cpu'`, `'cuda'`, ...; computed below when not given
     device: str
     # Mixed precision: bfloat16 autocast
@@ -122,7 +125,7 @@ def _model(c: Configs):
     """
     from labml_nn.distillation.large import LargeModel
     from labml_nn.distillation.small import SmallModel
-    model = LargeModel() if c.model_name == 'large' else SmallModel()
+    model = (LargeModel if c.model_name == 'large' else SmallModel)(c.classes)
     return model.to(c.device, memory_format=torch.channels_last)
 
 
@@ -181,36 +184,6 @@ def accuracy(c: Configs, model: nn.Module, split: Split, batch_size: int = 1000)
     return correct / len(split.labels)
 
 
-def run_key(settings: Dict[str, Any]) -> str:
-    """
-    A short hash of a run's settings, with the data folder as an absolute path.
-    Where the run is written, `logs_dir`, is not part of what it is.
-    """
-    settings = {k: v for k, v in settings.items() if k != 'logs_dir'}
-    settings['data_dir'] = str(Path(settings['data_dir']).resolve())
-    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def find_runs(logs_dir: str, name: str) -> List[Dict[str, Any]]:
-    """
-    ## Runs on disk
-
-    The checkpoints of every run of experiment `name` (a glob pattern), newest
-    first, each with the path it was loaded from. A checkpoint that cannot be
-    read is skipped.
-    """
-    found = []
-    for path in Path(logs_dir).glob(f'{name}/*/checkpoints/checkpoint.pt'):
-        try:
-            # `mmap` reads the small fields without loading every weight
-            state = torch.load(path, map_location='cpu', weights_only=False, mmap=True)
-        except Exception:
-            continue
-        state['path'] = path
-        found.append(state)
-    return sorted(found, key=lambda s: (s['updated'], str(s['path'])), reverse=True)
-
-
 def experiment_name(settings: Dict[str, Any]) -> str:
     """
     Runs are grouped by model and profile, `large-cpu` for example.
@@ -218,87 +191,164 @@ def experiment_name(settings: Dict[str, Any]) -> str:
     return f"{settings['model_name']}-{settings['profile']}"
 
 
-WEIGHTS = ('model', 'optimizer', 'scheduler', 'rng')
+class Diverged(Exception):
+    """
+    The loss stopped being a finite number; the last good checkpoint is kept.
+    """
 
 
-def train(c: Configs, settings: Dict[str, Any], data=None, fresh: bool = False) -> Dict[str, Any]:
+class Interrupted(KeyboardInterrupt):
+    """
+    Ctrl-C during training, with the number of epochs the checkpoint holds.
+    """
+
+    def __init__(self, epoch: int):
+        super().__init__(epoch)
+        self.epoch = epoch
+
+
+def train(c: Configs, settings: Dict[str, Any], data: Optional[CIFAR10] = None,
+          fresh: bool = False) -> RunRecord:
     """
     ## Train, or resume, one run
 
     `settings` are the configuration overrides; they must name `model_name`,
-    `profile`, `data_dir` and `logs_dir`, and they identify the run. `data` is
-    the loaded CIFAR-10 (loaded here when `None`). Returns the run's final
-    checkpoint, less the weights.
+    `profile`, `data_dir` and `logs_dir`, and with the data's fingerprint
+    they identify the run. `data` is the loaded CIFAR-10 (loaded here when
+    `None`). Returns the run's final record.
+    """
+    name, logs_dir = experiment_name(settings), settings['logs_dir']
+    if data is None:
+        data = load_cifar10(settings['data_dir'])
+    # Settings that do not fit the data stop here, before a run folder is made
+    # (read from the class: a labml config cannot be set once it was read)
+    defaults = type(c)
+    split_train(data.train, settings.get('valid_size', defaults.valid_size),
+                settings.get('train_size', defaults.train_size) or None)
+    key = run_key(settings)
+    earlier = None if fresh else _earlier_run(logs_dir, name, key, data)
+    if earlier is not None and earlier.finished:
+        print(f'{name} seed {earlier.seed}: reusing the finished run {earlier.uuid}')
+        return earlier
+    uuid = earlier.uuid if earlier else experiment.generate_uuid()
+    with run_lock(Path(logs_dir) / name / uuid, f'Run {uuid} of {name}'):
+        # Read the checkpoint again under the lock: the process that held it
+        # may have trained more epochs, or finished, since it was looked up
+        resume = load_checkpoint(earlier.path) if earlier else None
+        if resume is not None and resume['finished']:
+            print(f'{name} seed {resume["seed"]}: reusing the finished run {uuid}')
+            return RunRecord.from_checkpoint(resume, earlier.path)
+        return _train_run(c, settings, data, uuid, key, resume)
+
+
+def _earlier_run(logs_dir: str, name: str, key: str, data: CIFAR10) -> Optional[RunRecord]:
+    """
+    The newest run with these settings on this data, to resume or reuse.
+    When the settings match only runs on other data, the data changed: say so.
+    A run whose weights are not all finite numbers is never picked.
+    """
+    same_settings = [r for r in find_runs(logs_dir, name) if r.key == key]
+    same_data = [r for r in same_settings if r.data_fingerprint == data.fingerprint]
+    if same_settings and not same_data:
+        print(f'{name}: the data changed since run {same_settings[0].uuid} with these settings '
+              f'(files added, removed or modified); starting a new run')
+    for record in same_data:
+        if has_finite_weights(record.path):
+            return record
+        print(f'{name}: run {record.uuid} has weights that are not finite numbers; not using it')
+    return None
+
+
+def _train_run(c: Configs, settings: Dict[str, Any], data: CIFAR10, uuid: str, key: str,
+               resume: Optional[Dict[str, Any]]) -> RunRecord:
+    """
+    ### Train a run, under its lock
+
+    A new run when `resume` is `None`, else the run of that checkpoint, from
+    the epoch after the last one saved.
     """
     name, logs_dir = experiment_name(settings), settings['logs_dir']
     # Runs are written under `logs_dir`; labml records the git commit of the
     # folder the command runs in, when it is a repository
-    Path(logs_dir).mkdir(parents=True, exist_ok=True)
     lab.configure({'path': str(Path.cwd()), 'experiments_path': str(Path(logs_dir).resolve())})
-    key = run_key(settings)
-    # An earlier run with the same settings: resume it, or return it when it finished
-    earlier = [] if fresh else [s for s in find_runs(logs_dir, name) if s['key'] == key]
-    if earlier and earlier[0]['finished']:
-        print(f'{name} seed {earlier[0]["seed"]}: reusing the finished run {earlier[0]["uuid"]}')
-        return {k: v for k, v in earlier[0].items() if k not in WEIGHTS}
-    resume = earlier[0] if earlier else None
-    if resume:
-        # labml writes `run.pid` into a run's folder when it starts and never
-        # removes it, and it refuses to start a run whose folder has one. The
-        # process that wrote it was interrupted, so the file goes
-        (Path(resume['path']).parent.parent / 'run.pid').unlink(missing_ok=True)
-    if data is None:
-        data = load_cifar10(settings['data_dir'])
-
-    experiment.create(name=name, uuid=resume['uuid'] if resume else None, writers={'screen', 'file'})
+    experiment.create(name=name, uuid=uuid, writers={'screen', 'file'})
     # Seed before the model is made, so that its initial weights are the seed's
     torch.manual_seed(settings.get('seed', 0))
-    experiment.configs(c, settings)
+    # The model's outputs are the data's classes
+    experiment.configs(c, settings | {'classes': len(data.classes)})
     train_split, valid_split = split_train(data.train, c.valid_size, c.train_size or None)
     model, optimizer = c.model, c.optimizer
     batches_per_epoch = max(1, len(train_split.labels) // c.batch_size)
     scheduler = learning_rate_schedule(optimizer, c.epochs * batches_per_epoch, c.schedule)
     # The augmentation's random numbers, kept apart from the model's (dropout)
     generator = torch.Generator().manual_seed(c.seed)
-    state = {'uuid': experiment.get_uuid(), 'key': key, 'settings': settings,
-             'model_name': c.model_name, 'seed': c.seed, 'epochs': c.epochs,
-             'parameters': sum(p.numel() for p in model.parameters() if p.requires_grad),
-             'epoch': 0, 'history': [], 'train_seconds': 0.0, 'images': 0, 'finished': False}
-    if resume:
+    record = RunRecord(uuid=uuid, name=name, key=key, data_fingerprint=data.fingerprint, settings=settings,
+                       model_name=c.model_name, seed=c.seed, epochs=c.epochs, classes=list(data.classes),
+                       parameters=sum(p.numel() for p in model.parameters() if p.requires_grad))
+    if resume is not None:
         model.load_state_dict(resume['model'])
         optimizer.load_state_dict(resume['optimizer'])
         scheduler.load_state_dict(resume['scheduler'])
         generator.set_state(resume['rng']['augment'])
         torch.set_rng_state(resume['rng']['torch'])
-        state.update({k: resume[k] for k in ('epoch', 'history', 'train_seconds', 'images')})
-        print(f'Resuming {name} run {state["uuid"]} after epoch {state["epoch"]}')
-    checkpoint = Path(logs_dir) / name / state['uuid'] / 'checkpoints' / 'checkpoint.pt'
+        for k in ('epoch', 'history', 'train_seconds', 'images', 'valid_accuracy'):
+            setattr(record, k, resume[k])
+        print(f'Resuming {name} run {uuid} after epoch {record.epoch}')
+    record.path = checkpoint_path(logs_dir, name, uuid)
 
-    with experiment.start():
-        tracker.set_global_step(state['epoch'] * batches_per_epoch * c.batch_size)
-        for epoch in monit.loop(range(state['epoch'], c.epochs)):
-            started = time.perf_counter()
-            _train_epoch(c, model, optimizer, scheduler, train_split, generator, batches_per_epoch)
-            state['train_seconds'] += time.perf_counter() - started
-            state['images'] += batches_per_epoch * c.batch_size
-            # Validation accuracy after every epoch, for the plot and for choices
-            valid = accuracy(c, model, valid_split)
-            tracker.save({'accuracy.valid': valid})
-            state['history'].append(valid)
-            state['epoch'] = epoch + 1
-            state['finished'] = state['epoch'] == c.epochs
-            if state['finished']:
-                state['test_accuracy'] = accuracy(c, model, data.test) if data.test is not None else None
-            state['valid_accuracy'] = valid
-            state['updated'] = time.time()
-            # The checkpoint of the epoch just completed
-            saved = state | dict(zip(WEIGHTS, (
-                model.state_dict(), optimizer.state_dict(), scheduler.state_dict(),
-                {'augment': generator.get_state(), 'torch': torch.get_rng_state()})))
-            write_atomic(checkpoint, lambda tmp: torch.save(saved, tmp))
-            tracker.new_line()
-    state['path'] = checkpoint
-    return state
+    try:
+        with experiment.start():
+            _train_epochs(c, record, data, train_split, valid_split, optimizer, scheduler, generator,
+                          batches_per_epoch)
+    except KeyboardInterrupt:
+        # labml has marked the run interrupted; the checkpoint holds the epochs done
+        raise Interrupted(record.epoch) from None
+    return record
+
+
+def _train_epochs(c: Configs, record: RunRecord, data: CIFAR10, train_split: Split, valid_split: Split,
+                  optimizer: torch.optim.Optimizer, scheduler, generator: torch.Generator,
+                  batches_per_epoch: int):
+    """
+    ### The epochs left, each ending in a checkpoint
+    """
+    model = c.model
+    tracker.set_global_step(record.epoch * batches_per_epoch * c.batch_size)
+    for epoch in monit.loop(range(record.epoch, c.epochs)):
+        started = time.perf_counter()
+        _train_epoch(c, model, optimizer, scheduler, train_split, generator, batches_per_epoch)
+        # A loss or a weight that is not a finite number ends the run
+        # here, before anything of this epoch is saved
+        if not _weights_are_finite(model):
+            raise Diverged(f'{record.name} run {record.uuid} diverged in epoch {epoch + 1}: the loss or the '
+                           f'weights are no longer finite numbers. The checkpoint of epoch {record.epoch} '
+                           f'is kept; try a lower --learning-rate.')
+        record.train_seconds += time.perf_counter() - started
+        record.images += batches_per_epoch * c.batch_size
+        # Validation accuracy after every epoch, for the plot and for choices
+        record.valid_accuracy = accuracy(c, model, valid_split)
+        tracker.save({'accuracy.valid': record.valid_accuracy})
+        record.history.append(record.valid_accuracy)
+        record.epoch = epoch + 1
+        record.finished = record.epoch == c.epochs
+        if record.finished:
+            record.test_accuracy = accuracy(c, model, data.test) if data.test is not None else None
+        record.updated = time.time()
+        # The checkpoint of the epoch just completed
+        saved = record.fields() | dict(zip(WEIGHTS, (
+            model.state_dict(), optimizer.state_dict(), scheduler.state_dict(),
+            {'augment': generator.get_state(), 'torch': torch.get_rng_state()})))
+        write_atomic(record.path, lambda tmp: torch.save(saved, tmp))
+        tracker.new_line()
+
+
+def _weights_are_finite(model: nn.Module) -> bool:
+    """
+    A non-finite loss makes non-finite gradients, and the optimizer writes
+    them into the weights: checking the weights once an epoch catches both,
+    without waiting on the device at every step.
+    """
+    return all(bool(torch.isfinite(t).all()) for t in model.state_dict().values() if t.is_floating_point())
 
 
 def _train_epoch(c: Configs, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler,

@@ -69,10 +69,10 @@ def fresh_interpreters(tmp_path_factory):
 # ## The command line
 
 @pytest.mark.parametrize('model_name, argv, message', [
-    ('small', ['--epochs', '0'], 'must be positive, got 0'),
-    ('large', ['--epochs', '-3'], 'must be positive, got -3'),
-    ('small', ['--train-size', '-5'], 'must be 0 or more, got -5'),
-    ('small', ['--train-size=-1'], 'must be 0 or more, got -1'),
+    ('small', ['--epochs', '0'], 'must be positive and finite, got 0'),
+    ('large', ['--epochs', '-3'], 'must be positive and finite, got -3'),
+    ('small', ['--train-size', '-5'], 'must be 0 or more and finite, got -5'),
+    ('small', ['--train-size=-1'], 'must be 0 or more and finite, got -1'),
     ('small', ['--profile', 'huge'], "invalid choice: 'huge'"),
     ('small', ['--batch-size', '0'], 'must be positive'),
     ('small', ['--learning-rate', 'fast'], "invalid float value: 'fast'"),
@@ -80,6 +80,12 @@ def fresh_interpreters(tmp_path_factory):
     ('distilled', ['--seed', '-1'], 'must be 0 or more'),
     ('small', ['--valid-size', 'many'], "invalid int value: 'many'"),
     ('small', ['--train-size', '1.5'], "invalid int value: '1.5'"),
+    ('distilled', ['--soft-target-weight', '-1'], 'must be 0 or more and finite, got -1'),
+    ('distilled', ['--label-loss-weight', 'nan'], 'must be 0 or more and finite, got nan'),
+    ('distilled', ['--temperature', 'inf'], 'must be positive and finite, got inf'),
+    ('small', ['--learning-rate', '1e999'], 'must be positive and finite'),
+    ('small', ['--device', 'bogus'], "unknown device 'bogus'; use cpu, cuda or cuda:N"),
+    ('small', ['--device', 'meta'], "device 'meta' is not supported; use cpu or cuda"),
 ])
 def test_bad_arguments_stop_before_any_work(tmp_path, capsys, model_name, argv, message):
     logs, data = tmp_path / 'logs', tmp_path / 'data'
@@ -90,6 +96,36 @@ def test_bad_arguments_stop_before_any_work(tmp_path, capsys, model_name, argv, 
     assert 'usage:' in err and message in err
     # Nothing was written: not the logs folder, not a download
     assert not logs.exists() and not data.exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='this machine has a CUDA device')
+@pytest.mark.parametrize('name', ['cuda', 'cuda:1'])
+def test_absent_cuda_device_is_a_usage_error(tmp_path, capsys, name):
+    with pytest.raises(SystemExit) as exit_:
+        main('small', ['--data-dir', str(tmp_path / 'data'), '--logs-dir', str(tmp_path / 'logs'), '--device', name])
+    assert exit_.value.code == 2
+    assert 'no CUDA device here; use --device cpu' in capsys.readouterr().err
+    assert not (tmp_path / 'logs').exists()
+
+
+def test_cuda_device_beyond_the_count_is_a_usage_error(tmp_path, capsys):
+    """
+    Where CUDA devices exist, an index past them is refused, naming how many there are.
+    """
+    if not torch.cuda.is_available():
+        pytest.skip('no CUDA device here')
+    with pytest.raises(SystemExit) as exit_:
+        main('small', ['--logs-dir', str(tmp_path / 'logs'), '--device', f'cuda:{torch.cuda.device_count()}'])
+    assert exit_.value.code == 2
+    assert 'no CUDA device' in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.backends.mps.is_available(), reason='this machine has an MPS device')
+def test_absent_mps_device_is_a_usage_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main('small', ['--logs-dir', str(tmp_path / 'logs'), '--device', 'mps'])
+    assert exit_.value.code == 2
+    assert 'no MPS device here; use --device cpu' in capsys.readouterr().err
 
 
 def test_no_data_is_a_message_not_a_traceback(fresh_interpreters):
@@ -162,12 +198,12 @@ def test_teacher_by_latest_run_id_and_path(teacher_run):
 
 def _fake_run(logs: Path, name: str, uuid: str, finished: bool, updated: float):
     """
-    A checkpoint with what `find_runs` reads; no weights.
+    A checkpoint with what `find_runs` reads, and one finite weight.
     """
     path = logs / name / uuid / 'checkpoints' / 'checkpoint.pt'
     path.parent.mkdir(parents=True)
-    torch.save({'uuid': uuid, 'key': uuid, 'finished': finished, 'updated': updated, 'seed': 0,
-                'model_name': name.split('-')[0]}, path)
+    torch.save({'uuid': uuid, 'key': uuid, 'finished': finished, 'updated': updated, 'seed': 0, 'epochs': 1,
+                'settings': {}, 'model_name': name.split('-')[0], 'model': {'w': torch.ones(2)}}, path)
     return path
 
 
@@ -211,10 +247,10 @@ def test_student_checkpoint_is_not_a_teacher(tmp_path, image_folder, cifar_data,
     logs = tmp_path / 'logs'
     with pytest.raises(SystemExit) as exit_:
         main('distilled', ['--data-dir', str(image_folder), '--logs-dir', str(logs), '--profile', 'smoke',
-                           '--device', 'cpu', '--teacher', str(student['path'])])
+                           '--device', 'cpu', '--teacher', str(student.path)])
     assert exit_.value.code == 2
     err = capsys.readouterr().err
-    assert 'error:' in err and 'small' in err and str(student['path']) in err
+    assert 'error:' in err and 'small' in err and str(student.path) in err
     assert not list(logs.glob('distilled-smoke/*'))
 
 
@@ -246,7 +282,7 @@ def test_teacher_is_fixed_during_distillation(tmp_path, monkeypatch, image_folde
     settings = smoke_settings_for('distilled', image_folder, tmp_path, teacher=str(teacher_run['path']), epochs=1)
     result = train(c, settings, cifar_data)
 
-    assert result['finished'] and result['epoch'] == settings['epochs']
+    assert result.finished and result.epoch == settings['epochs']
     batches = (len(cifar_data.train.labels) - settings['valid_size']) // settings['batch_size']
     assert len(seen) == settings['epochs'] * batches
     assert all(s == {'training': False, 'requires_grad': False, 'grad': False, 'student_grad': True}
@@ -258,7 +294,7 @@ def test_teacher_is_fixed_during_distillation(tmp_path, monkeypatch, image_folde
     teacher = teacher.model
     # The teacher is its checkpoint with batch normalization folded in, unchanged by training
     from labml_nn.distillation.large import LargeModel
-    expected = LargeModel()
+    expected = LargeModel(len(cifar_data.classes))
     expected.load_state_dict(torch.load(teacher_run['path'], map_location='cpu', weights_only=False)['model'])
     expected = expected.eval().fold_batch_norm().state_dict()
     now = teacher.state_dict()
@@ -275,7 +311,7 @@ def test_distillation_loss_uses_the_teacher(teacher_run):
     from types import SimpleNamespace
     from labml_nn.distillation.large import LargeModel
     from labml_nn.distillation.loss import DistillationLoss
-    teacher = LargeModel()
+    teacher = LargeModel(len(teacher_run['record'].classes))
     teacher.load_state_dict(torch.load(teacher_run['path'], map_location='cpu', weights_only=False)['model'])
     teacher.eval().requires_grad_(False)
     c = SimpleNamespace(teacher_model=teacher, device='cpu', bf16=False,
@@ -283,7 +319,7 @@ def test_distillation_loss_uses_the_teacher(teacher_run):
     generator = torch.Generator().manual_seed(0)
     images = torch.randn(4, 3, 32, 32, generator=generator)
     labels = torch.tensor([0, 1, 2, 3])
-    logits = torch.randn(4, 10, generator=generator, requires_grad=True)
+    logits = torch.randn(4, 4, generator=generator, requires_grad=True)
     loss = DistillationConfigs.loss(c, logits, images, labels)
     with torch.no_grad():
         expected = c.distillation_loss(logits, teacher(images), labels)
@@ -319,10 +355,10 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch, capsy
     runs = find_runs(settings['logs_dir'], 'small-smoke')
     assert len(runs) == 1
     checkpoint = runs[0]
-    assert checkpoint['epoch'] == 1 and not checkpoint['finished'] and len(checkpoint['history']) == 1
+    assert checkpoint.epoch == 1 and not checkpoint.finished and len(checkpoint.history) == 1
     from labml_nn.distillation.small import SmallModel
-    SmallModel().load_state_dict(checkpoint['model'])
-    assert not list(Path(checkpoint['path']).parent.glob('*.tmp'))
+    SmallModel(len(cifar_data.classes)).load_state_dict(_weights(checkpoint.path))
+    assert not list(Path(checkpoint.path).parent.glob('*.tmp'))
 
     # The same command again picks it up after the first epoch
     def counting(*args, **kwargs):
@@ -333,23 +369,23 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch, capsy
     epochs_trained.clear()
     capsys.readouterr()
     resumed = train(Configs(), settings, cifar_data)
-    assert f'Resuming small-smoke run {checkpoint["uuid"]} after epoch 1' in capsys.readouterr().out
+    assert f'Resuming small-smoke run {checkpoint.uuid} after epoch 1' in capsys.readouterr().out
     assert len(epochs_trained) == 1
-    assert resumed['uuid'] == checkpoint['uuid'] and resumed['finished'] and resumed['epoch'] == 2
-    assert len(resumed['history']) == 2 and resumed['history'][0] == checkpoint['history'][0]
+    assert resumed.uuid == checkpoint.uuid and resumed.finished and resumed.epoch == 2
+    assert len(resumed.history) == 2 and resumed.history[0] == checkpoint.history[0]
 
     # An uninterrupted run with the same settings, elsewhere, gives the same numbers and weights
     straight = train(Configs(), settings | {'logs_dir': str(tmp_path / 'straight')}, cifar_data)
-    assert straight['uuid'] != resumed['uuid']
+    assert straight.uuid != resumed.uuid
     for key in ('history', 'valid_accuracy', 'test_accuracy', 'images', 'parameters'):
-        assert resumed[key] == straight[key], key
-    a, b = _weights(resumed['path']), _weights(straight['path'])
+        assert getattr(resumed, key) == getattr(straight, key), key
+    a, b = _weights(resumed.path), _weights(straight.path)
     assert all(torch.equal(a[name], b[name]) for name in a)
 
     # Once finished, the same command trains nothing and returns the run
     epochs_trained.clear()
     again = train(Configs(), settings, cifar_data)
-    assert not epochs_trained and again['uuid'] == resumed['uuid'] and again['history'] == resumed['history']
+    assert not epochs_trained and again.uuid == resumed.uuid and again.history == resumed.history
     assert 'reusing the finished run' in capsys.readouterr().out
 
 
@@ -357,14 +393,14 @@ def test_fresh_runs_with_one_seed_are_identical(tmp_path, image_folder, cifar_da
     settings = smoke_settings_for('small', image_folder, tmp_path, epochs=1)
     first = train(Configs(), settings, cifar_data, fresh=True)
     second = train(Configs(), settings, cifar_data, fresh=True)
-    assert first['uuid'] != second['uuid']
-    assert first['history'] == second['history'] and first['test_accuracy'] == second['test_accuracy']
-    a, b = _weights(first['path']), _weights(second['path'])
+    assert first.uuid != second.uuid
+    assert first.history == second.history and first.test_accuracy == second.test_accuracy
+    a, b = _weights(first.path), _weights(second.path)
     assert all(torch.equal(a[name], b[name]) for name in a)
     assert len(find_runs(settings['logs_dir'], 'small-smoke')) == 2
     # Another seed is another model
     third = train(Configs(), settings | {'seed': 1}, cifar_data, fresh=True)
-    c = _weights(third['path'])
+    c = _weights(third.path)
     assert not all(torch.equal(a[name], c[name]) for name in a)
 
 
@@ -378,7 +414,7 @@ def test_command_line_run_and_rerun(tmp_path, image_folder, capsys):
     out = capsys.readouterr().out
     assert 'small: validation accuracy' in out and 'test accuracy' in out
     runs = find_runs(str(tmp_path), 'small-smoke')
-    assert len(runs) == 1 and runs[0]['finished'] and runs[0]['epochs'] == 1
+    assert len(runs) == 1 and runs[0].finished and runs[0].epochs == 1
     main('small', argv)
-    assert f'reusing the finished run {runs[0]["uuid"]}' in capsys.readouterr().out
+    assert f'reusing the finished run {runs[0].uuid}' in capsys.readouterr().out
     assert len(find_runs(str(tmp_path), 'small-smoke')) == 1

@@ -1,0 +1,199 @@
+"""
+---
+title: Runs on disk
+summary: >
+  A run's typed record, how runs are found again by their settings and data,
+  and the lock that lets one process at a time train a run.
+---
+
+# Runs on disk
+
+Each run lives in labml's run folder, `LOGS/<name>/<uuid>/`. Beside labml's
+own files the trainer keeps two there:
+
+* `checkpoints/checkpoint.pt`, rewritten after every epoch: the
+  [run record](#run-record) below, whose fields are stored as plain values,
+  and the weights, the optimizer, the schedule and the random number
+  generators' states;
+* `run.lock`, a file the training process holds an operating-system lock on
+  (`fcntl.flock`) for as long as it trains the run.
+
+A run is found again by its *key*, a hash of every setting that changes the
+result, and by the *fingerprint* of the data it was trained on: running the
+same command on the same data resumes an interrupted run or returns a
+finished one, and changed data starts a new run.
+"""
+
+import dataclasses
+import fcntl
+import hashlib
+import json
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional
+
+import torch
+
+# The checkpoint's entries that are not record fields: the training state
+WEIGHTS = ('model', 'optimizer', 'scheduler', 'rng')
+
+
+@dataclass
+class RunRecord:
+    """
+    <a id="run-record"></a>
+
+    ## The run record
+
+    What the trainer writes about a run after every epoch, and what the
+    pipeline's results table and the teacher lookup read.
+    """
+    # The run's id, and the experiment it belongs to (`small-cpu`, for example)
+    uuid: str
+    name: str
+    # A hash of the settings, and the data's fingerprint: together, the run's identity
+    key: str
+    data_fingerprint: str
+    # The settings the run was started with
+    settings: Dict[str, Any]
+    model_name: str
+    seed: int
+    # Epochs to train, and epochs done
+    epochs: int
+    epoch: int = 0
+    # The model's trainable parameters, and the data's class names in label order
+    parameters: int = 0
+    classes: List[str] = field(default_factory=list)
+    # Validation accuracy after each epoch; the last one; the test accuracy
+    # when finished, `None` when the data has no test split
+    history: List[float] = field(default_factory=list)
+    valid_accuracy: Optional[float] = None
+    test_accuracy: Optional[float] = None
+    # Seconds spent training, and images trained on, for throughput
+    train_seconds: float = 0.0
+    images: int = 0
+    finished: bool = False
+    # When the checkpoint was written, `time.time()`
+    updated: float = 0.0
+    # The checkpoint this record was read from; not stored in it
+    path: Optional[Path] = field(default=None, compare=False)
+
+    def fields(self) -> Dict[str, Any]:
+        """
+        The stored fields, as plain values.
+        """
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != 'path'}
+
+    @classmethod
+    def from_checkpoint(cls, state: Any, path: Path) -> Optional['RunRecord']:
+        """
+        The record in a loaded checkpoint, or `None` when it is not a
+        checkpoint of this trainer (a stray `checkpoint.pt` from elsewhere).
+        Checkpoints written before a field existed get its default; one
+        written before runs had a data fingerprint gets `''`, which matches
+        no data, so such a run is never resumed on data it cannot vouch for.
+        """
+        if not isinstance(state, dict):
+            return None
+        names = {f.name for f in dataclasses.fields(cls)} - {'path'}
+        known = {k: v for k, v in state.items() if k in names}
+        known.setdefault('data_fingerprint', '')
+        known.setdefault('name', path.parent.parent.parent.name)
+        try:
+            return cls(**known, path=path)
+        except TypeError:
+            # A required field is missing
+            return None
+
+
+def checkpoint_path(logs_dir: str, name: str, uuid: str) -> Path:
+    return Path(logs_dir) / name / uuid / 'checkpoints' / 'checkpoint.pt'
+
+
+def load_checkpoint(path: Path, mmap: bool = False) -> Optional[Dict[str, Any]]:
+    """
+    A checkpoint as saved, or `None` when the file cannot be read as one.
+    With `mmap`, the weights are read from the file only when touched.
+    """
+    try:
+        return torch.load(path, map_location='cpu', weights_only=False, mmap=mmap)
+    except Exception:
+        return None
+
+
+def find_runs(logs_dir: str, name: str) -> List[RunRecord]:
+    """
+    ## Finding runs
+
+    The records of every run of experiment `name` (a glob pattern), newest
+    first. Files that are not checkpoints of this trainer are skipped.
+    """
+    found = []
+    for path in Path(logs_dir).glob(f'{name}/*/checkpoints/checkpoint.pt'):
+        # `mmap` reads the record without reading every weight
+        record = RunRecord.from_checkpoint(load_checkpoint(path, mmap=True), path)
+        if record is not None:
+            found.append(record)
+    return sorted(found, key=lambda r: (r.updated, str(r.path)), reverse=True)
+
+
+def has_finite_weights(path: Path) -> bool:
+    """
+    Whether every weight in the checkpoint at `path` is a finite number. A
+    run that diverged must not be reused or taught from; the trainer never
+    saves one, and this check catches those written before it did.
+    """
+    state = load_checkpoint(path, mmap=True)
+    weights = state.get('model') if isinstance(state, dict) else None
+    if not isinstance(weights, dict):
+        return False
+    return all(bool(torch.isfinite(w).all()) for w in weights.values()
+               if isinstance(w, torch.Tensor) and w.is_floating_point())
+
+
+def run_key(settings: Dict[str, Any]) -> str:
+    """
+    A short hash of a run's settings, with the data folder as an absolute path.
+    Where the run is written, `logs_dir`, is not part of what it is.
+    """
+    settings = {k: v for k, v in settings.items() if k != 'logs_dir'}
+    settings['data_dir'] = str(Path(settings['data_dir']).resolve())
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class RunBusy(Exception):
+    """
+    Another live process is training the run.
+    """
+
+
+@contextmanager
+def run_lock(run_folder: Path, what: str) -> Iterator[None]:
+    """
+    ## One process per run
+
+    An exclusive `flock` on `run_folder/run.lock`, held until the block
+    ends. The operating system releases it when the process ends, however it
+    ends, so a lock left by a process that died is simply taken over. The
+    file holds the process id, to name the holder in the message of a
+    second process, which gets `RunBusy` at once rather than waiting.
+    """
+    run_folder.mkdir(parents=True, exist_ok=True)
+    with open(run_folder / 'run.lock', 'a+') as file:
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            file.seek(0)
+            holder = file.read().strip() or 'another process'
+            raise RunBusy(f'{what} is being trained right now by {holder}. Wait for it to end; '
+                          f'running the same command again then resumes or reuses it.') from None
+        file.truncate(0)
+        file.write(f'process {os.getpid()}')
+        file.flush()
+        # labml writes `run.pid` when a run starts, never removes it, and
+        # refuses to start a run that has one. Under the lock no live process
+        # trains this run, so a `run.pid` is an interrupted process's
+        (run_folder / 'run.pid').unlink(missing_ok=True)
+        yield

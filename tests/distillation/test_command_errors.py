@@ -1,0 +1,194 @@
+"""
+Tests of the commands under misuse: each mistake ends with one clear message
+and its exit status, before any work, with no traceback and no empty run
+folder. (Bad option values are in `test_train.py`.)
+
+Runs use the `smoke` profile on the CPU, on tiny image folders.
+"""
+
+import os
+import tempfile
+
+import pytest
+import torch
+
+from labml_nn.distillation import pipeline
+from labml_nn.distillation.small import SmallModel
+from labml_nn.distillation.train import main
+from labml_nn.experiments import trainer
+from labml_nn.experiments.runs import find_runs
+
+# labml skips recording the git state outside a repository (see conftest.py)
+pytestmark = pytest.mark.usefixtures('outside_the_repository')
+
+
+def _fails(capsys, command, argv, status=2) -> str:
+    """
+    Run a command that must fail; returns what it printed on standard error.
+    """
+    with pytest.raises(SystemExit) as exit_:
+        command(argv)
+    assert exit_.value.code == status
+    err = capsys.readouterr().err
+    assert 'Traceback' not in err
+    return err
+
+
+def _distill(data, logs, *more):
+    return ['--data-dir', str(data), '--logs-dir', str(logs), '--profile', 'smoke', '--device', 'cpu', *more]
+
+
+# ## The teacher
+
+@pytest.mark.parametrize('content', [os.urandom(2000), b'# labml_nn\n\nAn annotated PyTorch implementation.\n'])
+def test_teacher_that_is_not_a_checkpoint(tmp_path, capsys, image_folder, content):
+    path = tmp_path / 'teacher.pt'
+    path.write_bytes(content)
+    err = _fails(capsys, lambda a: main('distilled', a), _distill(image_folder, tmp_path / 'logs',
+                                                                    '--teacher', str(path)))
+    assert f'{path} is not a checkpoint' in err
+    assert not (tmp_path / 'logs' / 'distilled-smoke').exists()
+
+
+def test_teacher_whose_weights_do_not_fit_the_large_model(tmp_path, capsys, image_folder, cifar_data):
+    """
+    A checkpoint that says it is a large model's but holds other weights:
+    the message names the keys and shapes that do not fit.
+    """
+    path = tmp_path / 'teacher.pt'
+    torch.save({'model_name': 'large', 'model': SmallModel(len(cifar_data.classes)).state_dict()}, path)
+    err = _fails(capsys, lambda a: main('distilled', a), _distill(image_folder, tmp_path / 'logs',
+                                                                    '--teacher', str(path)))
+    assert 'do not fit the large model' in err and 'missing: layers.' in err
+    assert 'wrong shapes: layers.' in err and '(expected (' in err
+    assert not (tmp_path / 'logs' / 'distilled-smoke').exists()
+
+
+def test_teacher_with_other_classes_than_the_data(tmp_path, capsys, make_image_folder, teacher_run):
+    """
+    The session's teacher knows 4 classes; data with 3 is refused by both
+    the distillation command and the study, before any training.
+    """
+    data = make_image_folder(tmp_path / 'three', classes=('cat', 'dog', 'ship'), train=4, test=None)
+    expected = f"the teacher {teacher_run['path']} has 4 classes and the data has 3"
+    err = _fails(capsys, lambda a: main('distilled', a), _distill(data, tmp_path / 'logs',
+                                                                    '--teacher', str(teacher_run['path'])))
+    assert expected in err
+    err = _fails(capsys, pipeline.main, _distill(data, tmp_path / 'logs', '--teacher', str(teacher_run['path']),
+                                                 '--out', str(tmp_path / 'out')))
+    assert expected in err
+    assert not (tmp_path / 'logs').exists() or not list((tmp_path / 'logs').iterdir())
+
+
+def test_diverged_teacher_is_not_a_teacher(tmp_path, capsys, image_folder, teacher_run):
+    """
+    A finished teacher run whose weights are not finite (saved by a trainer
+    without the divergence check) is found neither as `latest` nor by path.
+    """
+    from labml_nn.distillation.train import TeacherNotFound, find_teacher
+    import shutil
+    logs = tmp_path / 'logs'
+    shutil.copytree(teacher_run['logs_dir'], logs)
+    [record] = find_runs(str(logs), 'large-smoke')
+    state = torch.load(record.path, map_location='cpu', weights_only=False)
+    state['model']['fc.bias'].fill_(float('inf'))
+    torch.save(state, record.path)
+    with pytest.raises(TeacherNotFound):
+        find_teacher('latest', str(logs), 'smoke')
+    err = _fails(capsys, lambda a: main('distilled', a), _distill(image_folder, logs, '--teacher', str(record.path)))
+    assert 'weights that are not finite numbers' in err
+
+
+# ## Output folders
+
+def _read_only(monkeypatch, folder):
+    """
+    Make writing a file into `folder` fail as on a read-only folder. The
+    tests run as root in CI, where `chmod` does not stop writes.
+    """
+    original = tempfile.TemporaryFile
+
+    def refuse(*args, dir=None, **kwargs):
+        if dir is not None and os.path.abspath(dir) == os.path.abspath(folder):
+            raise PermissionError(13, 'Permission denied')
+        return original(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, 'TemporaryFile', refuse)
+
+
+def test_read_only_logs_folder(tmp_path, monkeypatch, capsys, image_folder):
+    logs = tmp_path / 'logs'
+    logs.mkdir()
+    _read_only(monkeypatch, logs)
+    err = _fails(capsys, lambda a: main('small', a), _distill(image_folder, logs))
+    assert f'error: cannot write to --logs-dir {logs}: Permission denied' in err
+    assert list(logs.iterdir()) == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason='root writes into read-only folders')
+def test_read_only_logs_folder_by_its_mode(tmp_path, capsys, image_folder):
+    logs = tmp_path / 'logs'
+    logs.mkdir(mode=0o555)
+    err = _fails(capsys, lambda a: main('small', a), _distill(image_folder, logs))
+    assert f'cannot write to --logs-dir {logs}' in err
+
+
+def test_read_only_study_output_is_refused_before_training(tmp_path, monkeypatch, capsys, image_folder):
+    out = tmp_path / 'out'
+    out.mkdir()
+    _read_only(monkeypatch, out)
+    monkeypatch.setattr(trainer, '_train_epoch', lambda *a, **k: pytest.fail('trained before checking --out'))
+    err = _fails(capsys, pipeline.main, _distill(image_folder, tmp_path / 'logs', '--out', str(out)))
+    assert f'error: cannot write to --out {out}: Permission denied' in err
+
+
+def test_stray_checkpoint_in_the_logs(tmp_path, capsys, image_folder, teacher_run):
+    """
+    A `checkpoint.pt` that another program left under `logs/` is skipped by
+    the training commands and the teacher lookup.
+    """
+    import shutil
+    logs = tmp_path / 'logs'
+    shutil.copytree(teacher_run['logs_dir'], logs)
+    for name in ('small-smoke', 'large-smoke', 'distilled-smoke'):
+        stray = logs / name / 'stray' / 'checkpoints' / 'checkpoint.pt'
+        stray.parent.mkdir(parents=True)
+        torch.save({'epoch': 1, 'weights': torch.ones(3)}, stray)
+    main('small', _distill(image_folder, logs, '--epochs', '1'))
+    main('distilled', _distill(image_folder, logs, '--epochs', '1', '--teacher', 'latest'))
+    out = capsys.readouterr().out
+    assert 'small: validation accuracy' in out and 'distilled: validation accuracy' in out
+
+
+# ## Ctrl-C
+
+@pytest.mark.parametrize('command', ['small', 'pipeline'])
+def test_ctrl_c_is_one_line_and_status_130(tmp_path, monkeypatch, capsys, image_folder, teacher_run, command):
+    original = trainer._train_epoch
+    calls = []
+
+    def interrupt_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, '_train_epoch', interrupt_second)
+    if command == 'small':
+        err = _fails(capsys, lambda a: main('small', a), _distill(image_folder, tmp_path / 'logs', '--epochs', '2'),
+                     status=130)
+    else:
+        err = _fails(capsys, pipeline.main, _distill(image_folder, tmp_path / 'logs', '--teacher',
+                                                     str(teacher_run['path']), '--out', str(tmp_path / 'out')),
+                     status=130)
+    assert err.strip() == 'interrupted after epoch 1; run the same command to resume'
+    [record] = find_runs(str(tmp_path / 'logs'), 'small-smoke')
+    assert record.epoch == 1 and not record.finished
+
+
+def test_divergence_from_the_command_line(tmp_path, capsys, image_folder):
+    err = _fails(capsys, lambda a: main('small', a),
+                 _distill(image_folder, tmp_path, '--epochs', '3', '--learning-rate', '1e30'), status=1)
+    assert 'diverged in epoch 3' in err and 'The checkpoint of epoch 2 is kept' in err
+    [record] = find_runs(str(tmp_path), 'small-smoke')
+    assert not record.finished

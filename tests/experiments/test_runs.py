@@ -1,0 +1,225 @@
+"""
+Tests of runs on disk: the run record, the lock that lets one process at a
+time train a run, a run's identity by its settings and its data, and
+divergence, which must never be saved or reused.
+
+Runs use the `smoke` profile on the CPU, on tiny image folders.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from labml_nn.experiments import trainer
+from labml_nn.experiments.runs import RunBusy, RunRecord, find_runs, has_finite_weights, run_lock
+from labml_nn.experiments.trainer import Configs, Diverged, train
+
+# labml skips recording the git state outside a repository (see conftest.py)
+pytestmark = pytest.mark.usefixtures('outside_the_repository')
+
+
+def _interrupted_run(settings, data, monkeypatch) -> RunRecord:
+    """
+    A run of two epochs interrupted after its first; returns its record.
+    """
+    original = trainer._train_epoch
+    calls = []
+
+    def interrupt_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(trainer, '_train_epoch', interrupt_second)
+        with pytest.raises(KeyboardInterrupt):
+            train(Configs(), settings, data)
+    [record] = find_runs(settings['logs_dir'], 'small-smoke')
+    assert record.epoch == 1 and not record.finished
+    return record
+
+
+# ## The record
+
+def test_record_round_trip(tmp_path, image_folder, cifar_data, smoke_settings_for):
+    result = train(Configs(), smoke_settings_for('small', image_folder, tmp_path, epochs=1), cifar_data)
+    assert isinstance(result, RunRecord) and result.finished
+    [found] = find_runs(str(tmp_path), 'small-smoke')
+    assert found == result and found.path == result.path
+    assert found.classes == cifar_data.classes and found.data_fingerprint == cifar_data.fingerprint
+
+
+def test_stray_checkpoints_are_skipped(tmp_path, image_folder, cifar_data, smoke_settings_for):
+    """
+    `checkpoint.pt` files that are not the trainer's (another program's dict,
+    a tensor, a broken file) are not runs, and never a `KeyError`.
+    """
+    for i, content in enumerate([{'epoch': 3}, torch.ones(2)]):
+        path = tmp_path / 'small-smoke' / f'stray{i}' / 'checkpoints' / 'checkpoint.pt'
+        path.parent.mkdir(parents=True)
+        torch.save(content, path)
+    broken = tmp_path / 'small-smoke' / 'broken' / 'checkpoints' / 'checkpoint.pt'
+    broken.parent.mkdir(parents=True)
+    broken.write_bytes(os.urandom(100))
+    assert find_runs(str(tmp_path), 'small-smoke') == []
+    result = train(Configs(), smoke_settings_for('small', image_folder, tmp_path, epochs=1), cifar_data)
+    assert [r.uuid for r in find_runs(str(tmp_path), 'small-smoke')] == [result.uuid]
+
+
+# ## The lock
+
+def test_a_live_run_is_not_trained_twice(tmp_path, monkeypatch, image_folder, cifar_data, smoke_settings_for):
+    """
+    While a process holds a run's lock, the same command stops at once,
+    naming the run and the process, and changes nothing in the run.
+    """
+    settings = smoke_settings_for('small', image_folder, tmp_path, epochs=2)
+    record = _interrupted_run(settings, cifar_data, monkeypatch)
+    before = record.path.read_bytes()
+    with run_lock(record.path.parent.parent, 'the test'):
+        with pytest.raises(RunBusy) as busy:
+            train(Configs(), settings, cifar_data)
+    message = str(busy.value)
+    assert record.uuid in message and f'process {os.getpid()}' in message
+    assert record.path.read_bytes() == before
+
+
+def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path, monkeypatch, capsys, image_folder, cifar_data,
+                                                      smoke_settings_for):
+    """
+    A process that held the lock is killed, leaving `run.lock` and labml's
+    `run.pid` behind: the same command resumes the run.
+    """
+    settings = smoke_settings_for('small', image_folder, tmp_path, epochs=2)
+    record = _interrupted_run(settings, cifar_data, monkeypatch)
+    folder = record.path.parent.parent
+    assert (folder / 'run.pid').exists()
+    holder = subprocess.Popen([sys.executable, '-c', (
+        'import fcntl, sys, time\n'
+        f'f = open({str(folder / "run.lock")!r}, "a+")\n'
+        'fcntl.flock(f, fcntl.LOCK_EX)\n'
+        'print("locked", flush=True)\n'
+        'time.sleep(600)\n')], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == 'locked\n'
+        with pytest.raises(RunBusy):
+            train(Configs(), settings, cifar_data)
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    capsys.readouterr()
+    resumed = train(Configs(), settings, cifar_data)
+    assert f'Resuming small-smoke run {record.uuid} after epoch 1' in capsys.readouterr().out
+    assert resumed.uuid == record.uuid and resumed.finished
+
+
+def test_two_resumers_of_one_run(tmp_path, monkeypatch, image_folder, cifar_data, smoke_settings_for):
+    """
+    Two commands started together on one interrupted run: one resumes it; the
+    other either stops with a message while the first trains, or, started
+    after the first finished, reuses the finished run. No traceback, and the
+    run's log has each step once.
+    """
+    # The settings the command line makes
+    settings = smoke_settings_for('small', image_folder, tmp_path / 'logs', epochs=2, seed=0)
+    record = _interrupted_run(settings, cifar_data, monkeypatch)
+    argv = [sys.executable, '-m', 'labml_nn.distillation.small', '--data-dir', str(image_folder),
+            '--logs-dir', str(tmp_path / 'logs'), '--profile', 'smoke', '--device', 'cpu', '--epochs', '2']
+    processes = [subprocess.Popen(argv, cwd=tmp_path, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                 for _ in range(2)]
+    done = [(p.wait(timeout=300), *p.communicate()) for p in processes]
+    assert all('Traceback' not in out + err for _, out, err in done), done
+    resumed = [d for d in done if f'Resuming small-smoke run {record.uuid} after epoch 1' in d[1]]
+    assert len(resumed) == 1 and resumed[0][0] == 0, done
+    [other] = [d for d in done if d is not resumed[0]]
+    busy = other[0] == 2 and f'Run {record.uuid} of small-smoke is being trained right now' in other[2]
+    reused = other[0] == 0 and f'reusing the finished run {record.uuid}' in other[1]
+    assert busy or reused, other
+    [final] = find_runs(str(tmp_path / 'logs'), 'small-smoke')
+    assert final.finished and len(final.history) == 2
+
+
+# ## The data is part of a run's identity
+
+def test_changed_data_starts_a_new_run(tmp_path, capsys, image_folder, smoke_settings_for):
+    from labml_nn.experiments.data import load_cifar10
+    data_dir = tmp_path / 'data'
+    shutil.copytree(image_folder, data_dir)
+    settings = smoke_settings_for('small', data_dir, tmp_path / 'logs', epochs=1)
+    first = train(Configs(), settings)
+    assert train(Configs(), settings).uuid == first.uuid
+    # One more image of a class
+    shutil.copy(next((data_dir / 'train' / 'cat').glob('*.png')), data_dir / 'train' / 'cat' / 'extra.png')
+    capsys.readouterr()
+    second = train(Configs(), settings, load_cifar10(str(data_dir), download=False))
+    out = capsys.readouterr().out
+    assert second.uuid != first.uuid and second.finished
+    assert f'the data changed since run {first.uuid}' in out and 'starting a new run' in out
+    assert second.data_fingerprint != first.data_fingerprint
+
+
+# ## Divergence
+
+def test_divergence_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, image_folder, cifar_data,
+                                                                      smoke_settings_for):
+    """
+    With a learning rate of $10^{30}$ the weights overflow in the third epoch
+    (the one-cycle schedule starts at 0): the run stops there, its checkpoint
+    is the second epoch's, finite and unfinished, and the same command
+    resumes from it and stops again rather than marking anything finished.
+    """
+    settings = smoke_settings_for('small', image_folder, tmp_path, epochs=3, learning_rate=1e30)
+    for _ in range(2):
+        with pytest.raises(Diverged, match='diverged in epoch 3'):
+            train(Configs(), settings, cifar_data)
+        [record] = find_runs(str(tmp_path), 'small-smoke')
+        assert record.epoch == 2 and not record.finished and has_finite_weights(record.path)
+
+
+def _poison(path: Path):
+    """
+    Write NaN into a checkpoint's weights, as a trainer without the
+    divergence check would have saved them.
+    """
+    state = torch.load(path, map_location='cpu', weights_only=False)
+    next(iter(state['model'].values())).fill_(float('nan'))
+    torch.save(state, path)
+
+
+def test_a_run_with_non_finite_weights_is_not_reused(tmp_path, capsys, image_folder, cifar_data,
+                                                     smoke_settings_for):
+    settings = smoke_settings_for('small', image_folder, tmp_path, epochs=1)
+    first = train(Configs(), settings, cifar_data)
+    _poison(first.path)
+    assert not has_finite_weights(first.path)
+    capsys.readouterr()
+    second = train(Configs(), settings, cifar_data)
+    assert second.uuid != first.uuid and has_finite_weights(second.path)
+    assert f'run {first.uuid} has weights that are not finite numbers' in capsys.readouterr().out
+
+
+def test_weights_check_does_not_wait_per_step(monkeypatch, tmp_path, image_folder, cifar_data, smoke_settings_for):
+    """
+    The divergence check runs once an epoch, not at every step.
+    """
+    calls = []
+    original = trainer._weights_are_finite
+    monkeypatch.setattr(trainer, '_weights_are_finite', lambda model: calls.append(1) or original(model))
+    train(Configs(), smoke_settings_for('small', image_folder, tmp_path, epochs=2), cifar_data)
+    assert len(calls) == 2
+
+
+def test_lock_is_released_when_the_block_ends(tmp_path):
+    with run_lock(tmp_path / 'run', 'a run'):
+        with pytest.raises(RunBusy, match='a run is being trained right now by process'):
+            with run_lock(tmp_path / 'run', 'a run'):
+                pass
+    with run_lock(tmp_path / 'run', 'a run'):
+        pass
