@@ -231,7 +231,14 @@ def _katex(tex: str, display: bool) -> str:
     # Chromium puts no space after an operator name, as in `log p`, where TeX
     # puts a thin one unless a bracket follows
     mathml = re.sub('<mo>\u2061</mo>(?!<mo)', '<mo rspace="0.1667em">\u2061</mo>', mathml)
+    # and none before it after a letter, a number or a closing bracket, where
+    # TeX puts a thin one too (`p_c \log q_c`)
+    mathml = _BEFORE_OPERATOR_NAME.sub('\\1<mspace width="0.1667em"></mspace>\\2', mathml)
     return _VARIANT.sub(_unicode_variant, mathml)
+
+
+_BEFORE_OPERATOR_NAME = re.compile('(</mi>|</mn>|</msub>|</msup>|</msubsup>|<mo[^>]*>[)\\]}|]</mo>)'
+                                   '(<mi>[^<]{2,}</mi><mo[^>]*>\u2061</mo>)')
 
 
 # KaTeX writes `\mathcal{L}` as `<mi mathvariant="script">L</mi>`, but browsers

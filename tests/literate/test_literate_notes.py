@@ -118,3 +118,11 @@ def test_inline_code_is_highlighted_only_when_it_is_python():
     assert '<code>make docs</code>' in html
     assert '<code class="highlight"><span class="o">-</span><span class="mi">1</span></code>' in html
     assert '<code class="highlight"><span class="n">F</span>' in html
+
+
+def test_a_thin_space_before_an_operator_name_after_a_letter():
+    html = render_notes(r'$p_c \log q_c$, $a \log b$, $f(x) \exp y$, $\log x$ and $(\log x)$', 'f.py')
+    space = '<mspace width="0.1667em"></mspace>'
+    assert html.count(space) == 3
+    assert f'</msub>{space}<mi>log</mi>' in html and f'<mi>a</mi>{space}<mi>log</mi>' in html
+    assert f'<mo stretchy="false">)</mo>{space}<mi>exp</mi>' in html
