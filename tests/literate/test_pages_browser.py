@@ -34,6 +34,9 @@ The *teacher* and the student. At a higher temperature the soft targets are soft
 
 $$q_c = \\frac{{\\exp(z_c / T)}}{{\\sum_j \\exp(z_j / T)}}$$
 
+$$\\mathrm{{KL}} = \\frac{{\\sum_c p_c r_c}}{{\\sum_c p_c}} - \\log \\frac{{\\sum_c p_c}}{{\\sum_c q_c}}
+  \\approx \\sum_c p_c r_c - \\log\\Big(1 + \\sum_c (p_c - q_c)\\Big)$$
+
 $$\\mathcal{{L}}_{{soft}} = \\frac{{T^2}}{{n}} \\sum_{{i\\ \\text{{valid}}}} \\sum_c p_{{i,c}}\\left(\\log p_{{i,c}} - \\log q_{{i,c}}\\right)$$
 
 ```sh

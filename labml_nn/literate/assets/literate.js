@@ -5,7 +5,8 @@
 // * copy a code section or a command with one button, without line numbers,
 // * find a heading or a definition in the page's table of contents,
 // * search every page of the site, from the index built with it,
-// * click an image to see it as large as the screen.
+// * click an image to see it as large as the screen,
+// * read a display formula a little too wide for the notes without scrolling.
 (function () {
   var japanese = document.documentElement.lang === 'ja';
   var words = japanese
@@ -129,6 +130,22 @@
     list.addEventListener('click', function (event) {
       if (event.target.closest('a') && !wide.matches) details.open = false;
     });
+  }
+
+  // A display formula a little wider than the notes is drawn smaller to fit,
+  // down to 70%; a wider one scrolls. Measured again when its width changes.
+  function fit(box) {
+    box.style.fontSize = '';
+    var ratio = box.clientWidth / box.scrollWidth;
+    if (ratio < 1 && ratio >= 0.7) box.style.fontSize = Math.floor(ratio * 100) / 100 + 'em';
+  }
+  var formulas = document.querySelectorAll('.math-display');
+  formulas.forEach(fit);
+  if (window.ResizeObserver) {
+    var resized = new ResizeObserver(function (changes) {
+      changes.forEach(function (change) { fit(change.target); });
+    });
+    formulas.forEach(function (box) { resized.observe(box); });
   }
 
   // Images: a click shows one as large as the screen; a click or Escape closes it
