@@ -2,8 +2,9 @@ r"""
 ---
 title: The soft-target loss of knowledge distillation
 summary: >
-  A memory-lean PyTorch implementation of the temperature-scaled soft-target
-  loss from "Distilling the Knowledge in a Neural Network", with masking,
+  The temperature-scaled soft-target loss from "Distilling the Knowledge in a
+  Neural Network", first as the plain formula, then as a memory-lean,
+  precise and synchronisation-free PyTorch implementation with masking,
   token-level shapes and low-precision inputs.
 ---
 
@@ -53,24 +54,15 @@ The whole loss, averaged over the $n$ valid samples, is
 
 $$\mathcal{L}_{soft} = \frac{T^2}{n} \sum_{i\ \text{valid}} \sum_c p_{i,c}\left(\log p_{i,c} - \log q_{i,c}\right)$$
 
-## Memory
-
-The obvious way to write this is two `log_softmax` calls and `F.kl_div`.
-Autograd then keeps several full `[samples, classes]` float32 tensors alive
-until the backward pass. For a language model, with 4,096 tokens and a
-32,000-word vocabulary, each of them is half a gigabyte.
-
-Here the forward pass walks over the rows in chunks, keeps nothing but its
-inputs, and the backward pass recomputes both softmaxes chunk by chunk to
-form the gradient $\frac{T^2}{n} \cdot \frac{1}{T}(q - p) = \frac{T}{n}(q - p)$
-directly. `benchmarks/loss_memory.py` measures it against the obvious version;
-the README has its numbers.
+The first function below writes exactly this with PyTorch's own functions.
+The rest of the page computes the same number in a way that costs less memory,
+stays precise at high temperatures and never waits for the GPU.
 
 ## Mistakes this module avoids
 
 * `F.kl_div(..., reduction='mean')` averages over samples **and classes**,
-  which quietly divides the loss by the number of classes. Use `'batchmean'`,
-  or this module.
+  which quietly divides the loss by the number of classes. Sum over the
+  classes, or use `'batchmean'`, or this module.
 * Forgetting $T^2$ makes the soft term fade as the temperature grows.
 * Letting gradients flow into the teacher: here the teacher's logits are
   constants.
@@ -80,29 +72,402 @@ term with the usual cross-entropy on the true labels.
 """
 
 import math
-from numbers import Real
-from typing import NamedTuple, Optional
+from numbers import Integral, Real
+from typing import List, NamedTuple, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+
+def plain_soft_target_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
+                           temperature: float = 1.0,
+                           mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+    r"""
+    ## The plain formula
+
+    The loss as it is usually written: two softmaxes and `F.kl_div`, with
+    autograd differentiating it. It takes the arguments of
+    [`soft_target_loss`](#soft-target-loss) and computes in the dtype of the
+    logits, without checking them. The tests compare `soft_target_loss` with it
+    (in float64) and `benchmarks/loss_memory.py` measures against it.
+    """
+    # $\log q_c = \log \mathrm{softmax}(z / T)_c$, the student's log-probabilities
+    log_q = F.log_softmax(student_logits / temperature, dim=-1)
+    # $p_c = \mathrm{softmax}(v / T)_c$, the teacher's soft targets, a constant for the student
+    p = F.softmax(teacher_logits.detach() / temperature, dim=-1)
+    # $\mathrm{KL}(p_i \| q_i) = \sum_c p_{i,c} (\log p_{i,c} - \log q_{i,c})$ for each sample $i$;
+    # `kl_div` takes the log-probabilities first, and counts $0 \log 0$ as $0$
+    kl = F.kl_div(log_q, p, reduction='none').sum(dim=-1)
+    # Without a mask every sample counts
+    if mask is None:
+        mask = torch.ones_like(kl, dtype=torch.bool)
+    # $\frac{T^2}{n} \sum_{i\ \text{valid}} \mathrm{KL}(p_i \| q_i)$, and $0$ when $n = 0$
+    return temperature ** 2 * torch.where(mask, kl, 0.).sum() / mask.sum().clamp(min=1)
+
+
+# ## Why the module computes it differently
+#
+# The plain formula is right, and it has three costs.
+#
+# **Memory.** Autograd keeps the softmaxes and the products it needs for the
+# backward pass: several full `[samples, classes]` float32 tensors, alive
+# until `backward()`. For a language model, with 4,096 tokens and a
+# 32,000-word vocabulary, each of them is half a gigabyte. Here the forward pass
+# walks over the rows in chunks and keeps nothing but its inputs; the backward
+# pass recomputes both softmaxes chunk by chunk and forms the gradient
+# $\frac{T^2}{n} \cdot \frac{1}{T}(q - p) = \frac{T}{n}(q - p)$ directly.
+# `benchmarks/loss_memory.py` measures both versions; the README has its numbers.
+#
+# **Precision at high temperatures.** As $T$ grows, $p$ and $q$ approach the
+# uniform distribution and the KL becomes a tiny number (about $10^{-7}$ per
+# sample at $T = 10^4$) summed from terms $p_c (\log p_c - \log q_c)$ in which
+# both logarithms are close to $-\log N$. Each log-softmax subtracts a
+# normalizer $\log \sum_j \exp(z_j / T) \approx \log N$ that float32 rounds by
+# about $10^{-6}$, so $p$ and $q$ each sum to $1$ only up to that error, and
+# the plain sum inherits it: at $T = 100$ it is off by about $10^{-4}$ of the
+# result, at $T = 10^4$ by more than the result. Renormalizing in exact
+# arithmetic shows where the error goes: with $r_c = \log p_c - \log q_c$,
+#
+# $$\mathrm{KL} = \frac{\sum_c p_c r_c}{\sum_c p_c} - \log \frac{\sum_c p_c}{\sum_c q_c}
+#   \approx \sum_c p_c r_c - \log\Big(1 + \sum_c (p_c - q_c)\Big)$$
+#
+# up to terms of the order of the rounding error times the KL. The second term
+# cancels the normalizers' error, as long as $\sum_c (p_c - q_c)$ is computed
+# without subtracting nearly equal numbers. It is, from $r_c$: since
+# $p_c = q_c e^{r_c}$,
+#
+# $$p_c - q_c = (p_c + q_c) \frac{e^{r_c} - 1}{e^{r_c} + 1} = (p_c + q_c) \tanh\frac{r_c}{2}$$
+#
+# and $\tanh$ keeps its full precision for small arguments and never
+# overflows. In float32 the loss stays within $10^{-4}$ (relative) of a float64
+# computation up to $T = 10^4$, with 2 to 32,000 classes (the plain formula in
+# float32: within $10^{-3}$ only up to $T \approx 100$). Beyond that the
+# log-softmaxes themselves run out of digits: at $T = 10^5$ with 32,000 classes
+# the result is off by about 10%. For such temperatures pass float64 logits.
+#
+# **Waiting for the GPU.** Reading a number back to Python, such as the number of
+# valid samples or a check for `-inf`, makes the CPU wait until the GPU has
+# caught up, and stops `torch.compile(..., fullgraph=True)`. Here every count
+# stays a tensor and every special case is handled by arithmetic on all rows.
+
 # A chunk of rows holds at most this many logits, 32 MiB in float32: with 4,096
 # tokens of a 32,000-word vocabulary that is 16 chunks. Every operation on a chunk
 # has a fixed cost (waking the CPU threads, launching a GPU kernel), so chunks
-# must not be too small, and three of them are alive at a time, so they must not
-# be too large either
+# must not be too small, and up to four of them are alive at a time, so they must
+# not be too large either
 CHUNK_ELEMENTS = 1 << 23
-# Smaller inputs are still cut into `MIN_CHUNKS` chunks, so that the three
-# chunks stay well below the size of the input, unless that would make a chunk
+# Smaller inputs are still cut into `MIN_CHUNKS` chunks, so that the work
+# buffers stay well below the size of the input, unless that would make a chunk
 # smaller than `MIN_CHUNK_ELEMENTS` logits (1 MiB in float32)
 MIN_CHUNKS = 4
 MIN_CHUNK_ELEMENTS = 1 << 18
 
 
+def _compute_dtype(student: torch.Tensor, teacher: torch.Tensor) -> torch.dtype:
+    """
+    The loss is computed in float32, so bfloat16 and float16 logits lose no
+    precision in the softmax; float64 logits (for `gradcheck`) stay float64.
+    """
+    if torch.float64 in (student.dtype, teacher.dtype):
+        return torch.float64
+    return torch.float32
+
+
+def _chunk_rows(samples: int, classes: int) -> int:
+    """
+    The number of rows in a chunk.
+    """
+    most = max(1, CHUNK_ELEMENTS // classes)
+    fewest = max(1, MIN_CHUNK_ELEMENTS // classes)
+    return min(most, max(fewest, math.ceil(samples / MIN_CHUNKS)))
+
+
+def _work_buffers(student: torch.Tensor, teacher: torch.Tensor,
+                  count: int) -> Tuple[int, List[torch.Tensor]]:
+    """
+    The number of rows in a chunk, and `count` buffers of one chunk each, in
+    the compute dtype. Every chunk reuses them, so the memory the loss needs
+    beyond its inputs (and the gradient it returns) is these buffers.
+    """
+    rows = _chunk_rows(student.shape[0], student.shape[-1])
+    shape = (min(rows, student.shape[0]), student.shape[-1])
+    dtype = _compute_dtype(student, teacher)
+    return rows, [torch.empty(shape, dtype=dtype, device=student.device) for _ in range(count)]
+
+
+def _scaled(logits: torch.Tensor, temperature: float, buffer: torch.Tensor) -> torch.Tensor:
+    """
+    $z / T$ for one chunk, in the compute dtype of `buffer`, written into
+    `buffer`; at $T = 1$ logits that already have that dtype are used as they are.
+    """
+    if logits.dtype == buffer.dtype:
+        return logits if temperature == 1.0 else torch.div(logits, temperature, out=buffer)
+    # Lower-precision logits are converted first, so that the division is done in float32
+    buffer.copy_(logits)
+    return buffer if temperature == 1.0 else buffer.div_(temperature)
+
+
+def _sample_count(valid: Optional[torch.Tensor], samples: int) -> Union[torch.Tensor, int]:
+    r"""
+    $\max(n, 1)$: the number of valid samples, as a tensor when a mask decides
+    it (reading it back would make the CPU wait for the GPU), and at least one,
+    so that a batch with no valid sample gives $0$ rather than NaN.
+    """
+    if valid is None:
+        return max(samples, 1)
+    return valid.sum().clamp(min=1)
+
+
+def _kl_rows(student: torch.Tensor, teacher: torch.Tensor, temperature: float,
+             buffers: List[torch.Tensor]) -> torch.Tensor:
+    r"""
+    $\mathrm{KL}(p_i \| q_i)$ for each row $i$ of one chunk, computed as
+    explained above, in the four buffers cut to the chunk's rows.
+    """
+    scaled, log_p, log_q, products = buffers
+    # $\log p = \text{log-softmax}(v / T)$ and $\log q = \text{log-softmax}(z / T)$
+    torch.log_softmax(_scaled(teacher, temperature, scaled), dim=-1, out=log_p)
+    torch.log_softmax(_scaled(student, temperature, scaled), dim=-1, out=log_q)
+    # $p$, in the buffer the scaled logits are done with
+    p = torch.exp(log_p, out=scaled)
+    # $r = \log p - \log q$ in `log_p`'s buffer, then $q$ in `log_q`'s
+    r = log_p.sub_(log_q)
+    q = log_q.exp_()
+    # Classes the teacher rules out (`-inf` logits, $p_c = 0$) have $r_c = -\infty$, or
+    # NaN when the student rules them out too. They must add nothing to
+    # $\sum_c p_c r_c$, where $0 \cdot \infty$ would be NaN: a very negative finite
+    # $r_c$ adds $0$ there, and gives $p_c - q_c = -q_c$ below, as it should
+    r.nan_to_num_(nan=0., posinf=math.inf, neginf=torch.finfo(r.dtype).min)
+    # $\sum_c p_c r_c$; PyTorch's sums add in a tree, which keeps the rounding error
+    # of 32,000 terms small (a dot product of BLAS adds them one after another)
+    p_r = torch.mul(p, r, out=products).sum(dim=-1)
+    # $\sum_c (p_c - q_c) = \sum_c (p_c + q_c) \tanh(r_c / 2)$, with $p + q$ in $p$'s
+    # buffer and the products in $r$'s
+    p_minus_q = r.mul_(0.5).tanh_().mul_(p.add_(q)).sum(dim=-1)
+    # $\mathrm{KL} = \sum_c p_c r_c - \log\big(1 + \sum_c (p_c - q_c)\big)$
+    return p_r - torch.log1p(p_minus_q)
+
+
+def _gradient_in_chunks(student: torch.Tensor, teacher: torch.Tensor,
+                        valid: Optional[torch.Tensor], temperature: float,
+                        scale: torch.Tensor) -> torch.Tensor:
+    r"""
+    $\text{scale} \cdot (q - p)$, chunk by chunk, written straight into the
+    gradient; masked rows get exactly zero, even if their teacher row was all `-inf`.
+    """
+    rows, buffers = _work_buffers(student, teacher, 3)
+    grad = torch.empty_like(student)
+    # Float32 (or float64) gradients are written straight into `grad`;
+    # lower-precision ones are rounded once, at the end of each chunk
+    in_place = grad.dtype == buffers[0].dtype
+    for start in range(0, student.shape[0], rows):
+        end = min(start + rows, student.shape[0])
+        scaled, q, p = (b[:end - start] for b in buffers)
+        # Both softmaxes again, $q = \text{softmax}(z / T)$ and $p = \text{softmax}(v / T)$
+        torch.softmax(_scaled(student[start:end], temperature, scaled), dim=-1, out=q)
+        torch.softmax(_scaled(teacher[start:end], temperature, scaled), dim=-1, out=p)
+        # $\text{scale} \cdot (q - p)$
+        diff = torch.sub(q, p, out=grad[start:end] if in_place else q)
+        diff.mul_(scale)
+        if valid is not None:
+            diff.masked_fill_(~valid[start:end].unsqueeze(-1), 0.)
+        if not in_place:
+            grad[start:end] = diff
+    return grad
+
+
+def _gradient_with_graph(student: torch.Tensor, teacher: torch.Tensor,
+                         valid: Optional[torch.Tensor], temperature: float,
+                         scale: torch.Tensor) -> torch.Tensor:
+    r"""
+    The same $\text{scale} \cdot (q - p)$ in one piece, with operations that
+    autograd records, so that the gradient can be differentiated again (a
+    gradient penalty, `create_graph=True`). It keeps the softmaxes, as the
+    plain formula does.
+    """
+    dtype = scale.dtype
+    # $q = \text{softmax}(z / T)$, which depends on the student, and $p = \text{softmax}(v / T)$
+    q = torch.softmax(student.to(dtype) / temperature, dim=-1)
+    p = torch.softmax(teacher.to(dtype) / temperature, dim=-1)
+    # $\text{scale} \cdot (q - p)$
+    grad = (q - p) * scale
+    if valid is not None:
+        grad = torch.where(valid.unsqueeze(-1), grad, 0.)
+    return grad.to(student.dtype)
+
+
+class _SoftTargetLoss(torch.autograd.Function):
+    """
+    ## The chunked autograd function
+
+    It works on 2-D inputs `[samples, classes]` with a bool mask `valid` of
+    `[samples]`, or `None` when every sample counts; `soft_target_loss` below
+    does the reshaping and checking.
+    """
+
+    @staticmethod
+    def forward(ctx, student: torch.Tensor, teacher: torch.Tensor,
+                valid: Optional[torch.Tensor], temperature: float):
+        rows, buffers = _work_buffers(student, teacher, 4)
+        total = torch.zeros((), dtype=buffers[0].dtype, device=student.device)
+        for start in range(0, student.shape[0], rows):
+            end = min(start + rows, student.shape[0])
+            # $\mathrm{KL}(p_i \| q_i)$ for the chunk's rows, in the buffers cut to them
+            per_sample = _kl_rows(student[start:end], teacher[start:end], temperature,
+                                  [b[:end - start] for b in buffers])
+            # Masked-out rows add nothing, even if they hold NaN
+            if valid is not None:
+                per_sample = torch.where(valid[start:end], per_sample, 0.)
+            total += per_sample.sum()
+        # Keep only the inputs for the backward pass, never the softmaxes
+        ctx.save_for_backward(student, teacher, valid)
+        ctx.temperature = temperature
+        # $\frac{T^2}{n} \sum_i \mathrm{KL}(p_i \| q_i)$
+        return total * temperature ** 2 / _sample_count(valid, student.shape[0])
+
+    @staticmethod
+    def backward(ctx, grad_output: torch.Tensor):
+        student, teacher, valid = ctx.saved_tensors
+        temperature = ctx.temperature
+        # $\frac{\partial \mathcal{L}}{\partial z_{i,c}} = \frac{T}{n}(q_{i,c} - p_{i,c})$,
+        # times the incoming gradient
+        dtype = _compute_dtype(student, teacher)
+        scale = grad_output.to(dtype) * temperature / _sample_count(valid, student.shape[0])
+        # Autograd runs this with gradients enabled only when it is asked to
+        # build a graph of the backward pass (`create_graph=True`)
+        if torch.is_grad_enabled():
+            grad = _gradient_with_graph(student, teacher, valid, temperature, scale)
+        else:
+            grad = _gradient_in_chunks(student, teacher, valid, temperature, scale)
+        # The teacher is a constant: no gradient for it, the mask or the temperature
+        return grad, None, None, None
+
+
+def soft_target_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
+                     temperature: float = 1.0, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+    r"""
+    <a id="soft-target-loss"></a>
+
+    ## Soft-target loss
+
+    * `student_logits` and `teacher_logits` have the same shape, classes last:
+      `[batch, classes]`, `[batch, seq, vocab]`, or any other leading shape.
+      Each position in the leading shape is a sample.
+    * `temperature` is $T$.
+    * `mask` is a bool tensor of the leading shape; `False` samples are left
+      out of the sum and of $n$. `None` means every sample counts.
+
+    Returns a float32 scalar, $\frac{T^2}{n} \sum_{i} \mathrm{KL}(p_i \| q_i)$,
+    computed in float32 whatever the dtype of the logits (float64 logits give
+    a float64 result). Gradients flow to `student_logits` only, and can be
+    differentiated again. Nothing is read back to the CPU, so the function can
+    be compiled with `torch.compile(..., fullgraph=True)`.
+    """
+    _check_logits(student_logits, teacher_logits)
+    _check_temperature(temperature)
+    leading_shape = student_logits.shape[:-1]
+    if mask is not None:
+        _check_mask(mask, leading_shape, student_logits.device)
+
+    # Flatten every leading dimension into one sample dimension; `reshape` makes a
+    # copy only when the logits are not contiguous
+    classes = student_logits.shape[-1]
+    student = student_logits.reshape(-1, classes)
+    teacher = teacher_logits.detach().reshape(-1, classes)
+    valid = None if mask is None else mask.reshape(-1)
+    return _SoftTargetLoss.apply(student, teacher, valid, float(temperature))
+
+
+class DistillationTerms(NamedTuple):
+    """
+    The loss and its two terms, each a float32 scalar (float64 for float64
+    logits), for logging.
+    """
+    total: torch.Tensor
+    soft_target: torch.Tensor
+    label: torch.Tensor
+
+
+class DistillationLoss(nn.Module):
+    r"""
+    <a id="distillation-loss"></a>
+
+    ## Distillation loss
+
+    The student learns from the teacher's soft targets and from the true labels:
+
+    $$\mathcal{L} = \alpha\, \mathcal{L}_{soft} + \beta\, \mathcal{L}_{label}$$
+
+    where $\mathcal{L}_{label}$ is the cross-entropy with the labels at $T = 1$,
+    $\alpha$ is `soft_target_weight` and $\beta$ is `label_loss_weight`.
+
+    The defaults are $T = 4$, $\alpha = 0.9$ and $\beta = 0.1$. The paper
+    reports its best results with a considerably lower weight on the label
+    term, so the soft term dominates; since $\mathcal{L}_{soft}$ already
+    carries the $T^2$ factor, the two weights compare the terms at their
+    natural scale and do not need to change with $T$. $T = 4$ flattens a
+    confident 10-class teacher enough that its second and third guesses get
+    noticeable probability. Both are starting points, tune them on held-out data.
+
+    Samples whose `target` equals `ignore_index` (padding, for example) are left
+    out of **both** terms. Each term is an average over the samples that count;
+    neither is divided by the number of classes, the mistake that
+    `reduction='mean'` in `F.kl_div` makes.
+    """
+
+    def __init__(self, temperature: float = 4.0, soft_target_weight: float = 0.9,
+                 label_loss_weight: float = 0.1, ignore_index: int = -100):
+        super().__init__()
+        _check_temperature(temperature)
+        _check_weight('soft_target_weight', soft_target_weight)
+        _check_weight('label_loss_weight', label_loss_weight)
+        _check_ignore_index(ignore_index)
+        self.temperature = temperature
+        self.soft_target_weight = soft_target_weight
+        self.label_loss_weight = label_loss_weight
+        self.ignore_index = ignore_index
+
+    def terms(self, student_logits: torch.Tensor, teacher_logits: torch.Tensor,
+              target: torch.Tensor) -> DistillationTerms:
+        """
+        The total loss and its two terms. `target` holds class indices, of any
+        integer dtype, and has the leading shape of the logits.
+        """
+        _check_logits(student_logits, teacher_logits)
+        _check_target(target, student_logits.shape[:-1])
+        # `cross_entropy` takes int64 class indices
+        target = target.long()
+        # Samples that count in both terms
+        valid = target != self.ignore_index
+        soft = soft_target_loss(student_logits, teacher_logits, self.temperature, valid)
+        # Cross-entropy with the labels, in the dtype of the soft term, summed over
+        # the valid samples and divided by their number, so that a batch with every
+        # sample ignored gives $0$, not NaN
+        label_sum = F.cross_entropy(student_logits.reshape(-1, student_logits.shape[-1]).to(soft.dtype),
+                                    target.reshape(-1), ignore_index=self.ignore_index,
+                                    reduction='sum')
+        label = label_sum / valid.sum().clamp(min=1)
+        # $\alpha\, \mathcal{L}_{soft} + \beta\, \mathcal{L}_{label}$
+        total = self.soft_target_weight * soft + self.label_loss_weight * label
+        return DistillationTerms(total, soft, label)
+
+    def forward(self, student_logits: torch.Tensor, teacher_logits: torch.Tensor,
+                target: torch.Tensor) -> torch.Tensor:
+        """
+        The scalar loss to call `backward()` on.
+        """
+        return self.terms(student_logits, teacher_logits, target).total
+
+
+# ## Checking the arguments
+#
+# Bad input is caught before any work, with a message that says what is wrong.
+
 def _check_logits(student_logits: torch.Tensor, teacher_logits: torch.Tensor):
     """
-    Bad input is caught here, with a message that says what is wrong.
+    Both logits: floating-point tensors of one shape, with a class dimension
+    last, on one device.
     """
     for name, logits in (('student_logits', student_logits), ('teacher_logits', teacher_logits)):
         if not isinstance(logits, torch.Tensor):
@@ -146,256 +511,34 @@ def _check_mask(mask: torch.Tensor, leading_shape: torch.Size, device: torch.dev
         raise ValueError(f'mask must be on the device of the logits, {device}, got {mask.device}')
 
 
-def _compute_dtype(student: torch.Tensor, teacher: torch.Tensor) -> torch.dtype:
+def _check_weight(name: str, weight: float):
     """
-    The loss is computed in float32, so bfloat16 and float16 logits lose no
-    precision in the softmax; float64 logits (for `gradcheck`) stay float64.
+    A term's weight: a non-negative, finite number.
     """
-    if torch.float64 in (student.dtype, teacher.dtype):
-        return torch.float64
-    return torch.float32
+    if not isinstance(weight, Real) or isinstance(weight, bool):
+        raise TypeError(f'{name} must be a number, got {type(weight).__name__}')
+    if not (weight >= 0 and math.isfinite(weight)):
+        raise ValueError(f'{name} must be non-negative and finite, got {weight!r}')
 
 
-def _scaled(logits: torch.Tensor, temperature: float, buffer: torch.Tensor) -> torch.Tensor:
+def _check_ignore_index(ignore_index: int):
     """
-    $z / T$ for one chunk, in the compute dtype of `buffer`, written into
-    `buffer`; at $T = 1$ logits that already have that dtype are used as they are.
+    The class index that marks samples to leave out: an integer. A value that no
+    target holds, such as the default $-100$, leaves nothing out.
     """
-    if logits.dtype == buffer.dtype:
-        return logits if temperature == 1.0 else torch.div(logits, temperature, out=buffer)
-    # Lower-precision logits are converted first, so that the division is done in float32
-    buffer.copy_(logits)
-    return buffer if temperature == 1.0 else buffer.div_(temperature)
+    if not isinstance(ignore_index, Integral) or isinstance(ignore_index, bool):
+        raise TypeError(f'ignore_index must be an integer class index (the default, -100, '
+                        f'matches no class), got {type(ignore_index).__name__}')
 
 
-def _teacher_rules_out_classes(teacher: torch.Tensor, dtype: torch.dtype, temperature: float) -> bool:
-    r"""
-    Does the teacher give some class a probability of exactly zero with
-    $\log p_c = -\infty$? That happens when it has `-inf` logits (a masked
-    vocabulary entry, for example), or, in theory, when its logits span more
-    than the largest float. Then $p_c (\log p_c - \log q_c)$ is $0 \cdot \infty$
-    and has to be set to zero. One read-only pass over the teacher's logits
-    finds out, so that the common case skips the masking.
+def _check_target(target: torch.Tensor, leading_shape: torch.Size):
     """
-    if teacher.numel() == 0:
-        return False
-    low, high = (float(x.to(dtype) / temperature) for x in torch.aminmax(teacher))
-    # A NaN teacher fails both tests, and its NaN goes into the loss as it should
-    return low == -math.inf or low - high - math.log(teacher.shape[-1]) < -torch.finfo(dtype).max
-
-
-def _chunk_rows(samples: int, classes: int) -> int:
+    The labels: an integer tensor of class indices, one per sample.
     """
-    The number of rows in a chunk.
-    """
-    most = max(1, CHUNK_ELEMENTS // classes)
-    fewest = max(1, MIN_CHUNK_ELEMENTS // classes)
-    return min(most, max(fewest, math.ceil(samples / MIN_CHUNKS)))
-
-
-def _work_buffers(student: torch.Tensor, teacher: torch.Tensor):
-    """
-    The number of rows in a chunk, and three buffers of one chunk each, in the
-    compute dtype. Every chunk reuses them, so the memory the loss needs
-    beyond its inputs (and the gradient it returns) is these three buffers.
-    """
-    rows = _chunk_rows(student.shape[0], student.shape[-1])
-    shape = (min(rows, student.shape[0]), student.shape[-1])
-    dtype = _compute_dtype(student, teacher)
-    return rows, [torch.empty(shape, dtype=dtype, device=student.device) for _ in range(3)]
-
-
-class _SoftTargetLoss(torch.autograd.Function):
-    """
-    ## The chunked autograd function
-
-    It works on 2-D inputs `[samples, classes]` with a bool mask of
-    `[samples]`; `soft_target_loss` below does the reshaping and checking.
-    """
-
-    @staticmethod
-    def forward(ctx, student: torch.Tensor, teacher: torch.Tensor, valid: torch.Tensor,
-                temperature: float, n_valid: int):
-        rows, buffers = _work_buffers(student, teacher)
-        dtype = buffers[0].dtype
-        all_valid = n_valid == student.shape[0]
-        rules_out = _teacher_rules_out_classes(teacher, dtype, temperature)
-        total = torch.zeros((), dtype=dtype, device=student.device)
-        for start in range(0, student.shape[0], rows):
-            end = min(start + rows, student.shape[0])
-            # The three buffers, cut to this chunk's rows
-            scaled, log_q, log_p = (b[:end - start] for b in buffers)
-            # $\log q = \text{log-softmax}(z / T)$ and $\log p = \text{log-softmax}(v / T)$
-            torch.log_softmax(_scaled(student[start:end], temperature, scaled), dim=-1, out=log_q)
-            torch.log_softmax(_scaled(teacher[start:end], temperature, scaled), dim=-1, out=log_p)
-            # $p$, in the buffer the scaled logits are done with
-            p = torch.exp(log_p, out=scaled)
-            # $p_c (\log p_c - \log q_c)$, in `log_p`'s buffer
-            terms = log_p.sub_(log_q).mul_(p)
-            # Classes the teacher rules out ($p_c = 0$, from `-inf` logits) add nothing,
-            # even where the student rules them out too and the product is $0 \cdot \infty$
-            if rules_out:
-                terms.masked_fill_(p == 0, 0.)
-            # Sum each row, then drop the rows that are masked out
-            per_sample = terms.sum(dim=-1)
-            if not all_valid:
-                per_sample = torch.where(valid[start:end], per_sample, 0.)
-            total += per_sample.sum()
-        # Keep only the inputs for the backward pass, never the softmaxes
-        ctx.save_for_backward(student, teacher, valid)
-        ctx.temperature = temperature
-        ctx.n_valid = n_valid
-        # $\frac{T^2}{n} \sum_i \mathrm{KL}(p_i \| q_i)$, and $0$ when $n = 0$
-        return total * (temperature ** 2 / max(n_valid, 1))
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_output: torch.Tensor):
-        student, teacher, valid = ctx.saved_tensors
-        temperature = ctx.temperature
-        rows, buffers = _work_buffers(student, teacher)
-        dtype = buffers[0].dtype
-        all_valid = ctx.n_valid == student.shape[0]
-        grad = torch.empty_like(student)
-        # Float32 (or float64) gradients are written straight into `grad`;
-        # lower-precision ones are rounded once, at the end of each chunk
-        in_place = grad.dtype == dtype
-        # $\frac{\partial \mathcal{L}}{\partial z_{i,c}} = \frac{T}{n}(q_{i,c} - p_{i,c})$,
-        # scaled by the incoming gradient
-        scale = grad_output.to(dtype) * (temperature / max(ctx.n_valid, 1))
-        for start in range(0, student.shape[0], rows):
-            end = min(start + rows, student.shape[0])
-            scaled, q, p = (b[:end - start] for b in buffers)
-            # Both softmaxes again, $q = \text{softmax}(z / T)$ and $p = \text{softmax}(v / T)$
-            torch.softmax(_scaled(student[start:end], temperature, scaled), dim=-1, out=q)
-            torch.softmax(_scaled(teacher[start:end], temperature, scaled), dim=-1, out=p)
-            # $\frac{T}{n}(q - p)$
-            diff = torch.sub(q, p, out=grad[start:end] if in_place else q)
-            diff.mul_(scale)
-            # Masked rows get exactly zero, even if their teacher row was all `-inf`
-            if not all_valid:
-                diff.masked_fill_(~valid[start:end].unsqueeze(-1), 0.)
-            if not in_place:
-                grad[start:end] = diff
-        # The teacher is a constant: no gradient for it, the mask or the numbers
-        return grad, None, None, None, None
-
-
-def soft_target_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
-                     temperature: float = 1.0, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
-    r"""
-    ## Soft-target loss
-
-    * `student_logits` and `teacher_logits` have the same shape, classes last:
-      `[batch, classes]`, `[batch, seq, vocab]`, or any other leading shape.
-      Each position in the leading shape is a sample.
-    * `temperature` is $T$.
-    * `mask` is a bool tensor of the leading shape; `False` samples are left
-      out of the sum and of $n$. `None` means every sample counts.
-
-    Returns a float32 scalar, $\frac{T^2}{n} \sum_{i} \mathrm{KL}(p_i \| q_i)$,
-    computed in float32 whatever the dtype of the logits (float64 logits give
-    a float64 result). Gradients flow to `student_logits` only.
-    """
-    _check_logits(student_logits, teacher_logits)
-    _check_temperature(temperature)
-    leading_shape = student_logits.shape[:-1]
-    if mask is None:
-        mask = torch.ones(leading_shape, dtype=torch.bool, device=student_logits.device)
-    else:
-        _check_mask(mask, leading_shape, student_logits.device)
-
-    # Flatten every leading dimension into one sample dimension; `reshape` makes a
-    # copy only when the logits are not contiguous
-    classes = student_logits.shape[-1]
-    student = student_logits.reshape(-1, classes)
-    teacher = teacher_logits.detach().reshape(-1, classes)
-    valid = mask.reshape(-1)
-    # $n$, the number of valid samples
-    n_valid = int(valid.sum().item())
-    return _SoftTargetLoss.apply(student, teacher, valid, float(temperature), n_valid)
-
-
-class DistillationTerms(NamedTuple):
-    """
-    The loss and its two terms, each a float32 scalar, for logging.
-    """
-    total: torch.Tensor
-    soft_target: torch.Tensor
-    label: torch.Tensor
-
-
-class DistillationLoss(nn.Module):
-    r"""
-    <a id="distillation-loss"></a>
-
-    ## Distillation loss
-
-    The student learns from the teacher's soft targets and from the true labels:
-
-    $$\mathcal{L} = \alpha\, \mathcal{L}_{soft} + \beta\, \mathcal{L}_{label}$$
-
-    where $\mathcal{L}_{label}$ is the cross-entropy with the labels at $T = 1$,
-    $\alpha$ is `soft_target_weight` and $\beta$ is `label_loss_weight`.
-
-    The defaults are $T = 4$, $\alpha = 0.9$ and $\beta = 0.1$. The paper
-    reports its best results with a considerably lower weight on the label
-    term, so the soft term dominates; since $\mathcal{L}_{soft}$ already
-    carries the $T^2$ factor, the two weights compare the terms at their
-    natural scale and do not need to change with $T$. $T = 4$ flattens a
-    confident 10-class teacher enough that its second and third guesses get
-    noticeable probability. Both are starting points, tune them on held-out data.
-
-    Samples whose `target` equals `ignore_index` (padding, for example) are left
-    out of **both** terms. Each term is an average over the samples that count;
-    neither is divided by the number of classes, the mistake that
-    `reduction='mean'` in `F.kl_div` makes.
-    """
-
-    def __init__(self, temperature: float = 4.0, soft_target_weight: float = 0.9,
-                 label_loss_weight: float = 0.1, ignore_index: int = -100):
-        super().__init__()
-        _check_temperature(temperature)
-        for name, weight in (('soft_target_weight', soft_target_weight),
-                             ('label_loss_weight', label_loss_weight)):
-            if not isinstance(weight, Real) or isinstance(weight, bool):
-                raise TypeError(f'{name} must be a number, got {type(weight).__name__}')
-            if not (weight >= 0 and math.isfinite(weight)):
-                raise ValueError(f'{name} must be non-negative and finite, got {weight!r}')
-        self.temperature = temperature
-        self.soft_target_weight = soft_target_weight
-        self.label_loss_weight = label_loss_weight
-        self.ignore_index = ignore_index
-
-    def terms(self, student_logits: torch.Tensor, teacher_logits: torch.Tensor,
-              target: torch.Tensor) -> DistillationTerms:
-        """
-        The total loss and its two terms. `target` holds class indices and has
-        the leading shape of the logits.
-        """
-        _check_logits(student_logits, teacher_logits)
-        if not isinstance(target, torch.Tensor) or target.is_floating_point() or target.dtype == torch.bool:
-            raise TypeError('target must be an integer tensor of class indices, got '
-                            f'{target.dtype if isinstance(target, torch.Tensor) else type(target).__name__}')
-        if target.shape != student_logits.shape[:-1]:
-            raise ValueError(f'target must have the shape of the logits without their last (class) '
-                             f'dimension, {tuple(student_logits.shape[:-1])}, got {tuple(target.shape)}')
-        # Samples that count in both terms
-        valid = target != self.ignore_index
-        soft = soft_target_loss(student_logits, teacher_logits, self.temperature, valid)
-        # Cross-entropy with the labels, summed over valid samples and divided by
-        # their number, so that a batch with every sample ignored gives $0$, not NaN
-        label_sum = F.cross_entropy(student_logits.reshape(-1, student_logits.shape[-1]).float(),
-                                    target.reshape(-1), ignore_index=self.ignore_index,
-                                    reduction='sum')
-        label = label_sum / valid.sum().clamp(min=1)
-        # $\alpha\, \mathcal{L}_{soft} + \beta\, \mathcal{L}_{label}$
-        total = self.soft_target_weight * soft + self.label_loss_weight * label
-        return DistillationTerms(total, soft, label)
-
-    def forward(self, student_logits: torch.Tensor, teacher_logits: torch.Tensor,
-                target: torch.Tensor) -> torch.Tensor:
-        """
-        The scalar loss to call `backward()` on.
-        """
-        return self.terms(student_logits, teacher_logits, target).total
+    if (not isinstance(target, torch.Tensor) or target.is_floating_point() or target.is_complex()
+            or target.dtype == torch.bool):
+        raise TypeError('target must be an integer tensor of class indices, got '
+                        f'{target.dtype if isinstance(target, torch.Tensor) else type(target).__name__}')
+    if target.shape != leading_shape:
+        raise ValueError(f'target must have the shape of the logits without their last (class) '
+                         f'dimension, {tuple(leading_shape)}, got {tuple(target.shape)}')

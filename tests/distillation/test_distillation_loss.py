@@ -1,7 +1,8 @@
 """
-Tests of `labml_nn.distillation.loss`: the soft-target loss against a plain
-reference formula, its gradients, masking, `-inf` logits, low-precision
-inputs, chunking, the memory it keeps for the backward pass, input checks,
+Tests of `labml_nn.distillation.loss`: the soft-target loss against the
+module's plain formula, its gradients (second ones too), masking, `-inf`
+logits, low-precision inputs, precision at high temperatures, chunking, the
+memory it keeps for the backward pass, host synchronisation, input checks,
 and `DistillationLoss`.
 
 Everything runs on small tensors on the CPU and takes a few seconds.
@@ -12,9 +13,11 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from torch.utils._python_dispatch import TorchDispatchMode
 
 import labml_nn.distillation.loss as loss_module
-from labml_nn.distillation.loss import DistillationLoss, DistillationTerms, soft_target_loss
+from labml_nn.distillation.loss import (DistillationLoss, DistillationTerms, plain_soft_target_loss,
+                                        soft_target_loss)
 
 TEMPERATURES = [0.5, 1.0, 2.0, 4.0, 10.0]
 SHAPES = [(8, 10), (3, 5, 17)]
@@ -36,21 +39,10 @@ def make_mask(shape, seed=0, p=0.6):
 
 
 def reference_loss(student, teacher, temperature, mask=None):
-    r"""
-    The textbook formula, written out: $\frac{T^2}{n} \sum_{i \text{ valid}} \sum_c
-    p_{i,c} (\log p_{i,c} - \log q_{i,c})$, in float64 for accuracy. Classes the
-    teacher rules out ($p_c = 0$) are left out of the sum over $c$.
     """
-    log_q = F.log_softmax(student.double() / temperature, dim=-1)
-    log_p = F.log_softmax(teacher.detach().double() / temperature, dim=-1)
-    p = log_p.exp()
-    finite = torch.isfinite(teacher.detach())
-    terms = torch.where(finite, p * (log_p - torch.where(finite, log_q, 0.)), 0.)
-    per_sample = terms.sum(dim=-1)
-    if mask is None:
-        mask = torch.ones(per_sample.shape, dtype=torch.bool)
-    n = int(mask.sum())
-    return temperature ** 2 * per_sample[mask].sum() / max(n, 1)
+    The module's plain formula, in float64 for accuracy.
+    """
+    return plain_soft_target_loss(student.double(), teacher.double(), temperature, mask)
 
 
 def student_grad(loss_fn, student, *args, **kwargs):
@@ -85,6 +77,8 @@ def test_value_matches_kl_div_batchmean(temperature):
     expected = F.kl_div(log_q, log_p, log_target=True, reduction='batchmean') * temperature ** 2
     torch.testing.assert_close(soft_target_loss(student, teacher, temperature), expected,
                                rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(plain_soft_target_loss(student, teacher, temperature), expected,
+                               rtol=1e-6, atol=1e-7)
 
 
 def test_value_is_zero_for_identical_logits_and_positive_otherwise():
@@ -129,6 +123,55 @@ def test_gradcheck_float64(temperature):
     assert torch.autograd.gradcheck(
         lambda s: soft_target_loss(s, teacher, temperature, mask), (student,))
     assert torch.autograd.gradcheck(lambda s: soft_target_loss(s, teacher, temperature), (student,))
+
+
+# ## Second derivatives
+
+@pytest.mark.parametrize('temperature', [1.0, 3.0])
+@pytest.mark.parametrize('masked', [False, True])
+def test_gradgradcheck_float64(temperature, masked):
+    student = make_logits(2, 3, 4, seed=56, scale=2.0, dtype=torch.float64).requires_grad_()
+    teacher = make_logits(2, 3, 4, seed=57, scale=2.0, dtype=torch.float64)
+    mask = make_mask((2, 3), seed=17) if masked else None
+    assert torch.autograd.gradgradcheck(
+        lambda s: soft_target_loss(s, teacher, temperature, mask), (student,))
+
+
+@pytest.mark.parametrize('masked', [False, True])
+def test_gradient_with_graph_equals_chunked_gradient(masked):
+    student, teacher = make_logits(5, 4, 7, seed=58), make_logits(5, 4, 7, seed=59)
+    mask = make_mask((5, 4), seed=19) if masked else None
+    _, chunked = student_grad(soft_target_loss, student, teacher, 3.0, mask)
+    leaf = student.clone().requires_grad_()
+    (with_graph,) = torch.autograd.grad(soft_target_loss(leaf, teacher, 3.0, mask), leaf,
+                                        create_graph=True)
+    assert with_graph.requires_grad
+    torch.testing.assert_close(with_graph.detach(), chunked, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize('masked', [False, True])
+def test_gradient_penalty_matches_plain_formula(masked):
+    # A linear student whose loss carries a penalty on the size of its weight
+    # gradient: its training gradient needs the second derivative of the loss
+    generator = torch.Generator().manual_seed(60)
+    inputs = torch.randn(12, 6, generator=generator)
+    weight = torch.randn(6, 9, generator=generator)
+    teacher = make_logits(12, 9, seed=61)
+    mask = make_mask((12,), seed=21) if masked else None
+
+    def penalized_weight_gradient(loss_fn):
+        w = weight.clone().requires_grad_()
+        loss = loss_fn(inputs @ w, teacher, 2.0, mask)
+        (grad_w,) = torch.autograd.grad(loss, w, create_graph=True)
+        (loss + grad_w.pow(2).sum()).backward()
+        return w.grad
+
+    expected = penalized_weight_gradient(plain_soft_target_loss)
+    got = penalized_weight_gradient(soft_target_loss)
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-6)
+    # The penalty's own part is not small: dropping it would fail the check above
+    without_penalty = student_grad(lambda w: soft_target_loss(inputs @ w, teacher, 2.0, mask), weight)[1]
+    assert (expected - without_penalty).norm() > 0.1 * expected.norm()
 
 
 def test_teacher_gets_no_gradient():
@@ -278,6 +321,19 @@ def test_mixed_precision_inputs():
                                rtol=1e-5, atol=1e-6)
 
 
+# ## Precision at high temperatures
+
+@pytest.mark.parametrize('temperature', [1.0, 10.0, 100.0, 1e3, 1e4])
+@pytest.mark.parametrize('classes', [2, 32000])
+def test_float32_precision_across_temperatures(temperature, classes):
+    # Teacher and student logits 20 apart on average: the softmaxes ignore it, rounding does not
+    student = make_logits(16, classes, seed=62) + 20
+    teacher = make_logits(16, classes, seed=63)
+    value = soft_target_loss(student, teacher, temperature)
+    expected = reference_loss(student, teacher, temperature)
+    assert abs(value.double() / expected - 1) < 1e-4
+
+
 # ## Chunks and layouts
 
 @pytest.mark.parametrize('chunk_elements', [1, 7, 50, 121])
@@ -383,14 +439,51 @@ def test_backward_keeps_only_inputs():
     assert all(t.numel() <= 64 for t in saved if t.dtype == torch.bool)
     loss.backward()
 
-    # The obvious formula keeps whole `[samples, classes]` softmaxes: this check would catch it
+    # The plain formula keeps whole `[samples, classes]` softmaxes: this check would catch it
     def plain(s, t):
-        log_q = F.log_softmax(s / 4.0, dim=-1)
-        log_p = F.log_softmax(t / 4.0, dim=-1)
-        return F.kl_div(log_q, log_p, log_target=True, reduction='batchmean') * 16.0
+        return plain_soft_target_loss(s, t, 4.0)
 
     _, plain_saved = _saved_tensors(plain, student, teacher)
     assert _kept_beyond_inputs(plain_saved, student, teacher) >= student.numel() * 4
+
+
+# ## No waiting for the device
+
+class _HostReads(TorchDispatchMode):
+    """
+    Records every operation, and raises on those that copy a tensor's value
+    to Python (`.item()`, `float()`, `bool()`, `nonzero`), which make the CPU
+    wait for a GPU to finish its queue.
+    """
+    HOST_READS = {torch.ops.aten._local_scalar_dense, torch.ops.aten.item, torch.ops.aten.is_nonzero,
+                  torch.ops.aten.equal, torch.ops.aten.nonzero, torch.ops.aten.masked_select}
+
+    def __init__(self):
+        super().__init__()
+        self.ops = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func.overloadpacket in self.HOST_READS:
+            raise AssertionError(f'{func} reads a tensor back to the host')
+        self.ops.append(func.overloadpacket)
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize('loss_fn', [
+    lambda s, t, target: soft_target_loss(s, t, 2.0),
+    lambda s, t, target: soft_target_loss(s, t, 2.0, target != 1),
+    lambda s, t, target: DistillationLoss(2.0)(s, t, target),
+], ids=['no mask', 'mask', 'DistillationLoss'])
+def test_no_host_reads_in_forward_and_backward(loss_fn):
+    student = make_logits(3, 4, 6, seed=64).requires_grad_()
+    teacher, target = make_logits(3, 4, 6, seed=65), _targets((3, 4), 6, seed=66)
+    with _HostReads() as recorder:
+        loss = loss_fn(student, teacher, target)
+        forward_ops = len(recorder.ops)
+        loss.backward()
+    # The backward pass ran under the recorder too: its softmaxes were seen
+    assert {torch.ops.aten.softmax, torch.ops.aten._softmax} & set(recorder.ops[forward_ops:])
+    assert student.grad is not None
 
 
 # ## Bad input
@@ -531,6 +624,42 @@ def test_distillation_loss_only_one_term():
                                F.cross_entropy(student, target, ignore_index=-100))
 
 
+def test_distillation_loss_gradcheck_float64():
+    student = make_logits(2, 3, 5, seed=67, scale=2.0, dtype=torch.float64).requires_grad_()
+    teacher = make_logits(2, 3, 5, seed=68, scale=2.0, dtype=torch.float64)
+    target = _targets((2, 3), 5, seed=69)
+    criterion = DistillationLoss(3.0, soft_target_weight=0.7, label_loss_weight=0.3)
+    assert all(term.dtype == torch.float64 for term in criterion.terms(student, teacher, target))
+    assert torch.autograd.gradcheck(lambda s: criterion(s, teacher, target), (student,))
+    assert torch.autograd.gradgradcheck(lambda s: criterion(s, teacher, target), (student,))
+
+
+@pytest.mark.parametrize('dtype', [torch.int32, torch.int16, torch.int8, torch.uint8])
+def test_distillation_loss_takes_any_integer_target(dtype):
+    student, teacher = make_logits(4, 3, 5, seed=70), make_logits(4, 3, 5, seed=71)
+    # An ignore_index that every one of these dtypes can hold
+    target = _targets((4, 3), 5, seed=72, ignore_index=4)
+    criterion = DistillationLoss(ignore_index=4)
+    expected = criterion.terms(student, teacher, target)
+    assert (target == 4).any()
+    for got, want in zip(criterion.terms(student, teacher, target.to(dtype)), expected):
+        assert torch.equal(got, want)
+
+
+def test_distillation_loss_int32_target_with_default_ignore_index():
+    student, teacher = make_logits(6, 5, seed=73), make_logits(6, 5, seed=74)
+    target = _targets((6,), 5, seed=75)
+    assert (target == -100).any()
+    assert torch.equal(DistillationLoss()(student, teacher, target.int()),
+                       DistillationLoss()(student, teacher, target))
+
+
+@pytest.mark.parametrize('ignore_index', [None, 1.5, True, '3', torch.tensor(3)])
+def test_distillation_loss_bad_ignore_index(ignore_index):
+    with pytest.raises(TypeError, match='ignore_index must be an integer class index'):
+        DistillationLoss(ignore_index=ignore_index)
+
+
 @pytest.mark.parametrize('kwargs, error, message', [
     ({'soft_target_weight': -0.1}, ValueError, 'soft_target_weight must be non-negative'),
     ({'label_loss_weight': -1}, ValueError, 'label_loss_weight must be non-negative'),
@@ -549,6 +678,7 @@ def test_distillation_loss_bad_weights(kwargs, error, message):
     (torch.zeros(4, 3, 1, dtype=torch.long), ValueError, 'target must have the shape'),
     (torch.zeros(4, 3), TypeError, 'target must be an integer tensor'),
     (torch.zeros(4, 3, dtype=torch.bool), TypeError, 'target must be an integer tensor'),
+    (torch.zeros(4, 3, dtype=torch.complex64), TypeError, 'target must be an integer tensor'),
     ([[0, 1, 2]] * 4, TypeError, 'target must be an integer tensor'),
 ])
 def test_distillation_loss_bad_target(target, error, message):
