@@ -268,6 +268,11 @@ def test_print_keeps_everything_on_the_page(site, browser):
     assert layout['shown'] == [], layout
     pdf = browser.pdf(paperWidth=8.27, paperHeight=11.69, printBackground=True)
     assert pdf.startswith(b'%PDF') and len(re.findall(rb'/Type\s*/Page\b', pdf)) >= 2
+    # Printed from a dark screen, the page is still dark on white
+    browser.open(url(site, 'loss.html'), PAPER, media='print', dark=True)
+    low = [item for item in browser.evaluate(CONTRAST) if item[2] < 4.5]
+    assert low == [], low
+    assert browser.evaluate("getComputedStyle(document.querySelector('.notes img')).filter") == 'none'
     browser.screen(1400)
 
 
