@@ -4,8 +4,8 @@
 This script compares two ways of computing the temperature-scaled soft-target
 loss of knowledge distillation on a large, language-model-sized input:
 
-* **plain**: the obvious formula, two `log_softmax` calls and
-  `F.kl_div(log_q, log_p, log_target=True, reduction='batchmean') * T**2`,
+* **plain**: `labml_nn.distillation.loss.plain_soft_target_loss`, the obvious
+  formula (a `log_softmax`, a `softmax` and `F.kl_div`, times $T^2$),
   differentiated by autograd;
 * **chunked**: `labml_nn.distillation.loss.soft_target_loss`, a custom autograd
   function that walks over the rows in chunks and keeps only its inputs for
@@ -76,33 +76,15 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import torch
-import torch.nn.functional as F
 
-from labml_nn.distillation.loss import soft_target_loss
+from labml_nn.distillation.loss import plain_soft_target_loss, soft_target_loss
 
 # The temperature; any $T \ne 1$ makes both variants do the scaling work
 TEMPERATURE = 4.0
 VARIANTS = ('plain', 'chunked')
 
 
-def plain_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
-    r"""
-    The obvious version: $\frac{T^2}{n} \sum_i \mathrm{KL}(p_i \| q_i)$ with autograd
-    keeping whatever it needs.
-    """
-    log_q = F.log_softmax(student / temperature, dim=-1)
-    log_p = F.log_softmax(teacher / temperature, dim=-1)
-    return F.kl_div(log_q, log_p, log_target=True, reduction='batchmean') * temperature ** 2
-
-
-def chunked_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
-    """
-    The module's version.
-    """
-    return soft_target_loss(student, teacher, temperature)
-
-
-LOSSES = {'plain': plain_loss, 'chunked': chunked_loss}
+LOSSES = {'plain': plain_soft_target_loss, 'chunked': soft_target_loss}
 
 
 def make_inputs(rows: int, classes: int, device: str, seed: int = 0):
@@ -216,16 +198,51 @@ def measure_time(rows: int, classes: int, device: str, repeats: int) -> dict:
             'values': values}
 
 
+def positive_int(text: str) -> int:
+    """
+    An `argparse` type: a whole number of at least 1, or a clear usage error.
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected a whole number, got {text!r}')
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'must be at least 1, got {value}')
+    return value
+
+
+def check_device(parser: argparse.ArgumentParser, device: str):
+    """
+    The device must be the CPU or a CUDA device that this machine has; anything
+    else is a usage error (exit status 2) before any work starts.
+    """
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, ValueError):
+        parser.error(f"--device: not a device name: {device!r}; use 'cpu' or 'cuda'")
+    if kind not in ('cpu', 'cuda'):
+        parser.error(f"--device: only 'cpu' and 'cuda' are measured, got {device!r}")
+    if kind == 'cuda':
+        index = torch.device(device).index or 0
+        if not torch.cuda.is_available():
+            parser.error('--device: no CUDA device here; use --device cpu')
+        if index >= torch.cuda.device_count():
+            parser.error(f'--device: there is no {device} here ({torch.cuda.device_count()} CUDA '
+                         f'device(s)); use --device cuda:0')
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0].lstrip('# '))
-    parser.add_argument('--rows', type=int, default=4096, help='samples (tokens)')
-    parser.add_argument('--classes', type=int, default=32000, help='classes (vocabulary size)')
-    parser.add_argument('--repeats', type=int, default=5, help='timed passes of each variant')
+    parser.add_argument('--rows', type=positive_int, default=4096, help='samples (tokens)')
+    parser.add_argument('--classes', type=positive_int, default=32000,
+                        help='classes (vocabulary size)')
+    parser.add_argument('--repeats', type=positive_int, default=5, help='timed passes of each variant')
     parser.add_argument('--device', default='cpu', help="'cpu' or 'cuda'")
-    parser.add_argument('--threads', type=int, default=None,
+    parser.add_argument('--threads', type=positive_int, default=None,
                         help="CPU threads for PyTorch (default: PyTorch's own choice)")
     parser.add_argument('--child', choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    check_device(parser, args.device)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
 

@@ -1,0 +1,49 @@
+"""
+The command line of `benchmarks/loss_memory.py`: bad arguments end with a
+usage error (exit status 2) that names the option, before any measurement.
+
+The script's `main` runs in this process, so that each case costs no new
+Python and PyTorch start-up.
+"""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / 'benchmarks' / 'loss_memory.py'
+
+
+@pytest.fixture(scope='module')
+def benchmark():
+    spec = importlib.util.spec_from_file_location('loss_memory', SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--repeats', '0'], 'argument --repeats: must be at least 1, got 0'),
+    (['--rows', '-5'], 'argument --rows: must be at least 1, got -5'),
+    (['--classes', '0'], 'argument --classes: must be at least 1, got 0'),
+    (['--rows', 'many'], "argument --rows: expected a whole number, got 'many'"),
+    (['--threads', '0'], 'argument --threads: must be at least 1, got 0'),
+    (['--device', 'bogus'], "--device: not a device name: 'bogus'"),
+    (['--device', 'mps'], "only 'cpu' and 'cuda' are measured"),
+    (['--device', 'cuda:7'], '--device: no'),
+])
+def test_bad_arguments(benchmark, monkeypatch, capsys, argv, message):
+    # Anything that got past the checks would start measuring: make that fail loudly
+    monkeypatch.setattr(benchmark, 'measure_memory', lambda *args: pytest.fail('measured'))
+    monkeypatch.setattr(sys, 'argv', ['loss_memory.py', *argv])
+    with pytest.raises(SystemExit) as exit_info:
+        benchmark.main()
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert 'usage:' in error and message in error
+
+
+def test_plain_variant_is_the_module_formula(benchmark):
+    from labml_nn.distillation.loss import plain_soft_target_loss, soft_target_loss
+    assert benchmark.LOSSES == {'plain': plain_soft_target_loss, 'chunked': soft_target_loss}
