@@ -168,9 +168,10 @@
     if (event.key === 'Escape') closeZoom();
   });
 
-  // Search, over the index the site builder writes beside this script. The
-  // index is a script that sets a global, so that it loads from a folder on
-  // disk too, where a page may not fetch a file.
+  // Search, over the index of the page's language that the site builder
+  // writes (`search-index.js`, `ja/search-index.js`). The index is a script
+  // that sets a global, so that it loads from a folder on disk too, where a
+  // page may not fetch a file.
   var bar = document.querySelector('.bar');
   if (!bar) return;
   var input = element('input', {type: 'search', placeholder: words.search, 'aria-label': words.search,
@@ -209,8 +210,7 @@
     return said;
   }
   // Every word of the query must be in the section; a word in the page's
-  // title, a heading or a name counts more than one in the text, and pages in
-  // the reader's language come first
+  // title, a heading or a name counts more than one in the text
   function find(index, query) {
     var terms = query.toLowerCase().split(/\s+/).filter(Boolean);
     if (!terms.length) return [];
@@ -225,7 +225,6 @@
           return hits.length > 0;
         });
         if (!all) return;
-        if (page.lang === document.documentElement.lang) score += 100;
         found.push({page: page, section: section, score: score});
       });
     });
@@ -234,12 +233,12 @@
       var where = hit.page.title + (hit.section.heading && hit.section.heading !== hit.page.title
                                     ? ' › ' + hit.section.heading : '');
       var what = hit.section.name ? hit.section.name : where;
-      var link = element('a', {href: root + hit.page.url + (hit.section.id ? '#' + hit.section.id : '')},
+      var link = element('a', {href: root + hit.page.url + '#' + encodeURIComponent(hit.section.id)},
                          [element('span', {}, [what])]);
       if (hit.section.name) link.appendChild(element('span', {'class': 'where'}, [where]));
       var said = snippet(hit.section.text, terms);
       if (said) link.appendChild(said);
-      return element('li', {lang: hit.page.lang}, [link]);
+      return element('li', {}, [link]);
     });
   }
   function show() {
@@ -281,6 +280,9 @@
     }
   });
   document.addEventListener('click', function (event) {
-    if (!search.contains(event.target)) results.textContent = '';
+    // A result may lead elsewhere on this page: close the list once it has
+    if (!search.contains(event.target) || event.target.closest('a')) {
+      setTimeout(function () { results.textContent = ''; });
+    }
   });
 })();
