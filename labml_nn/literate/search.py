@@ -14,7 +14,7 @@ at the top of the language's folder (`ja/search-index.js` for Japanese). It is a
 script that sets one global,
 
 ```js
-window.LITERATE_SEARCH = {"pages": [{"url": ..., "lang": ..., "title": ..., "sections": [...]}]}
+window.LITERATE_SEARCH = {"pages": [{"url": ..., "title": ..., "sections": [...]}]}
 ```
 
 and not a JSON file, because a page opened from disk (`file://`) may load a
@@ -49,14 +49,13 @@ _VOID = {'area', 'base', 'br', 'col', 'embed', 'hr', 'img', 'input', 'link', 'me
 
 class _PageReader(HTMLParser):
     """
-    Collects a page's language, title and sections as it reads the HTML. Each
+    Collects a page's title and sections as it reads the HTML. Each
     open element remembers what its text is: the title, notes, a heading, or
     nothing to keep (`skip`: the code, formulas, the `#` links).
     """
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
-        self.lang = ''
         self.title = ''
         self.sections = []
         self.heading = ''
@@ -90,8 +89,6 @@ class _PageReader(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list):
         attributes = dict(attrs)
         classes = (attributes.get('class') or '').split()
-        if tag == 'html':
-            self.lang = attributes.get('lang', '')
         if tag == 'section' and 'section' in classes:
             self._anchor = attributes.get('id', '')
             self._headings = 0
@@ -162,7 +159,7 @@ def index_page(url: str, html: str) -> Optional[dict]:
                              'text': text})
     if not sections:
         return None
-    return {'url': url, 'lang': reader.lang, 'title': _clean(reader.title), 'sections': sections}
+    return {'url': url, 'title': _clean(reader.title), 'sections': sections}
 
 
 def search_index(files: dict) -> bytes:
