@@ -392,12 +392,14 @@ CONTRAST = '''(() => {
 @pytest.mark.parametrize('dark', [False, True])
 def test_text_contrast(site, browser, dark):
     browser.open(url(site, 'loss.html#Model'), 1400, dark=dark)
-    # Also a name marked by a click, and a section led to by a link
+    # Also a name marked by a click, a section led to by a link, and search results
     browser.evaluate("document.querySelector('.code .n').click(); true")
+    assert browser.evaluate(SEARCH % 'temperature')['links']
     found = browser.evaluate(CONTRAST)
     kinds = {name for name, _, _ in found}
     # The code's tokens are among what was measured
-    assert {'k', 'nf', 'nc', 'nb', 's1', 'c1', 'mf', 'o', 'nd', 'ne', 'line number', 'n hl'} <= kinds, kinds
+    assert {'k', 'nf', 'nc', 'nb', 's1', 'c1', 'mf', 'o', 'nd', 'ne', 'line number', 'n hl',
+            'said', 'MARK'} <= kinds, kinds
     low = [item for item in found if item[2] < 4.5]
     assert low == [], low
     browser.screen(1400)
