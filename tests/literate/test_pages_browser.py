@@ -298,7 +298,8 @@ def test_table_of_contents(site, browser):
     folded = browser.evaluate('''(() => {
       const details = document.querySelector('.toc details');
       const closed = !details.open;
-      const above = details.getBoundingClientRect().bottom <= document.querySelector('.notes').getBoundingClientRect().top;
+      const notes = document.querySelector('.notes').getBoundingClientRect();
+      const above = details.getBoundingClientRect().bottom <= notes.top;
       details.querySelector('summary').click();
       return [closed, above, details.open, document.querySelector('.toc a').getClientRects().length > 0];
     })()''')
