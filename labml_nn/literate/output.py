@@ -142,7 +142,9 @@ def write(out: Path, files: dict, owned: Callable[[str], bool]) -> None:
     no longer give. Files of other languages' builds stay.
     """
     manifest = check_out(out)
-    _refuse_foreign(out, files, manifest)
+    # A file of someone else's that already holds what the build would write is left as it is
+    theirs = _foreign(out, files, manifest)
+    files = {path: data for path, data in files.items() if path not in theirs}
     stale = {path for path in manifest.files if owned(path) and path not in files}
     made = {folder for path in files for folder in _parents(path) if not (out / folder).is_dir()}
     # Record first what is about to be written, so a stopped build leaves nothing unlisted
@@ -164,22 +166,20 @@ def write(out: Path, files: dict, owned: Callable[[str], bool]) -> None:
     Manifest(manifest.files - stale, {f for f in manifest.folders if (out / f).is_dir()}).write(out)
 
 
-def _refuse_foreign(out: Path, files: dict, manifest: Manifest) -> None:
+def _foreign(out: Path, files: dict, manifest: Manifest) -> set:
     """
-    A file the build would replace must be one the renderer wrote, or already
-    hold exactly the bytes it would write.
+    The files the build would write that are there already and not the
+    renderer's. Those holding exactly the bytes it would write are returned, to
+    be left alone; any other is refused before anything is written.
     """
-    foreign = []
-    for path, data in files.items():
-        target = out / path
-        if path in manifest.files or not target.exists():
-            continue
-        if not target.is_file() or target.read_bytes() != data:
-            foreign.append(path)
-    if foreign:
-        listed = ', '.join(foreign[:5]) + (f' and {len(foreign) - 5} more' if len(foreign) > 5 else '')
+    foreign = {path for path in files if path not in manifest.files and (out / path).exists()}
+    same = {path for path in foreign if (out / path).is_file() and (out / path).read_bytes() == files[path]}
+    refused = sorted(foreign - same)
+    if refused:
+        listed = ', '.join(refused[:5]) + (f' and {len(refused) - 5} more' if len(refused) > 5 else '')
         raise LiterateError(f'{out} already holds {listed}, not written by the renderer; '
                             f'move them away and build again')
+    return same
 
 
 def _inside(out: Path, path: str) -> bool:

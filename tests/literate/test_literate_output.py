@@ -203,3 +203,18 @@ def test_a_build_of_one_language_keeps_the_others(source, tmp_path):
     (source / 'pkg' / 'loss.py').unlink()
     assert main(arguments + ['--lang', 'en']) == 0
     assert tree(out / 'ja') == japanese and not (out / 'pkg' / 'loss.html').exists()
+
+
+def test_a_file_of_someone_else_that_matches_the_build_stays_theirs(source, tmp_path):
+    out = tmp_path / 'site'
+    assert build(source, out) == 0
+    (source / 'pkg' / 'new.py').write_text('x = 1\n')
+    page = tmp_path / 'elsewhere'
+    assert build(source, page) == 0
+    # The user copies the page in before the build would write it: it is left alone...
+    (out / 'pkg' / 'new.html').write_bytes((page / 'pkg' / 'new.html').read_bytes())
+    assert build(source, out) == 0 and build(source, out, '--check') == 0
+    assert 'pkg/new.html' not in (out / MANIFEST).read_text()
+    # ...and not deleted as the renderer's when its source goes
+    (source / 'pkg' / 'new.py').unlink()
+    assert build(source, out) == 0 and (out / 'pkg' / 'new.html').is_file()
