@@ -151,79 +151,13 @@ def plain_soft_target_loss(student_logits: torch.Tensor, teacher_logits: torch.T
 # caught up, and stops `torch.compile(..., fullgraph=True)`. Here every count
 # stays a tensor and every special case is handled by arithmetic on all rows.
 
-# A chunk of rows holds at most this many logits, 32 MiB in float32: with 4,096
-# tokens of a 32,000-word vocabulary that is 16 chunks. Every operation on a chunk
-# has a fixed cost (waking the CPU threads, launching a GPU kernel), so chunks
-# must not be too small, and up to four of them are alive at a time, so they must
-# not be too large either
-CHUNK_ELEMENTS = 1 << 23
-# Smaller inputs are still cut into `MIN_CHUNKS` chunks, so that the work
-# buffers stay well below the size of the input, unless that would make a chunk
-# smaller than `MIN_CHUNK_ELEMENTS` logits (1 MiB in float32)
-MIN_CHUNKS = 4
-MIN_CHUNK_ELEMENTS = 1 << 18
-
-
-def _compute_dtype(student: torch.Tensor, teacher: torch.Tensor) -> torch.dtype:
-    """
-    The loss is computed in float32, so bfloat16 and float16 logits lose no
-    precision in the softmax; float64 logits (for `gradcheck`) stay float64.
-    """
-    if torch.float64 in (student.dtype, teacher.dtype):
-        return torch.float64
-    return torch.float32
-
-
-def _chunk_rows(samples: int, classes: int) -> int:
-    """
-    The number of rows in a chunk.
-    """
-    most = max(1, CHUNK_ELEMENTS // classes)
-    fewest = max(1, MIN_CHUNK_ELEMENTS // classes)
-    return min(most, max(fewest, math.ceil(samples / MIN_CHUNKS)))
-
-
-def _work_buffers(student: torch.Tensor, teacher: torch.Tensor,
-                  count: int) -> Tuple[int, List[torch.Tensor]]:
-    """
-    The number of rows in a chunk, and `count` buffers of one chunk each, in
-    the compute dtype. Every chunk reuses them, so the memory the loss needs
-    beyond its inputs (and the gradient it returns) is these buffers.
-    """
-    rows = _chunk_rows(student.shape[0], student.shape[-1])
-    shape = (min(rows, student.shape[0]), student.shape[-1])
-    dtype = _compute_dtype(student, teacher)
-    return rows, [torch.empty(shape, dtype=dtype, device=student.device) for _ in range(count)]
-
-
-def _scaled(logits: torch.Tensor, temperature: float, buffer: torch.Tensor) -> torch.Tensor:
-    """
-    $z / T$ for one chunk, in the compute dtype of `buffer`, written into
-    `buffer`; at $T = 1$ logits that already have that dtype are used as they are.
-    """
-    if logits.dtype == buffer.dtype:
-        return logits if temperature == 1.0 else torch.div(logits, temperature, out=buffer)
-    # Lower-precision logits are converted first, so that the division is done in float32
-    buffer.copy_(logits)
-    return buffer if temperature == 1.0 else buffer.div_(temperature)
-
-
-def _sample_count(valid: Optional[torch.Tensor], samples: int) -> Union[torch.Tensor, int]:
-    r"""
-    $\max(n, 1)$: the number of valid samples, as a tensor when a mask decides
-    it (reading it back would make the CPU wait for the GPU), and at least one,
-    so that a batch with no valid sample gives $0$ rather than NaN.
-    """
-    if valid is None:
-        return max(samples, 1)
-    return valid.sum().clamp(min=1)
-
-
 def _kl_rows(student: torch.Tensor, teacher: torch.Tensor, temperature: float,
              buffers: List[torch.Tensor]) -> torch.Tensor:
     r"""
-    $\mathrm{KL}(p_i \| q_i)$ for each row $i$ of one chunk, computed as
-    explained above, in the four buffers cut to the chunk's rows.
+    ## The divergence of one chunk
+
+    $\mathrm{KL}(p_i \| q_i)$ for each row $i$ of a chunk, computed as
+    explained above, in four buffers of the chunk's size.
     """
     scaled, log_p, log_q, products = buffers
     # $\log p = \text{log-softmax}(v / T)$ and $\log q = \text{log-softmax}(z / T)$
@@ -253,8 +187,13 @@ def _gradient_in_chunks(student: torch.Tensor, teacher: torch.Tensor,
                         valid: Optional[torch.Tensor], temperature: float,
                         scale: torch.Tensor) -> torch.Tensor:
     r"""
-    $\text{scale} \cdot (q - p)$, chunk by chunk, written straight into the
-    gradient; masked rows get exactly zero, even if their teacher row was all `-inf`.
+    ## The gradient
+
+    The gradient with respect to the student's logits is
+    $\text{scale} \cdot (q - p)$ with $\text{scale} = \frac{T}{n}$ times the
+    incoming gradient. The backward pass computes it here chunk by chunk,
+    written straight into the gradient it returns; masked rows get exactly
+    zero, even if their teacher row was all `-inf`.
     """
     rows, buffers = _work_buffers(student, teacher, 3)
     grad = torch.empty_like(student)
@@ -458,6 +397,76 @@ class DistillationLoss(nn.Module):
         The scalar loss to call `backward()` on.
         """
         return self.terms(student_logits, teacher_logits, target).total
+
+
+# ## Chunks, buffers and dtypes
+#
+# A chunk of rows holds at most this many logits, 32 MiB in float32: with 4,096
+# tokens of a 32,000-word vocabulary that is 16 chunks. Every operation on a chunk
+# has a fixed cost (waking the CPU threads, launching a GPU kernel), so chunks
+# must not be too small, and up to four of them are alive at a time, so they must
+# not be too large either
+CHUNK_ELEMENTS = 1 << 23
+# Smaller inputs are still cut into `MIN_CHUNKS` chunks, so that the work
+# buffers stay well below the size of the input, unless that would make a chunk
+# smaller than `MIN_CHUNK_ELEMENTS` logits (1 MiB in float32)
+MIN_CHUNKS = 4
+MIN_CHUNK_ELEMENTS = 1 << 18
+
+
+def _compute_dtype(student: torch.Tensor, teacher: torch.Tensor) -> torch.dtype:
+    """
+    The loss is computed in float32, so bfloat16 and float16 logits lose no
+    precision in the softmax; float64 logits (for `gradcheck`) stay float64.
+    """
+    if torch.float64 in (student.dtype, teacher.dtype):
+        return torch.float64
+    return torch.float32
+
+
+def _chunk_rows(samples: int, classes: int) -> int:
+    """
+    The number of rows in a chunk.
+    """
+    most = max(1, CHUNK_ELEMENTS // classes)
+    fewest = max(1, MIN_CHUNK_ELEMENTS // classes)
+    return min(most, max(fewest, math.ceil(samples / MIN_CHUNKS)))
+
+
+def _work_buffers(student: torch.Tensor, teacher: torch.Tensor,
+                  count: int) -> Tuple[int, List[torch.Tensor]]:
+    """
+    The number of rows in a chunk, and `count` buffers of one chunk each, in
+    the compute dtype. Every chunk reuses them, so the memory the loss needs
+    beyond its inputs (and the gradient it returns) is these buffers.
+    """
+    rows = _chunk_rows(student.shape[0], student.shape[-1])
+    shape = (min(rows, student.shape[0]), student.shape[-1])
+    dtype = _compute_dtype(student, teacher)
+    return rows, [torch.empty(shape, dtype=dtype, device=student.device) for _ in range(count)]
+
+
+def _scaled(logits: torch.Tensor, temperature: float, buffer: torch.Tensor) -> torch.Tensor:
+    """
+    $z / T$ for one chunk, in the compute dtype of `buffer`, written into
+    `buffer`; at $T = 1$ logits that already have that dtype are used as they are.
+    """
+    if logits.dtype == buffer.dtype:
+        return logits if temperature == 1.0 else torch.div(logits, temperature, out=buffer)
+    # Lower-precision logits are converted first, so that the division is done in float32
+    buffer.copy_(logits)
+    return buffer if temperature == 1.0 else buffer.div_(temperature)
+
+
+def _sample_count(valid: Optional[torch.Tensor], samples: int) -> Union[torch.Tensor, int]:
+    r"""
+    $\max(n, 1)$: the number of valid samples, as a tensor when a mask decides
+    it (reading it back would make the CPU wait for the GPU), and at least one,
+    so that a batch with no valid sample gives $0$ rather than NaN.
+    """
+    if valid is None:
+        return max(samples, 1)
+    return valid.sum().clamp(min=1)
 
 
 # ## Checking the arguments
