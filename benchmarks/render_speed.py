@@ -14,8 +14,9 @@ python benchmarks/render_speed.py              # 10,000 and 20,000 lines
 python benchmarks/render_speed.py --lines 2000 --repeats 3
 ```
 
-Each time is the best of `--repeats` runs, in this one process, the shorter file
-first. The first run of all also renders a tiny file to load the libraries and
+Each time is the best of `--repeats` runs, in this one process, the two sizes
+taking turns, so that a busy spell on a shared machine slows both alike. The
+first run of all also renders a tiny file to load the libraries and
 warm the math cache, so neither size pays for start-up.
 """
 
@@ -52,22 +53,20 @@ def generated_source(lines: int) -> str:
     return '"""\n# A generated module\n"""\n\n\n' + ''.join(BLOCK.format(i=i) for i in range(blocks))
 
 
-def render_seconds(lines: int, repeats: int) -> float:
+def render_seconds(lines: int) -> float:
     """
-    The best time of `repeats` renders of a generated file into a new folder.
+    The time of one render of a generated file into a new folder.
     """
-    best = float('inf')
-    for _ in range(repeats):
-        with tempfile.TemporaryDirectory() as folder:
-            source = Path(folder) / 'source'
-            source.mkdir()
-            (source / 'generated.py').write_text(generated_source(lines), encoding='utf-8')
-            start = time.perf_counter()
-            status = main([str(source), '--lang', 'en', '--out', str(Path(folder) / 'site')])
-            best = min(best, time.perf_counter() - start)
-            if status != 0:
-                raise SystemExit(f'the renderer failed with status {status}')
-    return best
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / 'source'
+        source.mkdir()
+        (source / 'generated.py').write_text(generated_source(lines), encoding='utf-8')
+        start = time.perf_counter()
+        status = main([str(source), '--lang', 'en', '--out', str(Path(folder) / 'site')])
+        seconds = time.perf_counter() - start
+        if status != 0:
+            raise SystemExit(f'the renderer failed with status {status}')
+    return seconds
 
 
 def positive(text: str) -> int:
@@ -82,9 +81,11 @@ def run(argv: list) -> None:
     parser.add_argument('--lines', type=positive, default=10_000, help='lines of the shorter file (default 10000)')
     parser.add_argument('--repeats', type=positive, default=1, help='runs of each size; the best counts (default 1)')
     arguments = parser.parse_args(argv)
-    render_seconds(20, 1)
-    short = render_seconds(arguments.lines, arguments.repeats)
-    long = render_seconds(2 * arguments.lines, arguments.repeats)
+    render_seconds(20)
+    short, long = float('inf'), float('inf')
+    for _ in range(arguments.repeats):
+        short = min(short, render_seconds(arguments.lines))
+        long = min(long, render_seconds(2 * arguments.lines))
     print(f'{arguments.lines:>7,} lines: {short:7.2f} s')
     print(f'{2 * arguments.lines:>7,} lines: {long:7.2f} s')
     print(f'ratio: {long / short:.2f}x (2x is linear, 4x quadratic)')

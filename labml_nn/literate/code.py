@@ -16,6 +16,7 @@ number, and a token that spans lines, like a long string, must be closed at the
 end of each line and opened again on the next.
 """
 
+import functools
 import html
 
 from pygments.lexers import get_lexer_by_name
@@ -51,12 +52,8 @@ def highlight(code: str, language: str = 'python') -> str:
     `code` as HTML with a span around each token, line breaks kept as they are.
     An unknown language is shown without colours rather than failing the build.
     """
-    try:
-        lexer = get_lexer_by_name(language or 'text', stripnl=False, ensurenl=False)
-    except ClassNotFound:
-        lexer = get_lexer_by_name('text', stripnl=False, ensurenl=False)
     pieces = []
-    for token_type, value in lexer.get_tokens(code):
+    for token_type, value in _lexer(language).get_tokens(code):
         css = _css_class(token_type)
         # Close the span before each line break, so that every line stands alone
         parts = [html.escape(part, quote=False) for part in value.split('\n')]
@@ -64,6 +61,18 @@ def highlight(code: str, language: str = 'python') -> str:
             parts = [f'<span class="{css}">{part}</span>' if part else '' for part in parts]
         pieces.append('\n'.join(parts))
     return ''.join(pieces)
+
+
+@functools.lru_cache(maxsize=None)
+def _lexer(language: str):
+    """
+    The lexer of a language, made once: finding it by name takes longer than
+    lexing a line of inline code. An unknown language gets the plain-text lexer.
+    """
+    try:
+        return get_lexer_by_name(language or 'text', stripnl=False, ensurenl=False)
+    except ClassNotFound:
+        return get_lexer_by_name('text', stripnl=False, ensurenl=False)
 
 
 def _css_class(token_type: _TokenType) -> str:

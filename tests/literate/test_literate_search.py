@@ -5,7 +5,7 @@ The search index: what it keeps of a page, and one index per language.
 import json
 from pathlib import Path
 
-from labml_nn.literate.search import INDEX_FILE, index_page, search_index
+from labml_nn.literate.search import INDEX_FILE, _PageReader, index_page, search_index
 from labml_nn.literate.site import Site
 from labml_nn.literate.translate import load_languages
 
@@ -84,3 +84,17 @@ def test_one_index_per_language(tmp_path: Path):
 
     assert urls(INDEX_FILE) == ['index.html', 'loss.html']
     assert urls('ja/' + INDEX_FILE) == ['ja/loss.html']
+
+
+def test_the_parser_reads_neither_the_code_nor_the_mathml(monkeypatch):
+    # The code column and MathML are most of a page's tags; walking them made
+    # the index the slowest stage (benchmarks/render_speed.py). The index must
+    # come out the same without them.
+    seen = []
+    start = _PageReader.handle_starttag
+    monkeypatch.setattr(_PageReader, 'handle_starttag',
+                        lambda self, tag, attrs: (seen.append((tag, dict(attrs))), start(self, tag, attrs)))
+    assert index_page('pkg/loss.html', PAGE)['sections'][1]['heading'] == 'Why multiply by T^2'
+    tags = {tag for tag, _ in seen}
+    assert not tags & {'math', 'mi', 'mn', 'msup', 'annotation'}
+    assert 'line' not in {attrs.get('class') for _, attrs in seen}
