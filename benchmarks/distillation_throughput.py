@@ -46,12 +46,17 @@ from PIL import Image
 from labml_nn.distillation.large import LargeModel
 from labml_nn.distillation.loss import DistillationLoss
 from labml_nn.distillation.small import SmallModel
-from labml_nn.distillation.train import TeacherNotFound, find_teacher, fixed_teacher, load_teacher, positive
+from labml_nn.distillation.fixed_teacher import fixed_teacher
+from labml_nn.distillation.teacher import TeacherNotFound, find_teacher, load_teacher
+from labml_nn.distillation.train import PROFILES, configs_for, positive
 from labml_nn.experiments.data import MEAN, STD, DataError, augment, load_cifar10, normalize, split_train
 from labml_nn.experiments.trainer import cpu_has_bf16
 
-BATCH = 64
-T, SOFT, LABEL = 4.0, 0.9, 0.1
+# The distilled student's settings: batch size, $T$ and the two weights, and
+# the images it holds out and trains on in the `cpu` profile
+DISTILLED = configs_for('distilled')
+BATCH = DISTILLED.batch_size
+T, SOFT, LABEL = DISTILLED.temperature, DISTILLED.soft_target_weight, DISTILLED.label_loss_weight
 
 
 class PILDataset(torch.utils.data.Dataset):
@@ -191,9 +196,11 @@ def main():
                                           'checkpoint path (needed for --accuracy)')
     parser.add_argument('--logs-dir', default='logs', help='where --teacher looks for runs')
     parser.add_argument('--accuracy', action='store_true')
-    parser.add_argument('--train-size', type=positive(int), default=2000, help='training images (default: 2000)')
-    parser.add_argument('--valid-size', type=positive(int), default=5000,
-                        help='images held out for validation, as in training (default: 5000)')
+    train_size = PROFILES['cpu']['small']['train_size']
+    parser.add_argument('--train-size', type=positive(int), default=train_size,
+                        help=f'training images (default: {train_size}, as in the cpu profile)')
+    parser.add_argument('--valid-size', type=positive(int), default=DISTILLED.valid_size,
+                        help=f'images held out for validation, as in training (default: {DISTILLED.valid_size})')
     parser.add_argument('--epochs', type=positive(int), default=10, help='epochs of the --accuracy check')
     args = parser.parse_args()
     if args.accuracy and not args.teacher:

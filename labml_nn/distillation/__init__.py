@@ -24,7 +24,11 @@ The pages:
 * [Overview and results](readme.html) of the CIFAR-10 study.
 * [The soft-target loss](loss.html), the part to import into your own code.
 * [The large teacher](large.html) and [the small student](small.html).
-* [Training and distilling](train.html), the trainer with teacher lookup.
+* [The distillation step](distill.html): the teacher's and the student's
+  logits on the same batch, and the two terms of the loss.
+* [Finding and loading the teacher](teacher.html), and
+  [making a fixed teacher fast](fixed_teacher.html).
+* [The training commands](train.html): profiles and the command line.
 * [The whole study in one command](pipeline.html), with results over seeds.
 
 This module imports nothing, so `import labml_nn.distillation.loss` stays cheap.

@@ -11,7 +11,7 @@ python -m labml_nn.distillation --data-dir DIR --teacher latest
 ```
 
 trains the [small student](small.html) from the teacher that
-[`--teacher`](train.html) names, with the [distillation loss](loss.html).
+[`--teacher`](teacher.html) names, with the [distillation step](distill.html).
 """
 
 from labml_nn.distillation.train import main

@@ -23,7 +23,11 @@ python -m labml_nn.distillation.large --data-dir DIR
 The distillation run finds the newest trained teacher with `--teacher latest`.
 """
 
+import torch
+from labml.configs import option
+
 from labml_nn.experiments.cifar10 import CIFAR10VGGModel
+from labml_nn.experiments.trainer import Configs
 
 
 class LargeModel(CIFAR10VGGModel):
@@ -37,7 +41,26 @@ class LargeModel(CIFAR10VGGModel):
                          dropout=0.1, classes=classes)
 
 
+
+class LargeConfigs(Configs):
+    """
+    ## Training the teacher
+
+    The [trainer's configurations](../experiments/trainer.html), with this model.
+    """
+    # Declared again here, so that the option below is this class's alone
+    model: LargeModel
+
+
+@option(LargeConfigs.model)
+def _large_model(c: LargeConfigs) -> LargeModel:
+    """
+    The model, with one output per class of the data, in `channels_last`
+    memory order on the device.
+    """
+    return LargeModel(c.classes).to(c.device, memory_format=torch.channels_last)
+
+
 if __name__ == '__main__':
-    # The trainer, and with it labml, is imported only when training
     from labml_nn.distillation.train import main
     main('large')

@@ -15,7 +15,7 @@ python -m labml_nn.distillation.pipeline --data-dir DIR --profile cpu --seeds 3 
 1. trains the [large teacher](large.html) once (seed 0), unless `--teacher`
    names one;
 2. for each seed, trains the [small model](small.html) on labels alone, and
-   the small model [distilled](train.html) from the teacher;
+   the small model [distilled](distill.html) from the teacher;
 3. writes `OUT/results.json`, `OUT/results.md` (accuracy as mean ± standard
    deviation over seeds) and `OUT/accuracy.png` (validation accuracy per epoch).
 
@@ -33,14 +33,17 @@ import statistics
 from pathlib import Path
 from typing import Any, Dict, List
 
-from labml_nn.distillation.train import (PROFILES, command_errors, configs_for, device, find_teacher,
-                                         load_teacher, positive, profile_settings)
+from labml_nn.distillation.teacher import find_teacher, load_teacher
+from labml_nn.distillation.train import (COMMANDS, PROFILES, add_options, command_errors, configs_for,
+                                         positive, profile_settings)
 from labml_nn.experiments.data import check_writable, load_cifar10, write_atomic
 from labml_nn.experiments.runs import RunRecord, load_checkpoint
 from labml_nn.experiments.trainer import train
 
 # The models of the study, in the order of the table
 MODELS = ('large', 'small', 'distilled')
+# The settings the study's command line can change for all its runs at once
+SHARED = ['valid_size', 'device']
 
 
 def results_row(model_name: str, record: RunRecord) -> Dict[str, Any]:
@@ -153,8 +156,7 @@ def argument_parser() -> argparse.ArgumentParser:
     parser.add_argument('--logs-dir', default='./logs', help='where runs are written (default: ./logs)')
     parser.add_argument('--teacher', help='use this teacher (latest, a run id or a checkpoint path) '
                                           'instead of training one')
-    parser.add_argument('--valid-size', type=positive(int), help='images held out for validation')
-    parser.add_argument('--device', type=device, help='cpu, cuda, ... (default: cuda when available)')
+    add_options(parser, 'small', SHARED)
     return parser
 
 
@@ -163,9 +165,7 @@ def run_study(args: argparse.Namespace) -> Dict[str, Any]:
     ## The study
     """
     common = {'data_dir': args.data_dir, 'logs_dir': args.logs_dir}
-    for name in ('valid_size', 'device'):
-        if getattr(args, name) is not None:
-            common[name] = getattr(args, name)
+    common |= {name: getattr(args, name) for name in SHARED if getattr(args, name) is not None}
     # A teacher that is named must exist, which is known before the data is read
     teacher_path = find_teacher(args.teacher, args.logs_dir, args.profile) if args.teacher else None
     # Load the data once for every run
@@ -188,7 +188,7 @@ def run_study(args: argparse.Namespace) -> Dict[str, Any]:
         for offset, model in enumerate(('small', 'distilled')):
             print(f'[{2 + 2 * seed + offset}/{stages}] {model} seed {seed}')
             settings = profile_settings(args.profile, model) | common | {'seed': seed}
-            if model == 'distilled':
+            if COMMANDS[model]['teacher']:
                 settings['teacher'] = str(teacher.path)
             runs.append(results_row(model, train(configs_for(model), settings, data)))
     return {'profile': args.profile, 'runs': runs, 'summary': summarize(runs)}

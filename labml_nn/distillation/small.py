@@ -21,7 +21,11 @@ python -m labml_nn.distillation.small --data-dir DIR
 ```
 """
 
+import torch
+from labml.configs import option
+
 from labml_nn.experiments.cifar10 import CIFAR10VGGModel
+from labml_nn.experiments.trainer import Configs
 
 
 class SmallModel(CIFAR10VGGModel):
@@ -33,7 +37,26 @@ class SmallModel(CIFAR10VGGModel):
         super().__init__([[32, 32], [64, 64], [128], [128], [128]], classes=classes)
 
 
+
+class SmallConfigs(Configs):
+    """
+    ## Training the student
+
+    The [trainer's configurations](../experiments/trainer.html), with this model.
+    """
+    # Declared again here, so that the option below is this class's alone
+    model: SmallModel
+
+
+@option(SmallConfigs.model)
+def _small_model(c: SmallConfigs) -> SmallModel:
+    """
+    The model, with one output per class of the data, in `channels_last`
+    memory order on the device.
+    """
+    return SmallModel(c.classes).to(c.device, memory_format=torch.channels_last)
+
+
 if __name__ == '__main__':
-    # The trainer, and with it labml, is imported only when training
     from labml_nn.distillation.train import main
     main('small')

@@ -1,17 +1,12 @@
 """
 ---
-title: Training the teacher, the baseline and the distilled student
+title: The training commands
 summary: >
-  The distillation trainer: settings profiles, finding a trained teacher,
-  the distillation loss in the training loop, and the command line of each model.
+  The settings profiles, and the command line of the teacher, the baseline
+  and the distilled student, derived from their configurations.
 ---
 
-# Training and distilling
-
-The [trainer](../experiments/trainer.html) trains any model of the study on
-labels. Distillation changes two things: it loads a trained teacher before the
-first step, and its loss compares the student with the teacher's soft targets
-on the same augmented batch, through the [distillation loss](loss.html).
+# The training commands
 
 Three commands, each with `--help`:
 
@@ -21,9 +16,13 @@ python -m labml_nn.distillation.small --data-dir DIR    # the baseline
 python -m labml_nn.distillation --data-dir DIR --teacher latest
 ```
 
-`--teacher` takes `latest` (the newest finished teacher of the same profile),
-a run id, or the path of a checkpoint. The teacher is never written into the
-code.
+Each trains one model with the [trainer](../experiments/trainer.html): the
+[large teacher](large.html), the [small model](small.html) on labels, or the
+small model [distilled](distill.html) from a [teacher](teacher.html). Their
+settings are the configurations' defaults, overridden by a *profile* and then
+by the command line. Mistakes end with one message and no traceback, before
+any work: a bad value, a device this machine does not have, a folder that
+cannot be written, data or a teacher that do not fit.
 """
 
 import argparse
@@ -31,23 +30,41 @@ import math
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Type
 
 import torch
-from labml.configs import option
-from torch import nn
 
-from labml_nn.distillation.large import LargeModel
-from labml_nn.distillation.loss import DistillationLoss
-from labml_nn.experiments.cifar10 import CIFAR10VGGModel, PackedForCPU
+from labml_nn.distillation.distill import DistillationConfigs
+from labml_nn.distillation.large import LargeConfigs
+from labml_nn.distillation.small import SmallConfigs
+from labml_nn.distillation.teacher import TeacherNotFound, find_teacher, load_teacher
 from labml_nn.experiments.data import CannotWrite, DataError, check_writable, load_cifar10
-from labml_nn.experiments.runs import RunBusy, find_runs, has_finite_weights, load_checkpoint
-from labml_nn.experiments.trainer import Configs, Diverged, Interrupted, autocast, train
+from labml_nn.experiments.runs import RunBusy
+from labml_nn.experiments.trainer import Configs, Diverged, Interrupted, train
+
+# ## The commands
+#
+# The one place where a model's name picks its configurations, its entry in
+# the profiles, its command and description, and whether it learns from a
+# teacher (and so has the teacher's options).
+COMMANDS: Dict[str, Dict[str, Any]] = {
+    'large': {'configs': LargeConfigs, 'profile': 'large', 'module': 'labml_nn.distillation.large',
+              'what': 'Train the large teacher', 'teacher': False},
+    'small': {'configs': SmallConfigs, 'profile': 'small', 'module': 'labml_nn.distillation.small',
+              'what': 'Train the small baseline on labels', 'teacher': False},
+    'distilled': {'configs': DistillationConfigs, 'profile': 'small', 'module': 'labml_nn.distillation',
+                  'what': 'Train the small student from a trained teacher', 'teacher': True},
+}
 
 # ## Profiles
 #
-# Each profile sets every training setting of each model; the command line
-# can override any of them.
+# Each profile overrides some of the configurations' defaults for the
+# teacher (`large`) and for the students (`small`, which the distilled student
+# shares); the command line can override them again. The defaults are the
+# configurations' attributes: the [trainer's](../experiments/trainer.html)
+# (Adam at $2.5 \cdot 10^{-4}$, batch 64, 10 epochs, 5,000 images held out for
+# validation) and the [distillation step's](distill.html) ($T = 4$, weights
+# 0.9 and 0.1).
 #
 # * `full` is the reference configuration: Adam at $2.5 \cdot 10^{-4}$, batch
 #   64, 20 epochs for the teacher and 10 for the students, on every training
@@ -67,169 +84,43 @@ from labml_nn.experiments.trainer import Configs, Diverged, Interrupted, autocas
 # * `smoke` takes seconds, for tests.
 PROFILES: Dict[str, Dict[str, Dict[str, Any]]] = {
     'full': {
-        'large': dict(epochs=20, batch_size=64, optimizer_name='adam', learning_rate=2.5e-4,
-                      schedule='constant', train_size=0),
-        'small': dict(epochs=10, batch_size=64, optimizer_name='adam', learning_rate=2.5e-4,
-                      schedule='constant', train_size=0),
+        'large': dict(epochs=20),
+        'small': dict(),
     },
     'cpu': {
         'large': dict(epochs=6, batch_size=128, optimizer_name='sgd', learning_rate=0.1,
-                      weight_decay=5e-4, schedule='one_cycle', train_size=0),
-        'small': dict(epochs=50, batch_size=64, optimizer_name='sgd', learning_rate=0.05,
+                      weight_decay=5e-4, schedule='one_cycle'),
+        'small': dict(epochs=50, optimizer_name='sgd', learning_rate=0.05,
                       weight_decay=5e-4, schedule='one_cycle', train_size=2000),
     },
     'smoke': {
         'large': dict(epochs=1, batch_size=8, optimizer_name='sgd', learning_rate=0.01,
-                      schedule='one_cycle', train_size=0, valid_size=8),
+                      schedule='one_cycle', valid_size=8),
         'small': dict(epochs=2, batch_size=8, optimizer_name='sgd', learning_rate=0.01,
-                      schedule='one_cycle', train_size=0, valid_size=8),
+                      schedule='one_cycle', valid_size=8),
     },
 }
-# The distillation settings of every profile: $T = 4$, and the soft term dominating
-DISTILLATION = dict(temperature=4.0, soft_target_weight=0.9, label_loss_weight=0.1)
+
+
+def configs_for(model_name: str) -> Configs:
+    """
+    Fresh configurations for `model_name`.
+    """
+    configs: Type[Configs] = COMMANDS[model_name]['configs']
+    return configs()
 
 
 def profile_settings(profile: str, model_name: str) -> Dict[str, Any]:
     """
-    The settings of `model_name` in `profile`; the distilled student trains
-    like the baseline, plus the distillation settings.
+    The settings of `model_name` in `profile`: every setting the command
+    line can change, at its default, with the profile's values on top. Every
+    run's settings name them all, so a run is found again whether a value
+    came from a default, a profile or the command line.
     """
-    settings = dict(PROFILES[profile]['large' if model_name == 'large' else 'small'])
-    if model_name == 'distilled':
-        settings.update(DISTILLATION)
+    defaults = configs_for(model_name)
+    settings = {name: getattr(defaults, name) for name in options(model_name) if name != 'device'}
+    settings |= PROFILES[profile][COMMANDS[model_name]['profile']]
     return settings | {'model_name': model_name, 'profile': profile}
-
-
-class DistillationConfigs(Configs):
-    """
-    ## Distillation configurations
-
-    The trainer's configurations, plus the teacher and the loss.
-    """
-    # The teacher's checkpoint, a path
-    teacher: str = ''
-    # $T$, and the weights of the soft-target and label terms
-    temperature: float = 4.0
-    soft_target_weight: float = 0.9
-    label_loss_weight: float = 0.1
-    # Computed by the options below
-    teacher_model: nn.Module
-    distillation_loss: DistillationLoss
-
-    def loss(self, logits: torch.Tensor, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """
-        The teacher's logits on the very images the student saw, then the
-        distillation loss. `inference_mode` records nothing for autograd; the
-        `clone` turns its output into an ordinary tensor that the loss may keep.
-        """
-        with torch.inference_mode(), autocast(self):
-            teacher_logits = self.teacher_model(images)
-        return self.distillation_loss(logits, teacher_logits.clone(), labels)
-
-
-@option(DistillationConfigs.teacher_model)
-def _teacher_model(c: DistillationConfigs):
-    """
-    The teacher, loaded from its checkpoint.
-    """
-    teacher = load_teacher(Path(c.teacher), c.classes).to(c.device, memory_format=torch.channels_last)
-    return fixed_teacher(teacher, c.bf16)
-
-
-def fixed_teacher(teacher: CIFAR10VGGModel, bf16: bool) -> nn.Module:
-    """
-    The teacher as a fixed function of the images: in evaluation mode, with no
-    gradients, and made faster in ways that only a fixed model allows.
-    """
-    # Batch normalization folded into the convolutions: the same function, one pass less
-    teacher = teacher.eval().requires_grad_(False).fold_batch_norm()
-    # On a CPU, the weights converted once into oneDNN's layout and precision
-    if teacher.fc.weight.device.type == 'cpu' and torch.backends.mkldnn.is_available():
-        return PackedForCPU(teacher, torch.bfloat16 if bf16 else torch.float32)
-    return teacher
-
-
-@option(DistillationConfigs.distillation_loss)
-def _distillation_loss(c: DistillationConfigs):
-    return DistillationLoss(c.temperature, c.soft_target_weight, c.label_loss_weight)
-
-
-class TeacherNotFound(Exception):
-    """
-    No teacher matches `--teacher`; the message says how to train one.
-    """
-
-
-def find_teacher(spec: str, logs_dir: str, profile: str) -> Path:
-    """
-    ## Finding the teacher
-
-    `spec` is `latest`, a run id, or a checkpoint path. Only finished runs
-    with finite weights are teachers.
-    """
-    if spec != 'latest' and Path(spec).is_file():
-        return _check_teacher_file(Path(spec))
-    if spec == 'latest':
-        finished = [r for r in find_runs(logs_dir, f'large-{profile}') if r.finished]
-    else:
-        # A run id, of a teacher of any profile; a student's run is no teacher
-        finished = [r for r in find_runs(logs_dir, 'large-*') if r.uuid == spec and r.finished]
-    finished = [r for r in finished if has_finite_weights(r.path)]
-    if not finished:
-        which = (f'no finished teacher of the {profile} profile' if spec == 'latest'
-                 else f'neither a checkpoint file nor a finished teacher run {spec!r}')
-        raise TeacherNotFound(f'Found {which} in {logs_dir}. Train one with\n'
-                              f'  python -m labml_nn.distillation.large --profile {profile} '
-                              f'--logs-dir {logs_dir} --data-dir DIR')
-    return finished[0].path
-
-
-def _check_teacher_file(path: Path) -> Path:
-    """
-    A checkpoint named by its path must be a finished large model's with
-    finite weights; a student's checkpoint, or any other file, is refused here
-    with a message rather than by `load_state_dict` in the middle of the first
-    training step. Memory-mapping reads the settings without reading the weights.
-    """
-    state = load_checkpoint(path, mmap=True)
-    if not isinstance(state, dict) or not isinstance(state.get('model'), dict):
-        raise TeacherNotFound(f'{path} is not a checkpoint (a file written by the trainer with torch.save); '
-                              f'--teacher needs a large model trained with\n'
-                              f'  python -m labml_nn.distillation.large')
-    if state.get('model_name', 'large') != 'large':
-        raise TeacherNotFound(f"{path} is a {state['model_name']} model's checkpoint; --teacher needs a large "
-                              f"model trained with\n  python -m labml_nn.distillation.large")
-    if not has_finite_weights(path):
-        raise TeacherNotFound(f'{path} has weights that are not finite numbers (its training diverged); '
-                              f'it cannot be a teacher')
-    return path
-
-
-def load_teacher(path: Path, classes: int) -> LargeModel:
-    """
-    ## Loading the teacher
-
-    The large model of the checkpoint at `path`, for data with `classes`
-    classes. A teacher with another number of classes, or weights that do
-    not fit the large model, stop the command with a message saying which.
-    """
-    weights = load_checkpoint(path, mmap=True)['model']
-    teacher = LargeModel(classes)
-    expected = teacher.state_dict()
-    if 'fc.weight' in weights and weights['fc.weight'].shape[0] != classes:
-        raise TeacherNotFound(f'the teacher {path} has {weights["fc.weight"].shape[0]} classes and the data '
-                              f'has {classes}: a teacher must be trained on data with the same classes')
-    missing = [k for k in expected if k not in weights]
-    unexpected = [k for k in weights if k not in expected]
-    wrong = [f'{k} {tuple(weights[k].shape)} (expected {tuple(v.shape)})'
-             for k, v in expected.items() if k in weights and weights[k].shape != v.shape]
-    if missing or unexpected or wrong:
-        problems = [f'{what}: {", ".join(keys[:5])}{" ..." if len(keys) > 5 else ""}'
-                    for what, keys in (('missing', missing), ('unexpected', unexpected),
-                                       ('wrong shapes', wrong)) if keys]
-        raise TeacherNotFound(f'the weights in {path} do not fit the large model; ' + '; '.join(problems))
-    teacher.load_state_dict(weights)
-    return teacher
 
 
 def _number(kind, text: str):
@@ -267,8 +158,6 @@ def non_negative(kind):
     return parse
 
 
-non_negative_int = non_negative(int)
-
 
 def device(text: str) -> str:
     """
@@ -292,38 +181,66 @@ def device(text: str) -> str:
     return text
 
 
+# ## The command line
+#
+# The settings each command can change, with the check a value must pass and
+# its help; the options' names and defaults come from these and the
+# configurations, not from a second list.
+OPTIONS: Dict[str, tuple] = {
+    'seed': (non_negative(int), 'seed of the initial weights and of the data order'),
+    'epochs': (positive(int), 'epochs to train'),
+    'batch_size': (positive(int), 'images per training step'),
+    'learning_rate': (positive(float), 'the largest learning rate'),
+    'train_size': (non_negative(int), 'training images to use, 0 for all that are not held out'),
+    'valid_size': (positive(int), 'images held out for validation'),
+    'device': (device, 'cpu, cuda, cuda:1, ... (default: cuda when available)'),
+}
+DISTILLATION_OPTIONS: Dict[str, tuple] = {
+    'temperature': (positive(float), 'T, the temperature of the soft targets'),
+    'soft_target_weight': (non_negative(float), 'the weight of the soft-target term'),
+    'label_loss_weight': (non_negative(float), 'the weight of the label term'),
+}
+
+
+def options(model_name: str) -> Dict[str, tuple]:
+    """
+    The settings the command of `model_name` can change.
+    """
+    return OPTIONS | (DISTILLATION_OPTIONS if COMMANDS[model_name]['teacher'] else {})
+
+
+def add_options(parser: argparse.ArgumentParser, model_name: str, names: Optional[list] = None):
+    """
+    Add an option for each setting of `model_name` (or only for `names`),
+    saying its default: the configurations' value, unless the profile sets one.
+    """
+    defaults = configs_for(model_name)
+    for name, (check, help_text) in options(model_name).items():
+        if names is not None and name not in names:
+            continue
+        if name != 'device':
+            help_text += f' (default: the profile\'s, else {getattr(defaults, name)})'
+        parser.add_argument('--' + name.replace('_', '-'), type=check, help=help_text)
+
+
 def argument_parser(model_name: str) -> argparse.ArgumentParser:
     """
-    ## The command line
-
-    Every option left out takes the profile's value.
+    The parser of one command. Every option left out takes the profile's value.
     """
-    what = {'large': 'Train the large teacher', 'small': 'Train the small baseline on labels',
-            'distilled': 'Train the small student from a trained teacher'}[model_name]
     # The usage line shows the command to type, not `__main__.py`
-    module = 'labml_nn.distillation' + ('' if model_name == 'distilled' else f'.{model_name}')
-    parser = argparse.ArgumentParser(prog=f'python -m {module}', description=f'{what} on CIFAR-10.')
+    parser = argparse.ArgumentParser(prog=f"python -m {COMMANDS[model_name]['module']}",
+                                     description=f"{COMMANDS[model_name]['what']} on CIFAR-10.")
     parser.add_argument('--data-dir', default='./data',
                         help='cifar-10-batches-py, or train/<class>/*.jpg (default: ./data)')
     parser.add_argument('--logs-dir', default='./logs', help='where runs are written (default: ./logs)')
     parser.add_argument('--profile', choices=sorted(PROFILES), default='full',
                         help='settings profile (default: full)')
-    parser.add_argument('--seed', type=non_negative_int, default=0)
-    parser.add_argument('--epochs', type=positive(int))
-    parser.add_argument('--batch-size', type=positive(int))
-    parser.add_argument('--learning-rate', type=positive(float))
-    parser.add_argument('--train-size', type=non_negative_int,
-                        help='training images to use, 0 for all that are not held out')
-    parser.add_argument('--valid-size', type=positive(int), help='images held out for validation (5000)')
-    parser.add_argument('--device', type=device, help='cpu, cuda, cuda:1, ... (default: cuda when available)')
+    add_options(parser, model_name)
     parser.add_argument('--fresh', action='store_true',
                         help='start a new run even if one with the same settings exists')
-    if model_name == 'distilled':
+    if COMMANDS[model_name]['teacher']:
         parser.add_argument('--teacher', default='latest',
                             help='latest, a teacher run id, or a checkpoint path (default: latest)')
-        parser.add_argument('--temperature', type=positive(float))
-        parser.add_argument('--soft-target-weight', type=non_negative(float))
-        parser.add_argument('--label-loss-weight', type=non_negative(float))
     return parser
 
 
@@ -332,33 +249,24 @@ def settings_from_args(model_name: str, args: argparse.Namespace) -> Dict[str, A
     The profile's settings with the command line's overrides on top.
     """
     settings = profile_settings(args.profile, model_name)
-    for name in ('seed', 'epochs', 'batch_size', 'learning_rate', 'train_size', 'valid_size', 'device',
-                 'temperature', 'soft_target_weight', 'label_loss_weight'):
-        if getattr(args, name, None) is not None:
-            settings[name] = getattr(args, name)
+    settings |= {name: getattr(args, name) for name in options(model_name) if getattr(args, name) is not None}
     return settings | {'data_dir': args.data_dir, 'logs_dir': args.logs_dir}
-
-
-def configs_for(model_name: str) -> Configs:
-    return DistillationConfigs() if model_name == 'distilled' else Configs()
 
 
 def main(model_name: str, argv: Optional[list] = None):
     """
     ## Entry point of each command
 
-    Mistakes in the data, the teacher or the settings end with a message and
-    exit status 2, not a traceback; so does a run that another process is
-    training. A run that diverges ends with status 1, and Ctrl-C with 130.
+    Checks what can be checked before training: the logs folder, the
+    teacher, the data, and that the teacher fits the data.
     """
     args = argument_parser(model_name).parse_args(argv)
     settings = settings_from_args(model_name, args)
     with command_errors():
         check_writable(Path(args.logs_dir), '--logs-dir')
-        teacher = find_teacher(args.teacher, args.logs_dir, args.profile) if model_name == 'distilled' else None
+        teacher = find_teacher(args.teacher, args.logs_dir, args.profile) if COMMANDS[model_name]['teacher'] else None
         data = load_cifar10(args.data_dir)
         if teacher is not None:
-            # The teacher must fit the data before any training starts
             load_teacher(teacher, len(data.classes))
             settings['teacher'] = str(teacher)
         result = train(configs_for(model_name), settings, data, fresh=args.fresh)

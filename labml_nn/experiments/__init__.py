@@ -7,4 +7,7 @@ summary: The CIFAR-10 model base, data pipeline and trainer shared by the distil
 # Experiments
 
 * [CIFAR-10 VGG base model](cifar10.html)
+* [CIFAR-10 in memory](data.html): loading, caching and augmenting the data
+* [The trainer](trainer.html), which resumes interrupted runs
+* [Runs on disk](runs.html): the run record, finding runs again, and the lock
 """

@@ -11,8 +11,18 @@ summary: >
 
 Every model of the study is trained by this loop. Its settings are a
 [labml configuration](https://github.com/labmlai/labml): typed attributes with
-defaults, where computed defaults (the device, the model, the optimizer) are
-small `@option` functions that run only when nothing overrides them.
+defaults, where computed defaults (the device, the optimizer) are small
+`@option` functions that run only when nothing overrides them. The model is
+not chosen here: each model's module subclasses `Configs` and gives `model`
+its option, and a training step other than learning from labels, such as
+[distillation](../distillation/distill.html), overrides `step`.
+
+The path of a run, top to bottom in this file: [`train`](#train) finds an
+earlier run with the same settings and data, or starts one, and takes its
+lock; [`_train_run`](#train-run) builds the model, the optimizer and the
+schedule, and restores a checkpoint; each epoch calls [`step`](#step) on
+every batch, checks that the weights are still finite numbers, measures
+validation accuracy and writes a checkpoint.
 
 ## Why a small loop of our own
 
@@ -28,8 +38,8 @@ one would, is simpler to see in a loop that fits on one screen.
 Each run is a labml experiment run, `LOGS/<name>/<uuid>/`, where labml keeps
 its configs and metrics; the trainer's checkpoint is
 `checkpoints/checkpoint.pt` in the same folder, rewritten (to a temporary
-file, then renamed) after each epoch. A run is found again by its *key*, a
-hash of every setting that changes the result, so running the same command
+file, then renamed) after each epoch. A run is found again by its settings
+and its data (see [runs on disk](runs.html)), so running the same command
 again resumes an interrupted run, or returns a finished one as it is.
 """
 
@@ -54,7 +64,7 @@ class Configs(BaseConfigs):
 
     Every value can be overridden from the command line.
     """
-    # Which model: `'large'`, `'small'` or `'distilled'`
+    # The model's name, `'large'` for example; with the profile it names the experiment
     model_name: str = 'small'
     # Where the data is, and where runs are written
     data_dir: str = './data'
@@ -81,135 +91,33 @@ class Configs(BaseConfigs):
     # Mixed precision: bfloat16 autocast
     bf16: bool
 
-    # The model, the optimizer and the data, computed by the options below
+    # The model, given its option by the model's module, and the optimizer
     model: nn.Module
     optimizer: torch.optim.Optimizer
 
-    def loss(self, logits: torch.Tensor, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def step(self, images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        r"""
+        <a id="step"></a>
+
+        ## One training step on labels
+
+        `images` is a batch of `uint8` images on the device, `labels` their
+        classes; returns the loss to minimize.
         """
-        The training loss of one batch: cross-entropy with the labels. The
-        distillation trainer overrides this.
-        """
+        # Augment the batch with its own random numbers, then normalize it
+        x = normalize(augment(images, generator))
+        # The model's logits $z$
+        with autocast(self):
+            logits = self.model(x)
+        # Cross-entropy with the labels, $-\log \mathrm{softmax}(z)_y$, averaged over the batch
         return nn.functional.cross_entropy(logits.float(), labels)
-
-
-@option(Configs.device)
-def _device(c: Configs):
-    """
-    The first GPU when there is one, the CPU otherwise.
-    """
-    return 'cuda' if torch.cuda.is_available() else 'cpu'
-
-
-@option(Configs.bf16)
-def _bf16(c: Configs):
-    """
-    bfloat16 autocast on GPUs; on CPUs only where they have bfloat16 instructions.
-    """
-    if c.device.startswith('cuda'):
-        return torch.cuda.is_bf16_supported()
-    return cpu_has_bf16()
-
-
-def cpu_has_bf16() -> bool:
-    """
-    Whether this CPU has the bfloat16 instructions that oneDNN's bfloat16 kernels need.
-    """
-    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-
-
-@option(Configs.model)
-def _model(c: Configs):
-    """
-    The large or the small model, in `channels_last` memory order on the device.
-    """
-    from labml_nn.distillation.large import LargeModel
-    from labml_nn.distillation.small import SmallModel
-    model = (LargeModel if c.model_name == 'large' else SmallModel)(c.classes)
-    return model.to(c.device, memory_format=torch.channels_last)
-
-
-@option(Configs.optimizer)
-def _optimizer(c: Configs):
-    """
-    Adam, as in the reference configuration, or SGD with Nesterov momentum.
-    """
-    if c.optimizer_name == 'adam':
-        return torch.optim.Adam(c.model.parameters(), lr=c.learning_rate, weight_decay=c.weight_decay)
-    return torch.optim.SGD(c.model.parameters(), lr=c.learning_rate, momentum=0.9, nesterov=True,
-                           weight_decay=c.weight_decay)
-
-
-def learning_rate_schedule(optimizer: torch.optim.Optimizer, total_steps: int, schedule: str):
-    r"""
-    ## Learning-rate schedule
-
-    For `'one_cycle'` the rate at step $t$ of $S$ is
-    $\eta \cdot \min\left(\frac{t}{0.15 S}, \frac{S - t}{0.85 S}\right)$.
-    """
-    warmup = max(1, int(0.15 * total_steps))
-
-    def factor(step: int) -> float:
-        if schedule == 'constant':
-            return 1.0
-        return min(step / warmup, max(0.0, (total_steps - step) / max(1, total_steps - warmup)))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
-def autocast(c: Configs):
-    """
-    bfloat16 autocast on the run's device, when `bf16` is set.
-    """
-    return torch.autocast(device_type=torch.device(c.device).type, dtype=torch.bfloat16, enabled=c.bf16)
-
-
-@torch.inference_mode()
-def accuracy(c: Configs, model: nn.Module, split: Split, batch_size: int = 1000) -> float:
-    """
-    ## Accuracy
-
-    The fraction of `split` that `model` classifies right, in evaluation mode,
-    where batch normalization uses its running statistics.
-    """
-    was_training = model.training
-    model.eval()
-    correct = 0
-    for start in range(0, len(split.labels), batch_size):
-        images = split.images[start:start + batch_size].to(c.device)
-        with autocast(c):
-            logits = model(normalize(images))
-        correct += (logits.argmax(-1).cpu() == split.labels[start:start + batch_size]).sum().item()
-    model.train(was_training)
-    return correct / len(split.labels)
-
-
-def experiment_name(settings: Dict[str, Any]) -> str:
-    """
-    Runs are grouped by model and profile, `large-cpu` for example.
-    """
-    return f"{settings['model_name']}-{settings['profile']}"
-
-
-class Diverged(Exception):
-    """
-    The loss stopped being a finite number; the last good checkpoint is kept.
-    """
-
-
-class Interrupted(KeyboardInterrupt):
-    """
-    Ctrl-C during training, with the number of epochs the checkpoint holds.
-    """
-
-    def __init__(self, epoch: int):
-        super().__init__(epoch)
-        self.epoch = epoch
 
 
 def train(c: Configs, settings: Dict[str, Any], data: Optional[CIFAR10] = None,
           fresh: bool = False) -> RunRecord:
     """
+    <a id="train"></a>
+
     ## Train, or resume, one run
 
     `settings` are the configuration overrides; they must name `model_name`,
@@ -221,8 +129,8 @@ def train(c: Configs, settings: Dict[str, Any], data: Optional[CIFAR10] = None,
     if data is None:
         data = load_cifar10(settings['data_dir'])
     # Settings that do not fit the data stop here, before a run folder is made
-    # (read from the class: a labml config cannot be set once it was read)
-    defaults = type(c)
+    # (read from a fresh configuration: a labml config cannot be set once it was read)
+    defaults = type(c)()
     split_train(data.train, settings.get('valid_size', defaults.valid_size),
                 settings.get('train_size', defaults.train_size) or None)
     key = run_key(settings)
@@ -262,6 +170,8 @@ def _earlier_run(logs_dir: str, name: str, key: str, data: CIFAR10) -> Optional[
 def _train_run(c: Configs, settings: Dict[str, Any], data: CIFAR10, uuid: str, key: str,
                resume: Optional[Dict[str, Any]]) -> RunRecord:
     """
+    <a id="train-run"></a>
+
     ### Train a run, under its lock
 
     A new run when `resume` is `None`, else the run of that checkpoint, from
@@ -342,15 +252,6 @@ def _train_epochs(c: Configs, record: RunRecord, data: CIFAR10, train_split: Spl
         tracker.new_line()
 
 
-def _weights_are_finite(model: nn.Module) -> bool:
-    """
-    A non-finite loss makes non-finite gradients, and the optimizer writes
-    them into the weights: checking the weights once an epoch catches both,
-    without waiting on the device at every step.
-    """
-    return all(bool(torch.isfinite(t).all()) for t in model.state_dict().values() if t.is_floating_point())
-
-
 def _train_epoch(c: Configs, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler,
                  split: Split, generator: torch.Generator, batches: int):
     """
@@ -363,15 +264,124 @@ def _train_epoch(c: Configs, model: nn.Module, optimizer: torch.optim.Optimizer,
     order = torch.randperm(len(split.labels), generator=generator)
     for i in monit.iterate('Train', batches):
         index = order[i * c.batch_size:(i + 1) * c.batch_size]
-        labels = split.labels[index].to(c.device)
-        # Augment on the device the model trains on, then normalize
-        images = normalize(augment(split.images[index].to(c.device), generator))
-        with autocast(c):
-            logits = model(images)
-        loss = c.loss(logits, images, labels)
+        # The batch's loss, from images still `uint8`, moved to the device the model trains on
+        loss = c.step(split.images[index].to(c.device), split.labels[index].to(c.device), generator)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         scheduler.step()
         tracker.add_global_step(len(index))
         tracker.add('loss.train', loss)
+
+
+def _weights_are_finite(model: nn.Module) -> bool:
+    """
+    A non-finite loss makes non-finite gradients, and the optimizer writes
+    them into the weights: checking the weights once an epoch catches both,
+    without waiting on the device at every step.
+    """
+    return all(bool(torch.isfinite(t).all()) for t in model.state_dict().values() if t.is_floating_point())
+
+
+@torch.inference_mode()
+def accuracy(c: Configs, model: nn.Module, split: Split, batch_size: int = 1000) -> float:
+    """
+    ## Accuracy
+
+    The fraction of `split` that `model` classifies right, in evaluation mode,
+    where batch normalization uses its running statistics.
+    """
+    was_training = model.training
+    model.eval()
+    correct = 0
+    for start in range(0, len(split.labels), batch_size):
+        images = split.images[start:start + batch_size].to(c.device)
+        with autocast(c):
+            logits = model(normalize(images))
+        correct += (logits.argmax(-1).cpu() == split.labels[start:start + batch_size]).sum().item()
+    model.train(was_training)
+    return correct / len(split.labels)
+
+
+def experiment_name(settings: Dict[str, Any]) -> str:
+    """
+    Runs are grouped by model and profile, `large-cpu` for example.
+    """
+    return f"{settings['model_name']}-{settings['profile']}"
+
+
+def learning_rate_schedule(optimizer: torch.optim.Optimizer, total_steps: int, schedule: str):
+    r"""
+    ## Learning-rate schedule
+
+    For `'one_cycle'` the rate at step $t$ of $S$ is
+    $\eta \cdot \min\left(\frac{t}{0.15 S}, \frac{S - t}{0.85 S}\right)$.
+    """
+    warmup = max(1, int(0.15 * total_steps))
+
+    def factor(step: int) -> float:
+        if schedule == 'constant':
+            return 1.0
+        return min(step / warmup, max(0.0, (total_steps - step) / max(1, total_steps - warmup)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def autocast(c: Configs):
+    """
+    bfloat16 autocast on the run's device, when `bf16` is set.
+    """
+    return torch.autocast(device_type=torch.device(c.device).type, dtype=torch.bfloat16, enabled=c.bf16)
+
+
+
+@option(Configs.device)
+def _device(c: Configs):
+    """
+    The first GPU when there is one, the CPU otherwise.
+    """
+    return 'cuda' if torch.cuda.is_available() else 'cpu'
+
+
+@option(Configs.bf16)
+def _bf16(c: Configs):
+    """
+    bfloat16 autocast on GPUs; on CPUs only where they have bfloat16 instructions.
+    """
+    if c.device.startswith('cuda'):
+        return torch.cuda.is_bf16_supported()
+    return cpu_has_bf16()
+
+
+def cpu_has_bf16() -> bool:
+    """
+    Whether this CPU has the bfloat16 instructions that oneDNN's bfloat16 kernels need.
+    """
+    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+@option(Configs.optimizer)
+def _optimizer(c: Configs):
+    """
+    Adam, as in the reference configuration, or SGD with Nesterov momentum.
+    """
+    if c.optimizer_name == 'adam':
+        return torch.optim.Adam(c.model.parameters(), lr=c.learning_rate, weight_decay=c.weight_decay)
+    return torch.optim.SGD(c.model.parameters(), lr=c.learning_rate, momentum=0.9, nesterov=True,
+                           weight_decay=c.weight_decay)
+
+
+class Diverged(Exception):
+    """
+    The loss stopped being a finite number; the last good checkpoint is kept.
+    """
+
+
+class Interrupted(KeyboardInterrupt):
+    """
+    Ctrl-C during training, with the number of epochs the checkpoint holds.
+    """
+
+    def __init__(self, epoch: int):
+        super().__init__(epoch)
+        self.epoch = epoch

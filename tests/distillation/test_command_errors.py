@@ -46,17 +46,19 @@ def test_teacher_that_is_not_a_checkpoint(tmp_path, capsys, image_folder, conten
     path.write_bytes(content)
     err = _fails(capsys, lambda a: main('distilled', a), _distill(image_folder, tmp_path / 'logs',
                                                                     '--teacher', str(path)))
-    assert f'{path} is not a checkpoint' in err
+    assert f'{path} is not a checkpoint of this trainer' in err
     assert not (tmp_path / 'logs' / 'distilled-smoke').exists()
 
 
-def test_teacher_whose_weights_do_not_fit_the_large_model(tmp_path, capsys, image_folder, cifar_data):
+def test_teacher_whose_weights_do_not_fit_the_large_model(tmp_path, capsys, image_folder, cifar_data, teacher_run):
     """
-    A checkpoint that says it is a large model's but holds other weights:
-    the message names the keys and shapes that do not fit.
+    A teacher's checkpoint that holds other weights: the message names the
+    keys and shapes that do not fit.
     """
     path = tmp_path / 'teacher.pt'
-    torch.save({'model_name': 'large', 'model': SmallModel(len(cifar_data.classes)).state_dict()}, path)
+    state = torch.load(teacher_run['path'], map_location='cpu', weights_only=False)
+    state['model'] = SmallModel(len(cifar_data.classes)).state_dict()
+    torch.save(state, path)
     err = _fails(capsys, lambda a: main('distilled', a), _distill(image_folder, tmp_path / 'logs',
                                                                     '--teacher', str(path)))
     assert 'do not fit the large model' in err and 'missing: layers.' in err

@@ -10,7 +10,8 @@ import torch
 
 from labml_nn.distillation.large import LargeModel
 from labml_nn.distillation.small import SmallModel
-from labml_nn.experiments.cifar10 import CIFAR10VGGModel, PackedForCPU
+from labml_nn.distillation.fixed_teacher import PackedForCPU, fold_batch_norm
+from labml_nn.experiments.cifar10 import CIFAR10VGGModel
 from labml_nn.experiments.trainer import cpu_has_bf16
 
 MODELS = {'large': (LargeModel, 14_728_266), 'small': (SmallModel, 437_034)}
@@ -104,7 +105,7 @@ def test_folding_batch_norm_keeps_the_function(model_class):
     x = images(4, seed=50)
     with torch.no_grad():
         before = model(x)
-        model.fold_batch_norm()
+        fold_batch_norm(model)
         after = model(x)
     assert not any(isinstance(m, (torch.nn.BatchNorm2d, torch.nn.Dropout)) for m in model.modules())
     assert not any(m.training for m in model.modules())
@@ -113,7 +114,7 @@ def test_folding_batch_norm_keeps_the_function(model_class):
 
 def test_folding_batch_norm_needs_evaluation_mode():
     with pytest.raises(RuntimeError, match='evaluation mode'):
-        SmallModel().train().fold_batch_norm()
+        fold_batch_norm(SmallModel().train())
 
 
 # ## Packing a fixed model for the CPU
@@ -126,7 +127,7 @@ def folded(model_class, seed):
     model = model_class()
     with torch.no_grad():
         model(images(8, seed=seed) * 2 + 1)
-    return model.eval().requires_grad_(False).fold_batch_norm()
+    return fold_batch_norm(model.eval().requires_grad_(False))
 
 
 @needs_onednn

@@ -16,11 +16,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from labml_nn.distillation.train import (DistillationConfigs, TeacherNotFound, configs_for, find_teacher,
-                                         main)
+from labml_nn.distillation.distill import DistillationConfigs
+from labml_nn.distillation.fixed_teacher import PackedForCPU, fold_batch_norm
+from labml_nn.distillation.small import SmallConfigs
+from labml_nn.distillation.teacher import TeacherNotFound, find_teacher
+from labml_nn.distillation.train import configs_for, main
 from labml_nn.experiments import trainer
-from labml_nn.experiments.cifar10 import PackedForCPU
-from labml_nn.experiments.trainer import Configs, find_runs, train
+from labml_nn.experiments.runs import find_runs
+from labml_nn.experiments.trainer import train
 
 
 # labml skips recording the git state outside a repository (see conftest.py)
@@ -242,7 +245,7 @@ def test_student_checkpoint_is_not_a_teacher(tmp_path, image_folder, cifar_data,
     A checkpoint path that holds a small model is refused with a message
     before the distilled run starts, not with a `load_state_dict` traceback.
     """
-    student = train(Configs(), smoke_settings_for('small', image_folder, tmp_path / 'students', epochs=1),
+    student = train(SmallConfigs(), smoke_settings_for('small', image_folder, tmp_path / 'students', epochs=1),
                     cifar_data)
     logs = tmp_path / 'logs'
     with pytest.raises(SystemExit) as exit_:
@@ -265,18 +268,18 @@ def test_teacher_is_fixed_during_distillation(tmp_path, monkeypatch, image_folde
     normalization folded into the convolutions.
     """
     seen = []
-    original = DistillationConfigs.loss
+    original = DistillationConfigs.step
 
-    def recording_loss(self, logits, images, labels):
+    def recording_step(self, images, labels, generator):
         teacher = self.teacher_model
-        loss = original(self, logits, images, labels)
+        loss = original(self, images, labels, generator)
         seen.append({'training': any(m.training for m in teacher.modules()),
                      'requires_grad': any(p.requires_grad for p in teacher.parameters()),
                      'grad': any(p.grad is not None for p in teacher.parameters()),
                      'student_grad': loss.requires_grad})
         return loss
 
-    monkeypatch.setattr(DistillationConfigs, 'loss', recording_loss)
+    monkeypatch.setattr(DistillationConfigs, 'step', recording_step)
     c = configs_for('distilled')
     assert isinstance(c, DistillationConfigs)
     settings = smoke_settings_for('distilled', image_folder, tmp_path, teacher=str(teacher_run['path']), epochs=1)
@@ -296,36 +299,41 @@ def test_teacher_is_fixed_during_distillation(tmp_path, monkeypatch, image_folde
     from labml_nn.distillation.large import LargeModel
     expected = LargeModel(len(cifar_data.classes))
     expected.load_state_dict(torch.load(teacher_run['path'], map_location='cpu', weights_only=False)['model'])
-    expected = expected.eval().fold_batch_norm().state_dict()
+    expected = fold_batch_norm(expected.eval()).state_dict()
     now = teacher.state_dict()
     assert expected.keys() == now.keys()
     for name in expected:
         assert torch.equal(expected[name], now[name].cpu()), name
 
 
-def test_distillation_loss_uses_the_teacher(teacher_run):
+def test_distillation_step_is_the_distillation_loss(teacher_run):
     """
-    The loss of a batch is the distillation loss of the student's logits and
-    the teacher's logits on the same images; only the student gets gradients.
+    The step's loss is `DistillationLoss` of the student's and the teacher's
+    logits on the same augmented batch; only the student gets gradients.
     """
     from types import SimpleNamespace
     from labml_nn.distillation.large import LargeModel
     from labml_nn.distillation.loss import DistillationLoss
-    teacher = LargeModel(len(teacher_run['record'].classes))
+    from labml_nn.distillation.small import SmallModel
+    from labml_nn.experiments.data import augment, normalize
+    classes = len(teacher_run['record'].classes)
+    teacher = LargeModel(classes)
     teacher.load_state_dict(torch.load(teacher_run['path'], map_location='cpu', weights_only=False)['model'])
     teacher.eval().requires_grad_(False)
-    c = SimpleNamespace(teacher_model=teacher, device='cpu', bf16=False,
-                        distillation_loss=DistillationLoss(4.0, 0.9, 0.1))
-    generator = torch.Generator().manual_seed(0)
-    images = torch.randn(4, 3, 32, 32, generator=generator)
-    labels = torch.tensor([0, 1, 2, 3])
-    logits = torch.randn(4, 4, generator=generator, requires_grad=True)
-    loss = DistillationConfigs.loss(c, logits, images, labels)
+    torch.manual_seed(0)
+    student = SmallModel(classes)
+    c = SimpleNamespace(teacher_model=teacher, model=student, device='cpu', bf16=False,
+                        temperature=4.0, soft_target_weight=0.9, label_loss_weight=0.1)
+    images = torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    labels = torch.tensor([0, 1, 2, 3, 3, 2, 1, 0])
+    loss = DistillationConfigs.step(c, images, labels, torch.Generator().manual_seed(2))
+    # The same batch, augmented with the same random numbers, through the importable loss
+    x = normalize(augment(images, torch.Generator().manual_seed(2)))
     with torch.no_grad():
-        expected = c.distillation_loss(logits, teacher(images), labels)
-    assert torch.allclose(loss, expected)
+        expected = DistillationLoss(4.0, 0.9, 0.1)(student(x), teacher(x), labels)
+    torch.testing.assert_close(loss.detach(), expected)
     loss.backward()
-    assert logits.grad is not None and logits.grad.abs().sum() > 0
+    assert all(p.grad is not None for p in student.parameters())
     assert all(p.grad is None for p in teacher.parameters())
 
 
@@ -349,7 +357,7 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch, capsy
 
     monkeypatch.setattr(trainer, '_train_epoch', interrupt_second_epoch)
     with pytest.raises(KeyboardInterrupt):
-        train(Configs(), settings, cifar_data)
+        train(SmallConfigs(), settings, cifar_data)
 
     # The checkpoint of the first epoch is there, complete, and loads into a model
     runs = find_runs(settings['logs_dir'], 'small-smoke')
@@ -368,14 +376,14 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch, capsy
     monkeypatch.setattr(trainer, '_train_epoch', counting)
     epochs_trained.clear()
     capsys.readouterr()
-    resumed = train(Configs(), settings, cifar_data)
+    resumed = train(SmallConfigs(), settings, cifar_data)
     assert f'Resuming small-smoke run {checkpoint.uuid} after epoch 1' in capsys.readouterr().out
     assert len(epochs_trained) == 1
     assert resumed.uuid == checkpoint.uuid and resumed.finished and resumed.epoch == 2
     assert len(resumed.history) == 2 and resumed.history[0] == checkpoint.history[0]
 
     # An uninterrupted run with the same settings, elsewhere, gives the same numbers and weights
-    straight = train(Configs(), settings | {'logs_dir': str(tmp_path / 'straight')}, cifar_data)
+    straight = train(SmallConfigs(), settings | {'logs_dir': str(tmp_path / 'straight')}, cifar_data)
     assert straight.uuid != resumed.uuid
     for key in ('history', 'valid_accuracy', 'test_accuracy', 'images', 'parameters'):
         assert getattr(resumed, key) == getattr(straight, key), key
@@ -384,22 +392,22 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch, capsy
 
     # Once finished, the same command trains nothing and returns the run
     epochs_trained.clear()
-    again = train(Configs(), settings, cifar_data)
+    again = train(SmallConfigs(), settings, cifar_data)
     assert not epochs_trained and again.uuid == resumed.uuid and again.history == resumed.history
     assert 'reusing the finished run' in capsys.readouterr().out
 
 
 def test_fresh_runs_with_one_seed_are_identical(tmp_path, image_folder, cifar_data, smoke_settings_for):
     settings = smoke_settings_for('small', image_folder, tmp_path, epochs=1)
-    first = train(Configs(), settings, cifar_data, fresh=True)
-    second = train(Configs(), settings, cifar_data, fresh=True)
+    first = train(SmallConfigs(), settings, cifar_data, fresh=True)
+    second = train(SmallConfigs(), settings, cifar_data, fresh=True)
     assert first.uuid != second.uuid
     assert first.history == second.history and first.test_accuracy == second.test_accuracy
     a, b = _weights(first.path), _weights(second.path)
     assert all(torch.equal(a[name], b[name]) for name in a)
     assert len(find_runs(settings['logs_dir'], 'small-smoke')) == 2
     # Another seed is another model
-    third = train(Configs(), settings | {'seed': 1}, cifar_data, fresh=True)
+    third = train(SmallConfigs(), settings | {'seed': 1}, cifar_data, fresh=True)
     c = _weights(third.path)
     assert not all(torch.equal(a[name], c[name]) for name in a)
 
@@ -418,3 +426,38 @@ def test_command_line_run_and_rerun(tmp_path, image_folder, capsys):
     main('small', argv)
     assert f'reusing the finished run {runs[0].uuid}' in capsys.readouterr().out
     assert len(find_runs(str(tmp_path), 'small-smoke')) == 1
+
+
+# ## Each command's configurations
+
+@pytest.mark.parametrize('model_name, model_class', [('large', 'LargeModel'), ('small', 'SmallModel'),
+                                                     ('distilled', 'SmallModel')])
+def test_each_command_builds_its_own_model(model_name, model_class):
+    """
+    Each model module gives its own configurations' `model` its option: the
+    teacher's option must not stand in for the student's, whatever was
+    imported first.
+    """
+    c = configs_for(model_name)
+    c.device, c.classes = 'cpu', 3
+    assert type(c.model).__name__ == model_class and c.model.fc.out_features == 3
+
+
+def test_command_line_is_derived_from_the_settings():
+    """
+    Every setting the command line can change is a configuration with a
+    default, and has an option; every profile sets only such configurations.
+    """
+    from labml_nn.distillation.train import PROFILES, argument_parser, options, profile_settings
+    for model_name in ('large', 'small', 'distilled'):
+        parser_options = {a.dest for a in argument_parser(model_name)._actions}
+        assert set(options(model_name)) <= parser_options
+        settings = profile_settings('cpu', model_name)
+        assert set(options(model_name)) - {'device'} <= set(settings)
+        c = configs_for(model_name)
+        for profile in PROFILES.values():
+            for name in profile['large' if model_name == 'large' else 'small']:
+                assert hasattr(c, name), name
+    # The defaults have one home: the configurations
+    assert profile_settings('full', 'small')['valid_size'] == 5000 == configs_for('small').valid_size
+    assert profile_settings('full', 'distilled')['temperature'] == configs_for('distilled').temperature == 4.0

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from labml.configs import option
 
 from labml_nn.experiments import trainer
+from labml_nn.experiments.cifar10 import CIFAR10VGGModel
 from labml_nn.experiments.runs import RunBusy, RunRecord, find_runs, has_finite_weights, run_lock
 from labml_nn.experiments.trainer import Configs, Diverged, train
 
@@ -24,7 +26,19 @@ from labml_nn.experiments.trainer import Configs, Diverged, train
 pytestmark = pytest.mark.usefixtures('outside_the_repository')
 
 
-def _interrupted_run(settings, data, monkeypatch) -> RunRecord:
+class TinyConfigs(Configs):
+    """
+    The trainer with a model small enough for tests: four channels a block.
+    """
+    model: CIFAR10VGGModel
+
+
+@option(TinyConfigs.model)
+def _tiny_model(c: TinyConfigs) -> CIFAR10VGGModel:
+    return CIFAR10VGGModel([[4], [4], [4], [4], [4]], classes=c.classes).to(c.device)
+
+
+def _interrupted_run(settings, data, monkeypatch, configs=TinyConfigs) -> RunRecord:
     """
     A run of two epochs interrupted after its first; returns its record.
     """
@@ -40,7 +54,7 @@ def _interrupted_run(settings, data, monkeypatch) -> RunRecord:
     with monkeypatch.context() as patch:
         patch.setattr(trainer, '_train_epoch', interrupt_second)
         with pytest.raises(KeyboardInterrupt):
-            train(Configs(), settings, data)
+            train(configs(), settings, data)
     [record] = find_runs(settings['logs_dir'], 'small-smoke')
     assert record.epoch == 1 and not record.finished
     return record
@@ -49,7 +63,7 @@ def _interrupted_run(settings, data, monkeypatch) -> RunRecord:
 # ## The record
 
 def test_record_round_trip(tmp_path, image_folder, cifar_data, smoke_settings_for):
-    result = train(Configs(), smoke_settings_for('small', image_folder, tmp_path, epochs=1), cifar_data)
+    result = train(TinyConfigs(), smoke_settings_for('small', image_folder, tmp_path, epochs=1), cifar_data)
     assert isinstance(result, RunRecord) and result.finished
     [found] = find_runs(str(tmp_path), 'small-smoke')
     assert found == result and found.path == result.path
@@ -69,8 +83,21 @@ def test_stray_checkpoints_are_skipped(tmp_path, image_folder, cifar_data, smoke
     broken.parent.mkdir(parents=True)
     broken.write_bytes(os.urandom(100))
     assert find_runs(str(tmp_path), 'small-smoke') == []
-    result = train(Configs(), smoke_settings_for('small', image_folder, tmp_path, epochs=1), cifar_data)
+    result = train(TinyConfigs(), smoke_settings_for('small', image_folder, tmp_path, epochs=1), cifar_data)
     assert [r.uuid for r in find_runs(str(tmp_path), 'small-smoke')] == [result.uuid]
+
+
+def test_default_sizes_that_do_not_fit_the_data(tmp_path, image_folder, cifar_data):
+    """
+    Without `valid_size` in the settings the default, 5,000, applies: on 16
+    images it is refused before a run folder is made.
+    """
+    from labml_nn.experiments.data import DataError
+    settings = {'model_name': 'small', 'profile': 'test', 'data_dir': str(image_folder),
+                'logs_dir': str(tmp_path), 'device': 'cpu', 'epochs': 1}
+    with pytest.raises(DataError, match='--valid-size 5000 leaves no training images'):
+        train(TinyConfigs(), settings, cifar_data)
+    assert not list(tmp_path.iterdir())
 
 
 # ## The lock
@@ -85,7 +112,7 @@ def test_a_live_run_is_not_trained_twice(tmp_path, monkeypatch, image_folder, ci
     before = record.path.read_bytes()
     with run_lock(record.path.parent.parent, 'the test'):
         with pytest.raises(RunBusy) as busy:
-            train(Configs(), settings, cifar_data)
+            train(TinyConfigs(), settings, cifar_data)
     message = str(busy.value)
     assert record.uuid in message and f'process {os.getpid()}' in message
     assert record.path.read_bytes() == before
@@ -110,12 +137,12 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path, monkeypatch, caps
     try:
         assert holder.stdout.readline() == 'locked\n'
         with pytest.raises(RunBusy):
-            train(Configs(), settings, cifar_data)
+            train(TinyConfigs(), settings, cifar_data)
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()
     capsys.readouterr()
-    resumed = train(Configs(), settings, cifar_data)
+    resumed = train(TinyConfigs(), settings, cifar_data)
     assert f'Resuming small-smoke run {record.uuid} after epoch 1' in capsys.readouterr().out
     assert resumed.uuid == record.uuid and resumed.finished
 
@@ -127,9 +154,10 @@ def test_two_resumers_of_one_run(tmp_path, monkeypatch, image_folder, cifar_data
     after the first finished, reuses the finished run. No traceback, and the
     run's log has each step once.
     """
-    # The settings the command line makes
-    settings = smoke_settings_for('small', image_folder, tmp_path / 'logs', epochs=2, seed=0)
-    record = _interrupted_run(settings, cifar_data, monkeypatch)
+    from labml_nn.distillation.small import SmallConfigs
+    # The settings the command line makes, for its model
+    settings = smoke_settings_for('small', image_folder, tmp_path / 'logs', epochs=2)
+    record = _interrupted_run(settings, cifar_data, monkeypatch, SmallConfigs)
     argv = [sys.executable, '-m', 'labml_nn.distillation.small', '--data-dir', str(image_folder),
             '--logs-dir', str(tmp_path / 'logs'), '--profile', 'smoke', '--device', 'cpu', '--epochs', '2']
     processes = [subprocess.Popen(argv, cwd=tmp_path, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -153,12 +181,12 @@ def test_changed_data_starts_a_new_run(tmp_path, capsys, image_folder, smoke_set
     data_dir = tmp_path / 'data'
     shutil.copytree(image_folder, data_dir)
     settings = smoke_settings_for('small', data_dir, tmp_path / 'logs', epochs=1)
-    first = train(Configs(), settings)
-    assert train(Configs(), settings).uuid == first.uuid
+    first = train(TinyConfigs(), settings)
+    assert train(TinyConfigs(), settings).uuid == first.uuid
     # One more image of a class
     shutil.copy(next((data_dir / 'train' / 'cat').glob('*.png')), data_dir / 'train' / 'cat' / 'extra.png')
     capsys.readouterr()
-    second = train(Configs(), settings, load_cifar10(str(data_dir), download=False))
+    second = train(TinyConfigs(), settings, load_cifar10(str(data_dir), download=False))
     out = capsys.readouterr().out
     assert second.uuid != first.uuid and second.finished
     assert f'the data changed since run {first.uuid}' in out and 'starting a new run' in out
@@ -178,7 +206,7 @@ def test_divergence_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, i
     settings = smoke_settings_for('small', image_folder, tmp_path, epochs=3, learning_rate=1e30)
     for _ in range(2):
         with pytest.raises(Diverged, match='diverged in epoch 3'):
-            train(Configs(), settings, cifar_data)
+            train(TinyConfigs(), settings, cifar_data)
         [record] = find_runs(str(tmp_path), 'small-smoke')
         assert record.epoch == 2 and not record.finished and has_finite_weights(record.path)
 
@@ -196,11 +224,11 @@ def _poison(path: Path):
 def test_a_run_with_non_finite_weights_is_not_reused(tmp_path, capsys, image_folder, cifar_data,
                                                      smoke_settings_for):
     settings = smoke_settings_for('small', image_folder, tmp_path, epochs=1)
-    first = train(Configs(), settings, cifar_data)
+    first = train(TinyConfigs(), settings, cifar_data)
     _poison(first.path)
     assert not has_finite_weights(first.path)
     capsys.readouterr()
-    second = train(Configs(), settings, cifar_data)
+    second = train(TinyConfigs(), settings, cifar_data)
     assert second.uuid != first.uuid and has_finite_weights(second.path)
     assert f'run {first.uuid} has weights that are not finite numbers' in capsys.readouterr().out
 
@@ -212,7 +240,7 @@ def test_weights_check_does_not_wait_per_step(monkeypatch, tmp_path, image_folde
     calls = []
     original = trainer._weights_are_finite
     monkeypatch.setattr(trainer, '_weights_are_finite', lambda model: calls.append(1) or original(model))
-    train(Configs(), smoke_settings_for('small', image_folder, tmp_path, epochs=2), cifar_data)
+    train(TinyConfigs(), smoke_settings_for('small', image_folder, tmp_path, epochs=2), cifar_data)
     assert len(calls) == 2
 
 

@@ -1,0 +1,102 @@
+r"""
+---
+title: The distillation step
+summary: >
+  One training step of the student: augment the batch, the fixed teacher's
+  logits, the student's logits, the soft-target term and the label term.
+---
+
+# The distillation step
+
+The student is the [small model](small.html), trained by the
+[trainer](../experiments/trainer.html) like the baseline, with one
+difference: its training step. On each batch of images $x$ with labels $y$,
+
+1. the batch is augmented (random crop and flip), exactly as for the baseline;
+2. the trained teacher, fixed, computes its logits $v$ on the same augmented images;
+3. the student computes its logits $z$;
+4. the soft-target term compares the two at temperature $T$,
+   $$\mathcal{L}_{soft} = T^2 \, \mathrm{KL}\big(\mathrm{softmax}(v / T) \,\|\, \mathrm{softmax}(z / T)\big)$$
+5. the label term is the usual cross-entropy with the labels at $T = 1$,
+   $\mathcal{L}_{label} = -\log \mathrm{softmax}(z)_y$;
+6. the student minimizes $\alpha \, \mathcal{L}_{soft} + \beta \, \mathcal{L}_{label}$.
+
+The $T^2$ keeps the soft term's gradients at the scale of the label term's
+whatever $T$ is (the gradients of softened targets shrink as $1/T^2$), so
+$\alpha$ and $\beta$ need not change with $T$. The soft-target term is the
+memory-lean [`soft_target_loss`](loss.html); for importing both terms into
+your own code, [`DistillationLoss`](loss.html#distillation-loss) computes the
+same sum.
+
+```bash
+python -m labml_nn.distillation --data-dir DIR --teacher latest
+```
+"""
+
+import torch
+from labml.configs import option
+from torch import nn
+
+from labml_nn.distillation.fixed_teacher import fixed_teacher
+from labml_nn.distillation.loss import soft_target_loss
+from labml_nn.distillation.small import SmallConfigs
+from labml_nn.distillation.teacher import load_teacher
+from labml_nn.experiments.data import augment, normalize
+from labml_nn.experiments.trainer import autocast
+
+
+class DistillationConfigs(SmallConfigs):
+    """
+    ## Distillation configurations
+
+    The small model's configurations, plus the teacher and the two weights.
+    """
+    # The teacher's checkpoint, a path
+    teacher: str = ''
+    # $T$, the temperature of the soft targets
+    temperature: float = 4.0
+    # $\alpha$ and $\beta$, the weights of the soft-target and label terms:
+    # the soft term dominates, as in the paper's best results
+    soft_target_weight: float = 0.9
+    label_loss_weight: float = 0.1
+    # The teacher, loaded by the option below
+    teacher_model: nn.Module
+
+    def step(self, images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        r"""
+        <a id="step"></a>
+
+        ## One distillation step
+
+        `images` is a batch of `uint8` images on the device, `labels` their
+        classes; returns the loss the student minimizes.
+        """
+        # 1. Augment the batch, then normalize it: the teacher and the student see the same images $x$
+        x = normalize(augment(images, generator))
+        # 2. The teacher's logits $v$. It is fixed: in evaluation mode, with
+        # no gradients; `inference_mode` records nothing for autograd, and
+        # `clone` makes its output an ordinary tensor that the loss may keep
+        with torch.inference_mode(), autocast(self):
+            teacher_logits = self.teacher_model(x)
+        teacher_logits = teacher_logits.clone()
+        # 3. The student's logits $z$
+        with autocast(self):
+            student_logits = self.model(x)
+        # 4. The soft-target term,
+        # $\mathcal{L}_{soft} = T^2 \, \mathrm{KL}\big(\mathrm{softmax}(v / T) \,\|\, \mathrm{softmax}(z / T)\big)$,
+        # averaged over the batch
+        soft = soft_target_loss(student_logits, teacher_logits, self.temperature)
+        # 5. The label term, $\mathcal{L}_{label} = -\log \mathrm{softmax}(z)_y$, averaged over the batch
+        label = nn.functional.cross_entropy(student_logits.float(), labels)
+        # 6. $\alpha \, \mathcal{L}_{soft} + \beta \, \mathcal{L}_{label}$
+        return self.soft_target_weight * soft + self.label_loss_weight * label
+
+
+@option(DistillationConfigs.teacher_model)
+def _teacher_model(c: DistillationConfigs) -> nn.Module:
+    """
+    The teacher, loaded from its checkpoint onto the device, then made a
+    [fixed, fast function](fixed_teacher.html) of the images.
+    """
+    teacher = load_teacher(c.teacher, c.classes).to(c.device, memory_format=torch.channels_last)
+    return fixed_teacher(teacher, c.bf16)
