@@ -155,13 +155,39 @@ def _render_image(self, tokens, idx, options, env):
 # Chinese and Japanese characters, and the full-width forms of Latin ones
 _WIDE = re.compile('[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]')
 
+# Japanese punctuation whose glyph has the space after it built in
+_SPACED = set('、。，．！？：；）」』】〕')
+
 
 def _render_softbreak(self, tokens, idx, options, env):
-    # A line break in the source is a space in English, but nothing between two
-    # Japanese characters, where browsers would show it as a stray space
-    before = tokens[idx - 1].content[-1:] if idx > 0 else ''
-    after = tokens[idx + 1].content[:1] if idx + 1 < len(tokens) else ''
-    return '' if _WIDE.match(before) and _WIDE.match(after) else '\n'
+    # A line break in the source is a space in English. In Japanese it is
+    # nothing, where browsers would show a stray space: not between two Japanese
+    # characters, even with the start of an emphasis or a link between them, nor
+    # after a Japanese comma or full stop, even before a Latin word
+    before, after = _letter_beside(tokens, idx, -1), _letter_beside(tokens, idx, 1)
+    if before in _SPACED or _WIDE.match(before) and _WIDE.match(after):
+        return ''
+    return '\n'
+
+
+def _letter_beside(tokens: list, idx: int, step: int) -> str:
+    """
+    The character a reader sees next to a line break, before it (`step` -1) or
+    after it (1), looking through markup such as the start of an emphasis or a
+    link. A formula counts as a Latin letter unless punctuation is held with it.
+    """
+    idx += step
+    while 0 <= idx < len(tokens):
+        token = tokens[idx]
+        if token.type in ('softbreak', 'hardbreak', 'image'):
+            return ''
+        if token.type.startswith('math'):
+            held = token.meta.get('after' if step < 0 else 'before', '')
+            return (held[-1:] if step < 0 else held[:1]) or 'x'
+        if token.content:
+            return token.content[-1] if step < 0 else token.content[0]
+        idx += step
+    return ''
 
 
 def _render_math(self, tokens, idx, options, env):

@@ -93,6 +93,23 @@ def test_line_breaks_between_japanese_characters_vanish():
     assert '一行目の文。二行目の文と\nEnglish text\ncontinues' in html
 
 
+@pytest.mark.parametrize('source, seen', [
+    # The break falls before an emphasis, a link, inline code or after a formula's punctuation
+    ('はこれを\n*暗黙知*と呼び', 'はこれを暗黙知と呼び'),
+    ('つまり\n*ソフトターゲット*に', 'つまりソフトターゲットに'),
+    ('ラベル付きの\n[転移セット](data.html)', 'ラベル付きの転移セット'),
+    ('教師から\n`蒸留`する', '教師から蒸留する'),
+    ('温度 $T$、\nつまり', '温度 T、つまり'),
+    # After a Japanese full stop or comma, even before a Latin word
+    ('物語っています。\n[Hinton](https://arxiv.org)、\nVinyals', '物語っています。Hinton、Vinyals'),
+    # Between Japanese and Latin a space stays, as translators write one there
+    ('小さな*生徒*は\none-hot のラベル', '小さな生徒は\none-hot のラベル'),
+    ('the *teacher*\nand', 'the teacher\nand'),
+])
+def test_no_space_from_a_line_break_in_japanese(source: str, seen: str):
+    assert visible_text(render_notes(source, 'f.py')).strip() == seen
+
+
 def test_prices_are_not_math():
     # The usual rule: no space after an opening `$`, none before a closing one,
     # and no digit straight after a closing one

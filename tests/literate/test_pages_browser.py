@@ -101,11 +101,14 @@ PLOT = ('<svg xmlns="http://www.w3.org/2000/svg" width="300" height="150" viewBo
         '<polyline points="0,140 100,60 200,30 300,20" fill="none" stroke="#1f77b4" stroke-width="3"/>'
         '<text x="10" y="20" font-size="12">accuracy</text></svg>')
 
-# The Japanese of the page's title and first notes block; a source line break
-# falls between two Japanese characters
+# The Japanese of the page's title and first notes block; source line breaks
+# fall between two Japanese characters, before emphasis and links, and after a
+# full stop before a Latin word
 JAPANESE = {
     'title': '損失',
-    'section-0/1': '# 損失\n\n*教師*と生徒。温度が高いほど\nソフトターゲットは柔らかくなります。\n',
+    'section-0/1': ('# 損失\n\n*教師*と生徒。温度が高いほど\nソフトターゲットは柔らかくなります。\n'
+                    'これを\n*暗黙知*と呼び、つまり\n*ソフトターゲット*です。ラベル付きの\n[転移セット](index.html)。\n'
+                    'Hinton は\nそう書きました。\nHinton と\n$T$、\nそして Dean。\n'),
 }
 
 
@@ -416,9 +419,16 @@ def test_japanese_pages(site, browser):
                                   return [s.fontStyle, s.textEmphasisStyle]; })()''')
     assert english == ['italic', 'none'], english
     text = browser.evaluate("document.querySelector('main').innerText")
-    assert '温度が高いほど' in text
-    spaced = re.findall(r'[\u3000-\u30ff\u4e00-\u9fff][ \n][\u3000-\u30ff\u4e00-\u9fff]', text)
-    assert spaced == [], spaced
+    assert '温度が高いほどソフトターゲット' in text and 'これを暗黙知と呼び、つまりソフトターゲットです。' in text
+    assert 'ラベル付きの転移セット。' in text and 'そう書きました。Hinton と' in text
+    # No space between two Japanese characters, nor after a Japanese comma or full stop, on any
+    # Japanese page (a line break in innerText is the end of a block, not a space)
+    for page in ('ja/loss.html', 'ja/index.html'):
+        browser.open(url(site, page), 1400)
+        text = browser.evaluate("document.querySelector('main').innerText")
+        spaced = re.findall(r'[\u3000-\u30ff\u4e00-\u9fff] +[\u3000-\u30ff\u4e00-\u9fff]|[、。] ', text)
+        assert spaced == [], (page, spaced)
+    browser.open(url(site, 'ja/loss.html'), 1400)
     assert browser.evaluate("document.querySelector('.toc summary').textContent") == '目次'
 
 
