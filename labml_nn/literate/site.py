@@ -18,8 +18,9 @@ A source file becomes a page beside where it sits:
 | `a/readme.md` | `a/readme.html`, notes only |
 
 The top `__init__.py` is the home page, and under its notes the home page lists
-every page with its title and summary. Each other language gets the same layout
-in its own folder, `ja/` for Japanese.
+every page with its title and summary, in [reading order](sources.html): the
+order in which the index pages link them. Each other language gets the same
+layout in its own folder, `ja/` for Japanese.
 
 The site is built in stages, each from the data of the ones before. When the
 `Site` is made, what every language shares is done once:
@@ -46,7 +47,6 @@ clock or on the order the file system lists files in, so the same sources always
 give the same bytes.
 """
 
-import posixpath
 import re
 from html import escape
 from pathlib import Path
@@ -56,7 +56,7 @@ from labml_nn.literate.code import code_sections
 from labml_nn.literate.notes import Links, render_notes
 from labml_nn.literate.page import PageParts, render_page
 from labml_nn.literate.search import INDEX_FILE, search_index
-from labml_nn.literate.sources import IMAGE_SUFFIXES, Page, find_sources, read_pages
+from labml_nn.literate.sources import IMAGE_SUFFIXES, Page, find_sources, output_path, read_pages
 from labml_nn.literate.split import Note
 from labml_nn.literate.translate import ENGLISH, Language, PageTranslation, translate_page
 
@@ -212,15 +212,6 @@ class Site:
             translated={output_path(p) for p in self.pages if language.covers(p)},
             english={output_path(p) for p in self.pages} | set(ASSET_FILES) | set(self.images),
             anchors={section.anchor for section in page.sections} | set(re.findall(r'\bid="([^"]+)"', notes)))
-
-
-def output_path(path: str) -> str:
-    """
-    Where the page of a source file goes, relative to its language's folder.
-    """
-    folder, name = posixpath.split(path)
-    name = 'index.html' if name == '__init__.py' else name.rsplit('.', 1)[0] + '.html'
-    return posixpath.join(folder, name)
 
 
 def _folder(language: Language) -> str:

@@ -10,8 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+import labml_nn
+
 from labml_nn.literate.__main__ import main
-from labml_nn.literate.site import Site, output_path
+from labml_nn.literate.site import Site
+from labml_nn.literate.sources import output_path, read_pages
 from labml_nn.literate.translate import load_languages
 
 LOSS = '''\
@@ -270,3 +273,16 @@ def test_the_home_page_lists_titles_found_before_rendering(source, translations)
     files = site.build()
     assert '<a href="pkg/loss.html">損失</a>' in files['ja/index.html'].decode()
     assert '<a href="pkg/loss.html">The loss</a>' in files['index.html'].decode()
+
+
+def test_this_packages_home_page_reads_in_order_with_a_title_each():
+    source = Path(labml_nn.__file__).parent
+    pages, _ = read_pages(source, source / 'literate' / 'translations')
+    titles = [page.meta.get('title') or page.heading or path for path, page in pages.items()]
+    assert sorted(title for title in titles if titles.count(title) > 1) == []
+    # Overview, loss, models, training, the study, then the renderer
+    order = list(pages)
+    reading = ['distillation/__init__.py', 'distillation/readme.md', 'distillation/loss.py', 'distillation/large.py',
+               'distillation/small.py', 'distillation/train.py', 'distillation/pipeline.py', 'literate/__init__.py']
+    assert sorted(reading, key=order.index) == reading
+    assert all(path.startswith('literate/') for path in order[order.index('literate/__init__.py'):])
