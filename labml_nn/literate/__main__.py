@@ -27,9 +27,13 @@ the site is built in English and in every language that has translations.
 
 The site goes into `OUT_DIR`, where the renderer replaces and deletes only the
 files it wrote there, as its manifest lists ([the output folder](output.html)).
-A missing source, or an `OUT_DIR` that is a file, is the source folder or
-inside it, holds it, or holds files the renderer did not write, is refused
-before anything is written.
+The folders are checked before any work: a missing source, or an `OUT_DIR`
+that is a file, is the source folder or inside it, holds it, or holds files
+and no manifest (so the renderer did not make it), is refused.
+
+`build_site` runs the pipeline in order, each stage a page of its own: read
+the sources, highlight their code, look up their translations, and render the
+site; `main` then writes it, or compares it with the output folder.
 
 Exit status: 0 when all is well, 1 when `--check` finds differences, 2 for an
 error in the input, such as a formula that does not parse or such a folder.
@@ -37,15 +41,18 @@ error in the input, such as a formula that does not parse or such a folder.
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import labml_nn
 from labml_nn.literate import LiterateError
-from labml_nn.literate.output import check_folders, compare, write
+from labml_nn.literate.code import code_sections
+from labml_nn.literate.output import MANIFEST, compare, write
 from labml_nn.literate.site import ASSET_FILES, Site
-from labml_nn.literate.sources import read_pages
-from labml_nn.literate.translate import language_of, load_languages, update_translations
+from labml_nn.literate.sources import IMAGE_SUFFIXES, find_sources, read_pages
+from labml_nn.literate.translate import ENGLISH, choose_languages, language_of, load_languages, translate_page, \
+    update_translations
 
 TRANSLATIONS = Path(__file__).parent / 'translations'
 
@@ -53,41 +60,116 @@ TRANSLATIONS = Path(__file__).parent / 'translations'
 def main(argv: Optional[list] = None) -> int:
     arguments = _arguments(argv)
     # The folders are checked before any work, and nothing is written before the site is built
-    check_folders(arguments.source, None if arguments.update_translations else arguments.out)
-    every_language = load_languages(arguments.translations, arguments.source)
-    languages = [language for language in every_language if arguments.lang in (None, language.code)]
-    if not languages:
-        raise LiterateError(f'no translations for language {arguments.lang!r} in {arguments.translations}')
+    _check_folders(arguments.source, None if arguments.update_translations else arguments.out)
     if arguments.update_translations:
-        pages, _ = read_pages(arguments.source, arguments.translations)
-        print(''.join(line + '\n' for line in update_translations(list(pages.values()), languages)), end='')
-        return 0
+        return _update_translations(arguments)
+    built = build_site(arguments.source, arguments.translations, arguments.lang, arguments.repository)
+    for warning in dict.fromkeys(built.warnings):
+        print(f'warning: {warning}', file=sys.stderr)
+    if arguments.check:
+        return _check(arguments.out, built)
+    write(arguments.out, built.files, built.owned)
+    if built.untranslated:
+        print(f'{len(built.untranslated)} translated blocks are stale or missing and show in English; '
+              f'list them with --check or --update-translations', file=sys.stderr)
+    return 0
 
-    # The files of the output folder that are this build's: those of the languages
-    # asked for, and the style sheet and script they share
+
+@dataclass
+class Built:
+    """
+    What a build gives: the `files` of the site (path to bytes); which files
+    of an output folder are this build's (`owned`), so that a build of one
+    language keeps the pages of the others; what looks wrong but does not stop
+    the build (`warnings`); and a line for each translated block that is stale
+    or missing (`untranslated`).
+    """
+    files: dict
+    owned: Callable[[str], bool]
+    warnings: list
+    untranslated: list
+
+
+def build_site(source: Path, translations: Path, lang: Optional[str] = None,
+               repository: Optional[str] = None) -> Built:
+    """
+    The site of the sources in `source`, in the language `lang`, or in English
+    and every language of `translations`, built stage by stage.
+    """
+    # 1. Every page, read and split into sections, in reading order, and the images beside them
+    pages, warnings = read_pages(source, translations)
+    images = find_sources(source, translations, IMAGE_SUFFIXES)
+    # 2. The code column of each page, highlighted once for every language
+    code = {path: code_sections(page.text, page.sections) for path, page in pages.items()}
+    # 3. The languages asked for, and each page's notes in each language that covers it, where translated
+    every_language = load_languages(translations, source)
+    languages = choose_languages(every_language, lang, translations)
     codes = {language.code for language in languages}
 
+    # The files of the output folder that are this build's: its languages' pages, and what they share
     def owned(path: str) -> bool:
         return path in ASSET_FILES or language_of(path, every_language) in codes
 
-    site = Site(arguments.source, languages, skip=arguments.translations, repository=arguments.repository)
-    files = site.build()
-    for warning in dict.fromkeys(site.warnings):
-        print(f'warning: {warning}', file=sys.stderr)
-    if arguments.check:
-        problems = compare(arguments.out, files, owned)
-        if problems:
-            print(f'{arguments.out} is not what the sources give; run `make docs`:', file=sys.stderr)
-            print(''.join(f'  {line}\n' for line in problems), end='', file=sys.stderr)
-        if site.untranslated:
-            print('Translations to write (see `--update-translations`):', file=sys.stderr)
-            print(''.join(f'  {line}\n' for line in site.untranslated), end='', file=sys.stderr)
-        return 1 if problems or site.untranslated else 0
+    translated = {(language.code, path): translate_page(page, language)
+                  for language in languages if language is not ENGLISH
+                  for path, page in pages.items() if language.covers(path)}
+    # 4. Every page in every language, the home page, the search index, the style sheet and the images
+    site = Site(source, pages, images, code, translated, languages, warnings, repository)
+    untranslated = [line for translation in translated.values() for line in translation.untranslated]
+    return Built(site.build(), owned, site.warnings, untranslated)
 
-    write(arguments.out, files, owned)
-    if site.untranslated:
-        print(f'{len(site.untranslated)} translated blocks are stale or missing and show in English; '
-              f'list them with --check or --update-translations', file=sys.stderr)
+
+def _check_folders(source: Path, out: Optional[Path]) -> None:
+    """
+    Refuses a source that is not a folder, and an output folder the renderer
+    could lose someone's files in, before any work.
+    """
+    if not source.exists():
+        raise LiterateError(f'the source folder {source} does not exist; give the folder of your sources')
+    if not source.is_dir():
+        raise LiterateError(f'the source {source} is not a folder; give the folder of your sources')
+    if out is None:
+        return
+    if out.exists() and not out.is_dir():
+        raise LiterateError(f'--out {out} is a file; give a folder for the site')
+    source_, out_ = source.resolve(), out.resolve()
+    if out_ == source_ or out_.is_relative_to(source_):
+        raise LiterateError(f'--out {out} is inside the source folder {source}, where the next build '
+                            f'would read the site as sources; give a folder outside it')
+    if source_.is_relative_to(out_):
+        raise LiterateError(f'--out {out} holds the source folder {source}; give the site a folder '
+                            f'of its own, such as {out / "site"}')
+    if not (out / MANIFEST).is_file() and out.is_dir() and any(path.is_file() for path in out.rglob('*')):
+        raise LiterateError(f'--out {out} holds files and no {MANIFEST}, so the renderer did not make it, '
+                            f'and it replaces or deletes only files it wrote. Give an empty or new folder; '
+                            f'if {out} holds only a site built before manifests existed, delete it and '
+                            f'build again')
+
+
+def _check(out: Path, built: Built) -> int:
+    """
+    `--check`: lists how the output folder differs from the site, and the
+    translations to write; 1 if there is either.
+    """
+    problems = compare(out, built.files, built.owned)
+    if problems:
+        print(f'{out} is not what the sources give; run `make docs`:', file=sys.stderr)
+        print(''.join(f'  {line}\n' for line in problems), end='', file=sys.stderr)
+    if built.untranslated:
+        print('Translations to write (see `--update-translations`):', file=sys.stderr)
+        print(''.join(f'  {line}\n' for line in built.untranslated), end='', file=sys.stderr)
+    return 1 if problems or built.untranslated else 0
+
+
+def _update_translations(arguments: argparse.Namespace) -> int:
+    """
+    `--update-translations`: adds entries for new and changed notes to the
+    translation files, and lists the blocks that still need a translator.
+    """
+    pages, _ = read_pages(arguments.source, arguments.translations)
+    languages = choose_languages(load_languages(arguments.translations, arguments.source), arguments.lang,
+                                 arguments.translations)
+    print(''.join(line + '\n' for line in update_translations(list(pages.values()), languages)), end='')
     return 0
 
 

@@ -26,11 +26,11 @@ The manifest is written before the files, listing everything the build is
 about to write, and again at the end without what was deleted; a build that
 is stopped half way leaves nothing unrecorded behind.
 
-Before anything is built, the folders themselves are checked: the source must
-be a folder, the output must not be a file, must not hold the source or sit
-inside it (a site inside its source would be read back as pages at the next
-build), and, if it holds files, must have a manifest: a folder with files and
-no manifest was not made by the renderer.
+Before any work, [the command line](__main__.html) checks the folders
+themselves: the source must be a folder, the output must not be a file, must not
+hold the source or sit inside it (a site inside its source would be read back as
+pages at the next build), and, if it holds files, must have a manifest: a folder
+with files and no manifest was not made by the renderer.
 """
 
 import os
@@ -70,46 +70,6 @@ class Manifest:
         _write_atomic(out / MANIFEST, (_HEADER + ''.join(line + '\n' for line in lines)).encode('utf-8'))
 
 
-def check_folders(source: Path, out: Optional[Path]) -> None:
-    """
-    Refuses a source that is not a folder, and an output folder the renderer
-    could lose someone's files in, before anything is built.
-    """
-    if not source.exists():
-        raise LiterateError(f'the source folder {source} does not exist; give the folder of your sources')
-    if not source.is_dir():
-        raise LiterateError(f'the source {source} is not a folder; give the folder of your sources')
-    if out is None:
-        return
-    source_, out_ = source.resolve(), out.resolve()
-    if out_ == source_ or out_.is_relative_to(source_):
-        raise LiterateError(f'--out {out} is inside the source folder {source}, where the next build '
-                            f'would read the site as sources; give a folder outside it')
-    if source_.is_relative_to(out_):
-        raise LiterateError(f'--out {out} holds the source folder {source}; give the site a folder '
-                            f'of its own, such as {out / "site"}')
-    check_out(out)
-
-
-def check_out(out: Path) -> Manifest:
-    """
-    The manifest of the output folder: an empty one for a folder that does not
-    exist or holds no files. A file, or a folder with files and no manifest, is
-    refused.
-    """
-    if out.exists() and not out.is_dir():
-        raise LiterateError(f'--out {out} is a file; give a folder for the site')
-    manifest = Manifest.read(out)
-    if manifest is not None:
-        return manifest
-    if out.is_dir() and any(path.is_file() for path in out.rglob('*')):
-        raise LiterateError(f'--out {out} holds files and no {MANIFEST}, so the renderer did not make it, '
-                            f'and it replaces or deletes only files it wrote. Give an empty or new folder; '
-                            f'if {out} holds only a site built before manifests existed, delete it and '
-                            f'build again')
-    return Manifest()
-
-
 def compare(out: Path, files: dict, owned: Callable[[str], bool]) -> list:
     """
     How the output folder differs from the files it should hold, one line per
@@ -141,7 +101,7 @@ def write(out: Path, files: dict, owned: Callable[[str], bool]) -> None:
     deletes the files of the last build that `owned` accepts and the sources
     no longer give. Files of other languages' builds stay.
     """
-    manifest = check_out(out)
+    manifest = Manifest.read(out) or Manifest()
     # A file of someone else's that already holds what the build would write is left as it is
     theirs = _foreign(out, files, manifest)
     files = {path: data for path, data in files.items() if path not in theirs}

@@ -18,12 +18,21 @@ A source file becomes a page beside where it sits:
 | `a/readme.md` | `a/readme.html`, notes only |
 
 The top `__init__.py` is the home page, and under its notes the home page lists
-every page with its title and summary, in [reading order](sources.html): the
-order in which the index pages link them. Each other language gets the same
-layout in its own folder, `ja/` for Japanese.
+every page with its title and summary, in reading order. Each other language
+gets the same layout in its own folder, `ja/` for Japanese.
 
-The site is built in stages, each from the data of the ones before. When the
-`Site` is made, what every language shares is done once:
+## Reading order
+
+The home page lists the pages in the order a reader should meet them, and that
+order is already written down: each folder's `__init__.py` links its pages, in
+the order its author thought best. So a folder's index page comes first, then
+the pages its notes link to, in the order of the links (an index page linked
+brings its own folder along), then the folder's pages it does not link, by
+name. To change the order, reorder the list of links in the index page.
+
+The site is built in stages, each from the data of the ones before. [The
+command line](__main__.html) runs the first three, whose work every language
+shares, and makes a `Site` of what they give:
 
 1. every source is [read](sources.html) and split;
 2. the code column of each page is [highlighted](code.html);
@@ -47,57 +56,59 @@ clock or on the order the file system lists files in, so the same sources always
 give the same bytes.
 """
 
+import posixpath
 import re
+from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from typing import Optional
 
-from labml_nn.literate.code import code_sections
+from markdown_it import MarkdownIt
+
 from labml_nn.literate.notes import Links, render_notes
 from labml_nn.literate.page import PageParts, render_page
 from labml_nn.literate.search import INDEX_FILE, search_index
-from labml_nn.literate.sources import IMAGE_SUFFIXES, Page, find_sources, output_path, read_pages
+from labml_nn.literate.sources import Page
 from labml_nn.literate.split import Note
-from labml_nn.literate.translate import ENGLISH, Language, PageTranslation, translate_page
+from labml_nn.literate.translate import ENGLISH, Language, PageTranslation
 
 # The style sheet and the script every page uses, written to the output's top
 ASSETS = Path(__file__).parent / 'assets'
 ASSET_FILES = ('literate.css', 'literate.js')
 
 
+@dataclass
 class Site:
     """
-    The pages of a source folder in some languages. `build` renders them into
-    files, and notes on the way which translated blocks are stale or missing
-    (`untranslated`) and what looks wrong but does not stop the build
-    (`warnings`). `repository`, if given, is where the source files are online,
-    such as `https://github.com/you/project/blob/main/labml_nn/`.
-    """
+    The pages of a source folder in some languages, as the first stages left
+    them. `build` renders them into files, and notes on the way what looks
+    wrong but does not stop the build (`warnings`).
 
-    def __init__(self, source: Path, languages: list, skip: Optional[Path] = None,
-                 repository: Optional[str] = None):
-        self.source = source
-        self.languages = languages
-        self.repository = repository
-        # 1. Every source, read and split, in reading order, and the images beside them
-        self.pages, self.warnings = read_pages(source, skip)
-        self.images = find_sources(source, skip, IMAGE_SUFFIXES)
-        # 2. The code column of each page, the same in every language
-        self.code = {path: code_sections(page.text, page.sections) for path, page in self.pages.items()}
-        # 3. Each page's notes in each language that covers it, where translated
-        self.translations = {(language.code, path): translate_page(page, language)
-                             for language in self.languages if language is not ENGLISH
-                             for path, page in self.pages.items() if language.covers(path)}
-        self.untranslated = [line for translation in self.translations.values()
-                             for line in translation.untranslated]
+    * `pages` are the pages by source path, in reading order, and `images` the
+      paths of the images beside them
+    * `code` is the code column of each page, by path: one piece of HTML per section
+    * `translations` are each page's notes in each language that covers it,
+      by language code and path
+    * `languages` are the languages to build
+    * `repository`, if given, is where the source files are online, such as
+      `https://github.com/you/project/blob/main/labml_nn/`
+    """
+    source: Path
+    pages: dict
+    images: list
+    code: dict
+    translations: dict
+    languages: list
+    warnings: list = field(default_factory=list)
+    repository: Optional[str] = None
 
     def build(self) -> dict:
         """
         All output files, as a map from relative path to bytes.
         """
-        # 4. What each page is called in each language, before any page is rendered
-        titles = {(language.code, path): self._title(page, self.translations.get((language.code, path)))
-                  for language in self.languages for path, page in self.pages.items()}
+        # 4. What each page is called in each language, in reading order, before any page is rendered
+        titles = {(language.code, path): self._title(self.pages[path], self.translations.get((language.code, path)))
+                  for language in self.languages for path in reading_order(self.pages)}
         # 5. Each page in each language that covers it, and the search box's index of them
         files = {}
         for language in self.languages:
@@ -184,18 +195,18 @@ class Site:
 
     def _contents(self, language: Language, titles: dict) -> str:
         """
-        The home page's list of pages, each with its title and summary. A page
+        The home page's list of pages, each with its title and summary, in
+        the reading order of `titles`. A page
         that this language does not cover links to its English version.
         """
         items = []
-        for page in self.pages.values():
-            if page.path == '__init__.py':
+        for (code, path), (title, summary) in titles.items():
+            if code != language.code or path == '__init__.py':
                 continue
-            title, summary = titles[language.code, page.path]
-            covered = language.covers(page.path)
-            link = ('' if covered or language is ENGLISH else '../') + output_path(page.path)
+            covered = language.covers(path)
+            link = ('' if covered or language is ENGLISH else '../') + output_path(path)
             items.append(f'<li><a href="{escape(link)}">{escape(title)}</a> '
-                         f'<code class="path">{escape(page.path)}</code>'
+                         f'<code class="path">{escape(path)}</code>'
                          + escape(summary) + '</li>')
         heading = escape(language.ui['contents'])
         return (f'<section class="contents" id="contents">\n<h2>{heading}</h2>\n<ul>\n'
@@ -212,6 +223,60 @@ class Site:
             translated={output_path(p) for p in self.pages if language.covers(p)},
             english={output_path(p) for p in self.pages} | set(ASSET_FILES) | set(self.images),
             anchors={section.anchor for section in page.sections} | set(re.findall(r'\bid="([^"]+)"', notes)))
+
+
+def reading_order(pages: dict) -> list:
+    """
+    The paths of `pages` (in folder order) in the order the index pages link
+    them, starting at the home page: see *Reading order* above.
+    """
+    source_of = {output_path(path): path for path in pages}
+    order = {}
+
+    def visit(path: str):
+        # Each page where it is first met
+        if path in order:
+            return
+        order[path] = True
+        if posixpath.basename(path) != '__init__.py':
+            return
+        # An index page is followed by the pages of its folder that it links, then by the rest of its folder
+        folder = posixpath.dirname(path)
+        linked = [source_of.get(target) for target in _linked_pages(pages[path], output_path(path))]
+        in_folder = [p for p in pages if not folder or p.startswith(folder + '/')]
+        for page in [p for p in linked if p in in_folder] + in_folder:
+            visit(page)
+
+    # The home page's folder holds every page
+    visit('__init__.py')
+    return list(order)
+
+
+# Only the links of the notes are wanted here, not their rendering
+_MARKDOWN = MarkdownIt('commonmark')
+
+
+def _linked_pages(page: Page, here: str) -> list:
+    """
+    The pages a page's notes link to, as output paths, in the order of the links.
+    """
+    text = '\n\n'.join(note.text for section in page.sections for note in section.notes)
+    targets = []
+    for block in _MARKDOWN.parse(text):
+        for token in block.children or []:
+            href = token.attrGet('href') if token.type == 'link_open' else None
+            if href and not href.startswith(('#', '/')) and ':' not in href:
+                targets.append(posixpath.normpath(posixpath.join(posixpath.dirname(here), href.split('#')[0])))
+    return targets
+
+
+def output_path(path: str) -> str:
+    """
+    Where the page of a source file goes, relative to its language's folder.
+    """
+    folder, name = posixpath.split(path)
+    name = 'index.html' if name == '__init__.py' else name.rsplit('.', 1)[0] + '.html'
+    return posixpath.join(folder, name)
 
 
 def _folder(language: Language) -> str:

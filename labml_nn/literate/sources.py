@@ -23,23 +23,11 @@ summary: >
   onto one line.
 ---
 ```
-
-## Reading order
-
-The home page lists the pages in the order a reader should meet them, and that
-order is already written down: each folder's `__init__.py` links its pages, in
-the order its author thought best. So a folder's index page comes first, then
-the pages its notes link to, in the order of the links (an index page linked
-brings its own folder along), then the folder's pages it does not link, by
-name. To change the order, reorder the list of links in the index page.
 """
 
-import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
-
-from markdown_it import MarkdownIt
 
 from labml_nn.literate import LiterateError
 from labml_nn.literate.split import first_heading, front_matter, split_markdown, split_python
@@ -70,7 +58,7 @@ class Page:
 
 def read_pages(source: Path, skip: Optional[Path] = None) -> tuple[dict, list]:
     """
-    Every page under `source`, by path in reading order, and a warning for each
+    Every page under `source`, by path in folder order, and a warning for each
     file that could not be parsed. Without a top `__init__.py`, the home page is
     made up, to be only the list of pages.
     """
@@ -81,66 +69,13 @@ def read_pages(source: Path, skip: Optional[Path] = None) -> tuple[dict, list]:
             warnings.append(warning)
     if '__init__.py' not in pages:
         pages = {'__init__.py': Page('__init__.py', [], {}, exists=False), **pages}
-    return {path: pages[path] for path in reading_order(pages)}, warnings
-
-
-def reading_order(pages: dict) -> list:
-    """
-    The paths of `pages` (in folder order) in the order the index pages link
-    them, starting at the home page.
-    """
-    source_of = {output_path(path): path for path in pages}
-    order = {}
-
-    def visit(path: str):
-        if path in order:
-            return
-        order[path] = True
-        if posixpath.basename(path) != '__init__.py':
-            return
-        folder = posixpath.dirname(path)
-        linked = [source_of.get(target) for target in _links(pages[path], output_path(path))]
-        in_folder = [p for p in pages if not folder or p.startswith(folder + '/')]
-        for page in [p for p in linked if p in in_folder] + in_folder:
-            visit(page)
-
-    visit('__init__.py')
-    for path in pages:
-        visit(path)
-    return list(order)
-
-
-# Only the links of the notes are wanted here, not their rendering
-_MARKDOWN = MarkdownIt('commonmark')
-
-
-def _links(page: Page, here: str) -> list:
-    """
-    The pages a page's notes link to, as output paths, in the order of the links.
-    """
-    text = '\n\n'.join(note.text for section in page.sections for note in section.notes)
-    targets = []
-    for block in _MARKDOWN.parse(text):
-        for token in block.children or []:
-            href = token.attrGet('href') if token.type == 'link_open' else None
-            if href and not href.startswith(('#', '/')) and ':' not in href:
-                targets.append(posixpath.normpath(posixpath.join(posixpath.dirname(here), href.split('#')[0])))
-    return targets
-
-
-def output_path(path: str) -> str:
-    """
-    Where the page of a source file goes, relative to its language's folder.
-    """
-    folder, name = posixpath.split(path)
-    name = 'index.html' if name == '__init__.py' else name.rsplit('.', 1)[0] + '.html'
-    return posixpath.join(folder, name)
+    return pages, warnings
 
 
 def find_sources(source: Path, skip: Optional[Path] = None, suffixes: tuple = PAGE_SUFFIXES) -> list:
     """
     The files with these `suffixes` under `source` as `/`-separated relative
-    paths in reading order, leaving out caches, hidden folders and the `skip`
+    paths in folder order, leaving out caches, hidden folders and the `skip`
     folder (the translations).
     """
     found = []

@@ -104,6 +104,17 @@ def load_languages(folder: Path, source: Optional[Path] = None) -> list:
     return languages
 
 
+def choose_languages(languages: list, code: Optional[str], folder: Path) -> list:
+    """
+    The languages to build: all of them, or the one with this code, which the
+    translations `folder` must have.
+    """
+    chosen = [language for language in languages if code in (None, language.code)]
+    if not chosen:
+        raise LiterateError(f'no translations for language {code!r} in {folder}')
+    return chosen
+
+
 def language_of(path: str, languages: list) -> str:
     """
     Which language a file of the built site belongs to, by its top folder:

@@ -10,9 +10,7 @@ page asks the network for nothing.
 import pytest
 
 from chromium import Browser, require_chromium
-from labml_nn.literate.output import write
-from labml_nn.literate.site import Site
-from labml_nn.literate.translate import ENGLISH
+from labml_nn.literate.__main__ import main
 
 SOURCE = '''"""
 ---
@@ -57,7 +55,7 @@ def page_url(tmp_path_factory) -> str:
     (source / 'page.py').write_text(SOURCE, encoding='utf-8')
     (source / 'other.py').write_text('"""\n# Other\n"""\nx = 1\n', encoding='utf-8')
     out = tmp_path_factory.mktemp('site')
-    write(out, Site(source, [ENGLISH]).build(), lambda path: True)
+    assert main([str(source), '--lang', 'en', '--out', str(out)]) == 0
     return (out / 'page.html').as_uri()
 
 

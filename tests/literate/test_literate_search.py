@@ -5,9 +5,8 @@ The search index: what it keeps of a page, and one index per language.
 import json
 from pathlib import Path
 
+from labml_nn.literate.__main__ import build_site
 from labml_nn.literate.search import INDEX_FILE, _PageReader, index_page, search_index
-from labml_nn.literate.site import Site
-from labml_nn.literate.translate import load_languages
 
 PAGE = '''<!DOCTYPE html>
 <html lang="en">
@@ -76,7 +75,7 @@ def test_one_index_per_language(tmp_path: Path):
     (translations / 'ja').mkdir(parents=True)
     (translations / 'ja' / 'language.yaml').write_text(
         'name: 日本語\npages: [loss.py]\nui:\n  source: ソース\n  contents: 目次\n', encoding='utf-8')
-    files = Site(source, load_languages(translations)).build()
+    files = build_site(source, translations).files
 
     def urls(path: str) -> list:
         text = files[path].decode('utf-8')

@@ -12,10 +12,9 @@ import yaml
 
 import labml_nn
 
-from labml_nn.literate.__main__ import main
-from labml_nn.literate.site import Site
-from labml_nn.literate.sources import output_path, read_pages
-from labml_nn.literate.translate import load_languages
+from labml_nn.literate.__main__ import build_site, main
+from labml_nn.literate.site import output_path, reading_order
+from labml_nn.literate.sources import page_order, read_pages
 
 LOSS = '''\
 """
@@ -78,7 +77,7 @@ def test_paths():
 
 
 def test_english_pages(source, translations):
-    files = Site(source, load_languages(translations)[:1]).build()
+    files = build_site(source, translations, 'en').files
     # Pages, and no copies of their sources: each page shows its code
     assert sorted(files) == sorted([
         'literate.css', 'literate.js', 'search-index.js', 'index.html', 'other/index.html', 'other/thing.html',
@@ -111,8 +110,8 @@ def test_translation_fallback_and_staleness(source, translations):
         {'key': 'loss/1', 'en': 'Scale by $T^2$; see [the package](index.html)',
          'ja': '$T^2$ 倍します。[パッケージ](index.html) と [大きなモデル](../other/thing.html) を参照。'},
     ], allow_unicode=True), encoding='utf-8')
-    site = Site(source, load_languages(translations))
-    files = site.build()
+    built = build_site(source, translations)
+    files = built.files
     assert 'ja/pkg/loss.html' in files and 'ja/index.html' in files and 'ja/other/thing.html' not in files
     page = files['ja/pkg/loss.html'].decode()
     assert '<html lang="ja">' in page and '<title>損失</title>' in page
@@ -121,9 +120,9 @@ def test_translation_fallback_and_staleness(source, translations):
     assert 'href="index.html"' in page and 'href="../../other/thing.html"' in page
     # Stale and missing blocks show in English, marked as English
     assert '<div lang="en">\n<h1>The loss</h1>' in page and '古い翻訳' not in page
-    assert any('stale block section-0/1' in line for line in site.untranslated)
-    assert any("missing block loss/2" in line for line in site.untranslated)
-    assert any('missing block summary' in line for line in site.untranslated)
+    assert any('stale block section-0/1' in line for line in built.untranslated)
+    assert any("missing block loss/2" in line for line in built.untranslated)
+    assert any('missing block summary' in line for line in built.untranslated)
     # The twins point at each other
     assert '<link rel="alternate" hreflang="en" href="../../pkg/loss.html">' in page
     assert '<a href="../ja/pkg/loss.html" hreflang="ja" lang="ja">日本語</a>' in files['pkg/loss.html'].decode()
@@ -217,13 +216,13 @@ def test_images_beside_the_sources_are_copied_and_linked(source, translations):
     png = b'\x89PNG\r\n\x1a\n' + bytes(16)
     (source / 'pkg' / 'plot.png').write_bytes(png)
     (source / 'pkg' / 'readme.md').write_text('# Read me\n\n![a plot](plot.png)\n', encoding='utf-8')
-    site = Site(source, load_languages(translations))
-    files = site.build()
+    built = build_site(source, translations)
+    files = built.files
     assert files['pkg/plot.png'] == png
     assert '<img src="plot.png" alt="a plot"' in files['pkg/readme.html'].decode()
     # The Japanese page shows the one English copy of the image
     assert '<img src="../../pkg/plot.png" alt="a plot"' in files['ja/pkg/readme.html'].decode()
-    assert not any('plot.png' in warning for warning in site.warnings)
+    assert not any('plot.png' in warning for warning in built.warnings)
 
 
 def test_update_translations_of_a_subfolder_touches_only_its_pages(source, translations):
@@ -264,20 +263,39 @@ def test_pages_link_to_their_source_in_the_repository(source, translations, tmp_
 
 
 def test_the_home_page_lists_titles_found_before_rendering(source, translations):
-    # A title that only a translation gives shows on the home page whatever the order of rendering
+    # A title that only a translation gives shows on the home page, which is
+    # rendered before the page itself (the home page comes first in reading order)
     (translations / 'ja' / 'pkg').mkdir()
     (translations / 'ja' / 'pkg' / 'loss.py.yaml').write_text(yaml.safe_dump(
         [{'key': 'title', 'en': 'The loss', 'ja': '損失'}], allow_unicode=True), encoding='utf-8')
-    site = Site(source, load_languages(translations))
-    site.pages = dict(reversed(list(site.pages.items())))
-    files = site.build()
+    files = build_site(source, translations).files
     assert '<a href="pkg/loss.html">損失</a>' in files['ja/index.html'].decode()
     assert '<a href="pkg/loss.html">The loss</a>' in files['index.html'].decode()
+
+
+def test_pages_come_in_the_order_the_index_pages_link_them(tmp_path):
+    files = {
+        '__init__.py': '"""\n# Home\n\n* [The package](pkg/index.html)\n"""\n',
+        'a.md': '# A\n',
+        'other/__init__.py': '',
+        'pkg/__init__.py': '"""\n* [The loss](loss.html#top) first\n* [The models](models.html)\n* [Home](../index.html)\n'
+                           '* [Elsewhere](https://example.org/x.html)\n\n```\n[not a link](aaa.html)\n```\n"""\n',
+        'pkg/aaa.py': '', 'pkg/loss.py': '', 'pkg/models.py': '', 'pkg/zzz.py': '',
+    }
+    for path, text in files.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text, encoding='utf-8')
+    pages, _ = read_pages(tmp_path)
+    assert list(pages) == sorted(pages, key=page_order)
+    # A linked index page brings its folder; pages no index links follow their folder's, by name
+    assert reading_order(pages) == ['__init__.py', 'pkg/__init__.py', 'pkg/loss.py', 'pkg/models.py',
+                                    'pkg/aaa.py', 'pkg/zzz.py', 'a.md', 'other/__init__.py']
 
 
 def test_this_packages_home_page_reads_in_order_with_a_title_each():
     source = Path(labml_nn.__file__).parent
     pages, _ = read_pages(source, source / 'literate' / 'translations')
+    pages = {path: pages[path] for path in reading_order(pages)}
     titles = [page.meta.get('title') or page.heading or path for path, page in pages.items()]
     assert sorted(title for title in titles if titles.count(title) > 1) == []
     # Overview, loss, models, training, the study, then the renderer

@@ -5,7 +5,7 @@ Reading the sources: which files are pages, UTF-8, line endings and front matter
 import pytest
 
 from labml_nn.literate import LiterateError
-from labml_nn.literate.sources import find_sources, read_page, read_pages, read_source
+from labml_nn.literate.sources import find_sources, read_page, read_source
 from labml_nn.literate.split import first_heading, front_matter
 
 
@@ -16,24 +16,6 @@ def test_pages_are_found_in_reading_order(tmp_path):
         (tmp_path / path).write_text('')
     assert find_sources(tmp_path, skip=tmp_path / 'translations') == ['__init__.py', 'a.md', 'b/__init__.py', 'b/z.py']
     assert find_sources(tmp_path, suffixes=('.png',)) == ['b/plot.png']
-
-
-def test_pages_come_in_the_order_the_index_pages_link_them(tmp_path):
-    files = {
-        '__init__.py': '"""\n# Home\n\n* [The package](pkg/index.html)\n"""\n',
-        'a.md': '# A\n',
-        'other/__init__.py': '',
-        'pkg/__init__.py': '"""\n* [The loss](loss.html#top) first\n* [The models](models.html)\n* [Home](../index.html)\n'
-                           '* [Elsewhere](https://example.org/x.html)\n\n```\n[not a link](aaa.html)\n```\n"""\n',
-        'pkg/aaa.py': '', 'pkg/loss.py': '', 'pkg/models.py': '', 'pkg/zzz.py': '',
-    }
-    for path, text in files.items():
-        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / path).write_text(text, encoding='utf-8')
-    pages, _ = read_pages(tmp_path)
-    # A linked index page brings its folder; pages no index links follow their folder's, by name
-    assert list(pages) == ['__init__.py', 'pkg/__init__.py', 'pkg/loss.py', 'pkg/models.py', 'pkg/aaa.py',
-                           'pkg/zzz.py', 'a.md', 'other/__init__.py']
 
 
 def test_front_matter_with_folded_summary():
