@@ -260,11 +260,19 @@ def _katex(tex: str, display: bool) -> str:
     # and none before it after a letter, a number or a closing bracket, where
     # TeX puts a thin one too (`p_c \log q_c`)
     mathml = _BEFORE_OPERATOR_NAME.sub('\\1<mspace width="0.1667em"></mspace>\\2', mathml)
+    # A word as a subscript names something, as in ℒ_soft, and is set upright
+    # like a word: a name of one letter of MathML is italic, of more is not
+    mathml = _WORD_SUBSCRIPT.sub(lambda m: m.group(1) + '<mi>' + re.sub('</?mi>', '', m.group(2)) + '</mi>', mathml)
     return _VARIANT.sub(_unicode_variant, mathml)
 
 
 _BEFORE_OPERATOR_NAME = re.compile('(</mi>|</mn>|</msub>|</msup>|</msubsup>|<mo[^>]*>[)\\]}|]</mo>)'
                                    '(<mi>[^<]{2,}</mi><mo[^>]*>\u2061</mo>)')
+
+
+# A subscript of three letters or more, such as `soft` in `\mathcal{L}_{soft}`,
+# of a base that is one name; `p_{ij}` keeps its two italic indices
+_WORD_SUBSCRIPT = re.compile('(<msub(?:sup)?><mi[^>]*>[^<]*</mi>)<mrow>((?:<mi>[A-Za-z]</mi>){3,})</mrow>')
 
 
 # KaTeX writes `\mathcal{L}` as `<mi mathvariant="script">L</mi>`, but browsers

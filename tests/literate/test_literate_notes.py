@@ -143,3 +143,13 @@ def test_a_thin_space_before_an_operator_name_after_a_letter():
     assert html.count(space) == 3
     assert f'</msub>{space}<mi>log</mi>' in html and f'<mi>a</mi>{space}<mi>log</mi>' in html
     assert f'<mo stretchy="false">)</mo>{space}<mi>exp</mi>' in html
+
+
+def test_a_word_as_a_subscript_is_upright():
+    # MathML sets a name of one letter in italics and a longer name upright
+    html = render_notes('$\\mathcal{L}_{soft}$, $\\mathcal{L}_{label}^2$ and $p_{i,c}$, $x_{ij}$, $abc$', 'f.py')
+    assert '<msub><mi mathvariant="normal">ℒ</mi><mi>soft</mi></msub>' in html
+    assert '<msubsup><mi mathvariant="normal">ℒ</mi><mi>label</mi><mn>2</mn></msubsup>' in html
+    # Indices and products stay letters of their own
+    assert '<mrow><mi>i</mi><mo separator="true">,</mo><mi>c</mi></mrow>' in html
+    assert '<mrow><mi>i</mi><mi>j</mi></mrow>' in html and '<mi>a</mi><mi>b</mi><mi>c</mi>' in html
