@@ -113,6 +113,7 @@ def _markdown() -> MarkdownIt:
     md.add_render_rule('image', _render_image)
     md.add_render_rule('softbreak', _render_softbreak)
     md.core.ruler.push('math_punctuation', _hold_punctuation)
+    md.core.ruler.push('figures', _figures)
     return md
 
 
@@ -147,9 +148,42 @@ def _render_link(self, tokens, idx, options, env):
 
 
 def _render_image(self, tokens, idx, options, env):
-    # An image is found like a linked page, so a translated page shows the English copy
-    _relink(tokens[idx], 'src', env)
-    return self.image(tokens, idx, options, env)
+    # An image is found like a linked page, so a translated page shows the
+    # English copy, or the language's own beside it: `plot.ja.png` for `plot.png`
+    token = tokens[idx]
+    if env.get('links') is not None and env['links'].folder:
+        token.attrSet('src', _own_version(token.attrGet('src') or '', env['links']))
+    _relink(token, 'src', env)
+    image = self.image(tokens, idx, options, env)
+    # An image alone in its paragraph is a figure, captioned with its description
+    if token.meta.get('figure'):
+        return f'{image}\n<figcaption>{escape(token.content)}</figcaption>'
+    return image
+
+
+def _own_version(src: str, links: Links) -> str:
+    """
+    `src`, or the image of the page's language beside it where there is one.
+    """
+    if not src or src.startswith(('/', '#')) or re.match(r'[a-zA-Z][a-zA-Z0-9+.-]*:', src):
+        return src
+    stem, dot, suffix = src.rpartition('.')
+    own = f'{stem}.{links.folder.strip("/")}.{suffix}'
+    target = posixpath.normpath(posixpath.join(posixpath.dirname(links.here), own))
+    return own if dot and target in links.english else src
+
+
+def _figures(state):
+    """
+    Makes a paragraph that holds only an image a figure, which the image's
+    renderer captions.
+    """
+    for opening, inline, closing in zip(state.tokens, state.tokens[1:], state.tokens[2:]):
+        children = inline.children or []
+        if opening.type == 'paragraph_open' and closing.type == 'paragraph_close' and \
+                len(children) == 1 and children[0].type == 'image':
+            opening.tag = closing.tag = 'figure'
+            children[0].meta['figure'] = True
 
 
 # Chinese and Japanese characters, and the full-width forms of Latin ones

@@ -153,3 +153,21 @@ def test_a_word_as_a_subscript_is_upright():
     # Indices and products stay letters of their own
     assert '<mrow><mi>i</mi><mo separator="true">,</mo><mi>c</mi></mrow>' in html
     assert '<mrow><mi>i</mi><mi>j</mi></mrow>' in html and '<mi>a</mi><mi>b</mi><mi>c</mi>' in html
+
+
+def test_an_image_alone_is_a_figure_with_its_description_as_caption():
+    html = render_notes('![Accuracy: the teacher in blue](plot.png)\n\nA line with ![an icon](i.png) in it.', 'f.py')
+    assert html.startswith('<figure><img src="plot.png" alt="Accuracy: the teacher in blue" />\n'
+                           '<figcaption>Accuracy: the teacher in blue</figcaption></figure>\n')
+    assert '<p>A line with <img src="i.png" alt="an icon" /> in it.</p>' in html
+
+
+def test_a_translated_page_shows_its_languages_own_image_where_there_is_one():
+    links = Links(page='d/readme.md', here='d/readme.html', folder='ja/', translated={'d/readme.html'},
+                  english={'d/readme.html', 'd/plot.png', 'd/plot.ja.png', 'd/other.png'}, anchors=set())
+    html = render_notes('![グラフ](plot.png)\n\n![other](other.png)', 'f.py', None, links)
+    assert 'src="../../d/plot.ja.png"' in html and 'src="../../d/other.png"' in html and links.broken == []
+    # The English page keeps the English image
+    english = Links(page='d/readme.md', here='d/readme.html', folder='', translated=set(),
+                    english=links.english, anchors=set())
+    assert 'src="plot.png"' in render_notes('![plot](plot.png)', 'f.py', None, english)

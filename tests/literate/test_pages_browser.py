@@ -108,7 +108,7 @@ JAPANESE = {
     'title': '損失',
     'section-0/1': ('# 損失\n\n*教師*と生徒。温度が高いほど\nソフトターゲットは柔らかくなります。\n'
                     'これを\n*暗黙知*と呼び、つまり\n*ソフトターゲット*です。ラベル付きの\n[転移セット](index.html)。\n'
-                    'Hinton は\nそう書きました。\nHinton と\n$T$、\nそして Dean。\n'),
+                    'Hinton は\nそう書きました。\nHinton と\n$T$、\nそして Dean。\n\n![グラフ](plot.svg)\n'),
 }
 
 
@@ -118,6 +118,8 @@ def site(tmp_path_factory) -> Path:
     (source / '__init__.py').write_text(HOME, encoding='utf-8')
     (source / 'loss.py').write_text(LOSS, encoding='utf-8')
     (source / 'plot.svg').write_text(PLOT, encoding='utf-8')
+    # The plot with Japanese labels, for the Japanese page
+    (source / 'plot.ja.svg').write_text(PLOT.replace('accuracy', '正解率'), encoding='utf-8')
     translations = tmp_path_factory.mktemp('translations')
     (translations / 'ja').mkdir()
     (translations / 'ja' / 'language.yaml').write_text(
@@ -430,6 +432,21 @@ def test_japanese_pages(site, browser):
         assert spaced == [], (page, spaced)
     browser.open(url(site, 'ja/loss.html'), 1400)
     assert browser.evaluate("document.querySelector('.toc summary').textContent") == '目次'
+
+
+def test_a_plot_is_a_figure_with_a_caption_and_japanese_labels_on_japanese_pages(site, browser):
+    shown = {}
+    for page in ('loss.html', 'ja/loss.html'):
+        browser.open(url(site, page), 1400)
+        shown[page] = browser.evaluate('''(async () => {
+          const image = document.querySelector('.notes figure img');
+          await image.decode();
+          const caption = image.closest('figure').querySelector('figcaption');
+          return [image.src.split('/').pop(), image.naturalWidth, caption.textContent,
+                  caption.getBoundingClientRect().top >= image.getBoundingClientRect().bottom];
+        })()''')
+    assert shown == {'loss.html': ['plot.svg', 300, 'A plot', True],
+                     'ja/loss.html': ['plot.ja.svg', 300, 'グラフ', True]}, shown
 
 
 def test_images_are_dimmed_in_the_dark(site, browser):
