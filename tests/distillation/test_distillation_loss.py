@@ -323,15 +323,17 @@ def test_mixed_precision_inputs():
 
 # ## Precision at high temperatures
 
-@pytest.mark.parametrize('temperature', [1.0, 10.0, 100.0, 1e3, 1e4])
-@pytest.mark.parametrize('classes', [2, 32000])
-def test_float32_precision_across_temperatures(temperature, classes):
-    # Teacher and student logits 20 apart on average: the softmaxes ignore it, rounding does not
-    student = make_logits(16, classes, seed=62) + 20
-    teacher = make_logits(16, classes, seed=63)
+@pytest.mark.parametrize('temperature, spread', [(1.0, 1.0), (100.0, 1.0), (100.0, 0.01), (1e4, 1.0)])
+@pytest.mark.parametrize('classes', [2, 10, 32000])
+def test_float32_precision_across_temperatures(temperature, spread, classes):
+    # Student logits differ from the teacher's by about `spread` per class, and all
+    # of them by 5 more: the softmaxes ignore that shift, rounding does not
+    teacher = make_logits(16, classes, seed=62)
+    student = teacher + make_logits(16, classes, seed=63, scale=spread) + 5
     value = soft_target_loss(student, teacher, temperature)
     expected = reference_loss(student, teacher, temperature)
-    assert abs(value.double() / expected - 1) < 1e-4
+    # The module promises about $10^{-4}$ at $T / \Delta = 10^4$, and better below
+    assert abs(value.double() / expected - 1) < 3e-4
 
 
 # ## Chunks and layouts
