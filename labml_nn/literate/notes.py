@@ -157,7 +157,7 @@ def _render_image(self, tokens, idx, options, env):
     image = self.image(tokens, idx, options, env)
     # An image alone in its paragraph is a figure, captioned with its description
     if token.meta.get('figure'):
-        return f'{image}\n<figcaption>{escape(token.content)}</figcaption>'
+        return f'{image}\n<figcaption>{self.renderInline(token.children, options, env)}</figcaption>'
     return image
 
 

@@ -160,6 +160,8 @@ def test_an_image_alone_is_a_figure_with_its_description_as_caption():
     assert html.startswith('<figure><img src="plot.png" alt="Accuracy: the teacher in blue" />\n'
                            '<figcaption>Accuracy: the teacher in blue</figcaption></figure>\n')
     assert '<p>A line with <img src="i.png" alt="an icon" /> in it.</p>' in html
+    # The caption is typeset like the notes: no space from a line break in Japanese
+    assert '<figcaption>エポックごとの<em>正解率</em></figcaption>' in render_notes('![エポックごとの\n*正解率*](p.png)', 'f.py')
 
 
 def test_a_translated_page_shows_its_languages_own_image_where_there_is_one():
