@@ -29,7 +29,7 @@ own, and each uses only the stages before it:
    [code](code.html) as highlighted lines with their numbers;
 4. [a page](page.html) from those parts, in two columns;
 5. [the site](site.html): what every page is called in every language, then
-   every page, the home page listing the others, and the
+   every page, the home page listing the others in reading order, and the
    [search index](search.html);
 6. [the output folder](output.html), written or checked, without touching a
    file the renderer did not write.

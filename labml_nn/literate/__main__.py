@@ -96,7 +96,7 @@ def build_site(source: Path, translations: Path, lang: Optional[str] = None,
     The site of the sources in `source`, in the language `lang`, or in English
     and every language of `translations`, built stage by stage.
     """
-    # 1. Every page, read and split into sections, in reading order, and the images beside them
+    # 1. Every page, read and split into sections, and the images beside them
     pages, warnings = read_pages(source, translations)
     images = find_sources(source, translations, IMAGE_SUFFIXES)
     # 2. The code column of each page, highlighted once for every language
