@@ -5,6 +5,7 @@ smoke-profile teacher trained once per test session.
 Nothing here reads the network or data outside the test's temporary folders.
 """
 
+import functools
 from pathlib import Path
 from typing import Dict, Iterable, Optional
 
@@ -109,3 +110,26 @@ def outside_the_repository(tmp_path, monkeypatch):
     which saves seconds a run. Modules that train use it for every test.
     """
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def ctrl_c_in_second_epoch(monkeypatch):
+    """
+    Make the trainer's second epoch (counted over the whole test) end in
+    Ctrl-C, a `KeyboardInterrupt`, before it trains; the others train as
+    usual. Returns the list of epochs started, one entry each.
+    """
+    from labml_nn.experiments import trainer
+    original = trainer._train_epoch
+    started = []
+
+    # `__wrapped__` is the trainer's own function, for tests that patch it again
+    @functools.wraps(original)
+    def epoch(*args, **kwargs):
+        started.append(1)
+        if len(started) == 2:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, '_train_epoch', epoch)
+    return started

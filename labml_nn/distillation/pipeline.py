@@ -46,100 +46,27 @@ MODELS = ('large', 'small', 'distilled')
 SHARED = ['valid_size', 'device']
 
 
-def results_row(model_name: str, record: RunRecord) -> Dict[str, Any]:
+def main(argv=None):
     """
-    One row of `results.json`, from a run's final record.
+    ## Entry point
+
+    The output folder is checked before any training, and the data and the
+    teacher problems end with a message, not a traceback.
     """
-    return {'model': model_name, 'seed': record.seed, 'parameters': record.parameters,
-            'epochs': record.epochs, 'valid_accuracy': record.valid_accuracy,
-            'test_accuracy': record.test_accuracy, 'train_seconds': record.train_seconds,
-            'train_images_per_second': record.images / max(record.train_seconds, 1e-9),
-            'valid_history': record.history, 'run': record.uuid}
+    args = argument_parser().parse_args(argv)
+    out = Path(args.out)
+    with command_errors():
+        check_writable(out, '--out')
+        check_writable(Path(args.logs_dir), '--logs-dir')
+        results = run_study(args)
 
-
-def mean_std(values: List[float]) -> Dict[str, float]:
-    """
-    Mean and sample standard deviation ($0$ for a single value).
-    """
-    return {'mean': statistics.fmean(values), 'std': statistics.stdev(values) if len(values) > 1 else 0.0,
-            'n': len(values)}
-
-
-def summarize(runs: List[Dict[str, Any]]) -> Dict[str, Any]:
-    """
-    ## Summary over seeds
-
-    Per model: validation and test accuracy, training time and throughput.
-    Then the gain from distillation, the distilled student's mean validation
-    accuracy minus the baseline's.
-    """
-    summary = {}
-    for model in MODELS:
-        rows = [r for r in runs if r['model'] == model]
-        if not rows:
-            continue
-        tests = [r['test_accuracy'] for r in rows if r['test_accuracy'] is not None]
-        summary[model] = {'parameters': rows[0]['parameters'], 'epochs': rows[0]['epochs'],
-                          'valid_accuracy': mean_std([r['valid_accuracy'] for r in rows]),
-                          'test_accuracy': mean_std(tests) if tests else None,
-                          'train_seconds': mean_std([r['train_seconds'] for r in rows]),
-                          'train_images_per_second': mean_std([r['train_images_per_second'] for r in rows])}
-    if 'small' in summary and 'distilled' in summary:
-        summary['distillation_gain_valid'] = (summary['distilled']['valid_accuracy']['mean'] -
-                                              summary['small']['valid_accuracy']['mean'])
-    return summary
-
-
-def markdown_table(profile: str, summary: Dict[str, Any]) -> str:
-    """
-    ## The results table
-    """
-    def percent(stats):
-        if stats is None:
-            return 'n/a'
-        return f"{100 * stats['mean']:.2f} ± {100 * stats['std']:.2f}"
-
-    lines = [f'Profile `{profile}`, on {platform.machine()} {platform.processor() or ""}'.rstrip(), '',
-             '| model | parameters | epochs | seeds | valid accuracy (%) | test accuracy (%) '
-             '| train time (s) | images/s |',
-             '|---|---:|---:|---:|---:|---:|---:|---:|']
-    for model in MODELS:
-        if model not in summary:
-            continue
-        s = summary[model]
-        lines.append(f"| {model} | {s['parameters']:,} | {s['epochs']} | {s['valid_accuracy']['n']} "
-                     f"| {percent(s['valid_accuracy'])} | {percent(s['test_accuracy'])} "
-                     f"| {s['train_seconds']['mean']:.0f} | {s['train_images_per_second']['mean']:.0f} |")
-    if 'distillation_gain_valid' in summary:
-        lines += ['', f"Distillation gain on validation accuracy: "
-                      f"{100 * summary['distillation_gain_valid']:+.2f} points (mean over seeds)."]
-    return '\n'.join(lines) + '\n'
-
-
-def plot(runs: List[Dict[str, Any]], path: Path):
-    """
-    ## The plot
-
-    Validation accuracy after each epoch, one line per run, a colour per model.
-    """
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    figure, axes = plt.subplots(figsize=(7, 4.5))
-    colours = {'large': 'tab:blue', 'small': 'tab:orange', 'distilled': 'tab:green'}
-    for model in MODELS:
-        for i, run in enumerate(r for r in runs if r['model'] == model):
-            history = run['valid_history']
-            axes.plot(range(1, len(history) + 1), [100 * a for a in history], color=colours[model],
-                      alpha=0.85, label=model if i == 0 else None)
-    axes.set_xlabel('epoch')
-    axes.set_ylabel('validation accuracy (%)')
-    axes.grid(alpha=0.3)
-    axes.legend()
-    figure.tight_layout()
-    write_atomic(path, lambda tmp: figure.savefig(tmp, format='png', dpi=120,
-                                                  metadata={'Software': None}))
-    plt.close(figure)
+    table = markdown_table(args.profile, results['summary'])
+    write_atomic(out / 'results.json', lambda tmp: Path(tmp).write_text(json.dumps(results, indent=2)))
+    write_atomic(out / 'results.md', lambda tmp: Path(tmp).write_text(table))
+    plot(results['runs'], out / 'accuracy.png')
+    print()
+    print(table)
+    print(f'Wrote {out / "results.json"}, {out / "results.md"} and {out / "accuracy.png"}')
 
 
 def argument_parser() -> argparse.ArgumentParser:
@@ -194,27 +121,100 @@ def run_study(args: argparse.Namespace) -> Dict[str, Any]:
     return {'profile': args.profile, 'runs': runs, 'summary': summarize(runs)}
 
 
-def main(argv=None):
+def results_row(model_name: str, record: RunRecord) -> Dict[str, Any]:
     """
-    ## Entry point
-
-    The output folder is checked before any training, and the data and the
-    teacher problems end with a message, not a traceback.
+    One row of `results.json`, from a run's final record.
     """
-    args = argument_parser().parse_args(argv)
-    out = Path(args.out)
-    with command_errors():
-        check_writable(out, '--out')
-        check_writable(Path(args.logs_dir), '--logs-dir')
-        results = run_study(args)
+    return {'model': model_name, 'seed': record.seed, 'parameters': record.parameters,
+            'epochs': record.epochs, 'valid_accuracy': record.valid_accuracy,
+            'test_accuracy': record.test_accuracy, 'train_seconds': record.train_seconds,
+            'train_images_per_second': record.images / max(record.train_seconds, 1e-9),
+            'valid_history': record.history, 'run': record.uuid}
 
-    table = markdown_table(args.profile, results['summary'])
-    write_atomic(out / 'results.json', lambda tmp: Path(tmp).write_text(json.dumps(results, indent=2)))
-    write_atomic(out / 'results.md', lambda tmp: Path(tmp).write_text(table))
-    plot(results['runs'], out / 'accuracy.png')
-    print()
-    print(table)
-    print(f'Wrote {out / "results.json"}, {out / "results.md"} and {out / "accuracy.png"}')
+
+def summarize(runs: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """
+    ## Summary over seeds
+
+    Per model: validation and test accuracy, training time and throughput.
+    Then the gain from distillation, the distilled student's mean validation
+    accuracy minus the baseline's.
+    """
+    summary = {}
+    for model in MODELS:
+        rows = [r for r in runs if r['model'] == model]
+        if not rows:
+            continue
+        tests = [r['test_accuracy'] for r in rows if r['test_accuracy'] is not None]
+        summary[model] = {'parameters': rows[0]['parameters'], 'epochs': rows[0]['epochs'],
+                          'valid_accuracy': mean_std([r['valid_accuracy'] for r in rows]),
+                          'test_accuracy': mean_std(tests) if tests else None,
+                          'train_seconds': mean_std([r['train_seconds'] for r in rows]),
+                          'train_images_per_second': mean_std([r['train_images_per_second'] for r in rows])}
+    if 'small' in summary and 'distilled' in summary:
+        summary['distillation_gain_valid'] = (summary['distilled']['valid_accuracy']['mean'] -
+                                              summary['small']['valid_accuracy']['mean'])
+    return summary
+
+
+def mean_std(values: List[float]) -> Dict[str, float]:
+    """
+    Mean and sample standard deviation ($0$ for a single value).
+    """
+    return {'mean': statistics.fmean(values), 'std': statistics.stdev(values) if len(values) > 1 else 0.0,
+            'n': len(values)}
+
+
+def markdown_table(profile: str, summary: Dict[str, Any]) -> str:
+    """
+    ## The results table
+    """
+    def percent(stats):
+        if stats is None:
+            return 'n/a'
+        return f"{100 * stats['mean']:.2f} ± {100 * stats['std']:.2f}"
+
+    lines = [f'Profile `{profile}`, on {platform.machine()} {platform.processor() or ""}'.rstrip(), '',
+             '| model | parameters | epochs | seeds | valid accuracy (%) | test accuracy (%) '
+             '| train time (s) | images/s |',
+             '|---|---:|---:|---:|---:|---:|---:|---:|']
+    for model in MODELS:
+        if model not in summary:
+            continue
+        s = summary[model]
+        lines.append(f"| {model} | {s['parameters']:,} | {s['epochs']} | {s['valid_accuracy']['n']} "
+                     f"| {percent(s['valid_accuracy'])} | {percent(s['test_accuracy'])} "
+                     f"| {s['train_seconds']['mean']:.0f} | {s['train_images_per_second']['mean']:.0f} |")
+    if 'distillation_gain_valid' in summary:
+        lines += ['', f"Distillation gain on validation accuracy: "
+                      f"{100 * summary['distillation_gain_valid']:+.2f} points (mean over seeds)."]
+    return '\n'.join(lines) + '\n'
+
+
+def plot(runs: List[Dict[str, Any]], path: Path):
+    """
+    ## The plot
+
+    Validation accuracy after each epoch, one line per run, a colour per model.
+    """
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    colours = {'large': 'tab:blue', 'small': 'tab:orange', 'distilled': 'tab:green'}
+    for model in MODELS:
+        for i, run in enumerate(r for r in runs if r['model'] == model):
+            history = run['valid_history']
+            axes.plot(range(1, len(history) + 1), [100 * a for a in history], color=colours[model],
+                      alpha=0.85, label=model if i == 0 else None)
+    axes.set_xlabel('epoch')
+    axes.set_ylabel('validation accuracy (%)')
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    write_atomic(path, lambda tmp: figure.savefig(tmp, format='png', dpi=120,
+                                                  metadata={'Software': None}))
+    plt.close(figure)
 
 
 if __name__ == '__main__':

@@ -61,14 +61,12 @@ COMMANDS: Dict[str, Dict[str, Any]] = {
 # Each profile overrides some of the configurations' defaults for the
 # teacher (`large`) and for the students (`small`, which the distilled student
 # shares); the command line can override them again. The defaults are the
-# configurations' attributes: the [trainer's](../experiments/trainer.html)
-# (Adam at $2.5 \cdot 10^{-4}$, batch 64, 10 epochs, 5,000 images held out for
-# validation) and the [distillation step's](distill.html) ($T = 4$, weights
-# 0.9 and 0.1).
+# attributes of the [trainer's](../experiments/trainer.html) and the
+# [distillation step's](distill.html) configurations.
 #
-# * `full` is the reference configuration: Adam at $2.5 \cdot 10^{-4}$, batch
-#   64, 20 epochs for the teacher and 10 for the students, on every training
-#   image. It is meant for a GPU.
+# * `full` is the reference configuration, the defaults: Adam at
+#   $2.5 \cdot 10^{-4}$, batch 64, 20 epochs for the teacher and 10 for the
+#   students, on every training image. It is meant for a GPU.
 # * `cpu` fits a 2-core CPU: the teacher learns from every training image
 #   for 6 epochs (about half an hour), trained once and reused; the students
 #   learn from a small labelled *transfer set* of 2,000 images for 50

@@ -108,19 +108,33 @@ class RunRecord:
             return None
 
 
-def checkpoint_path(logs_dir: str, name: str, uuid: str) -> Path:
-    return Path(logs_dir) / name / uuid / 'checkpoints' / 'checkpoint.pt'
+def run_key(settings: Dict[str, Any]) -> str:
+    """
+    A short hash of a run's settings, with the data folder as an absolute path.
+    Where the run is written, `logs_dir`, is not part of what it is.
+    """
+    settings = {k: v for k, v in settings.items() if k != 'logs_dir'}
+    settings['data_dir'] = str(Path(settings['data_dir']).resolve())
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def load_checkpoint(path: Path, mmap: bool = False) -> Optional[Dict[str, Any]]:
+def find_earlier_run(logs_dir: str, name: str, key: str, data_fingerprint: str) -> Optional[RunRecord]:
     """
-    A checkpoint as saved, or `None` when the file cannot be read as one.
-    With `mmap`, the weights are read from the file only when touched.
+    The newest run of experiment `name` with the settings `key` on the data
+    `data_fingerprint`, to resume or reuse. When the settings match only runs
+    on other data, the data changed: say so. A run whose weights are not all
+    finite numbers is never picked.
     """
-    try:
-        return torch.load(path, map_location='cpu', weights_only=False, mmap=mmap)
-    except Exception:
-        return None
+    same_settings = [r for r in find_runs(logs_dir, name) if r.key == key]
+    same_data = [r for r in same_settings if r.data_fingerprint == data_fingerprint]
+    if same_settings and not same_data:
+        print(f'{name}: the data changed since run {same_settings[0].uuid} with these settings '
+              f'(files added, removed or modified); starting a new run')
+    for record in same_data:
+        if has_finite_weights(record.path):
+            return record
+        print(f'{name}: run {record.uuid} has weights that are not finite numbers; not using it')
+    return None
 
 
 def find_runs(logs_dir: str, name: str) -> List[RunRecord]:
@@ -151,16 +165,6 @@ def has_finite_weights(path: Path) -> bool:
         return False
     return all(bool(torch.isfinite(w).all()) for w in weights.values()
                if isinstance(w, torch.Tensor) and w.is_floating_point())
-
-
-def run_key(settings: Dict[str, Any]) -> str:
-    """
-    A short hash of a run's settings, with the data folder as an absolute path.
-    Where the run is written, `logs_dir`, is not part of what it is.
-    """
-    settings = {k: v for k, v in settings.items() if k != 'logs_dir'}
-    settings['data_dir'] = str(Path(settings['data_dir']).resolve())
-    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
 class RunBusy(Exception):
@@ -197,3 +201,18 @@ def run_lock(run_folder: Path, what: str) -> Iterator[None]:
         # trains this run, so a `run.pid` is an interrupted process's
         (run_folder / 'run.pid').unlink(missing_ok=True)
         yield
+
+
+def checkpoint_path(logs_dir: str, name: str, uuid: str) -> Path:
+    return Path(logs_dir) / name / uuid / 'checkpoints' / 'checkpoint.pt'
+
+
+def load_checkpoint(path: Path, mmap: bool = False) -> Optional[Dict[str, Any]]:
+    """
+    A checkpoint as saved, or `None` when the file cannot be read as one.
+    With `mmap`, the weights are read from the file only when touched.
+    """
+    try:
+        return torch.load(path, map_location='cpu', weights_only=False, mmap=mmap)
+    except Exception:
+        return None

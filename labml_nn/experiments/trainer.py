@@ -54,8 +54,8 @@ from torch import nn
 
 from labml_nn.experiments.data import (CIFAR10, Split, augment, load_cifar10, normalize, split_train,
                                        write_atomic)
-from labml_nn.experiments.runs import (WEIGHTS, RunRecord, checkpoint_path, find_runs, has_finite_weights,
-                                       load_checkpoint, run_key, run_lock)
+from labml_nn.experiments.runs import (WEIGHTS, RunRecord, checkpoint_path, find_earlier_run, load_checkpoint,
+                                       run_key, run_lock)
 
 
 class Configs(BaseConfigs):
@@ -134,7 +134,7 @@ def train(c: Configs, settings: Dict[str, Any], data: Optional[CIFAR10] = None,
     split_train(data.train, settings.get('valid_size', defaults.valid_size),
                 settings.get('train_size', defaults.train_size) or None)
     key = run_key(settings)
-    earlier = None if fresh else _earlier_run(logs_dir, name, key, data)
+    earlier = None if fresh else find_earlier_run(logs_dir, name, key, data.fingerprint)
     if earlier is not None and earlier.finished:
         print(f'{name} seed {earlier.seed}: reusing the finished run {earlier.uuid}')
         return earlier
@@ -147,24 +147,6 @@ def train(c: Configs, settings: Dict[str, Any], data: Optional[CIFAR10] = None,
             print(f'{name} seed {resume["seed"]}: reusing the finished run {uuid}')
             return RunRecord.from_checkpoint(resume, earlier.path)
         return _train_run(c, settings, data, uuid, key, resume)
-
-
-def _earlier_run(logs_dir: str, name: str, key: str, data: CIFAR10) -> Optional[RunRecord]:
-    """
-    The newest run with these settings on this data, to resume or reuse.
-    When the settings match only runs on other data, the data changed: say so.
-    A run whose weights are not all finite numbers is never picked.
-    """
-    same_settings = [r for r in find_runs(logs_dir, name) if r.key == key]
-    same_data = [r for r in same_settings if r.data_fingerprint == data.fingerprint]
-    if same_settings and not same_data:
-        print(f'{name}: the data changed since run {same_settings[0].uuid} with these settings '
-              f'(files added, removed or modified); starting a new run')
-    for record in same_data:
-        if has_finite_weights(record.path):
-            return record
-        print(f'{name}: run {record.uuid} has weights that are not finite numbers; not using it')
-    return None
 
 
 def _train_run(c: Configs, settings: Dict[str, Any], data: CIFAR10, uuid: str, key: str,

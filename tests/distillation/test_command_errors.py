@@ -165,17 +165,8 @@ def test_stray_checkpoint_in_the_logs(tmp_path, capsys, image_folder, teacher_ru
 # ## Ctrl-C
 
 @pytest.mark.parametrize('command', ['small', 'pipeline'])
-def test_ctrl_c_is_one_line_and_status_130(tmp_path, monkeypatch, capsys, image_folder, teacher_run, command):
-    original = trainer._train_epoch
-    calls = []
-
-    def interrupt_second(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(trainer, '_train_epoch', interrupt_second)
+@pytest.mark.usefixtures('ctrl_c_in_second_epoch')
+def test_ctrl_c_is_one_line_and_status_130(tmp_path, capsys, image_folder, teacher_run, command):
     if command == 'small':
         err = _fails(capsys, lambda a: main('small', a), _distill(image_folder, tmp_path / 'logs', '--epochs', '2'),
                      status=130)

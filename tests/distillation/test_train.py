@@ -344,18 +344,10 @@ def _weights(path):
 
 
 def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch, capsys, image_folder, cifar_data,
-                                                    smoke_settings_for):
+                                                    smoke_settings_for, ctrl_c_in_second_epoch):
     settings = smoke_settings_for('small', image_folder, tmp_path / 'interrupted', epochs=2)
-    original = trainer._train_epoch
-    epochs_trained = []
-
-    def interrupt_second_epoch(*args, **kwargs):
-        epochs_trained.append(1)
-        if len(epochs_trained) == 2:
-            raise KeyboardInterrupt
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(trainer, '_train_epoch', interrupt_second_epoch)
+    original = trainer._train_epoch.__wrapped__
+    epochs_trained = ctrl_c_in_second_epoch
     with pytest.raises(KeyboardInterrupt):
         train(SmallConfigs(), settings, cifar_data)
 

@@ -38,23 +38,13 @@ def _tiny_model(c: TinyConfigs) -> CIFAR10VGGModel:
     return CIFAR10VGGModel([[4], [4], [4], [4], [4]], classes=c.classes).to(c.device)
 
 
-def _interrupted_run(settings, data, monkeypatch, configs=TinyConfigs) -> RunRecord:
+def _interrupted_run(settings, data, configs=TinyConfigs) -> RunRecord:
     """
-    A run of two epochs interrupted after its first; returns its record.
+    A run of two epochs interrupted after its first (by the
+    `ctrl_c_in_second_epoch` fixture); returns its record.
     """
-    original = trainer._train_epoch
-    calls = []
-
-    def interrupt_second(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return original(*args, **kwargs)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(trainer, '_train_epoch', interrupt_second)
-        with pytest.raises(KeyboardInterrupt):
-            train(configs(), settings, data)
+    with pytest.raises(KeyboardInterrupt):
+        train(configs(), settings, data)
     [record] = find_runs(settings['logs_dir'], 'small-smoke')
     assert record.epoch == 1 and not record.finished
     return record
@@ -102,13 +92,14 @@ def test_default_sizes_that_do_not_fit_the_data(tmp_path, image_folder, cifar_da
 
 # ## The lock
 
-def test_a_live_run_is_not_trained_twice(tmp_path, monkeypatch, image_folder, cifar_data, smoke_settings_for):
+@pytest.mark.usefixtures('ctrl_c_in_second_epoch')
+def test_a_live_run_is_not_trained_twice(tmp_path, image_folder, cifar_data, smoke_settings_for):
     """
     While a process holds a run's lock, the same command stops at once,
     naming the run and the process, and changes nothing in the run.
     """
     settings = smoke_settings_for('small', image_folder, tmp_path, epochs=2)
-    record = _interrupted_run(settings, cifar_data, monkeypatch)
+    record = _interrupted_run(settings, cifar_data)
     before = record.path.read_bytes()
     with run_lock(record.path.parent.parent, 'the test'):
         with pytest.raises(RunBusy) as busy:
@@ -118,14 +109,15 @@ def test_a_live_run_is_not_trained_twice(tmp_path, monkeypatch, image_folder, ci
     assert record.path.read_bytes() == before
 
 
-def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path, monkeypatch, capsys, image_folder, cifar_data,
+@pytest.mark.usefixtures('ctrl_c_in_second_epoch')
+def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path, capsys, image_folder, cifar_data,
                                                       smoke_settings_for):
     """
     A process that held the lock is killed, leaving `run.lock` and labml's
     `run.pid` behind: the same command resumes the run.
     """
     settings = smoke_settings_for('small', image_folder, tmp_path, epochs=2)
-    record = _interrupted_run(settings, cifar_data, monkeypatch)
+    record = _interrupted_run(settings, cifar_data)
     folder = record.path.parent.parent
     assert (folder / 'run.pid').exists()
     holder = subprocess.Popen([sys.executable, '-c', (
@@ -147,7 +139,8 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path, monkeypatch, caps
     assert resumed.uuid == record.uuid and resumed.finished
 
 
-def test_two_resumers_of_one_run(tmp_path, monkeypatch, image_folder, cifar_data, smoke_settings_for):
+@pytest.mark.usefixtures('ctrl_c_in_second_epoch')
+def test_two_resumers_of_one_run(tmp_path, image_folder, cifar_data, smoke_settings_for):
     """
     Two commands started together on one interrupted run: one resumes it; the
     other either stops with a message while the first trains, or, started
@@ -157,7 +150,7 @@ def test_two_resumers_of_one_run(tmp_path, monkeypatch, image_folder, cifar_data
     from labml_nn.distillation.small import SmallConfigs
     # The settings the command line makes, for its model
     settings = smoke_settings_for('small', image_folder, tmp_path / 'logs', epochs=2)
-    record = _interrupted_run(settings, cifar_data, monkeypatch, SmallConfigs)
+    record = _interrupted_run(settings, cifar_data, SmallConfigs)
     argv = [sys.executable, '-m', 'labml_nn.distillation.small', '--data-dir', str(image_folder),
             '--logs-dir', str(tmp_path / 'logs'), '--profile', 'smoke', '--device', 'cpu', '--epochs', '2']
     processes = [subprocess.Popen(argv, cwd=tmp_path, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
