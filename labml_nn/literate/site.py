@@ -109,6 +109,7 @@ class Site:
         # 4. What each page is called in each language, in reading order, before any page is rendered
         titles = {(language.code, path): self._title(self.pages[path], self.translations.get((language.code, path)))
                   for language in self.languages for path in reading_order(self.pages)}
+        self.warnings.extend(_shared_titles(titles))
         # 5. Each page in each language that covers it, and the search box's index of them
         files = {}
         for language in self.languages:
@@ -223,6 +224,20 @@ class Site:
             translated={output_path(p) for p in self.pages if language.covers(p)},
             english={output_path(p) for p in self.pages} | set(ASSET_FILES) | set(self.images),
             anchors={section.anchor for section in page.sections} | set(re.findall(r'\bid="([^"]+)"', notes)))
+
+
+def _shared_titles(titles: dict) -> list:
+    """
+    A warning for each title that two pages of one language share: the home
+    page would list them under one name.
+    """
+    first, warnings = {}, []
+    for (code, path), (title, _) in titles.items():
+        if (code, title) in first:
+            warnings.append(f'{first[code, title]} and {path} are both titled {title!r} ({code}); '
+                            f'give one a title of its own in its front matter')
+        first.setdefault((code, title), path)
+    return warnings
 
 
 def reading_order(pages: dict) -> list:

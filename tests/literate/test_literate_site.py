@@ -292,6 +292,13 @@ def test_pages_come_in_the_order_the_index_pages_link_them(tmp_path):
                                     'pkg/aaa.py', 'pkg/zzz.py', 'a.md', 'other/__init__.py']
 
 
+def test_two_pages_with_one_title_are_a_warning(source, translations, capsys, tmp_path):
+    (source / 'pkg' / 'readme.md').write_text('---\ntitle: The package\n---\n\n# Read me\n', encoding='utf-8')
+    assert main([str(source), '--lang', 'en', '--out', str(tmp_path / 'out')]) == 0
+    assert ("warning: pkg/__init__.py and pkg/readme.md are both titled 'The package' (en); "
+            "give one a title of its own in its front matter") in capsys.readouterr().err
+
+
 def test_this_packages_home_page_reads_in_order_with_a_title_each():
     source = Path(labml_nn.__file__).parent
     pages, _ = read_pages(source, source / 'literate' / 'translations')
