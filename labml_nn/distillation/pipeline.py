@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 from labml_nn.distillation.teacher import find_teacher, load_teacher
-from labml_nn.distillation.train import (COMMANDS, PROFILES, add_options, command_errors, configs_for,
-                                         positive, profile_settings)
-from labml_nn.experiments.data import check_writable, load_cifar10, write_atomic
+from labml_nn.distillation.train import (COMMANDS, PROFILES, add_options, check_writable, command_errors,
+                                         configs_for, positive, profile_settings)
+from labml_nn.experiments.data import load_cifar10, write_atomic
 from labml_nn.experiments.runs import RunRecord, load_checkpoint
 from labml_nn.experiments.trainer import train
 
@@ -90,15 +90,20 @@ def argument_parser() -> argparse.ArgumentParser:
 def run_study(args: argparse.Namespace) -> Dict[str, Any]:
     """
     ## The study
+
+    The settings of every run first, then the data, then the runs: the
+    teacher, and for each seed the baseline and the distilled student.
     """
     common = {'data_dir': args.data_dir, 'logs_dir': args.logs_dir}
     common |= {name: getattr(args, name) for name in SHARED if getattr(args, name) is not None}
+    teacher_settings = profile_settings(args.profile, 'large') | common
+    students = [(model, seed, profile_settings(args.profile, model) | common | {'seed': seed})
+                for seed in range(args.seeds) for model in ('small', 'distilled')]
     # A teacher that is named must exist, which is known before the data is read
     teacher_path = find_teacher(args.teacher, args.logs_dir, args.profile) if args.teacher else None
     # Load the data once for every run
     data = load_cifar10(args.data_dir)
-    runs = []
-    stages = 1 + 2 * args.seeds
+    stages = 1 + len(students)
 
     # The teacher: the one named, or one trained with seed 0 and shared by every seed
     if teacher_path:
@@ -107,17 +112,15 @@ def run_study(args: argparse.Namespace) -> Dict[str, Any]:
         teacher = RunRecord.from_checkpoint(load_checkpoint(teacher_path, mmap=True), teacher_path)
     else:
         print(f'[1/{stages}] large teacher')
-        teacher = train(configs_for('large'), profile_settings(args.profile, 'large') | common, data)
-    runs.append(results_row('large', teacher))
+        teacher = train(configs_for('large'), teacher_settings, data)
+    runs = [results_row('large', teacher)]
 
-    # For each seed, the baseline and the distilled student
-    for seed in range(args.seeds):
-        for offset, model in enumerate(('small', 'distilled')):
-            print(f'[{2 + 2 * seed + offset}/{stages}] {model} seed {seed}')
-            settings = profile_settings(args.profile, model) | common | {'seed': seed}
-            if COMMANDS[model]['teacher']:
-                settings['teacher'] = str(teacher.path)
-            runs.append(results_row(model, train(configs_for(model), settings, data)))
+    # The students, in order of seed
+    for stage, (model, seed, settings) in enumerate(students, start=2):
+        print(f'[{stage}/{stages}] {model} seed {seed}')
+        if COMMANDS[model]['teacher']:
+            settings['teacher'] = str(teacher.path)
+        runs.append(results_row(model, train(configs_for(model), settings, data)))
     return {'profile': args.profile, 'runs': runs, 'summary': summarize(runs)}
 
 

@@ -28,6 +28,7 @@ cannot be written, data or a teacher that do not fit.
 import argparse
 import math
 import sys
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Dict, Optional, Type
@@ -38,7 +39,7 @@ from labml_nn.distillation.distill import DistillationConfigs
 from labml_nn.distillation.large import LargeConfigs
 from labml_nn.distillation.small import SmallConfigs
 from labml_nn.distillation.teacher import TeacherNotFound, find_teacher, load_teacher
-from labml_nn.experiments.data import CannotWrite, DataError, check_writable, load_cifar10
+from labml_nn.experiments.data import DataError, load_cifar10
 from labml_nn.experiments.runs import RunBusy
 from labml_nn.experiments.trainer import Configs, Diverged, Interrupted, train
 
@@ -272,6 +273,26 @@ def main(model_name: str, argv: Optional[list] = None):
     print(f'{model_name}: validation accuracy {result.valid_accuracy:.2%}'
           + (f', test accuracy {test:.2%}' if test is not None else '')
           + f'; checkpoint {result.path}')
+
+
+class CannotWrite(Exception):
+    """
+    An output folder cannot be made or written to.
+    """
+
+
+def check_writable(folder: Path, option: str):
+    """
+    Make `folder` if needed and write (then remove) a temporary file in it,
+    so that a folder the program cannot write to is refused before any work
+    rather than after it.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise CannotWrite(f'cannot write to {option} {folder}: {e.strerror or e}') from None
 
 
 @contextmanager

@@ -255,26 +255,6 @@ def write_atomic(path: Path, write: Callable[[str], None]):
             os.remove(tmp)
 
 
-class CannotWrite(Exception):
-    """
-    An output folder cannot be made or written to.
-    """
-
-
-def check_writable(folder: Path, option: str):
-    """
-    Make `folder` if needed and write (then remove) a temporary file in it,
-    so that a folder the program cannot write to is refused before any work
-    rather than after it.
-    """
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as e:
-        raise CannotWrite(f'cannot write to {option} {folder}: {e.strerror or e}') from None
-
-
 def split_train(train: Split, valid_size: int, train_size: Optional[int], seed: int = 0) -> Tuple[Split, Split]:
     """
     ## Hold out a validation split

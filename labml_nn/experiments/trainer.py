@@ -146,10 +146,10 @@ def train(c: Configs, settings: Dict[str, Any], data: Optional[CIFAR10] = None,
         if resume is not None and resume['finished']:
             print(f'{name} seed {resume["seed"]}: reusing the finished run {uuid}')
             return RunRecord.from_checkpoint(resume, earlier.path)
-        return _train_run(c, settings, data, uuid, key, resume)
+        return _train_run(c, settings, data, key, uuid, checkpoint_path(logs_dir, name, uuid), resume)
 
 
-def _train_run(c: Configs, settings: Dict[str, Any], data: CIFAR10, uuid: str, key: str,
+def _train_run(c: Configs, settings: Dict[str, Any], data: CIFAR10, key: str, uuid: str, checkpoint: Path,
                resume: Optional[Dict[str, Any]]) -> RunRecord:
     """
     <a id="train-run"></a>
@@ -157,7 +157,8 @@ def _train_run(c: Configs, settings: Dict[str, Any], data: CIFAR10, uuid: str, k
     ### Train a run, under its lock
 
     A new run when `resume` is `None`, else the run of that checkpoint, from
-    the epoch after the last one saved.
+    the epoch after the last one saved. `checkpoint` is where the run's
+    checkpoint is written, in its run folder.
     """
     name, logs_dir = experiment_name(settings), settings['logs_dir']
     # Runs are written under `logs_dir`; labml records the git commit of the
@@ -186,7 +187,7 @@ def _train_run(c: Configs, settings: Dict[str, Any], data: CIFAR10, uuid: str, k
         for k in ('epoch', 'history', 'train_seconds', 'images', 'valid_accuracy'):
             setattr(record, k, resume[k])
         print(f'Resuming {name} run {uuid} after epoch {record.epoch}')
-    record.path = checkpoint_path(logs_dir, name, uuid)
+    record.path = checkpoint
 
     try:
         with experiment.start():
