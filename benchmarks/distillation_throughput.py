@@ -13,12 +13,12 @@ side in one run, and prints the ratio.
   normalization uses batch statistics (as in training mode), under `no_grad`;
   the loss is `F.kl_div(..., log_target=True, reduction='batchmean') * T**2`
   plus cross-entropy.
-* **ours**: what `labml_nn.distillation` does: the images are one `uint8`
-  tensor in memory, augmented a whole batch at a time, `channels_last`,
-  bfloat16 autocast where the processor has it, the teacher in evaluation
-  mode under `inference_mode` with its batch normalization folded into its
-  convolutions and its weights packed once into oneDNN's layout
-  (`PackedForCPU`), and the chunked `DistillationLoss`.
+* **ours**: the trainer's own distillation step, `DistillationConfigs.step`:
+  the images are one `uint8` tensor in memory, augmented a whole batch at a
+  time, `channels_last`, bfloat16 autocast where the processor has it, the
+  teacher in evaluation mode under `inference_mode` with its batch
+  normalization folded into its convolutions and its weights packed once
+  into oneDNN's layout (`PackedForCPU`), and the chunked `soft_target_loss`.
 
 Both recompute the teacher at every step and train the same small student
 with SGD at batch 64. The two are timed in alternating rounds, so that noise
@@ -43,12 +43,11 @@ import torch.nn.functional as F
 from PIL import Image
 
 from labml_nn.distillation.large import LargeModel
-from labml_nn.distillation.loss import DistillationLoss
 from labml_nn.distillation.small import SmallModel
 from labml_nn.distillation.fixed_teacher import fixed_teacher
 from labml_nn.distillation.teacher import TeacherNotFound, find_teacher, load_teacher
 from labml_nn.distillation.train import PROFILES, configs_for, positive
-from labml_nn.experiments.data import MEAN, STD, DataError, augment, load_cifar10, normalize, split_train
+from labml_nn.experiments.data import MEAN, STD, DataError, load_cifar10, normalize, split_train
 from labml_nn.experiments.trainer import cpu_has_bf16
 
 # The distilled student's settings: batch size, $T$ and the two weights, and
@@ -98,23 +97,30 @@ def reference_step(teacher, student, optimizer, images, labels):
     optimizer.step()
 
 
-def our_batches(split, seed: int):
-    generator = torch.Generator().manual_seed(seed)
-    order = torch.randperm(len(split.labels), generator=generator)
-    for i in range(len(order) // BATCH):
-        index = order[i * BATCH:(i + 1) * BATCH]
-        yield normalize(augment(split.images[index], generator)), split.labels[index]
+def our_formulation(teacher: torch.nn.Module, student: torch.nn.Module, optimizer, bf16: bool):
+    """
+    The trainer's own distillation step (`DistillationConfigs.step`) on
+    batches drawn as the trainer draws them: a seeded order, `uint8` images
+    augmented inside the step with the same generator.
+    """
+    c = configs_for('distilled')
+    c.device, c.bf16, c.model, c.teacher_model = 'cpu', bf16, student, teacher
+    generator = torch.Generator()
 
+    def batches(split, seed: int):
+        generator.manual_seed(seed)
+        order = torch.randperm(len(split.labels), generator=generator)
+        for i in range(len(order) // BATCH):
+            index = order[i * BATCH:(i + 1) * BATCH]
+            yield split.images[index], split.labels[index]
 
-def our_step(teacher, student, optimizer, images, labels, loss_fn, bf16: bool):
-    with torch.inference_mode(), torch.autocast('cpu', torch.bfloat16, enabled=bf16):
-        teacher_logits = teacher(images)
-    with torch.autocast('cpu', torch.bfloat16, enabled=bf16):
-        logits = student(images)
-    loss = loss_fn(logits, teacher_logits.clone(), labels)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
+    def step(images, labels):
+        loss = c.step(images, labels, generator)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return batches, step
 
 
 def make_models(ours: bool, teacher_state, bf16: bool):
@@ -147,9 +153,7 @@ def formulation(ours: bool, teacher_state, bf16: bool):
     """
     teacher, student, optimizer = make_models(ours, teacher_state, bf16)
     if ours:
-        loss_fn = DistillationLoss(T, SOFT, LABEL)
-        return student, our_batches, lambda images, labels: our_step(
-            teacher, student, optimizer, images, labels, loss_fn, bf16)
+        return (student, *our_formulation(teacher, student, optimizer, bf16))
     return student, reference_batches, lambda images, labels: reference_step(
         teacher, student, optimizer, images, labels)
 
