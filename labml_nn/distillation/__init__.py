@@ -30,6 +30,8 @@ The pages:
   [making a fixed teacher fast](fixed_teacher.html).
 * [The training commands](train.html): profiles and the command line.
 * [The whole study in one command](pipeline.html), with results over seeds.
+* [Distributed distillation with torchrun](distributed.html): the commands
+  on several GPUs or machines, with the results of one process.
 
 This module imports nothing, so `import labml_nn.distillation.loss` stays cheap.
 """

@@ -41,6 +41,7 @@ from labml_nn.distillation.fixed_teacher import fixed_teacher
 from labml_nn.distillation.loss import soft_target_loss
 from labml_nn.distillation.small import SmallConfigs
 from labml_nn.distillation.teacher import load_teacher
+from labml_nn.experiments import distributed
 from labml_nn.experiments.data import augment, normalize
 from labml_nn.experiments.trainer import autocast
 
@@ -68,20 +69,26 @@ class DistillationConfigs(SmallConfigs):
 
         ## One distillation step
 
-        `images` is a batch of `uint8` images on the device, `labels` their
-        classes; returns the loss the student minimizes.
+        `images` is the global batch of `uint8` images on the device, `labels`
+        their classes; returns the loss the student minimizes.
         """
-        # 1. Augment the batch, then normalize it: the teacher and the student see the same images $x$
-        x = normalize(augment(images, generator))
+        # 1. Augment the global batch (every process draws the same random
+        # numbers), keep this process's slice and normalize it: the teacher
+        # and the student see the same images $x$
+        x = normalize(distributed.local_part(augment(images, generator)))
+        labels = distributed.local_part(labels)
         # 2. The teacher's logits $v$. It is fixed: in evaluation mode, with
         # no gradients; `inference_mode` records nothing for autograd, and
-        # `clone` makes its output an ordinary tensor that the loss may keep
+        # `clone` makes its output an ordinary tensor that the loss may keep.
+        # It is not wrapped for several processes: each computes the
+        # teacher's logits of its own slice, and nothing of it is synchronized
         with torch.inference_mode(), autocast(self):
             teacher_logits = self.teacher_model(x)
         teacher_logits = teacher_logits.clone()
-        # 3. The student's logits $z$
+        # 3. The student's logits $z$, through its replica, which averages
+        # its gradients over the processes under torchrun
         with autocast(self):
-            student_logits = self.model(x)
+            student_logits = self.replica(x)
         # 4. The soft-target term,
         # $\mathcal{L}_{soft} = T^2 \, \mathrm{KL}\big(\mathrm{softmax}(v / T) \,\|\, \mathrm{softmax}(z / T)\big)$,
         # averaged over the batch

@@ -19,6 +19,9 @@ python -m labml_nn.distillation.pipeline --data-dir DIR --profile cpu --seeds 3 
 3. writes `OUT/results.json`, `OUT/results.md` (accuracy as mean ± standard
    deviation over seeds) and `OUT/accuracy.png` (validation accuracy per epoch).
 
+Under `torchrun` every run of the study trains on all the processes, and
+rank 0 alone writes the results ([distributed distillation](distributed.html)).
+
 Every run is identified by its settings, so running the same command again
 reuses the runs that finished and resumes the one that was interrupted.
 Choices (the profiles' schedules and the distillation settings) were made on
@@ -35,7 +38,8 @@ from typing import Any, Dict, List
 
 from labml_nn.distillation.teacher import find_teacher, load_teacher
 from labml_nn.distillation.train import (COMMANDS, PROFILES, add_options, check_writable, command_errors,
-                                         configs_for, positive, profile_settings)
+                                         configs_for, default_device, positive, profile_settings)
+from labml_nn.experiments import distributed
 from labml_nn.experiments.data import load_cifar10, write_atomic
 from labml_nn.experiments.runs import RunRecord, load_checkpoint
 from labml_nn.experiments.trainer import train
@@ -56,11 +60,23 @@ def main(argv=None):
     args = argument_parser().parse_args(argv)
     out = Path(args.out)
     with command_errors():
+        # Every run's batch (the profile's) must divide among the processes
+        for model in MODELS:
+            distributed.check_batch_size(profile_settings(args.profile, model)['batch_size'])
         check_writable(out, '--out')
         check_writable(Path(args.logs_dir), '--logs-dir')
-        results = run_study(args)
+        with distributed.process_group(args.device or default_device()):
+            results = run_study(args)
+    # Under torchrun, rank 0 writes the results
+    if distributed.is_main():
+        write_results(args.profile, results, out)
 
-    table = markdown_table(args.profile, results['summary'])
+
+def write_results(profile: str, results: Dict[str, Any], out: Path):
+    """
+    `results.json`, `results.md` and the plot, each written whole or not at all.
+    """
+    table = markdown_table(profile, results['summary'])
     write_atomic(out / 'results.json', lambda tmp: Path(tmp).write_text(json.dumps(results, indent=2)))
     write_atomic(out / 'results.md', lambda tmp: Path(tmp).write_text(table))
     plot(results['runs'], out / 'accuracy.png')
@@ -111,17 +127,25 @@ def run_study(args: argparse.Namespace) -> Dict[str, Any]:
         load_teacher(teacher_path, len(data.classes))
         teacher = RunRecord.from_checkpoint(load_checkpoint(teacher_path, mmap=True), teacher_path)
     else:
-        print(f'[1/{stages}] large teacher')
+        say(f'[1/{stages}] large teacher')
         teacher = train(configs_for('large'), teacher_settings, data)
     runs = [results_row('large', teacher)]
 
     # The students, in order of seed
     for stage, (model, seed, settings) in enumerate(students, start=2):
-        print(f'[{stage}/{stages}] {model} seed {seed}')
+        say(f'[{stage}/{stages}] {model} seed {seed}')
         if COMMANDS[model]['teacher']:
             settings['teacher'] = str(teacher.path)
         runs.append(results_row(model, train(configs_for(model), settings, data)))
     return {'profile': args.profile, 'runs': runs, 'summary': summarize(runs)}
+
+
+def say(message: str):
+    """
+    Print, once: under torchrun only rank 0 prints the study's progress.
+    """
+    if distributed.is_main():
+        print(message)
 
 
 def results_row(model_name: str, record: RunRecord) -> Dict[str, Any]:

@@ -23,6 +23,13 @@ settings are the configurations' defaults, overridden by a *profile* and then
 by the command line. Mistakes end with one message and no traceback, before
 any work: a bad value, a device this machine does not have, a folder that
 cannot be written, data or a teacher that do not fit.
+
+Each command also runs under `torchrun`, on several processes, with the same
+options and the same results ([distributed distillation](distributed.html)):
+
+```bash
+torchrun --standalone --nproc-per-node 2 -m labml_nn.distillation.small --data-dir DIR
+```
 """
 
 import argparse
@@ -39,6 +46,7 @@ from labml_nn.distillation.distill import DistillationConfigs
 from labml_nn.distillation.large import LargeConfigs
 from labml_nn.distillation.small import SmallConfigs
 from labml_nn.distillation.teacher import TeacherNotFound, find_teacher, load_teacher
+from labml_nn.experiments import distributed
 from labml_nn.experiments.data import DataError, load_cifar10
 from labml_nn.experiments.runs import RunBusy
 from labml_nn.experiments.trainer import Configs, Diverged, Interrupted, train
@@ -256,23 +264,37 @@ def main(model_name: str, argv: Optional[list] = None):
     """
     ## Entry point of each command
 
-    Checks what can be checked before training: the logs folder, the
-    teacher, the data, and that the teacher fits the data.
+    Checks what can be checked before training: that the batch divides
+    among the processes, the logs folder, the teacher, the data, and that
+    the teacher fits the data. Under torchrun every process runs this, and
+    only rank 0 prints the result.
     """
     args = argument_parser(model_name).parse_args(argv)
     settings = settings_from_args(model_name, args)
     with command_errors():
+        distributed.check_batch_size(settings['batch_size'])
         check_writable(Path(args.logs_dir), '--logs-dir')
-        teacher = find_teacher(args.teacher, args.logs_dir, args.profile) if COMMANDS[model_name]['teacher'] else None
-        data = load_cifar10(args.data_dir)
-        if teacher is not None:
-            load_teacher(teacher, len(data.classes))
-            settings['teacher'] = str(teacher)
-        result = train(configs_for(model_name), settings, data, fresh=args.fresh)
+        with distributed.process_group(settings.get('device') or default_device()):
+            teacher = (find_teacher(args.teacher, args.logs_dir, args.profile)
+                       if COMMANDS[model_name]['teacher'] else None)
+            data = load_cifar10(args.data_dir)
+            if teacher is not None:
+                load_teacher(teacher, len(data.classes))
+                settings['teacher'] = str(teacher)
+            result = train(configs_for(model_name), settings, data, fresh=args.fresh)
+    if not distributed.is_main():
+        return
     test = result.test_accuracy
     print(f'{model_name}: validation accuracy {result.valid_accuracy:.2%}'
           + (f', test accuracy {test:.2%}' if test is not None else '')
           + f'; checkpoint {result.path}')
+
+
+def default_device() -> str:
+    """
+    The device when `--device` is not given, as the trainer chooses it.
+    """
+    return 'cuda' if torch.cuda.is_available() else 'cpu'
 
 
 class CannotWrite(Exception):
@@ -303,11 +325,16 @@ def command_errors():
     """
     try:
         yield
-    except (DataError, TeacherNotFound, CannotWrite, RunBusy) as e:
+    except (DataError, TeacherNotFound, CannotWrite, RunBusy, distributed.DistributedError) as e:
         print(f'error: {e}', file=sys.stderr)
         sys.exit(2)
     except Diverged as e:
         print(f'error: {e}', file=sys.stderr)
+        sys.exit(1)
+    except torch.distributed.DistError as e:
+        # Under torchrun: another process ended, or did not answer within the timeout
+        print(f'error: process {distributed.world().rank} lost the other processes (one of them ended, or '
+              f'did not answer within {distributed.TIMEOUT}); see their messages. {e}', file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt as e:
         epoch = e.epoch if isinstance(e, Interrupted) else 0

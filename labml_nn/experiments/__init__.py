@@ -10,4 +10,6 @@ summary: The CIFAR-10 model base, data pipeline and trainer shared by the distil
 * [CIFAR-10 in memory](data.html): loading, caching and augmenting the data
 * [The trainer](trainer.html), which resumes interrupted runs
 * [Runs on disk](runs.html): the run record, finding runs again, and the lock
+* [Training on several processes](distributed.html) under torchrun, with
+  results that do not depend on their number
 """

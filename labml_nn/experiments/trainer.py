@@ -41,17 +41,27 @@ its configs and metrics; the trainer's checkpoint is
 file, then renamed) after each epoch. A run is found again by its settings
 and its data (see [runs on disk](runs.html)), so running the same command
 again resumes an interrupted run, or returns a finished one as it is.
+
+## On several processes
+
+Under `torchrun` the same loop runs in every process, on
+[its slice of each batch](distributed.html), and gives the weights a single
+process would (up to rounding). Rank 0 alone finds the run, holds its lock,
+and writes labml's files and the checkpoints; the other processes get its
+decision and wait for its writing at a barrier.
 """
 
 import time
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple, Union
 
 import torch
 from labml import experiment, lab, monit, tracker
 from labml.configs import BaseConfigs, option
 from torch import nn
 
+from labml_nn.experiments import distributed
 from labml_nn.experiments.data import (CIFAR10, Split, augment, load_cifar10, normalize, split_train,
                                        write_atomic)
 from labml_nn.experiments.runs import (WEIGHTS, RunRecord, checkpoint_path, find_earlier_run, load_checkpoint,
@@ -94,6 +104,9 @@ class Configs(BaseConfigs):
     # The model, given its option by the model's module, and the optimizer
     model: nn.Module
     optimizer: torch.optim.Optimizer
+    # The model as the training step calls it: `model` itself in one process,
+    # wrapped for [training on several processes](distributed.html#data-parallel) under torchrun
+    replica: nn.Module
 
     def step(self, images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         r"""
@@ -101,14 +114,16 @@ class Configs(BaseConfigs):
 
         ## One training step on labels
 
-        `images` is a batch of `uint8` images on the device, `labels` their
-        classes; returns the loss to minimize.
+        `images` is the global batch of `uint8` images on the device, `labels`
+        their classes; returns the loss to minimize.
         """
-        # Augment the batch with its own random numbers, then normalize it
-        x = normalize(augment(images, generator))
+        # Augment the global batch with its own random numbers (every process
+        # draws the same), keep this process's slice, and normalize it
+        x = normalize(distributed.local_part(augment(images, generator)))
+        labels = distributed.local_part(labels)
         # The model's logits $z$
         with autocast(self):
-            logits = self.model(x)
+            logits = self.replica(x)
         # Cross-entropy with the labels, $-\log \mathrm{softmax}(z)_y$, averaged over the batch
         return nn.functional.cross_entropy(logits.float(), labels)
 
@@ -125,7 +140,7 @@ def train(c: Configs, settings: Dict[str, Any], data: Optional[CIFAR10] = None,
     they identify the run. `data` is the loaded CIFAR-10 (loaded here when
     `None`). Returns the run's final record.
     """
-    name, logs_dir = experiment_name(settings), settings['logs_dir']
+    name = experiment_name(settings)
     if data is None:
         data = load_cifar10(settings['data_dir'])
     # Settings that do not fit the data stop here, before a run folder is made
@@ -134,19 +149,39 @@ def train(c: Configs, settings: Dict[str, Any], data: Optional[CIFAR10] = None,
     split_train(data.train, settings.get('valid_size', defaults.valid_size),
                 settings.get('train_size', defaults.train_size) or None)
     key = run_key(settings)
-    earlier = None if fresh else find_earlier_run(logs_dir, name, key, data.fingerprint)
+    # Rank 0 looks the run up and takes its lock, held until training ends;
+    # every process gets what it found
+    with ExitStack() as lock:
+        found = distributed.from_main(lambda: _find_run(settings, data.fingerprint, key, fresh, lock))
+        if isinstance(found, RunRecord):
+            return found
+        uuid, resume = found
+        return _train_run(c, settings, data, key, uuid,
+                          checkpoint_path(settings['logs_dir'], name, uuid), resume)
+
+
+def _find_run(settings: Dict[str, Any], fingerprint: str, key: str, fresh: bool,
+              lock: ExitStack) -> Union[RunRecord, Tuple[str, Optional[Dict[str, Any]]]]:
+    """
+    ### The run to train, or the finished one
+
+    A finished run's record; else the id of the run to train, with its
+    checkpoint to resume from (`None` for a new run), its lock entered in `lock`.
+    """
+    name, logs_dir = experiment_name(settings), settings['logs_dir']
+    earlier = None if fresh else find_earlier_run(logs_dir, name, key, fingerprint)
     if earlier is not None and earlier.finished:
         print(f'{name} seed {earlier.seed}: reusing the finished run {earlier.uuid}')
         return earlier
     uuid = earlier.uuid if earlier else experiment.generate_uuid()
-    with run_lock(Path(logs_dir) / name / uuid, f'Run {uuid} of {name}'):
-        # Read the checkpoint again under the lock: the process that held it
-        # may have trained more epochs, or finished, since it was looked up
-        resume = load_checkpoint(earlier.path) if earlier else None
-        if resume is not None and resume['finished']:
-            print(f'{name} seed {resume["seed"]}: reusing the finished run {uuid}')
-            return RunRecord.from_checkpoint(resume, earlier.path)
-        return _train_run(c, settings, data, key, uuid, checkpoint_path(logs_dir, name, uuid), resume)
+    lock.enter_context(run_lock(Path(logs_dir) / name / uuid, f'Run {uuid} of {name}'))
+    # Read the checkpoint again under the lock: the process that held it
+    # may have trained more epochs, or finished, since it was looked up
+    resume = load_checkpoint(earlier.path) if earlier else None
+    if resume is not None and resume['finished']:
+        print(f'{name} seed {resume["seed"]}: reusing the finished run {uuid}')
+        return RunRecord.from_checkpoint(resume, earlier.path)
+    return uuid, resume
 
 
 def _train_run(c: Configs, settings: Dict[str, Any], data: CIFAR10, key: str, uuid: str, checkpoint: Path,
@@ -164,13 +199,23 @@ def _train_run(c: Configs, settings: Dict[str, Any], data: CIFAR10, key: str, uu
     # Runs are written under `logs_dir`; labml records the git commit of the
     # folder the command runs in, when it is a repository
     lab.configure({'path': str(Path.cwd()), 'experiments_path': str(Path(logs_dir).resolve())})
-    experiment.create(name=name, uuid=uuid, writers={'screen', 'file'})
+    if distributed.is_main():
+        experiment.create(name=name, uuid=uuid, writers={'screen', 'file'})
+    else:
+        # The other processes compute the same configurations and write nothing
+        experiment.evaluate()
     # Seed before the model is made, so that its initial weights are the seed's
     torch.manual_seed(settings.get('seed', 0))
-    # The model's outputs are the data's classes
-    experiment.configs(c, settings | {'classes': len(data.classes)})
+    # The model's outputs are the data's classes; with several processes,
+    # each trains on the device of its own rank
+    overrides = settings | {'classes': len(data.classes)}
+    if 'device' in settings:
+        overrides['device'] = distributed.process_device(settings['device'])
+    experiment.configs(c, overrides)
     train_split, valid_split = split_train(data.train, c.valid_size, c.train_size or None)
-    model, optimizer = c.model, c.optimizer
+    # Every process makes its replica of the model at the same point: with
+    # several processes, making it waits for the others
+    model, optimizer, _ = c.model, c.optimizer, c.replica
     batches_per_epoch = max(1, len(train_split.labels) // c.batch_size)
     scheduler = learning_rate_schedule(optimizer, c.epochs * batches_per_epoch, c.schedule)
     # The augmentation's random numbers, kept apart from the model's (dropout)
@@ -186,7 +231,8 @@ def _train_run(c: Configs, settings: Dict[str, Any], data: CIFAR10, key: str, uu
         torch.set_rng_state(resume['rng']['torch'])
         for k in ('epoch', 'history', 'train_seconds', 'images', 'valid_accuracy'):
             setattr(record, k, resume[k])
-        print(f'Resuming {name} run {uuid} after epoch {record.epoch}')
+        if distributed.is_main():
+            print(f'Resuming {name} run {uuid} after epoch {record.epoch}')
     record.path = checkpoint
 
     try:
@@ -227,11 +273,14 @@ def _train_epochs(c: Configs, record: RunRecord, data: CIFAR10, train_split: Spl
         if record.finished:
             record.test_accuracy = accuracy(c, model, data.test) if data.test is not None else None
         record.updated = time.time()
-        # The checkpoint of the epoch just completed
-        saved = record.fields() | dict(zip(WEIGHTS, (
-            model.state_dict(), optimizer.state_dict(), scheduler.state_dict(),
-            {'augment': generator.get_state(), 'torch': torch.get_rng_state()})))
-        write_atomic(record.path, lambda tmp: torch.save(saved, tmp))
+        # The checkpoint of the epoch just completed, written by rank 0 while
+        # the other processes wait: they hold the same state
+        if distributed.is_main():
+            saved = record.fields() | dict(zip(WEIGHTS, (
+                model.state_dict(), optimizer.state_dict(), scheduler.state_dict(),
+                {'augment': generator.get_state(), 'torch': torch.get_rng_state()})))
+            write_atomic(record.path, lambda tmp: torch.save(saved, tmp))
+        distributed.barrier()
         tracker.new_line()
 
 
@@ -241,7 +290,8 @@ def _train_epoch(c: Configs, model: nn.Module, optimizer: torch.optim.Optimizer,
     ## One epoch
 
     A fresh random order each epoch; the last partial batch is dropped so
-    that batch normalization always sees full batches.
+    that batch normalization always sees full batches. Every process draws the
+    same order and indexes the same global batch; the step keeps its slice.
     """
     model.train()
     order = torch.randperm(len(split.labels), generator=generator)
@@ -272,18 +322,21 @@ def accuracy(c: Configs, model: nn.Module, split: Split, batch_size: int = 1000)
     ## Accuracy
 
     The fraction of `split` that `model` classifies right, in evaluation mode,
-    where batch normalization uses its running statistics.
+    where batch normalization uses its running statistics. With several
+    processes each counts the right answers on [its share](distributed.html#shard)
+    of the images, and the counts are summed.
     """
     was_training = model.training
     model.eval()
+    share = distributed.shard(len(split.labels))
+    images, labels = split.images[share], split.labels[share]
     correct = 0
-    for start in range(0, len(split.labels), batch_size):
-        images = split.images[start:start + batch_size].to(c.device)
+    for start in range(0, len(labels), batch_size):
         with autocast(c):
-            logits = model(normalize(images))
-        correct += (logits.argmax(-1).cpu() == split.labels[start:start + batch_size]).sum().item()
+            logits = model(normalize(images[start:start + batch_size].to(c.device)))
+        correct += (logits.argmax(-1).cpu() == labels[start:start + batch_size]).sum().item()
     model.train(was_training)
-    return correct / len(split.labels)
+    return distributed.sum_over_processes(correct) / len(split.labels)
 
 
 def experiment_name(settings: Dict[str, Any]) -> str:
@@ -321,9 +374,10 @@ def autocast(c: Configs):
 @option(Configs.device)
 def _device(c: Configs):
     """
-    The first GPU when there is one, the CPU otherwise.
+    The first GPU when there is one (under torchrun, the GPU of the
+    process's `LOCAL_RANK`), the CPU otherwise.
     """
-    return 'cuda' if torch.cuda.is_available() else 'cpu'
+    return distributed.process_device('cuda' if torch.cuda.is_available() else 'cpu')
 
 
 @option(Configs.bf16)
@@ -341,6 +395,15 @@ def cpu_has_bf16() -> bool:
     Whether this CPU has the bfloat16 instructions that oneDNN's bfloat16 kernels need.
     """
     return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+@option(Configs.replica)
+def _replica(c: Configs):
+    """
+    The model itself in one process; synchronized and wrapped in
+    `DistributedDataParallel` under torchrun.
+    """
+    return distributed.data_parallel(c.model)
 
 
 @option(Configs.optimizer)

@@ -322,7 +322,8 @@ def test_distillation_step_is_the_distillation_loss(teacher_run):
     teacher.eval().requires_grad_(False)
     torch.manual_seed(0)
     student = SmallModel(classes)
-    c = SimpleNamespace(teacher_model=teacher, model=student, device='cpu', bf16=False,
+    # In one process the replica the step calls is the model itself
+    c = SimpleNamespace(teacher_model=teacher, model=student, replica=student, device='cpu', bf16=False,
                         temperature=4.0, soft_target_weight=0.9, label_loss_weight=0.1)
     images = torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
     labels = torch.tensor([0, 1, 2, 3, 3, 2, 1, 0])
