@@ -38,11 +38,11 @@ from typing import Any, Dict, List
 
 from labml_nn.distillation.teacher import find_teacher, load_teacher
 from labml_nn.distillation.train import (COMMANDS, PROFILES, add_options, check_writable, command_errors,
-                                         configs_for, default_device, positive, profile_settings)
+                                         configs_for, positive, profile_settings)
 from labml_nn.experiments import distributed
 from labml_nn.experiments.data import load_cifar10, write_atomic
 from labml_nn.experiments.runs import RunRecord, load_checkpoint
-from labml_nn.experiments.trainer import train
+from labml_nn.experiments.trainer import default_device, train
 
 # The models of the study, in the order of the table
 MODELS = ('large', 'small', 'distilled')

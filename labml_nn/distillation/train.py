@@ -49,7 +49,7 @@ from labml_nn.distillation.teacher import TeacherNotFound, find_teacher, load_te
 from labml_nn.experiments import distributed
 from labml_nn.experiments.data import DataError, load_cifar10
 from labml_nn.experiments.runs import RunBusy
-from labml_nn.experiments.trainer import Configs, Diverged, Interrupted, train
+from labml_nn.experiments.trainer import Configs, Diverged, Interrupted, default_device, train
 
 # ## The commands
 #
@@ -288,13 +288,6 @@ def main(model_name: str, argv: Optional[list] = None):
     print(f'{model_name}: validation accuracy {result.valid_accuracy:.2%}'
           + (f', test accuracy {test:.2%}' if test is not None else '')
           + f'; checkpoint {result.path}')
-
-
-def default_device() -> str:
-    """
-    The device when `--device` is not given, as the trainer chooses it.
-    """
-    return 'cuda' if torch.cuda.is_available() else 'cpu'
 
 
 class CannotWrite(Exception):

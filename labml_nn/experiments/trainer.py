@@ -374,10 +374,16 @@ def autocast(c: Configs):
 @option(Configs.device)
 def _device(c: Configs):
     """
-    The first GPU when there is one (under torchrun, the GPU of the
-    process's `LOCAL_RANK`), the CPU otherwise.
+    The default device; under torchrun, the GPU of the process's `LOCAL_RANK`.
     """
-    return distributed.process_device('cuda' if torch.cuda.is_available() else 'cpu')
+    return distributed.process_device(default_device())
+
+
+def default_device() -> str:
+    """
+    The first GPU when there is one, the CPU otherwise.
+    """
+    return 'cuda' if torch.cuda.is_available() else 'cpu'
 
 
 @option(Configs.bf16)
