@@ -190,8 +190,6 @@ def local_part(batch: torch.Tensor) -> torch.Tensor:
 
 def shard(count: int) -> slice:
     r"""
-    <a id="shard"></a>
-
     ## Evaluation, shared without double counting
 
     Rank $r$ evaluates images $\lfloor r N / W \rfloor$ to

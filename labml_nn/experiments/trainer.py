@@ -304,6 +304,8 @@ def _train_epoch(c: Configs, model: nn.Module, optimizer: torch.optim.Optimizer,
         optimizer.step()
         scheduler.step()
         tracker.add_global_step(len(index))
+        # Under torchrun, the loss of rank 0's slice: averaging it over the
+        # processes would make every step wait for one more exchange
         tracker.add('loss.train', loss)
 
 

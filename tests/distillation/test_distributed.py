@@ -239,7 +239,8 @@ def test_a_killed_process_ends_the_launch_and_the_command_resumes(launches):
     assert seconds_to_end < 60
     assert 1 <= epoch_at_kill < 3, 'the run finished before the kill; the test needs longer epochs'
     resumed = launches['resumed']
-    assert 'Resuming small-smoke run' in resumed, resumed[-3000:]
+    # Rank 0 alone says so
+    assert resumed.count('Resuming small-smoke run') == 1, resumed[-3000:]
     killed = only_run(launches['logs']['killed'], 'small-smoke')
     reference = only_run(launches['logs']['reference'], 'small-smoke')
     assert killed.finished and reference.finished
@@ -271,3 +272,36 @@ def test_the_study_checks_the_batch_too(tmp_path, monkeypatch, capsys):
     assert exit_.value.code == 2
     assert 'does not divide among the 3 processes' in capsys.readouterr().err
     assert not (tmp_path / 'out').exists()
+
+
+def test_cpu_processes_join_through_gloo_with_a_timeout(monkeypatch):
+    """
+    With two processes on the CPU, the group is gloo's, with the timeout that
+    ends a wait for a process that died; it is left when the command ends.
+    """
+    from labml_nn.experiments import distributed
+    calls = []
+    monkeypatch.setattr(torch.distributed, 'init_process_group',
+                        lambda backend, timeout: calls.append((backend, timeout)))
+    monkeypatch.setattr(torch.distributed, 'destroy_process_group', lambda: calls.append('left'))
+    monkeypatch.setenv('WORLD_SIZE', '2')
+    with distributed.process_group('cpu'):
+        assert calls == [('gloo', distributed.TIMEOUT)]
+    assert calls[-1] == 'left'
+
+
+def test_one_process_joins_no_group(monkeypatch):
+    from labml_nn.experiments import distributed
+    monkeypatch.delenv('WORLD_SIZE', raising=False)
+    monkeypatch.setattr(torch.distributed, 'init_process_group', lambda **_: pytest.fail('joined a group'))
+    with distributed.process_group('cpu'):
+        pass
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='no CUDA device here')
+def test_one_named_gpu_for_several_processes_is_an_error(monkeypatch):
+    from labml_nn.experiments import distributed
+    monkeypatch.setenv('WORLD_SIZE', '2')
+    with pytest.raises(distributed.DistributedError, match='give --device cuda'):
+        with distributed.process_group('cuda:0'):
+            pass
