@@ -33,12 +33,23 @@ WORLD_SIZES = (1, 2)
 
 
 def launcher():
+    from labml_nn.distillation.train import configs_for, positive
+    from labml_nn.experiments.data import DataError, load_cifar10
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[1])
     parser.add_argument('--data-dir', required=True)
-    parser.add_argument('--steps', type=int, default=20, help='timed steps per launch')
-    parser.add_argument('--rounds', type=int, default=2, help='launches of each world size')
-    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--steps', type=positive(int), default=20, help='timed steps per launch')
+    parser.add_argument('--rounds', type=positive(int), default=2, help='launches of each world size')
+    parser.add_argument('--device', choices=['cpu', 'cuda'], default='cuda' if torch.cuda.is_available() else 'cpu')
     args = parser.parse_args()
+    # The data is checked, and its cache made, once, before the launches
+    try:
+        images = len(load_cifar10(args.data_dir).train.labels)
+    except DataError as e:
+        usage_error(str(e))
+    batch = configs_for('distilled').batch_size
+    if images < batch * (args.steps + 2):
+        usage_error(f'{images} training images make fewer than the {args.steps + 2} batches of {batch} '
+                    f'a launch needs; use fewer --steps')
     cores = os.cpu_count() or 1
     print(f'torch {torch.__version__}, {cores} CPU cores, device {args.device}, '
           f'{args.steps} steps x {args.rounds} rounds')
@@ -58,6 +69,11 @@ def launcher():
         print(f'| {w} | {max(1, cores // w) if args.device == "cpu" else "-"} | {per_process:.1f} '
               f'| {totals[w]:.1f} |')
     print(f'\ntotal images/s, 2 processes / 1 process = {totals[2] / totals[1]:.2f}x')
+
+
+def usage_error(message: str):
+    print(f'error: {message}', file=sys.stderr)
+    sys.exit(2)
 
 
 def launch(world_size: int, threads: int, args) -> list:
@@ -104,9 +120,6 @@ def worker():
         c = configs_for('distilled')
         batch = c.batch_size
         distributed.check_batch_size(batch)
-        if len(split.labels) < batch * (args.steps + 2):
-            sys.exit(f'{len(split.labels)} training images make fewer than the {args.steps + 2} batches of '
-                     f'{batch} a launch needs; use fewer --steps')
         student = SmallModel().to(device, memory_format=torch.channels_last)
         teacher = LargeModel().to(device, memory_format=torch.channels_last)
         c.device, c.bf16, c.model = device, False, student
