@@ -37,6 +37,7 @@ bench: install
 	$(PY) benchmarks/loss_memory.py
 	$(PY) benchmarks/render_speed.py
 	$(PY) benchmarks/distillation_throughput.py --data-dir $(CIFAR10_DIR)
+	$(PY) benchmarks/distributed_throughput.py --data-dir $(CIFAR10_DIR)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
