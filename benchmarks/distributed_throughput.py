@@ -60,7 +60,7 @@ def launcher():
             print(f'round {r + 1}: {w} process(es): ' + ', '.join(f'{x:.1f}' for x in rates[w][-1])
                   + ' images/s', flush=True)
 
-    print(f'\n| processes | threads each | images/s per process | images/s in total |')
+    print('\n| processes | threads each | images/s per process | images/s in total |')
     print('|---:|---:|---:|---:|')
     totals = {}
     for w in WORLD_SIZES:

@@ -41,7 +41,6 @@ class LargeModel(CIFAR10VGGModel):
                          dropout=0.1, classes=classes)
 
 
-
 class LargeConfigs(Configs):
     """
     ## Training the teacher

@@ -37,7 +37,6 @@ class SmallModel(CIFAR10VGGModel):
         super().__init__([[32, 32], [64, 64], [128], [128], [128]], classes=classes)
 
 
-
 class SmallConfigs(Configs):
     """
     ## Training the student

@@ -165,7 +165,6 @@ def non_negative(kind):
     return parse
 
 
-
 def device(text: str) -> str:
     """
     A device that exists on this machine: `cpu`, `cuda`, `cuda:N` or `mps`.

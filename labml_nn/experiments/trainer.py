@@ -372,7 +372,6 @@ def autocast(c: Configs):
     return torch.autocast(device_type=torch.device(c.device).type, dtype=torch.bfloat16, enabled=c.bf16)
 
 
-
 @option(Configs.device)
 def _device(c: Configs):
     """

@@ -35,6 +35,7 @@ from mdit_py_plugins.dollarmath import dollarmath_plugin
 from labml_nn.literate import LiterateError
 from labml_nn.literate.code import highlight
 
+
 def render_notes(text: str, path: str, line: Optional[int] = None, links: Optional['Links'] = None) -> str:
     """
     A notes block as HTML. `path` and `line` say where the text came from, for

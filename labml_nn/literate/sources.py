@@ -55,7 +55,6 @@ class Page:
     exists: bool = True
 
 
-
 def read_pages(source: Path, skip: Optional[Path] = None) -> tuple[dict, list]:
     """
     Every page under `source`, by path in folder order, and a warning for each
