@@ -17,7 +17,9 @@ python -m labml_nn.distillation.pipeline --data-dir DIR --profile cpu --seeds 3 
 2. for each seed, trains the [small model](small.html) on labels alone, and
    the small model [distilled](distill.html) from the teacher;
 3. writes `OUT/results.json`, `OUT/results.md` (accuracy as mean ± standard
-   deviation over seeds) and `OUT/accuracy.png` (validation accuracy per epoch).
+   deviation over seeds) and `OUT/accuracy.png` (validation accuracy per epoch),
+   and the same plot with Japanese labels, `OUT/accuracy.ja.png`, for the
+   Japanese pages, when a font with Japanese characters is installed.
 
 Under `torchrun` every run of the study trains on all the processes, and
 rank 0 alone writes the results ([distributed distillation](distributed.html)).
@@ -34,7 +36,7 @@ import json
 import platform
 import statistics
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from labml_nn.distillation.teacher import find_teacher, load_teacher
 from labml_nn.distillation.train import (COMMANDS, PROFILES, add_options, check_writable, command_errors,
@@ -79,10 +81,19 @@ def write_results(profile: str, results: Dict[str, Any], out: Path):
     table = markdown_table(profile, results['summary'])
     write_atomic(out / 'results.json', lambda tmp: Path(tmp).write_text(json.dumps(results, indent=2)))
     write_atomic(out / 'results.md', lambda tmp: Path(tmp).write_text(table))
-    plot(results['runs'], out / 'accuracy.png')
+    plot(results['runs'], out / 'accuracy.png', PLOT_WORDS['en'])
+    written = ['results.json', 'results.md', 'accuracy.png']
+    # The Japanese plot needs a font that has Japanese characters
+    font = japanese_font()
+    if font:
+        plot(results['runs'], out / 'accuracy.ja.png', PLOT_WORDS['ja'], font)
+        written.append('accuracy.ja.png')
     print()
     print(table)
-    print(f'Wrote {out / "results.json"}, {out / "results.md"} and {out / "accuracy.png"}')
+    print('Wrote ' + ', '.join(str(out / name) for name in written))
+    if not font:
+        print('matplotlib knows no font with Japanese characters, so no accuracy.ja.png: install one '
+              '(on Debian: apt-get install fonts-noto-cjk), then delete its font cache, ~/.cache/matplotlib')
 
 
 def argument_parser() -> argparse.ArgumentParser:
@@ -218,30 +229,58 @@ def markdown_table(profile: str, summary: Dict[str, Any]) -> str:
     return '\n'.join(lines) + '\n'
 
 
-def plot(runs: List[Dict[str, Any]], path: Path):
+# The words of the plot, in each language of the pages
+PLOT_WORDS = {
+    'en': {'x': 'epoch', 'y': 'validation accuracy (%)',
+           'large': 'large', 'small': 'small', 'distilled': 'distilled'},
+    'ja': {'x': 'エポック', 'y': '検証正解率 (%)',
+           'large': '大きな教師', 'small': '小さなモデル（ラベルのみ）', 'distilled': '蒸留した生徒'},
+}
+
+
+def plot(runs: List[Dict[str, Any]], path: Path, words: Dict[str, str], font: Optional[str] = None):
     """
     ## The plot
 
-    Validation accuracy after each epoch, one line per run, a colour per model.
+    Validation accuracy after each epoch, one line per run, a colour per model,
+    labelled with `words`, in the font family `font` (matplotlib's default
+    when `None`).
     """
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    figure, axes = plt.subplots(figsize=(7, 4.5))
-    colours = {'large': 'tab:blue', 'small': 'tab:orange', 'distilled': 'tab:green'}
-    for model in MODELS:
-        for i, run in enumerate(r for r in runs if r['model'] == model):
-            history = run['valid_history']
-            axes.plot(range(1, len(history) + 1), [100 * a for a in history], color=colours[model],
-                      alpha=0.85, label=model if i == 0 else None)
-    axes.set_xlabel('epoch')
-    axes.set_ylabel('validation accuracy (%)')
-    axes.grid(alpha=0.3)
-    axes.legend()
-    figure.tight_layout()
-    write_atomic(path, lambda tmp: figure.savefig(tmp, format='png', dpi=120,
-                                                  metadata={'Software': None}))
+    style = {'font.family': font} if font else {}
+    with plt.rc_context(style):
+        figure, axes = plt.subplots(figsize=(7, 4.5))
+        colours = {'large': 'tab:blue', 'small': 'tab:orange', 'distilled': 'tab:green'}
+        for model in MODELS:
+            for i, run in enumerate(r for r in runs if r['model'] == model):
+                history = run['valid_history']
+                axes.plot(range(1, len(history) + 1), [100 * a for a in history], color=colours[model],
+                          alpha=0.85, label=words[model] if i == 0 else None)
+        axes.set_xlabel(words['x'])
+        axes.set_ylabel(words['y'])
+        axes.grid(alpha=0.3)
+        axes.legend()
+        figure.tight_layout()
+        write_atomic(path, lambda tmp: figure.savefig(tmp, format='png', dpi=120,
+                                                      metadata={'Software': None}))
     plt.close(figure)
+
+
+def japanese_font() -> Optional[str]:
+    """
+    The first installed font family of `JAPANESE_FONTS`, fonts made for
+    Japanese text, or `None` when none of them is installed.
+    """
+    from matplotlib import font_manager
+    installed = {entry.name for entry in font_manager.fontManager.ttflist}
+    return next((family for family in JAPANESE_FONTS if family in installed), None)
+
+
+# Font families with Japanese characters: Debian's and Ubuntu's first, then macOS's and Windows'
+JAPANESE_FONTS = ('Noto Sans CJK JP', 'IPAexGothic', 'IPAGothic', 'TakaoGothic', 'VL Gothic',
+                  'Source Han Sans JP', 'Hiragino Sans', 'Yu Gothic', 'MS Gothic')
 
 
 if __name__ == '__main__':

@@ -89,7 +89,11 @@ def test_study_end_to_end_and_rerun(tmp_path, image_folder, teacher_run, monkeyp
 
     png = (out / 'accuracy.png').read_bytes()
     assert png.startswith(PNG_MAGIC) and len(png) > 1000
-    assert sorted(p.name for p in out.iterdir()) == ['accuracy.png', 'results.json', 'results.md']
+    # The Japanese plot is there when a font with Japanese characters is
+    japanese = ['accuracy.ja.png'] if pipeline.japanese_font() else []
+    assert sorted(p.name for p in out.iterdir()) == sorted(['accuracy.png', 'results.json', 'results.md'] + japanese)
+    for name in japanese:
+        assert (out / name).read_bytes().startswith(PNG_MAGIC) and (out / name).read_bytes() != png
     # Results are ordinary files, readable like any other the user writes
     assert all((out / name).stat().st_mode & 0o777 == _file_mode() for name in os.listdir(out))
     assert not list(Path(teacher_run['logs_dir']).rglob('*.tmp'))
@@ -179,3 +183,29 @@ def test_bad_arguments(tmp_path, capsys, argv, message):
     assert exit_.value.code == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / 'out').exists() and not (tmp_path / 'logs').exists()
+
+
+def _made_up_results() -> dict:
+    """
+    Results of a study that never ran: two epochs of each model, for the writers alone.
+    """
+    runs = [{'model': model, 'seed': 0, 'parameters': 10, 'epochs': 2, 'valid_accuracy': accuracy,
+             'test_accuracy': None, 'train_seconds': 1.0, 'train_images_per_second': 8.0,
+             'valid_history': [accuracy / 2, accuracy], 'run': model}
+            for model, accuracy in (('large', 0.8), ('small', 0.6), ('distilled', 0.7))]
+    return {'profile': 'smoke', 'runs': runs, 'summary': pipeline.summarize(runs)}
+
+
+def test_without_a_japanese_font_the_plot_is_english_only(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(pipeline, 'japanese_font', lambda: None)
+    pipeline.write_results('smoke', _made_up_results(), tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['accuracy.png', 'results.json', 'results.md']
+    assert 'no accuracy.ja.png: install one' in capsys.readouterr().out
+
+
+def test_the_japanese_plot_has_its_own_labels(tmp_path):
+    if pipeline.japanese_font() is None:
+        pytest.skip('matplotlib knows no font with Japanese characters here')
+    pipeline.write_results('smoke', _made_up_results(), tmp_path)
+    english, japanese = (tmp_path / 'accuracy.png').read_bytes(), (tmp_path / 'accuracy.ja.png').read_bytes()
+    assert japanese.startswith(PNG_MAGIC) and japanese != english
