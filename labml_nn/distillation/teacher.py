@@ -19,8 +19,6 @@ not fit the large model, or another number of classes than the data.
 
 from pathlib import Path
 
-import torch
-
 from labml_nn.distillation.large import LargeModel
 from labml_nn.experiments.runs import RunRecord, find_runs, has_finite_weights, load_checkpoint
 
@@ -85,7 +83,7 @@ def load_teacher(path, classes: int) -> LargeModel:
     not fit the large model, stop the command with a message saying which.
     """
     # Memory-mapped: the weights are read as they are copied into the model
-    weights = torch.load(path, map_location='cpu', weights_only=False, mmap=True)['model']
+    weights = load_checkpoint(path, mmap=True)['model']
     teacher = LargeModel(classes)
     expected = teacher.state_dict()
     if 'fc.weight' in weights and weights['fc.weight'].shape[0] != classes:

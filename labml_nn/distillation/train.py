@@ -145,22 +145,25 @@ def positive(kind):
     An `argparse` type that accepts only positive finite numbers, so bad
     values stop the command before any work starts.
     """
-    def parse(text: str):
-        value = _number(kind, text)
-        if not (value > 0 and math.isfinite(value)):
-            raise argparse.ArgumentTypeError(f'must be positive and finite, got {text}')
-        return value
-    return parse
+    return _checked(kind, lambda value: value > 0, 'positive and finite')
 
 
 def non_negative(kind):
     """
     Likewise for numbers that may be $0$.
     """
+    return _checked(kind, lambda value: value >= 0, '0 or more and finite')
+
+
+def _checked(kind, accepts, wanted: str):
+    """
+    An `argparse` type for finite numbers of `kind` that `accepts`; `wanted`
+    says which, in the message.
+    """
     def parse(text: str):
         value = _number(kind, text)
-        if not (value >= 0 and math.isfinite(value)):
-            raise argparse.ArgumentTypeError(f'must be 0 or more and finite, got {text}')
+        if not (accepts(value) and math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f'must be {wanted}, got {text}')
         return value
     return parse
 
