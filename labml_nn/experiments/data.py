@@ -292,26 +292,85 @@ def normalize(images: torch.Tensor) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last)
 
 
-def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    r"""
-    ## Augment a whole batch
+# The offsets of a $32 \times 32$ window in the $40 \times 40$ padded image, $0$ to $8$
+OFFSETS = 9
+# Every view of an image: a row offset, a column offset, flipped or not, $9 \times 9 \times 2$
+VIEWS = OFFSETS * OFFSETS * 2
 
-    Each image is padded by 4 zero pixels on every side, a random $32 \times 32$
-    window is cut out of the $40 \times 40$ result, and half of the images are
-    flipped left to right. All of it is indexing on `uint8` tensors, on the
-    device the batch is on; `generator` makes it reproducible.
+
+class Views(NamedTuple):
+    """
+    <a id="views"></a>
+
+    ## The view of each image
+
+    The row and column offset of each image's window, in $[0, 8]$, and
+    whether it is flipped left to right: `[B]` tensors, the offsets `int64`,
+    the flips `bool`.
+    """
+    rows: torch.Tensor
+    cols: torch.Tensor
+    flips: torch.Tensor
+
+    def numbers(self) -> torch.Tensor:
+        r"""
+        Each view's number, $(9 \cdot row + col) \cdot 2 + flip$, in $[0, 162)$.
+        """
+        return (self.rows * OFFSETS + self.cols) * 2 + self.flips.long()
+
+    @classmethod
+    def from_numbers(cls, numbers: torch.Tensor) -> 'Views':
+        """
+        The views numbered `numbers`, the inverse of `numbers()`.
+        """
+        window, flips = numbers // 2, numbers % 2 == 1
+        return cls(window // OFFSETS, window % OFFSETS, flips)
+
+
+def random_views(batch: int, generator: torch.Generator, device: torch.device) -> Views:
+    """
+    ## A random view for each of `batch` images
+
+    Drawn from `generator` (on its own device), then moved to `device`: the
+    offsets first, then the flips.
+    """
+    # A random offset in $[0, 8]$ for each image, for rows and for columns
+    offsets = torch.randint(0, OFFSETS, (2, batch), generator=generator, device=generator.device).to(device)
+    # Half of the images, on average, are flipped
+    flips = torch.rand(batch, generator=generator, device=generator.device).to(device) < 0.5
+    return Views(offsets[0], offsets[1], flips)
+
+
+def crop_views(images: torch.Tensor, views: Views) -> torch.Tensor:
+    r"""
+    ## Cut out each image's view
+
+    Each image is padded by 4 zero pixels on every side and its
+    $32 \times 32$ window cut out of the $40 \times 40$ result, read
+    backwards along the columns when it is flipped. All of it is indexing on
+    `uint8` tensors, on the device the batch is on.
     """
     batch = images.shape[0]
     device = images.device
     padded = torch.nn.functional.pad(images, (4, 4, 4, 4))
-    # A random offset in $[0, 8]$ for each image, for rows and for columns
-    offsets = torch.randint(0, 9, (2, batch), generator=generator, device=generator.device).to(device)
     steps = torch.arange(32, device=device)
-    rows = (offsets[0, :, None] + steps)[:, None, :, None]
-    cols = (offsets[1, :, None] + steps)[:, None, None, :]
+    rows = (views.rows[:, None] + steps)[:, None, :, None]
+    cols = (views.cols[:, None] + steps)[:, None, None, :]
     # Flipping is reading the columns backwards
-    flip = torch.rand(batch, generator=generator, device=generator.device).to(device) < 0.5
-    cols = torch.where(flip[:, None, None, None], cols.flip(-1), cols)
+    cols = torch.where(views.flips[:, None, None, None], cols.flip(-1), cols)
     # Gather the windows: batch index, channel, row, column
     return padded[torch.arange(batch, device=device)[:, None, None, None],
                   torch.arange(3, device=device)[None, :, None, None], rows, cols]
+
+
+def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    r"""
+    ## Augment a whole batch
+
+    A [random view](#views) of each image: a random $32 \times 32$ window of
+    the image padded by 4 zero pixels, flipped left to right half of the
+    time. `generator` makes it reproducible. Each image has
+    $9 \times 9 \times 2 = 162$ possible views, which the
+    [teacher cache](../distillation/teacher_cache.html) relies on.
+    """
+    return crop_views(images, random_views(images.shape[0], generator, images.device))
