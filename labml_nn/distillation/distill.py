@@ -13,7 +13,9 @@ The student is the [small model](small.html), trained by the
 difference: its training step. On each batch of images $x$ with labels $y$,
 
 1. the batch is augmented (random crop and flip), exactly as for the baseline;
-2. the trained teacher, fixed, computes its logits $v$ on the same augmented images;
+2. the trained teacher, fixed, computes its logits $v$ on the same augmented images
+   (or, with `--teacher-cache true`, they are looked up in a
+   [cache of the teacher's logits of every view](teacher_cache.html), computed once);
 3. the student computes its logits $z$;
 4. the soft-target term compares the two at temperature $T$,
    $$\mathcal{L}_{soft} = T^2 \, \mathrm{KL}\big(\mathrm{softmax}(v / T) \,\|\, \mathrm{softmax}(z / T)\big)$$
@@ -41,8 +43,9 @@ from labml_nn.distillation.fixed_teacher import fixed_teacher
 from labml_nn.distillation.loss import soft_target_loss
 from labml_nn.distillation.small import SmallConfigs
 from labml_nn.distillation.teacher import load_teacher
+from labml_nn.distillation.teacher_cache import TeacherCache, open_cache
 from labml_nn.experiments import distributed
-from labml_nn.experiments.data import augment, normalize
+from labml_nn.experiments.data import crop_views, normalize, random_views
 from labml_nn.experiments.trainer import autocast
 
 
@@ -62,6 +65,22 @@ class DistillationConfigs(SmallConfigs):
     label_loss_weight: float = 0.1
     # The teacher, loaded by the option below
     teacher_model: nn.Module
+    # Whether the teacher's logits are looked up in a [cache](teacher_cache.html)
+    # of every view of the transfer set instead of computed at every step
+    teacher_cache: bool = False
+    # The transfer set's images, `uint8`, which the trainer sets; the cache is made of them
+    train_images: torch.Tensor
+    # The cache, opened (and built the first time) by the option below
+    teacher_outputs: TeacherCache
+
+    def prepare(self):
+        """
+        Before the first epoch: open the teacher cache, building it if no
+        file holds it yet, so that its building is not counted as training.
+        """
+        if self.teacher_cache:
+            # Reading the setting runs its option, once
+            _ = self.teacher_outputs
 
     def step(self, images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         r"""
@@ -72,19 +91,27 @@ class DistillationConfigs(SmallConfigs):
         `images` is the global batch of `uint8` images on the device, `labels`
         their classes; returns the loss the student minimizes.
         """
-        # 1. Augment the global batch (every process draws the same random
-        # numbers), keep this process's slice and normalize it: the teacher
-        # and the student see the same images $x$
-        x = normalize(distributed.local_part(augment(images, generator)))
+        # 1. Augment the global batch: a random view of each image (every
+        # process draws the same random numbers), cut out; keep this
+        # process's slice and normalize it: the teacher and the student see
+        # the same images $x$
+        views = random_views(images.shape[0], generator, images.device)
+        x = normalize(distributed.local_part(crop_views(images, views)))
         labels = distributed.local_part(labels)
         # 2. The teacher's logits $v$. It is fixed: in evaluation mode, with
         # no gradients; `inference_mode` records nothing for autograd, and
         # `clone` makes its output an ordinary tensor that the loss may keep.
         # It is not wrapped for several processes: each computes the
         # teacher's logits of its own slice, and nothing of it is synchronized
-        with torch.inference_mode(), autocast(self):
-            teacher_logits = self.teacher_model(x)
-        teacher_logits = teacher_logits.clone()
+        if not self.teacher_cache:
+            with torch.inference_mode(), autocast(self):
+                teacher_logits = self.teacher_model(x)
+            teacher_logits = teacher_logits.clone()
+        else:
+            # With the [teacher cache](teacher_cache.html), the same logits,
+            # computed once: looked up for this process's images, each in its view
+            teacher_logits = self.teacher_outputs.lookup(distributed.local_part(images),
+                                                         distributed.local_part(views.numbers()))
         # 3. The student's logits $z$, through its replica, which averages
         # its gradients over the processes under torchrun
         with autocast(self):
@@ -107,3 +134,12 @@ def _teacher_model(c: DistillationConfigs) -> nn.Module:
     """
     teacher = load_teacher(c.teacher, c.classes).to(c.device, memory_format=torch.channels_last)
     return fixed_teacher(teacher, c.bf16)
+
+
+@option(DistillationConfigs.teacher_outputs)
+def _teacher_outputs(c: DistillationConfigs) -> TeacherCache:
+    """
+    The [teacher cache](teacher_cache.html#open-cache) of the transfer set,
+    found on disk or built from the teacher above.
+    """
+    return open_cache(c, c.teacher, c.train_images, lambda: c.teacher_model)

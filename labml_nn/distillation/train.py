@@ -168,6 +168,16 @@ def _checked(kind, accepts, wanted: str):
     return parse
 
 
+def boolean(text: str) -> bool:
+    """
+    `true` or `false` (also `yes`/`no`, `1`/`0`), in any case.
+    """
+    answers = {'true': True, 'yes': True, '1': True, 'false': False, 'no': False, '0': False}
+    if text.lower() not in answers:
+        raise argparse.ArgumentTypeError(f'must be true or false, got {text!r}')
+    return answers[text.lower()]
+
+
 def device(text: str) -> str:
     """
     A device that exists on this machine: `cpu`, `cuda`, `cuda:N` or `mps`.
@@ -208,6 +218,8 @@ DISTILLATION_OPTIONS: Dict[str, tuple] = {
     'temperature': (positive(float), 'T, the temperature of the soft targets'),
     'soft_target_weight': (non_negative(float), 'the weight of the soft-target term'),
     'label_loss_weight': (non_negative(float), 'the weight of the label term'),
+    'teacher_cache': (boolean, "true: look the teacher's logits up in a cache of every view of the transfer "
+                               "set, built once per teacher and images, instead of computing them each step"),
 }
 
 

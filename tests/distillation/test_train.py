@@ -323,8 +323,8 @@ def test_distillation_step_is_the_distillation_loss(teacher_run):
     torch.manual_seed(0)
     student = SmallModel(classes)
     # In one process the replica the step calls is the model itself
-    c = SimpleNamespace(teacher_model=teacher, model=student, replica=student, device='cpu', bf16=False,
-                        temperature=4.0, soft_target_weight=0.9, label_loss_weight=0.1)
+    c = SimpleNamespace(teacher_model=teacher, teacher_cache=False, model=student, replica=student, device='cpu',
+                        bf16=False, temperature=4.0, soft_target_weight=0.9, label_loss_weight=0.1)
     images = torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
     labels = torch.tensor([0, 1, 2, 3, 3, 2, 1, 0])
     loss = DistillationConfigs.step(c, images, labels, torch.Generator().manual_seed(2))

@@ -1,0 +1,223 @@
+"""
+Tests of the teacher cache: a lookup is the teacher's own forward pass on the
+same view, for images in any order, repeated or a subset; an image not in the
+cache is an error; distilling from the cache trains the student exactly as
+online distillation does; and the file on disk is built once per teacher and
+transfer set, reused, and never overwritten.
+
+The teacher is the session's smoke-profile teacher, in float32 so that the
+comparisons are tight; its cache is built once for this module.
+"""
+
+import copy
+from pathlib import Path
+
+import pytest
+import torch
+
+from labml_nn.distillation.distill import DistillationConfigs
+from labml_nn.distillation.small import SmallModel
+from labml_nn.distillation.teacher_cache import (TeacherCacheError, content_keys, find_or_build, key_weights,
+                                                 open_cache)
+from labml_nn.distillation.train import main, settings_from_args, argument_parser
+from labml_nn.experiments import trainer
+from labml_nn.experiments.data import VIEWS, Split, Views, crop_views, normalize
+
+
+def _configs(teacher_run, logs_dir, images: torch.Tensor, cache: bool = True, seed: int = 0) -> DistillationConfigs:
+    """
+    The distilled student's configurations on the CPU in float32, from the
+    session's teacher, with `images` as the transfer set.
+    """
+    c = DistillationConfigs()
+    c.device, c.bf16, c.logs_dir, c.seed = 'cpu', False, str(logs_dir), seed
+    c.classes = len(teacher_run['record'].classes)
+    c.teacher, c.teacher_cache, c.train_images = str(teacher_run['path']), cache, images
+    c.batch_size, c.optimizer_name, c.learning_rate = 8, 'sgd', 0.05
+    return c
+
+
+class CountingTeacher:
+    """
+    The configurations' teacher, counting how often the cache asks for it to build.
+    """
+
+    def __init__(self, c: DistillationConfigs):
+        self.c, self.calls = c, 0
+
+    def __call__(self):
+        self.calls += 1
+        return self.c.teacher_model
+
+
+@pytest.fixture(scope='module')
+def cached(teacher_run, cifar_data, tmp_path_factory):
+    """
+    The cache of the first 6 training images, and the configurations that built it.
+    """
+    images = cifar_data.train.images[:6]
+    c = _configs(teacher_run, tmp_path_factory.mktemp('cache-logs'), images)
+    return c, c.teacher_outputs, images
+
+
+def _teacher_on(c: DistillationConfigs, images: torch.Tensor, numbers: torch.Tensor) -> torch.Tensor:
+    """
+    The teacher's forward pass on each image in its view numbered by `numbers`.
+    """
+    with torch.inference_mode():
+        return c.teacher_model(normalize(crop_views(images, Views.from_numbers(numbers)))).clone()
+
+
+# ## Looking up
+
+def test_lookup_is_the_teachers_forward_on_every_view(cached):
+    c, cache, images = cached
+    assert cache.logits.shape == (6, VIEWS, c.classes) and cache.logits.dtype == torch.float32
+    numbers = torch.arange(VIEWS)
+    for image in images[:3]:
+        batch = image.expand(VIEWS, 3, 32, 32)
+        torch.testing.assert_close(cache.lookup(batch, numbers), _teacher_on(c, batch, numbers),
+                                   atol=1e-5, rtol=1e-5)
+
+
+def test_views_are_distinct():
+    """
+    The 162 numbers name 162 different windows of an image with no repeated
+    pixel pattern: no two views are the same.
+    """
+    image = torch.randperm(256).repeat(12)[:3 * 32 * 32].view(1, 3, 32, 32).to(torch.uint8) | 1
+    crops = crop_views(image.expand(VIEWS, 3, 32, 32), Views.from_numbers(torch.arange(VIEWS)))
+    assert len({bytes(crop.flatten().tolist()) for crop in crops}) == VIEWS
+
+
+def test_lookup_in_any_order_repeated_and_a_subset(cached):
+    c, cache, images = cached
+    generator = torch.Generator().manual_seed(5)
+    # Shuffled, some twice, some not at all
+    index = torch.tensor([4, 1, 1, 5, 0, 4, 4, 2])
+    numbers = torch.randint(0, VIEWS, (len(index),), generator=generator)
+    torch.testing.assert_close(cache.lookup(images[index], numbers), _teacher_on(c, images[index], numbers),
+                               atol=1e-5, rtol=1e-5)
+
+
+def test_an_image_not_in_the_cache_is_an_error(cached, cifar_data):
+    _, cache, images = cached
+    # Another image of the data, and a cached one with a single pixel changed
+    changed = images[:1].clone()
+    changed[0, 1, 7, 9] ^= 1
+    for query in (cifar_data.train.images[6:7], changed):
+        batch = torch.cat([images[:2], query])
+        with pytest.raises(TeacherCacheError, match='1 of 3 images of the batch are not in the teacher cache'):
+            cache.lookup(batch, torch.zeros(3, dtype=torch.int64))
+
+
+def test_keys_are_exact_integers():
+    """
+    The key is the formula's, computed in Python's unbounded integers.
+    """
+    images = torch.randint(0, 256, (3, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(2))
+    images[0] = 255
+    weights = key_weights()
+    p = 2 ** 31 - 1
+    for image, key in zip(images, content_keys(images, weights)):
+        pixels = image.flatten().tolist()
+        h = [sum(x * w for x, w in zip(pixels, row)) % p for row in weights.tolist()]
+        assert int(key) == h[0] * p + h[1]
+
+
+# ## Distilling from the cache
+
+def test_cached_training_is_online_training(teacher_run, cifar_data, tmp_path):
+    """
+    Two epochs of the trainer's loop on 16 images, online and from the
+    cache, from the same initial weights and the same seeded order and
+    views: the same first loss and the same weights, up to rounding. A view
+    drawn or looked up differently would move the weights apart.
+    """
+    split = Split(cifar_data.train.images, cifar_data.train.labels)
+    weights, losses = {}, {}
+    for cache in (False, True):
+        c = _configs(teacher_run, tmp_path, split.images, cache=cache)
+        torch.manual_seed(0)
+        c.model = SmallModel(c.classes)
+        initial = copy.deepcopy(c.model.state_dict())
+        c.prepare()
+        generator = torch.Generator().manual_seed(0)
+        first = c.step(split.images[:8], split.labels[:8], torch.Generator().manual_seed(1))
+        losses[cache] = first.item()
+        scheduler = trainer.learning_rate_schedule(c.optimizer, 4, 'constant')
+        for _ in range(2):
+            trainer._train_epoch(c, c.model, c.optimizer, scheduler, split, generator, 2)
+        weights[cache] = copy.deepcopy(c.model.state_dict())
+    assert losses[True] == pytest.approx(losses[False], rel=1e-5)
+    # Training moved the weights, by more than the tolerance
+    assert (weights[True]['fc.weight'] - initial['fc.weight']).abs().max() > 1e-2
+    for name, online in weights[False].items():
+        torch.testing.assert_close(weights[True][name], online, atol=1e-4, rtol=1e-4, msg=name)
+
+
+# ## The file on disk
+
+def _files(logs_dir: Path):
+    return sorted((Path(logs_dir) / 'teacher-cache').glob('*.pt'))
+
+
+def _other_teacher(teacher_run, tmp_path) -> Path:
+    """
+    A copy of the session's teacher with one weight changed.
+    """
+    state = torch.load(teacher_run['path'], map_location='cpu', weights_only=False)
+    state['model']['fc.bias'] = state['model']['fc.bias'] + 1
+    path = tmp_path / 'other-teacher.pt'
+    torch.save(state, path)
+    return path
+
+
+def test_the_file_is_built_once_and_shared(teacher_run, cifar_data, tmp_path):
+    images = cifar_data.train.images[:4]
+    c = _configs(teacher_run, tmp_path, images)
+    teacher = CountingTeacher(c)
+    path = find_or_build(c, c.teacher, images, teacher)
+    assert teacher.calls == 1 and _files(tmp_path) == [path]
+    # Another seed, the images in another order, repeated, or a subset: the same file, not built again
+    for seed, reused in ((1, images), (2, images.flip(0)), (3, torch.cat([images, images[:2]])), (4, images[1:3])):
+        other = _configs(teacher_run, tmp_path, reused, seed=seed)
+        assert find_or_build(other, other.teacher, reused, CountingTeacher(other)) == path
+        assert open_cache(other, other.teacher, reused, lambda: pytest.fail('built again')).keys.shape == (4,)
+    assert teacher.calls == 1 and _files(tmp_path) == [path]
+
+    # More images, another teacher, or float32 against bfloat16: another file each
+    more = cifar_data.train.images[:5]
+    assert find_or_build(c, c.teacher, more, CountingTeacher(c)) != path
+    other_teacher = _configs(teacher_run, tmp_path, images)
+    other_teacher.teacher = str(_other_teacher(teacher_run, tmp_path))
+    built = find_or_build(other_teacher, other_teacher.teacher, images, CountingTeacher(other_teacher))
+    assert built.name.split('-')[0] != path.name.split('-')[0]
+    assert len(_files(tmp_path)) == 3
+    assert path.name.split('-')[1] == 'fp32'
+
+
+def test_a_damaged_file_is_an_error_and_kept(teacher_run, cifar_data, tmp_path):
+    images = cifar_data.train.images[:2]
+    c = _configs(teacher_run, tmp_path, images)
+    path = find_or_build(c, c.teacher, images, CountingTeacher(c))
+    path.write_bytes(b'not a cache')
+    with pytest.raises(TeacherCacheError, match=f'the teacher cache {path} cannot be read.*Delete it'):
+        open_cache(c, c.teacher, images, lambda: pytest.fail('built over a file'))
+    assert path.read_bytes() == b'not a cache'
+    assert _files(tmp_path) == [path] and not list(path.parent.glob('*.tmp'))
+
+
+# ## The command line
+
+def test_teacher_cache_option(tmp_path, capsys):
+    parser = argument_parser('distilled')
+    for text, value in (('true', True), ('False', False), ('yes', True), ('0', False)):
+        args = parser.parse_args(['--teacher-cache', text])
+        assert settings_from_args('distilled', args)['teacher_cache'] is value
+    assert settings_from_args('distilled', parser.parse_args([]))['teacher_cache'] is False
+    with pytest.raises(SystemExit) as exit_:
+        main('distilled', ['--logs-dir', str(tmp_path / 'logs'), '--teacher-cache', 'maybe'])
+    assert exit_.value.code == 2
+    assert "must be true or false, got 'maybe'" in capsys.readouterr().err
+    assert not (tmp_path / 'logs').exists()
