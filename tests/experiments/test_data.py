@@ -18,8 +18,8 @@ import torch
 from PIL import Image
 
 from labml_nn.experiments import data as data_module
-from labml_nn.experiments.data import (DataError, Split, augment, load_cifar10, normalize,
-                                       split_train)
+from labml_nn.experiments.data import (VIEWS, DataError, Split, Views, augment, crop_views, load_cifar10,
+                                       normalize, random_views, split_train)
 
 
 def _expected_files(root: Path, split: str):
@@ -466,3 +466,45 @@ def test_augment_pads_with_zeros():
         assert len(rows) >= 28 and len(cols) >= 28
         assert (result[:, rows.min():rows.max() + 1, cols.min():cols.max() + 1] == 200).all()
         assert (result == 200).sum() == 3 * len(rows) * len(cols)
+
+
+def test_augment_is_the_random_view_cut_out():
+    """
+    `augment` is `crop_views` of `random_views`, drawing the same random
+    numbers as ever: the row and column offsets first, then the flips. The
+    reference below is the definition, image by image: pad by 4 zeros, cut
+    the 32x32 window at the offsets, flip it when drawn.
+    """
+    images = _random_images(40)
+    out = augment(images, torch.Generator().manual_seed(7))
+    generator = torch.Generator().manual_seed(7)
+    views = random_views(len(images), generator, images.device)
+    assert torch.equal(out, crop_views(images, views))
+    # Both used the generator alike
+    assert torch.equal(generator.get_state(), _after_augment(images, 7).get_state())
+    generator = torch.Generator().manual_seed(7)
+    offsets = torch.randint(0, 9, (2, len(images)), generator=generator)
+    flips = torch.rand(len(images), generator=generator) < 0.5
+    for image, result, dy, dx, flip in zip(images, out, offsets[0].tolist(), offsets[1].tolist(), flips.tolist()):
+        window = torch.nn.functional.pad(image, (4, 4, 4, 4))[:, dy:dy + 32, dx:dx + 32]
+        assert torch.equal(result, window.flip(-1) if flip else window)
+
+
+def _after_augment(images: torch.Tensor, seed: int) -> torch.Generator:
+    generator = torch.Generator().manual_seed(seed)
+    augment(images, generator)
+    return generator
+
+
+def test_view_numbers():
+    """
+    A view's number is (9 row + col) 2 + flip: the 162
+    numbers name the 162 views, each once.
+    """
+    numbers = torch.arange(VIEWS)
+    views = Views.from_numbers(numbers)
+    assert VIEWS == 162 and torch.equal(views.numbers(), numbers)
+    triples = set(zip(views.rows.tolist(), views.cols.tolist(), views.flips.tolist()))
+    assert triples == {(r, c, f) for r in range(9) for c in range(9) for f in (False, True)}
+    assert all(n == (r * 9 + c) * 2 + f
+               for n, r, c, f in zip(numbers.tolist(), views.rows.tolist(), views.cols.tolist(), views.flips.tolist()))
