@@ -32,24 +32,102 @@ reported.
 """
 
 import argparse
+import dataclasses
 import json
 import platform
 import statistics
+import time
+from contextlib import contextmanager
+from dataclasses import field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
+import torch
+
+from labml_nn.distillation import dark_knowledge
 from labml_nn.distillation.teacher import find_teacher, load_teacher
 from labml_nn.distillation.train import (COMMANDS, PROFILES, add_options, check_writable, command_errors,
                                          configs_for, positive, profile_settings)
 from labml_nn.experiments import distributed
-from labml_nn.experiments.data import load_cifar10, write_atomic
+from labml_nn.experiments.data import CIFAR10, DataError, Split, load_cifar10, normalize, split_train, write_atomic
 from labml_nn.experiments.runs import RunRecord, load_checkpoint
 from labml_nn.experiments.trainer import default_device, train
 
-# The models of the study, in the order of the table
-MODELS = ('large', 'small', 'distilled')
 # The settings the study's command line can change for all its runs at once
 SHARED = ['valid_size', 'device']
+
+
+@dataclasses.dataclass
+class Variant:
+    """
+    <a id="variant"></a>
+
+    ## A variant of the student
+
+    One row of a study's table: a model (`small` or `distilled`) and the
+    settings it changes, trained once per seed. `x` is its place on a sweep's
+    axis, `ja` its name on the Japanese pages.
+    """
+    name: str
+    model: str
+    settings: Dict[str, Any] = field(default_factory=dict)
+    ja: str = ''
+    x: Optional[float] = None
+
+
+# The studies' students learn from the [teacher's cached outputs](teacher_cache.html):
+# the same soft targets as computing them online, at a fraction of the time
+CACHED = {'teacher_cache': True}
+
+
+def compare_study(omit: str) -> List[Variant]:
+    """
+    ## The studies
+
+    `compare`, the default: the small model on labels against the distilled
+    student, both learning online from the teacher as in the plain commands.
+    """
+    return [Variant('small', 'small', ja='小さなモデル（ラベルのみ）'),
+            Variant('distilled', 'distilled', ja='蒸留した生徒')]
+
+
+def omitted_class_study(omit: str) -> List[Variant]:
+    """
+    `omitted-class`: [the transfer set without one class](omitted_class.html),
+    on labels and distilled, and a distilled student that saw every class.
+    """
+    ja = CLASSES_JA.get(omit, omit)
+    return [Variant(f'small, no {omit}', 'small', {'omit_class': omit}, f'ラベルのみ（{ja}なし）'),
+            Variant(f'distilled, no {omit}', 'distilled', {'omit_class': omit} | CACHED, f'蒸留（{ja}なし）'),
+            Variant('distilled, all classes', 'distilled', CACHED, '蒸留（全クラス）')]
+
+
+def temperature_study(omit: str) -> List[Variant]:
+    """
+    `temperature`: [$T$ from 1 to 16](temperature.html) at the profile's weights.
+    """
+    return [Variant('labels only', 'small', ja='ラベルのみ')] + [
+        Variant(f'T = {t}', 'distilled', {'temperature': float(t)} | CACHED, f'T = {t}', t)
+        for t in (1, 2, 4, 8, 16)]
+
+
+def weight_study(omit: str) -> List[Variant]:
+    r"""
+    `weight`: [the soft-target weight $\alpha$](weight.html) from $0$ (labels
+    only) to $1$ (soft targets only), with $\beta = 1 - \alpha$ on the labels.
+    """
+    return [Variant('α = 0 (labels only)', 'small', ja='α = 0（ラベルのみ）', x=0.0)] + [
+        Variant(f'α = {a}', 'distilled',
+                {'soft_target_weight': a, 'label_loss_weight': round(1 - a, 6)} | CACHED, f'α = {a}', a)
+        for a in (0.5, 0.9, 0.99, 1.0)]
+
+
+STUDIES: Dict[str, Callable[[str], List[Variant]]] = {
+    'compare': compare_study, 'omitted-class': omitted_class_study,
+    'temperature': temperature_study, 'weight': weight_study,
+}
+# The class the omitted-class study leaves out unless `--omit` names one
+DEFAULT_OMITTED = 'cat'
 
 
 def main(argv=None):
@@ -59,11 +137,14 @@ def main(argv=None):
     The output folder is checked before any training, and the data and the
     teacher problems end with a message, not a traceback.
     """
-    args = argument_parser().parse_args(argv)
+    parser = argument_parser()
+    args = parser.parse_args(argv)
+    if args.omit is not None and args.study != 'omitted-class':
+        parser.error(f'--omit is for --study omitted-class, not --study {args.study}')
     out = Path(args.out)
     with command_errors():
         # Every run's batch (the profile's) must divide among the processes
-        for model in MODELS:
+        for model in COMMANDS:
             distributed.check_batch_size(profile_settings(args.profile, model)['batch_size'])
         check_writable(out, '--out')
         check_writable(Path(args.logs_dir), '--logs-dir')
@@ -71,36 +152,19 @@ def main(argv=None):
             results = run_study(args)
     # Under torchrun, rank 0 writes the results
     if distributed.is_main():
-        write_results(args.profile, results, out)
-
-
-def write_results(profile: str, results: Dict[str, Any], out: Path):
-    """
-    `results.json`, `results.md` and the plot, each written whole or not at all.
-    """
-    table = markdown_table(profile, results['summary'])
-    write_atomic(out / 'results.json', lambda tmp: Path(tmp).write_text(json.dumps(results, indent=2)))
-    write_atomic(out / 'results.md', lambda tmp: Path(tmp).write_text(table))
-    plot(results['runs'], out / 'accuracy.png', PLOT_WORDS['en'])
-    written = ['results.json', 'results.md', 'accuracy.png']
-    # The Japanese plot needs a font that has Japanese characters
-    font = japanese_font()
-    if font:
-        plot(results['runs'], out / 'accuracy.ja.png', PLOT_WORDS['ja'], font)
-        written.append('accuracy.ja.png')
-    print()
-    print(table)
-    print('Wrote ' + ', '.join(str(out / name) for name in written))
-    if not font:
-        print('matplotlib knows no font with Japanese characters, so no accuracy.ja.png: install one '
-              '(on Debian: apt-get install fonts-noto-cjk), then delete its font cache, ~/.cache/matplotlib')
+        write_results(results, out)
 
 
 def argument_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog='python -m labml_nn.distillation.pipeline',
-        description='Train the teacher, the small baseline and the distilled student on CIFAR-10 '
+        description='Train the teacher, the small baseline and distilled students on CIFAR-10 '
                     'and report how much distillation helps.')
+    parser.add_argument('--study', choices=list(STUDIES), default='compare',
+                        help='compare (default): labels against distillation; omitted-class: a class the '
+                             'students never see; temperature, weight: sweeps of T and of the soft-target weight')
+    parser.add_argument('--omit', help=f'the class the omitted-class study leaves out, a name or an index '
+                                       f'(default: {DEFAULT_OMITTED})')
     parser.add_argument('--data-dir', default='./data',
                         help='cifar-10-batches-py, or train/<class>/*.jpg (default: ./data)')
     parser.add_argument('--profile', choices=sorted(PROFILES), default='cpu',
@@ -118,18 +182,19 @@ def run_study(args: argparse.Namespace) -> Dict[str, Any]:
     """
     ## The study
 
-    The settings of every run first, then the data, then the runs: the
-    teacher, and for each seed the baseline and the distilled student.
+    The data first (the omitted class must be one of its classes), then the
+    teacher, then for each seed each variant of the student, each run
+    followed by its measures on the validation split.
     """
     common = {'data_dir': args.data_dir, 'logs_dir': args.logs_dir}
     common |= {name: getattr(args, name) for name in SHARED if getattr(args, name) is not None}
-    teacher_settings = profile_settings(args.profile, 'large') | common
-    students = [(model, seed, profile_settings(args.profile, model) | common | {'seed': seed})
-                for seed in range(args.seeds) for model in ('small', 'distilled')]
     # A teacher that is named must exist, which is known before the data is read
     teacher_path = find_teacher(args.teacher, args.logs_dir, args.profile) if args.teacher else None
     # Load the data once for every run
     data = load_cifar10(args.data_dir)
+    omit = class_name(args.omit or DEFAULT_OMITTED, data.classes) if args.study == 'omitted-class' else ''
+    variants = STUDIES[args.study](omit)
+    students = [(variant, seed) for seed in range(args.seeds) for variant in variants]
     stages = 1 + len(students)
 
     # The teacher: the one named, or one trained with seed 0 and shared by every seed
@@ -139,16 +204,117 @@ def run_study(args: argparse.Namespace) -> Dict[str, Any]:
         teacher = RunRecord.from_checkpoint(load_checkpoint(teacher_path, mmap=True), teacher_path)
     else:
         say(f'[1/{stages}] large teacher')
-        teacher = train(configs_for('large'), teacher_settings, data)
-    runs = [results_row('large', teacher)]
+        teacher = train(configs_for('large'), profile_settings(args.profile, 'large') | common, data)
+    # The study's time starts once the teacher is there
+    started = time.perf_counter()
+    judge = Measures(args, data, teacher, omit)
+    runs = [results_row('large', 'large', teacher) | judge.of_teacher()]
 
     # The students, in order of seed
-    for stage, (model, seed, settings) in enumerate(students, start=2):
-        say(f'[{stage}/{stages}] {model} seed {seed}')
-        if COMMANDS[model]['teacher']:
+    for stage, (variant, seed) in enumerate(students, start=2):
+        say(f'[{stage}/{stages}] {variant.name} seed {seed}')
+        settings = profile_settings(args.profile, variant.model) | common | {'seed': seed} | variant.settings
+        if COMMANDS[variant.model]['teacher']:
             settings['teacher'] = str(teacher.path)
-        runs.append(results_row(model, train(configs_for(model), settings, data)))
-    return {'profile': args.profile, 'runs': runs, 'summary': summarize(runs)}
+        record = train(configs_for(variant.model), settings, data)
+        runs.append(results_row(variant.model, variant.name, record) | judge.of_student(record))
+    say(f'{args.study}: {len(students)} student runs in {(time.perf_counter() - started) / 60:.1f} minutes, '
+        f'measures included, the teacher\'s training not (finished runs are reused, not timed again)')
+    return {'study': args.study, 'profile': args.profile, 'classes': data.classes, 'omitted_class': omit or None,
+            'variants': [dataclasses.asdict(v) for v in variants],
+            'runs': runs, 'summary': summarize(runs, variants)}
+
+
+def class_name(spec: str, classes: List[str]) -> str:
+    """
+    The class `spec` names, by name or by index.
+    """
+    if spec in classes:
+        return spec
+    if spec.isdigit() and int(spec) < len(classes):
+        return classes[int(spec)]
+    raise DataError(f'--omit {spec!r} is not a class of the data: use a name or an index 0-{len(classes) - 1} '
+                    f'of {", ".join(classes)}')
+
+
+class Measures:
+    """
+    <a id="measures"></a>
+
+    ## The measures of every run
+
+    On the validation split (and the test split, when the data has one):
+    the teacher's logits once, then each student's, from which
+    [what the student learned](dark_knowledge.html) is computed: fidelity
+    for distilled students, and the omitted class's measures in that study.
+    Only rank 0 computes them; the others return nothing.
+    """
+
+    def __init__(self, args: argparse.Namespace, data: CIFAR10, teacher: RunRecord, omit: str):
+        self.device = torch.device(args.device or default_device())
+        valid_size = args.valid_size or profile_settings(args.profile, 'small')['valid_size']
+        self.splits = {'valid': split_train(data.train, valid_size, None)[1]}
+        if data.test is not None:
+            self.splits['test'] = data.test
+        self.classes, self.omit = data.classes, omit
+        self.active = distributed.is_main()
+        if self.active:
+            model = load_teacher(teacher.path, len(data.classes))
+            self.teacher = {name: logits(model, split, self.device) for name, split in self.splits.items()}
+
+    def of_teacher(self) -> Dict[str, Any]:
+        """
+        The teacher's accuracy per class on validation.
+        """
+        if not self.active:
+            return {}
+        labels = self.splits['valid'].labels
+        return {'per_class_valid_accuracy': dark_knowledge.per_class_accuracy(
+            self.teacher['valid'].argmax(-1), labels, len(self.classes))}
+
+    def of_student(self, record: RunRecord) -> Dict[str, Any]:
+        """
+        A student's measures, from its final weights.
+        """
+        if not self.active:
+            return {}
+        model = COMMANDS[record.model_name]['model'](len(self.classes))
+        model.load_state_dict(load_checkpoint(record.path, mmap=True)['model'])
+        student = {name: logits(model, split, self.device) for name, split in self.splits.items()}
+        valid = self.splits['valid'].labels
+        row = {'per_class_valid_accuracy': dark_knowledge.per_class_accuracy(
+            student['valid'].argmax(-1), valid, len(self.classes))}
+        if COMMANDS[record.model_name]['teacher']:
+            row |= dark_knowledge.fidelity(student['valid'], self.teacher['valid'])
+        if self.omit and record.settings.get('omit_class') == self.omit:
+            row |= self.omitted(student)
+        return row
+
+    def omitted(self, student: Dict[str, torch.Tensor]) -> Dict[str, Any]:
+        """
+        The omitted class's measures, before and after the bias correction,
+        the bias chosen on the validation split alone.
+        """
+        k = self.classes.index(self.omit)
+        bias = dark_knowledge.best_bias(student['valid'], self.splits['valid'].labels, k)
+        row = {'omitted_class': self.omit, 'bias': bias}
+        for name in ('valid', 'test'):
+            if name in self.splits:
+                row |= dark_knowledge.omitted_class_measures(student[name], self.splits[name].labels, k, bias,
+                                                             self.teacher[name], name)
+            else:
+                row |= {f'{what}_test_accuracy': None for what in ('omitted', 'corrected', 'corrected_omitted')}
+        return row
+
+
+@torch.inference_mode()
+def logits(model: torch.nn.Module, split: Split, device: torch.device, batch_size: int = 1000) -> torch.Tensor:
+    """
+    A model's logits on every image of `split`, in evaluation mode, in float32 on the CPU.
+    """
+    model = model.to(device).eval()
+    return torch.cat([model(normalize(split.images[i:i + batch_size].to(device))).float().cpu()
+                      for i in range(0, len(split.labels), batch_size)])
 
 
 def say(message: str):
@@ -159,40 +325,50 @@ def say(message: str):
         print(message)
 
 
-def results_row(model_name: str, record: RunRecord) -> Dict[str, Any]:
+def results_row(model_name: str, variant: str, record: RunRecord) -> Dict[str, Any]:
     """
     One row of `results.json`, from a run's final record.
     """
-    return {'model': model_name, 'seed': record.seed, 'parameters': record.parameters,
+    return {'model': model_name, 'variant': variant, 'seed': record.seed, 'parameters': record.parameters,
             'epochs': record.epochs, 'valid_accuracy': record.valid_accuracy,
             'test_accuracy': record.test_accuracy, 'train_seconds': record.train_seconds,
             'train_images_per_second': record.images / max(record.train_seconds, 1e-9),
             'valid_history': record.history, 'run': record.uuid}
 
 
-def summarize(runs: List[Dict[str, Any]]) -> Dict[str, Any]:
+def summarize(runs: List[Dict[str, Any]], variants: List[Variant]) -> Dict[str, Any]:
     """
     ## Summary over seeds
 
-    Per model: validation and test accuracy, training time and throughput.
-    Then the gain from distillation, the distilled student's mean validation
-    accuracy minus the baseline's.
+    Per variant (and the teacher, `large`): the mean and spread of every
+    number the runs have, the accuracies first. For the comparison, the gain
+    from distillation: the distilled student's mean validation accuracy
+    minus the baseline's.
     """
     summary = {}
-    for model in MODELS:
-        rows = [r for r in runs if r['model'] == model]
+    for name in ['large'] + [v.name for v in variants]:
+        rows = [r for r in runs if r['variant'] == name]
         if not rows:
             continue
-        tests = [r['test_accuracy'] for r in rows if r['test_accuracy'] is not None]
-        summary[model] = {'parameters': rows[0]['parameters'], 'epochs': rows[0]['epochs'],
-                          'valid_accuracy': mean_std([r['valid_accuracy'] for r in rows]),
-                          'test_accuracy': mean_std(tests) if tests else None,
-                          'train_seconds': mean_std([r['train_seconds'] for r in rows]),
-                          'train_images_per_second': mean_std([r['train_images_per_second'] for r in rows])}
+        summary[name] = {'parameters': rows[0]['parameters'], 'epochs': rows[0]['epochs']}
+        for key in MEASURED:
+            values = [r[key] for r in rows if r.get(key) is not None]
+            summary[name][key] = mean_std(values) if values else None
+        if 'per_class_valid_accuracy' in rows[0]:
+            summary[name]['per_class_valid_accuracy'] = [
+                statistics.fmean(column) for column in zip(*(r['per_class_valid_accuracy'] for r in rows))]
     if 'small' in summary and 'distilled' in summary:
         summary['distillation_gain_valid'] = (summary['distilled']['valid_accuracy']['mean'] -
                                               summary['small']['valid_accuracy']['mean'])
     return summary
+
+
+# The numbers summarized over seeds, where a run has them
+MEASURED = ('valid_accuracy', 'test_accuracy', 'train_seconds', 'train_images_per_second',
+            'teacher_agreement', 'teacher_kl', 'bias', 'omitted_valid_accuracy', 'corrected_valid_accuracy',
+            'corrected_omitted_valid_accuracy', 'omitted_test_accuracy', 'corrected_test_accuracy',
+            'corrected_omitted_test_accuracy', 'omitted_valid_probability', 'teacher_omitted_valid_probability',
+            'omitted_valid_probability_on_class', 'teacher_omitted_valid_probability_on_class')
 
 
 def mean_std(values: List[float]) -> Dict[str, float]:
@@ -203,69 +379,207 @@ def mean_std(values: List[float]) -> Dict[str, float]:
             'n': len(values)}
 
 
-def markdown_table(profile: str, summary: Dict[str, Any]) -> str:
+def write_results(results: Dict[str, Any], out: Path):
     """
-    ## The results table
-    """
-    def percent(stats):
-        if stats is None:
-            return 'n/a'
-        return f"{100 * stats['mean']:.2f} ± {100 * stats['std']:.2f}"
+    ## Writing the results
 
-    lines = [f'Profile `{profile}`, on {platform.machine()} {platform.processor() or ""}'.rstrip(), '',
-             '| model | parameters | epochs | seeds | valid accuracy (%) | test accuracy (%) '
-             '| train time (s) | images/s |',
-             '|---|---:|---:|---:|---:|---:|---:|---:|']
-    for model in MODELS:
-        if model not in summary:
+    `results.json`, `results.md` and the plots, each written whole or not at
+    all; the plots also in Japanese when a font with Japanese characters is
+    installed.
+    """
+    table = markdown_table(results)
+    write_atomic(out / 'results.json', lambda tmp: Path(tmp).write_text(json.dumps(results, indent=2)))
+    write_atomic(out / 'results.md', lambda tmp: Path(tmp).write_text(table))
+    written = ['results.json', 'results.md']
+    font = japanese_font()
+    for language, suffix in (('en', ''), ('ja', '.ja')):
+        if language == 'ja' and not font:
             continue
-        s = summary[model]
-        lines.append(f"| {model} | {s['parameters']:,} | {s['epochs']} | {s['valid_accuracy']['n']} "
+        for name, draw in PLOTS[results['study']]:
+            path = out / f'{name}{suffix}.png'
+            draw(results, path, language, font if language == 'ja' else None)
+            written.append(path.name)
+    print()
+    print(table)
+    print('Wrote ' + ', '.join(str(out / name) for name in written))
+    if not font:
+        print('matplotlib knows no font with Japanese characters, so no Japanese plots: install one '
+              '(on Debian: apt-get install fonts-noto-cjk), then delete its font cache, ~/.cache/matplotlib')
+
+
+def markdown_table(results: Dict[str, Any]) -> str:
+    """
+    ## The results tables
+
+    Accuracy, fidelity and cost of every variant; in the omitted-class
+    study, a second table about the omitted class.
+    """
+    summary = results['summary']
+
+    def percent(stats):
+        return 'n/a' if stats is None else f"{100 * stats['mean']:.2f} ± {100 * stats['std']:.2f}"
+
+    def number(stats):
+        return 'n/a' if stats is None else f"{stats['mean']:.3f} ± {stats['std']:.3f}"
+
+    names = [n for n in summary if isinstance(summary[n], dict) and 'valid_accuracy' in summary[n]]
+    lines = [f"Study `{results['study']}`, profile `{results['profile']}`, on "
+             f"{platform.machine()} {platform.processor() or ''}".rstrip() + '.', '',
+             '| model | parameters | epochs | seeds | valid accuracy (%) | test accuracy (%) '
+             '| agreement with teacher (%) | KL(teacher ‖ student) | train time (s) | images/s |',
+             '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
+    for name in names:
+        s = summary[name]
+        lines.append(f"| {name} | {s['parameters']:,} | {s['epochs']} | {s['valid_accuracy']['n']} "
                      f"| {percent(s['valid_accuracy'])} | {percent(s['test_accuracy'])} "
+                     f"| {percent(s['teacher_agreement'])} | {number(s['teacher_kl'])} "
                      f"| {s['train_seconds']['mean']:.0f} | {s['train_images_per_second']['mean']:.0f} |")
     if 'distillation_gain_valid' in summary:
         lines += ['', f"Distillation gain on validation accuracy: "
                       f"{100 * summary['distillation_gain_valid']:+.2f} points (mean over seeds)."]
+    omit = results.get('omitted_class')
+    if omit:
+        teacher = summary['large']['per_class_valid_accuracy'][results['classes'].index(omit)]
+        lines += ['', f'The omitted class, `{omit}`, on validation (the teacher gets {100 * teacher:.2f}% of it '
+                      f'right); the bias is chosen on validation:', '',
+                  f'| model | {omit} right (%) | bias | {omit} right, corrected (%) | all right, corrected (%) '
+                  f'| p({omit}) on {omit} images | teacher\'s p({omit}) |',
+                  '|---|---:|---:|---:|---:|---:|---:|']
+        for name in names:
+            s = summary[name]
+            if s.get('bias') is not None:
+                lines.append(f"| {name} | {percent(s['omitted_valid_accuracy'])} | {number(s['bias'])} "
+                             f"| {percent(s['corrected_omitted_valid_accuracy'])} "
+                             f"| {percent(s['corrected_valid_accuracy'])} "
+                             f"| {number(s['omitted_valid_probability_on_class'])} "
+                             f"| {number(s['teacher_omitted_valid_probability_on_class'])} |")
     return '\n'.join(lines) + '\n'
 
 
-# The words of the plot, in each language of the pages
+# The words of the plots, in each language of the pages
 PLOT_WORDS = {
-    'en': {'x': 'epoch', 'y': 'validation accuracy (%)',
-           'large': 'large', 'small': 'small', 'distilled': 'distilled'},
-    'ja': {'x': 'エポック', 'y': '検証正解率 (%)',
-           'large': '大きな教師', 'small': '小さなモデル（ラベルのみ）', 'distilled': '蒸留した生徒'},
+    'en': {'epoch': 'epoch', 'accuracy': 'validation accuracy (%)', 'large': 'large teacher',
+           'temperature': 'temperature T', 'weight': 'soft-target weight α', 'class': 'class',
+           'labels only': 'labels only', 'teacher': 'teacher', 'before': 'before the bias correction',
+           'after': 'after the bias correction'},
+    'ja': {'epoch': 'エポック', 'accuracy': '検証正解率 (%)', 'large': '大きな教師',
+           'temperature': '温度 T', 'weight': 'ソフトターゲットの重み α', 'class': 'クラス',
+           'labels only': 'ラベルのみ', 'teacher': '教師', 'before': 'バイアス補正の前',
+           'after': 'バイアス補正の後'},
 }
+# CIFAR-10's classes on the Japanese plots
+CLASSES_JA = {'airplane': '飛行機', 'automobile': '自動車', 'bird': '鳥', 'cat': '猫', 'deer': '鹿',
+              'dog': '犬', 'frog': 'カエル', 'horse': '馬', 'ship': '船', 'truck': 'トラック'}
 
 
-def plot(runs: List[Dict[str, Any]], path: Path, words: Dict[str, str], font: Optional[str] = None):
+def variant_label(results: Dict[str, Any], name: str, language: str) -> str:
     """
-    ## The plot
+    A variant's name on a plot in `language`.
+    """
+    if name == 'large':
+        return PLOT_WORDS[language]['large']
+    variant = next(v for v in results['variants'] if v['name'] == name)
+    return variant['ja'] if language == 'ja' and variant['ja'] else name
 
-    Validation accuracy after each epoch, one line per run, a colour per model,
-    labelled with `words`, in the font family `font` (matplotlib's default
-    when `None`).
+
+@contextmanager
+def figure(path: Path, font: Optional[str], size=(7, 4.5)):
+    """
+    A matplotlib figure and its axes, saved to `path` as PNG, whole or not
+    at all, in the font family `font` (matplotlib's default when `None`).
     """
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    style = {'font.family': font} if font else {}
-    with plt.rc_context(style):
-        figure, axes = plt.subplots(figsize=(7, 4.5))
-        colours = {'large': 'tab:blue', 'small': 'tab:orange', 'distilled': 'tab:green'}
-        for model in MODELS:
-            for i, run in enumerate(r for r in runs if r['model'] == model):
-                history = run['valid_history']
-                axes.plot(range(1, len(history) + 1), [100 * a for a in history], color=colours[model],
-                          alpha=0.85, label=words[model] if i == 0 else None)
-        axes.set_xlabel(words['x'])
-        axes.set_ylabel(words['y'])
+    with plt.rc_context({'font.family': font} if font else {}):
+        fig, axes = plt.subplots(figsize=size)
+        yield axes
         axes.grid(alpha=0.3)
+        fig.tight_layout()
+        write_atomic(path, lambda tmp: fig.savefig(tmp, format='png', dpi=120, metadata={'Software': None}))
+    plt.close(fig)
+
+
+def plot_history(results: Dict[str, Any], path: Path, language: str, font: Optional[str] = None):
+    """
+    ## The plots
+
+    Validation accuracy after each epoch, one line per run, a colour per variant.
+    """
+    words = PLOT_WORDS[language]
+    names = ['large'] + [v['name'] for v in results['variants']]
+    with figure(path, font) as axes:
+        for colour, name in enumerate(names):
+            for i, run in enumerate(r for r in results['runs'] if r['variant'] == name):
+                history = run['valid_history']
+                axes.plot(range(1, len(history) + 1), [100 * a for a in history], color=f'C{colour}',
+                          alpha=0.85, label=variant_label(results, name, language) if i == 0 else None)
+        axes.set_xlabel(words['epoch'])
+        axes.set_ylabel(words['accuracy'])
         axes.legend()
-        figure.tight_layout()
-        write_atomic(path, lambda tmp: figure.savefig(tmp, format='png', dpi=120,
-                                                      metadata={'Software': None}))
-    plt.close(figure)
+
+
+def plot_sweep(results: Dict[str, Any], path: Path, language: str, font: Optional[str] = None):
+    """
+    A sweep's final validation accuracy against the swept setting: the mean
+    over seeds with a bar from the lowest to the highest seed; the labels-only
+    baseline, when it is not on the axis, as a band of the same spread.
+    """
+    words = PLOT_WORDS[language]
+    final = {v['name']: [100 * r['valid_accuracy'] for r in results['runs'] if r['variant'] == v['name']]
+             for v in results['variants']}
+    on_axis = [v for v in results['variants'] if v['x'] is not None]
+    with figure(path, font) as axes:
+        xs = [v['x'] for v in on_axis]
+        means = [statistics.fmean(final[v['name']]) for v in on_axis]
+        spread = [[m - min(final[v['name']]) for v, m in zip(on_axis, means)],
+                  [max(final[v['name']]) - m for v, m in zip(on_axis, means)]]
+        axes.errorbar(xs, means, yerr=spread, marker='o', capsize=4, color='C2')
+        for v in results['variants']:
+            if v['x'] is None:
+                values = final[v['name']]
+                axes.axhspan(min(values), max(values), color='C1', alpha=0.2)
+                axes.axhline(statistics.fmean(values), color='C1', label=words['labels only'])
+                axes.legend()
+        if results['study'] == 'temperature':
+            axes.set_xscale('log', base=2)
+            axes.set_xticks(xs, [f'{x:g}' for x in xs])
+        axes.set_xlabel(words[results['study']])
+        axes.set_ylabel(words['accuracy'])
+
+
+def plot_per_class(results: Dict[str, Any], path: Path, language: str, font: Optional[str] = None):
+    """
+    Validation accuracy on each class: the teacher, and the distilled student
+    that never saw the omitted class, before and after the bias correction
+    (means over seeds).
+    """
+    words = PLOT_WORDS[language]
+    classes = results['classes']
+    students = [r for r in results['runs'] if r.get('bias') is not None and r['model'] == 'distilled']
+    before, after = ([statistics.fmean(column) for column in zip(*(r[key] for r in students))]
+                     for key in ('per_class_valid_accuracy', 'corrected_per_class_valid_accuracy'))
+    teacher = next(r for r in results['runs'] if r['model'] == 'large')['per_class_valid_accuracy']
+    names = [CLASSES_JA.get(c, c) if language == 'ja' else c for c in classes]
+    with figure(path, font, size=(9, 4.5)) as axes:
+        width = 0.27
+        for i, (label, values) in enumerate(((words['teacher'], teacher), (words['before'], before),
+                                            (words['after'], after))):
+            axes.bar([c + (i - 1) * width for c in range(len(classes))], [100 * v for v in values], width,
+                     label=label, color=f'C{i}')
+        axes.set_xticks(range(len(classes)), names)
+        axes.set_xlabel(words['class'])
+        axes.set_ylabel(words['accuracy'])
+        axes.legend()
+
+
+# Each study's plots: the file name, and what draws it
+PLOTS = {
+    'compare': [('accuracy', plot_history)],
+    'omitted-class': [('accuracy', plot_history), ('per_class', plot_per_class)],
+    'temperature': [('accuracy', plot_history), ('sweep', plot_sweep)],
+    'weight': [('accuracy', plot_history), ('sweep', plot_sweep)],
+}
 
 
 def japanese_font() -> Optional[str]:

@@ -43,8 +43,8 @@ from typing import Any, Dict, Optional, Type
 import torch
 
 from labml_nn.distillation.distill import DistillationConfigs
-from labml_nn.distillation.large import LargeConfigs
-from labml_nn.distillation.small import SmallConfigs
+from labml_nn.distillation.large import LargeConfigs, LargeModel
+from labml_nn.distillation.small import SmallConfigs, SmallModel
 from labml_nn.distillation.teacher import TeacherNotFound, find_teacher, load_teacher
 from labml_nn.experiments import distributed
 from labml_nn.experiments.data import DataError, load_cifar10
@@ -53,16 +53,18 @@ from labml_nn.experiments.trainer import Configs, Diverged, Interrupted, default
 
 # ## The commands
 #
-# The one place where a model's name picks its configurations, its entry in
-# the profiles, its command and description, and whether it learns from a
-# teacher (and so has the teacher's options).
+# The one place where a model's name picks its configurations, its model
+# class, its entry in the profiles, its command and description, and whether
+# it learns from a teacher (and so has the teacher's options).
 COMMANDS: Dict[str, Dict[str, Any]] = {
-    'large': {'configs': LargeConfigs, 'profile': 'large', 'module': 'labml_nn.distillation.large',
-              'what': 'Train the large teacher', 'teacher': False},
-    'small': {'configs': SmallConfigs, 'profile': 'small', 'module': 'labml_nn.distillation.small',
-              'what': 'Train the small baseline on labels', 'teacher': False},
-    'distilled': {'configs': DistillationConfigs, 'profile': 'small', 'module': 'labml_nn.distillation',
-                  'what': 'Train the small student from a trained teacher', 'teacher': True},
+    'large': {'configs': LargeConfigs, 'model': LargeModel, 'profile': 'large',
+              'module': 'labml_nn.distillation.large', 'what': 'Train the large teacher', 'teacher': False},
+    'small': {'configs': SmallConfigs, 'model': SmallModel, 'profile': 'small',
+              'module': 'labml_nn.distillation.small', 'what': 'Train the small baseline on labels',
+              'teacher': False},
+    'distilled': {'configs': DistillationConfigs, 'model': SmallModel, 'profile': 'small',
+                  'module': 'labml_nn.distillation', 'what': 'Train the small student from a trained teacher',
+                  'teacher': True},
 }
 
 # ## Profiles
@@ -214,6 +216,10 @@ OPTIONS: Dict[str, tuple] = {
     'valid_size': (positive(int), 'images held out for validation'),
     'device': (device, 'cpu, cuda, cuda:1, ... (default: cuda when available)'),
 }
+# The students' alone: the teacher always learns from every class
+STUDENT_OPTIONS: Dict[str, tuple] = {
+    'omit_class': (str, 'a class whose images are all left out of training (its name)'),
+}
 DISTILLATION_OPTIONS: Dict[str, tuple] = {
     'temperature': (positive(float), 'T, the temperature of the soft targets'),
     'soft_target_weight': (non_negative(float), 'the weight of the soft-target term'),
@@ -227,7 +233,9 @@ def options(model_name: str) -> Dict[str, tuple]:
     """
     The settings the command of `model_name` can change.
     """
-    return OPTIONS | (DISTILLATION_OPTIONS if COMMANDS[model_name]['teacher'] else {})
+    student = COMMANDS[model_name]['profile'] == 'small'
+    return (OPTIONS | (STUDENT_OPTIONS if student else {})
+            | (DISTILLATION_OPTIONS if COMMANDS[model_name]['teacher'] else {}))
 
 
 def add_options(parser: argparse.ArgumentParser, model_name: str, names: Optional[list] = None):
@@ -240,7 +248,8 @@ def add_options(parser: argparse.ArgumentParser, model_name: str, names: Optiona
         if names is not None and name not in names:
             continue
         if name != 'device':
-            help_text += f' (default: the profile\'s, else {getattr(defaults, name)})'
+            default = getattr(defaults, name)
+            help_text += f' (default: the profile\'s, else {default if default != "" else "none"})'
         parser.add_argument('--' + name.replace('_', '-'), type=check, help=help_text)
 
 

@@ -62,8 +62,8 @@ from labml.configs import BaseConfigs, option
 from torch import nn
 
 from labml_nn.experiments import distributed
-from labml_nn.experiments.data import (CIFAR10, Split, augment, load_cifar10, normalize, split_train,
-                                       write_atomic)
+from labml_nn.experiments.data import (CIFAR10, DataError, Split, augment, load_cifar10, normalize,
+                                       split_train, write_atomic)
 from labml_nn.experiments.runs import (WEIGHTS, RunRecord, checkpoint_path, find_earlier_run, load_checkpoint,
                                        run_key, run_lock)
 
@@ -94,6 +94,9 @@ class Configs(BaseConfigs):
     # Images held out for validation, and how many of the rest to train on (`0`: all)
     valid_size: int = 5000
     train_size: int = 0
+    # A class whose every image is left out of the training images (its name),
+    # for the [omitted-class study](../distillation/omitted_class.html); `''` keeps all
+    omit_class: str = ''
     # The number of classes, the models' outputs; `train` sets it to the data's
     classes: int = 10
     # `'cpu'`, `'cuda'`, ...; computed below when not given
@@ -107,6 +110,16 @@ class Configs(BaseConfigs):
     # The model as the training step calls it: `model` itself in one process,
     # wrapped for [training on several processes](distributed.html#data-parallel) under torchrun
     replica: nn.Module
+    # The transfer set's images, `uint8` on the CPU, set by the trainer before
+    # `prepare`: every image the run may train on, the omitted class's included
+    train_images: torch.Tensor
+
+    def prepare(self):
+        """
+        Work done once before the first epoch, outside its timing: nothing
+        when training on labels; the distillation step may build its
+        [teacher cache](../distillation/teacher_cache.html) here.
+        """
 
     def step(self, images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         r"""
@@ -148,6 +161,10 @@ def train(c: Configs, settings: Dict[str, Any], data: Optional[CIFAR10] = None,
     defaults = type(c)()
     split_train(data.train, settings.get('valid_size', defaults.valid_size),
                 settings.get('train_size', defaults.train_size) or None)
+    omitted = settings.get('omit_class', defaults.omit_class)
+    if omitted and omitted not in data.classes:
+        raise DataError(f'--omit-class {omitted!r} is not a class of the data; '
+                        f'its classes are {", ".join(data.classes)}')
     key = run_key(settings)
     # Rank 0 looks the run up and takes its lock, held until training ends;
     # every process gets what it found
@@ -213,9 +230,15 @@ def _train_run(c: Configs, settings: Dict[str, Any], data: CIFAR10, key: str, uu
         overrides['device'] = distributed.process_device(settings['device'])
     experiment.configs(c, overrides)
     train_split, valid_split = split_train(data.train, c.valid_size, c.train_size or None)
+    c.train_images = train_split.images
+    # Leave every image of the omitted class out of training; validation keeps them
+    if c.omit_class:
+        kept = train_split.labels != data.classes.index(c.omit_class)
+        train_split = Split(train_split.images[kept], train_split.labels[kept])
     # Every process makes its replica of the model at the same point: with
     # several processes, making it waits for the others
     model, optimizer, _ = c.model, c.optimizer, c.replica
+    c.prepare()
     batches_per_epoch = max(1, len(train_split.labels) // c.batch_size)
     scheduler = learning_rate_schedule(optimizer, c.epochs * batches_per_epoch, c.schedule)
     # The augmentation's random numbers, kept apart from the model's (dropout)

@@ -9,6 +9,7 @@ teacher's exact settings, so its teacher stage finds the session teacher
 already trained and reuses it; the students are trained by the study.
 """
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -40,6 +41,13 @@ def _check_schema(results):
         assert isinstance(run['valid_history'], list) and len(run['valid_history']) == run['epochs']
         assert run['valid_history'][-1] == run['valid_accuracy']
         assert isinstance(run['run'], str)
+        assert run['variant'] == run['model'] and run['model'] in results['summary']
+        assert len(run['per_class_valid_accuracy']) == len(results['classes'])
+        # Fidelity, for every distilled student and no other model
+        fidelity = {'teacher_agreement', 'teacher_kl'} & set(run)
+        assert fidelity == (set() if run['model'] != 'distilled' else {'teacher_agreement', 'teacher_kl'})
+        if fidelity:
+            assert 0 <= run['teacher_agreement'] <= 1 and run['teacher_kl'] >= 0
 
 
 def _file_mode():
@@ -176,6 +184,8 @@ def test_output_folder_that_cannot_be_made(tmp_path, image_folder, capsys):
     (['--seeds', '0'], 'must be positive and finite, got 0'),
     (['--profile', 'gpu'], "invalid choice: 'gpu'"),
     (['--valid-size', '-1'], 'must be positive'),
+    (['--study', 'omitted'], "invalid choice: 'omitted'"),
+    (['--omit', 'cat'], '--omit is for --study omitted-class, not --study compare'),
 ])
 def test_bad_arguments(tmp_path, capsys, argv, message):
     with pytest.raises(SystemExit) as exit_:
@@ -187,25 +197,27 @@ def test_bad_arguments(tmp_path, capsys, argv, message):
 
 def _made_up_results() -> dict:
     """
-    Results of a study that never ran: two epochs of each model, for the writers alone.
+    Results of a comparison that never ran: two epochs of each model, for the writers alone.
     """
-    runs = [{'model': model, 'seed': 0, 'parameters': 10, 'epochs': 2, 'valid_accuracy': accuracy,
-             'test_accuracy': None, 'train_seconds': 1.0, 'train_images_per_second': 8.0,
-             'valid_history': [accuracy / 2, accuracy], 'run': model}
+    runs = [{'model': model, 'variant': model, 'seed': 0, 'parameters': 10, 'epochs': 2,
+             'valid_accuracy': accuracy, 'test_accuracy': None, 'train_seconds': 1.0,
+             'train_images_per_second': 8.0, 'valid_history': [accuracy / 2, accuracy], 'run': model}
             for model, accuracy in (('large', 0.8), ('small', 0.6), ('distilled', 0.7))]
-    return {'profile': 'smoke', 'runs': runs, 'summary': pipeline.summarize(runs)}
+    variants = pipeline.compare_study('')
+    return {'study': 'compare', 'profile': 'smoke', 'classes': ['a', 'b'], 'omitted_class': None,
+            'variants': [dataclasses.asdict(v) for v in variants], 'runs': runs, 'summary': pipeline.summarize(runs, variants)}
 
 
 def test_without_a_japanese_font_the_plot_is_english_only(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(pipeline, 'japanese_font', lambda: None)
-    pipeline.write_results('smoke', _made_up_results(), tmp_path)
+    pipeline.write_results(_made_up_results(), tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ['accuracy.png', 'results.json', 'results.md']
-    assert 'no accuracy.ja.png: install one' in capsys.readouterr().out
+    assert 'no Japanese plots: install one' in capsys.readouterr().out
 
 
 def test_the_japanese_plot_has_its_own_labels(tmp_path):
     if pipeline.japanese_font() is None:
         pytest.skip('matplotlib knows no font with Japanese characters here')
-    pipeline.write_results('smoke', _made_up_results(), tmp_path)
+    pipeline.write_results(_made_up_results(), tmp_path)
     english, japanese = (tmp_path / 'accuracy.png').read_bytes(), (tmp_path / 'accuracy.ja.png').read_bytes()
     assert japanese.startswith(PNG_MAGIC) and japanese != english
