@@ -251,42 +251,27 @@ def load_cache(path: Path) -> TeacherCache:
     return cache
 
 
-def covering_cache(files: List[Path], keys: torch.Tensor, images: torch.Tensor) -> Optional[Path]:
+def covering_cache(files: List[Path], keys: torch.Tensor, images: torch.Tensor) -> Optional[TeacherCache]:
     """
-    The first of `files` that holds every one of `images` (their `keys` sorted, images in key order).
+    The first cache of `files` that holds every one of `images` (their
+    `keys` sorted, the images in key order), read from its file.
     """
     for path in files:
         cache = load_cache(path)
         if torch.equal(cache.keys, keys) or bool(cache.find(images)[1].all()):
-            return path
+            return cache
     return None
 
 
-def find_or_build(c: Configs, teacher_path: str, images: torch.Tensor,
-                  teacher: Callable[[], nn.Module]) -> Path:
+def gathered(part: torch.Tensor) -> torch.Tensor:
     """
-    ## Finding the cache, or building it
-
-    The file of the teacher at `teacher_path` that holds every one of
-    `images`: the one made for exactly them, or any other of the same teacher
-    that covers them, or a new one. `teacher()` gives the fixed teacher, and is
-    called only to build.
+    Every process's `part`, joined in the order of their ranks; `part` itself in one process.
     """
-    folder = Path(c.logs_dir) / 'teacher-cache'
-    weights = key_weights()
-    keys, distinct = distinct_images(images, weights)
-    # The file's name: the teacher, its precision, and the distinct images in key order
-    teacher_name = teacher_hash(teacher_path, c.bf16)
-    path = folder / f'{teacher_name}-{hashlib.sha256(distinct.numpy().tobytes()).hexdigest()[:16]}.pt'
-    # This transfer set's own file, else one that holds all of its images
-    others = sorted(p for p in folder.glob(f'{teacher_name}-*.pt') if p != path)
-    found = covering_cache(([path] if path.exists() else []) + others, keys, distinct)
-    if found is not None:
-        return found
-    # None yet: the teacher on every view, written to a temporary file and renamed
-    cache = TeacherCache(keys, distinct, every_view_logits(c, teacher(), distinct), weights)
-    write_atomic(path, lambda tmp: torch.save(cache._asdict(), tmp))
-    return path
+    if distributed.world().size == 1:
+        return part
+    parts = [None] * distributed.world().size
+    torch.distributed.all_gather_object(parts, part)
+    return torch.cat(parts)
 
 
 def open_cache(c: Configs, teacher_path: str, images: torch.Tensor,
@@ -296,8 +281,29 @@ def open_cache(c: Configs, teacher_path: str, images: torch.Tensor,
 
     ## The cache a run uses
 
-    Rank 0 finds or builds the file while the other processes wait; then each
-    reads it onto its own device.
+    The cache of the teacher at `teacher_path` that holds every one of
+    `images`, on the run's device: the file made for exactly them, or any
+    other of the same teacher and precision that holds them all, or a new
+    one. `teacher()` gives the fixed teacher; it is called only to build.
     """
-    path = distributed.from_main(lambda: find_or_build(c, teacher_path, images.cpu(), teacher))
-    return load_cache(path).to(c.device)
+    folder = Path(c.logs_dir) / 'teacher-cache'
+    weights = key_weights()
+    keys, distinct = distinct_images(images.cpu(), weights)
+    # The file's name: the teacher and its precision, and the distinct images in key order
+    teacher_name = teacher_hash(teacher_path, c.bf16)
+    path = folder / f'{teacher_name}-{hashlib.sha256(distinct.numpy().tobytes()).hexdigest()[:16]}.pt'
+    # Rank 0 reads this transfer set's own file, else one that holds all of
+    # its images, and every process gets the cache it found
+    others = sorted(p for p in folder.glob(f'{teacher_name}-*.pt') if p != path)
+    cache = distributed.from_main(lambda: covering_cache(([path] if path.exists() else []) + others,
+                                                         keys, distinct))
+    if cache is None:
+        # None yet: each process runs the teacher on every view of its share
+        # of the images, and every process gets all the logits
+        share = distinct[distributed.shard(len(distinct))]
+        cache = TeacherCache(keys, distinct, gathered(every_view_logits(c, teacher(), share)), weights)
+        # Rank 0 writes the file, to a temporary file then renamed
+        if distributed.is_main():
+            write_atomic(path, lambda tmp: torch.save(cache._asdict(), tmp))
+            print(f'Teacher cache written to {path}')
+    return cache.to(c.device)

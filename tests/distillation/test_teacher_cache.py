@@ -10,6 +10,10 @@ comparisons are tight; its cache is built once for this module.
 """
 
 import copy
+import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,8 +21,7 @@ import torch
 
 from labml_nn.distillation.distill import DistillationConfigs
 from labml_nn.distillation.small import SmallModel
-from labml_nn.distillation.teacher_cache import (TeacherCacheError, content_keys, find_or_build, key_weights,
-                                                 open_cache)
+from labml_nn.distillation.teacher_cache import TeacherCacheError, content_keys, key_weights, open_cache
 from labml_nn.distillation.train import main, settings_from_args, argument_parser
 from labml_nn.experiments import trainer
 from labml_nn.experiments.data import VIEWS, Split, Views, crop_views, normalize
@@ -177,35 +180,105 @@ def test_the_file_is_built_once_and_shared(teacher_run, cifar_data, tmp_path):
     images = cifar_data.train.images[:4]
     c = _configs(teacher_run, tmp_path, images)
     teacher = CountingTeacher(c)
-    path = find_or_build(c, c.teacher, images, teacher)
-    assert teacher.calls == 1 and _files(tmp_path) == [path]
+    cache = open_cache(c, c.teacher, images, teacher)
+    assert teacher.calls == 1 and len(_files(tmp_path)) == 1
+    path = _files(tmp_path)[0]
+    assert path.name.split('-')[1] == 'fp32'
     # Another seed, the images in another order, repeated, or a subset: the same file, not built again
     for seed, reused in ((1, images), (2, images.flip(0)), (3, torch.cat([images, images[:2]])), (4, images[1:3])):
         other = _configs(teacher_run, tmp_path, reused, seed=seed)
-        assert find_or_build(other, other.teacher, reused, CountingTeacher(other)) == path
-        assert open_cache(other, other.teacher, reused, lambda: pytest.fail('built again')).keys.shape == (4,)
-    assert teacher.calls == 1 and _files(tmp_path) == [path]
+        reopened = open_cache(other, other.teacher, reused, lambda: pytest.fail('built again'))
+        assert torch.equal(reopened.logits, cache.logits) and torch.equal(reopened.images, cache.images)
+    assert _files(tmp_path) == [path]
 
-    # More images, another teacher, or float32 against bfloat16: another file each
-    more = cifar_data.train.images[:5]
-    assert find_or_build(c, c.teacher, more, CountingTeacher(c)) != path
-    other_teacher = _configs(teacher_run, tmp_path, images)
-    other_teacher.teacher = str(_other_teacher(teacher_run, tmp_path))
-    built = find_or_build(other_teacher, other_teacher.teacher, images, CountingTeacher(other_teacher))
-    assert built.name.split('-')[0] != path.name.split('-')[0]
-    assert len(_files(tmp_path)) == 3
-    assert path.name.split('-')[1] == 'fp32'
+    # More images, or another teacher: another file each, built
+    more = CountingTeacher(c)
+    open_cache(c, c.teacher, cifar_data.train.images[:5], more)
+    assert more.calls == 1 and len(_files(tmp_path)) == 2
+    other = _configs(teacher_run, tmp_path, images)
+    other.teacher = str(_other_teacher(teacher_run, tmp_path))
+    other_teacher = CountingTeacher(other)
+    open_cache(other, other.teacher, images, other_teacher)
+    assert other_teacher.calls == 1
+    teachers = {file.name.split('-')[0] for file in _files(tmp_path)}
+    assert len(_files(tmp_path)) == 3 and len(teachers) == 2
 
 
 def test_a_damaged_file_is_an_error_and_kept(teacher_run, cifar_data, tmp_path):
     images = cifar_data.train.images[:2]
     c = _configs(teacher_run, tmp_path, images)
-    path = find_or_build(c, c.teacher, images, CountingTeacher(c))
+    open_cache(c, c.teacher, images, CountingTeacher(c))
+    path, = _files(tmp_path)
     path.write_bytes(b'not a cache')
     with pytest.raises(TeacherCacheError, match=f'the teacher cache {path} cannot be read.*Delete it'):
         open_cache(c, c.teacher, images, lambda: pytest.fail('built over a file'))
     assert path.read_bytes() == b'not a cache'
     assert _files(tmp_path) == [path] and not list(path.parent.glob('*.tmp'))
+
+
+# ## On two processes
+
+# Run by each process of a torchrun launch: open the cache of the first 5
+# training images, and save what the process got (the test's own output)
+TWO_PROCESSES = """
+import sys
+import torch
+from labml_nn.distillation.distill import DistillationConfigs
+from labml_nn.distillation.teacher_cache import open_cache
+from labml_nn.experiments import distributed
+from labml_nn.experiments.data import load_cifar10
+
+teacher, data_dir, logs_dir, out = sys.argv[1:]
+images = load_cifar10(data_dir, download=False).train.images[:5]
+with distributed.process_group('cpu'):
+    c = DistillationConfigs()
+    c.device, c.bf16, c.logs_dir, c.teacher, c.classes = 'cpu', False, logs_dir, teacher, 4
+    cache = open_cache(c, teacher, images, lambda: c.teacher_model)
+    torch.save(cache._asdict(), f'{out}/rank-{distributed.world().rank}.pt')
+"""
+
+
+def _launch_two_processes(script: Path, *args: str) -> str:
+    """
+    `script` on two CPU processes joined by gloo, listening on 127.0.0.1 only; its output.
+    """
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    launch = ['--nnodes', '1', '--nproc-per-node', '2', '--rdzv-backend', 'c10d',
+              '--rdzv-endpoint', f'127.0.0.1:{port}', '--local-addr', '127.0.0.1']
+    done = subprocess.run([sys.executable, '-m', 'torch.distributed.run', *launch, str(script), *args],
+                          env=os.environ | {'OMP_NUM_THREADS': '1'}, text=True, timeout=300,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert done.returncode == 0, done.stdout[-3000:]
+    return done.stdout
+
+
+def test_two_processes_share_the_building(teacher_run, image_folder, cifar_data, tmp_path):
+    """
+    Each process builds the logits of its share of the images (3 and 2 of
+    5), every process ends with the whole cache, equal to one process's,
+    and rank 0 alone writes the one file. Launched again, both processes
+    get the cache from rank 0's reading of the file, built by no one.
+    """
+    script = tmp_path / 'open_cache.py'
+    script.write_text(TWO_PROCESSES)
+    logs, out = tmp_path / 'logs', tmp_path / 'out'
+    out.mkdir()
+    args = (str(teacher_run['path']), str(image_folder), str(logs), str(out))
+    first = _launch_two_processes(script, *args)
+    assert first.count('Teacher cache written') == 1
+    images = cifar_data.train.images[:5]
+    c = _configs(teacher_run, tmp_path / 'one-process', images)
+    alone = open_cache(c, c.teacher, images, lambda: c.teacher_model)
+    for rank in (0, 1):
+        got = torch.load(out / f'rank-{rank}.pt', weights_only=True)
+        assert torch.equal(got['images'], alone.images) and torch.equal(got['keys'], alone.keys)
+        torch.testing.assert_close(got['logits'], alone.logits, atol=1e-5, rtol=1e-5)
+    assert len(_files(logs)) == 1
+    second = _launch_two_processes(script, *args)
+    assert 'Teacher cache written' not in second and 'Teacher logits' not in second
+    assert torch.equal(torch.load(out / 'rank-1.pt', weights_only=True)['logits'], got['logits'])
 
 
 # ## The command line
