@@ -11,10 +11,11 @@ summary: >
 # The teacher's logits, computed once
 
 In [online distillation](distill.html) the teacher runs forward at every
-step: on the 2-core CPU this project is developed on, that is about 78 of
-the 125 ms of a step. Yet the teacher is fixed, and a study asks it the same
-questions again and again: every epoch shows it the same images, and every
-seed, every temperature and every weight of a sweep repeats the whole lot.
+step, and on a CPU that is most of the step's time (see the
+[measurements](#measured) below). Yet the teacher is fixed, and a study asks
+it the same questions again and again: every epoch shows it the same images,
+and every seed, every temperature and every weight of a sweep repeats the
+whole lot.
 
 ## Why the answers can be stored exactly
 
@@ -27,7 +28,8 @@ $$9 \times 9 \times 2 = 162$$
 
 views, and the teacher's logits are a function on a finite set: for the
 2,000 images of the `cpu` profile's transfer set, $2{,}000 \times 162$ views
-of 10 logits, 3.2 million numbers, 6.5 MB in bfloat16. Computed once, they are
+of 10 logits, 3.2 million numbers, 13 MB in float32 and 6.5 MB in bfloat16.
+Computed once, they are
 looked up rather than approximated: the student is shown the same views,
 drawn with the same random numbers, as in online distillation, and gets the
 teacher's own logits of those views. The only difference is rounding, since
@@ -73,12 +75,27 @@ serves a subset of it, such as the transfer set without one class of the
 omitted-class study. Only when none does is a cache built, with a progress
 bar, and written to a temporary file that is then renamed, so an interrupted
 build leaves no file. A file that cannot be read is an error that names it
-and says to delete it; nothing is overwritten. Under torchrun, rank 0 finds or
-builds the file while the others wait, then every process reads it.
+and says to delete it, and is never written over.
+
+Under [torchrun](distributed.html), rank 0 alone reads the logs folder, as
+it does for checkpoints, and sends the cache it found to the other
+processes. When it has none, every process runs the teacher on
+[its share](../experiments/distributed.html#shard) of the images, the
+shares' logits are gathered into every process, and rank 0 writes the file:
+the build is divided between the processes, and none waits for it in a
+collective operation, where a build of many minutes would outlast the
+processes' timeout.
+
+The cache is a setting of the distilled student, off by default:
 
 ```bash
 python -m labml_nn.distillation --data-dir DIR --teacher latest --teacher-cache true
 ```
+
+It is part of the run's settings, so a run from the cache and an online run
+are different runs; for the same seed they train the same student, up to
+rounding. On a GPU the check that every image was found waits for the
+device once per step.
 """
 
 import hashlib

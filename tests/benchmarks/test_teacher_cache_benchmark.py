@@ -37,14 +37,18 @@ def test_small_folder_says_which_options_to_change(benchmark, monkeypatch, capsy
     err = _fails(benchmark, monkeypatch, capsys, '--data-dir', str(image_folder), '--valid-size', '8')
     assert '--train-size 2000 is more than the 8 training images' in err
     err = _fails(benchmark, monkeypatch, capsys, '--data-dir', str(image_folder), '--valid-size', '8',
-                 '--train-size', '8')
+                 '--train-size', '8', '--build-images', '8')
     assert 'fewer than the 22 batches of 64' in err and '--train-size' in err and '--steps' in err
+    err = _fails(benchmark, monkeypatch, capsys, '--data-dir', str(image_folder), '--valid-size', '8',
+                 '--train-size', '8', '--build-images', '9')
+    assert '--build-images 9 is more than the 8 training images' in err
 
 
 @pytest.mark.parametrize('argv, message', [(['--steps', '0'], 'must be positive'),
                                            (['--rounds', '-1'], 'must be positive'),
                                            (['--train-size', 'many'], "invalid int value: 'many'"),
-                                           (['--valid-size', 'nan'], "invalid int value: 'nan'")])
+                                           (['--valid-size', 'nan'], "invalid int value: 'nan'"),
+                                           (['--build-images', '0'], 'must be positive')])
 def test_bad_arguments(benchmark, monkeypatch, capsys, tmp_path, argv, message):
     err = _fails(benchmark, monkeypatch, capsys, '--data-dir', str(tmp_path), *argv)
     assert 'usage:' in err and message in err
