@@ -30,6 +30,10 @@ The pages:
   [making a fixed teacher fast](fixed_teacher.html).
 * [The training commands](train.html): profiles and the command line.
 * [The whole study in one command](pipeline.html), with results over seeds.
+* Dark knowledge, measured: [a class the student never saw](omitted_class.html),
+  [which temperature](temperature.html) and [soft targets against
+  labels](weight.html), with [the measures](dark_knowledge.html) they report
+  and [the teacher's logits computed once](teacher_cache.html) that make them fast.
 * [Distributed distillation with torchrun](distributed.html): the commands
   on several GPUs or machines, with the results of one process.
 

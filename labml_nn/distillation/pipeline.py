@@ -1,9 +1,10 @@
 """
 ---
-title: The distillation study in one command
+title: The distillation studies in one command
 summary: >
-  Trains the teacher, the small baseline and the distilled student for several
-  seeds, then writes a results table, a JSON file and a plot of validation accuracy.
+  Trains the teacher, the small baseline and distilled students for several
+  seeds, then writes a results table, a JSON file and plots: the comparison,
+  the omitted class, and the temperature and weight sweeps.
 ---
 
 # The whole study in one command
@@ -16,10 +17,21 @@ python -m labml_nn.distillation.pipeline --data-dir DIR --profile cpu --seeds 3 
    names one;
 2. for each seed, trains the [small model](small.html) on labels alone, and
    the small model [distilled](distill.html) from the teacher;
-3. writes `OUT/results.json`, `OUT/results.md` (accuracy as mean ± standard
+3. measures each student on the validation split: accuracy per class, and
+   for distilled students their [fidelity](dark_knowledge.html) to the
+   teacher (top-1 agreement and KL divergence);
+4. writes `OUT/results.json`, `OUT/results.md` (accuracy as mean ± standard
    deviation over seeds) and `OUT/accuracy.png` (validation accuracy per epoch),
    and the same plot with Japanese labels, `OUT/accuracy.ja.png`, for the
    Japanese pages, when a font with Japanese characters is installed.
+
+That is the default study, `--study compare`. Three more ask what the soft
+targets carry, each with its own page: `--study omitted-class --omit CLASS`
+([a class the student never saw](omitted_class.html)), `--study temperature`
+([which temperature](temperature.html)) and `--study weight` ([soft targets
+against labels](weight.html)). Their distilled students read the teacher's
+logits from the [teacher cache](teacher_cache.html) instead of running the
+teacher at every step; the comparison distils online, as the plain commands do.
 
 Under `torchrun` every run of the study trains on all the processes, and
 rank 0 alone writes the results ([distributed distillation](distributed.html)).
@@ -460,12 +472,12 @@ def markdown_table(results: Dict[str, Any]) -> str:
 PLOT_WORDS = {
     'en': {'epoch': 'epoch', 'accuracy': 'validation accuracy (%)', 'large': 'large teacher',
            'temperature': 'temperature T', 'weight': 'soft-target weight α', 'class': 'class',
-           'labels only': 'labels only', 'teacher': 'teacher', 'before': 'before the bias correction',
-           'after': 'after the bias correction'},
+           'labels only': 'labels only', 'teacher': 'teacher',
+           'before': 'distilled without the class', 'after': 'the same, bias corrected'},
     'ja': {'epoch': 'エポック', 'accuracy': '検証正解率 (%)', 'large': '大きな教師',
            'temperature': '温度 T', 'weight': 'ソフトターゲットの重み α', 'class': 'クラス',
-           'labels only': 'ラベルのみ', 'teacher': '教師', 'before': 'バイアス補正の前',
-           'after': 'バイアス補正の後'},
+           'labels only': 'ラベルのみ', 'teacher': '教師',
+           'before': 'そのクラスなしで蒸留した生徒', 'after': '同じ生徒、バイアス補正後'},
 }
 # CIFAR-10's classes on the Japanese plots
 CLASSES_JA = {'airplane': '飛行機', 'automobile': '自動車', 'bird': '鳥', 'cat': '猫', 'deer': '鹿',
@@ -551,8 +563,8 @@ def plot_sweep(results: Dict[str, Any], path: Path, language: str, font: Optiona
 def plot_per_class(results: Dict[str, Any], path: Path, language: str, font: Optional[str] = None):
     """
     Validation accuracy on each class: the teacher, and the distilled student
-    that never saw the omitted class, before and after the bias correction
-    (means over seeds).
+    that never saw the omitted class (its name in bold), before and after the
+    bias correction (means over seeds).
     """
     words = PLOT_WORDS[language]
     classes = results['classes']
@@ -568,6 +580,8 @@ def plot_per_class(results: Dict[str, Any], path: Path, language: str, font: Opt
             axes.bar([c + (i - 1) * width for c in range(len(classes))], [100 * v for v in values], width,
                      label=label, color=f'C{i}')
         axes.set_xticks(range(len(classes)), names)
+        # The omitted class's name in bold
+        axes.get_xticklabels()[classes.index(results['omitted_class'])].set_fontweight('bold')
         axes.set_xlabel(words['class'])
         axes.set_ylabel(words['accuracy'])
         axes.legend()

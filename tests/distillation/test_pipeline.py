@@ -26,11 +26,12 @@ PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
 pytestmark = pytest.mark.usefixtures('outside_the_repository')
 
 
-def _check_schema(results):
+def _check_schema(results, variants=('small', 'distilled')):
     assert isinstance(results['profile'], str) and results['profile'] == 'smoke'
+    assert [v['name'] for v in results['variants']] == list(variants)
     assert isinstance(results['summary'], dict)
     for run in results['runs']:
-        assert run['model'] in ('large', 'small', 'distilled')
+        assert run['model'] in ('large', 'small', 'distilled') and run['variant'] in ['large', *variants]
         for key in ('seed', 'parameters', 'epochs'):
             assert isinstance(run[key], int) and not isinstance(run[key], bool), key
         assert isinstance(run['valid_accuracy'], float) and 0 <= run['valid_accuracy'] <= 1
@@ -41,7 +42,7 @@ def _check_schema(results):
         assert isinstance(run['valid_history'], list) and len(run['valid_history']) == run['epochs']
         assert run['valid_history'][-1] == run['valid_accuracy']
         assert isinstance(run['run'], str)
-        assert run['variant'] == run['model'] and run['model'] in results['summary']
+        assert run['variant'] in results['summary']
         assert len(run['per_class_valid_accuracy']) == len(results['classes'])
         # Fidelity, for every distilled student and no other model
         fidelity = {'teacher_agreement', 'teacher_kl'} & set(run)
@@ -221,3 +222,77 @@ def test_the_japanese_plot_has_its_own_labels(tmp_path):
     pipeline.write_results(_made_up_results(), tmp_path)
     english, japanese = (tmp_path / 'accuracy.png').read_bytes(), (tmp_path / 'accuracy.ja.png').read_bytes()
     assert japanese.startswith(PNG_MAGIC) and japanese != english
+
+
+def test_omitted_class_study(tmp_path, image_folder, teacher_run, capsys):
+    """
+    `--omit 1`, an index, names the second class in alphabetical order,
+    `cat`. The students without it never train on a cat; every run of the
+    study reports the omitted class's fields, and the plots are written.
+    """
+    out, logs = tmp_path / 'out', tmp_path / 'logs'
+    pipeline.main(['--study', 'omitted-class', '--omit', '1', '--data-dir', str(image_folder), '--profile', 'smoke',
+                   '--out', str(out), '--logs-dir', str(logs), '--device', 'cpu', '--teacher', str(teacher_run['path'])])
+    results = json.loads((out / 'results.json').read_text())
+    assert results['study'] == 'omitted-class' and results['omitted_class'] == 'cat'
+    _check_schema(results, variants=['small, no cat', 'distilled, no cat', 'distilled, all classes'])
+    runs = {r['variant']: r for r in results['runs']}
+    assert [r['model'] for r in results['runs']] == ['large', 'small', 'distilled', 'distilled']
+    fields = ('omitted_class', 'bias', 'omitted_valid_accuracy', 'omitted_test_accuracy', 'corrected_valid_accuracy',
+              'corrected_test_accuracy', 'corrected_omitted_valid_accuracy', 'corrected_omitted_test_accuracy',
+              'omitted_valid_probability', 'teacher_omitted_valid_probability')
+    for name in ('small, no cat', 'distilled, no cat'):
+        assert all(key in runs[name] for key in fields) and runs[name]['omitted_class'] == 'cat'
+        assert isinstance(runs[name]['bias'], float)
+        # The bias was chosen on validation: no bias does better there
+        assert runs[name]['corrected_valid_accuracy'] >= runs[name]['valid_accuracy']
+    assert 'bias' not in runs['distilled, all classes']
+    # The students without cats were trained on the transfer set less its cats
+    for name in ('small, no cat', 'distilled, no cat'):
+        record = next(logs.glob(f"*/{runs[name]['run']}/checkpoints/checkpoint.pt"))
+        assert trainer.load_checkpoint(record)['settings']['omit_class'] == 'cat'
+    # One teacher cache, shared by the two cached students
+    assert len(list((logs / 'teacher-cache').glob('*.pt'))) == 1
+    written = {p.name for p in out.iterdir()}
+    assert {'per_class.png', 'accuracy.png', 'results.md'} <= written
+    table = (out / 'results.md').read_text()
+    assert '| distilled, no cat |' in table and 'cat right, corrected' in table
+
+
+def test_temperature_study(tmp_path, image_folder, teacher_run):
+    out = tmp_path / 'out'
+    pipeline.main(['--study', 'temperature', '--data-dir', str(image_folder), '--profile', 'smoke',
+                   '--out', str(out), '--logs-dir', str(teacher_run['logs_dir']), '--device', 'cpu'])
+    results = json.loads((out / 'results.json').read_text())
+    _check_schema(results, variants=['labels only'] + [f'T = {t}' for t in (1, 2, 4, 8, 16)])
+    assert [v['x'] for v in results['variants']] == [None, 1, 2, 4, 8, 16]
+    assert (out / 'sweep.png').read_bytes().startswith(PNG_MAGIC)
+    # Five distilled runs, one per temperature
+    assert len({r['run'] for r in results['runs'] if r['model'] == 'distilled'}) == 5
+
+
+def test_the_studies_share_runs_with_the_same_settings():
+    """
+    A run is its settings: the omitted-class study's student that saw every
+    class, the temperature sweep's T = 4 and the weight sweep's α = 0.9 are
+    one run. The weights are written exactly (1 - 0.9 is not 0.1 in floating point).
+    """
+    def settings(variant):
+        return pipeline.profile_settings('cpu', variant.model) | variant.settings
+
+    all_classes = pipeline.omitted_class_study('cat')[2]
+    t4 = next(v for v in pipeline.temperature_study('') if v.name == 'T = 4')
+    alpha = {v.x: v for v in pipeline.weight_study('')}
+    assert settings(all_classes) == settings(t4) == settings(alpha[0.9])
+    assert alpha[0.99].settings['label_loss_weight'] == 0.01 and alpha[1.0].settings['label_loss_weight'] == 0
+    assert alpha[0.0].model == 'small'
+
+
+def test_unknown_omitted_class_is_a_message(tmp_path, image_folder, teacher_run, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        pipeline.main(['--study', 'omitted-class', '--omit', 'giraffe', '--data-dir', str(image_folder),
+                       '--profile', 'smoke', '--out', str(tmp_path / 'out'),
+                       '--logs-dir', str(tmp_path / 'logs'), '--teacher', str(teacher_run['path'])])
+    assert exit_.value.code == 2
+    assert "--omit 'giraffe' is not a class of the data" in capsys.readouterr().err
+    assert not (tmp_path / 'logs' / 'small-smoke').exists()
