@@ -23,9 +23,6 @@ python -m labml_nn.distillation.large --data-dir DIR
 The distillation run finds the newest trained teacher with `--teacher latest`.
 """
 
-import torch
-from labml.configs import option
-
 from labml_nn.experiments.cifar10 import CIFAR10VGGModel
 from labml_nn.experiments.trainer import Configs
 
@@ -45,19 +42,10 @@ class LargeConfigs(Configs):
     """
     ## Training the teacher
 
-    The [trainer's configurations](../experiments/trainer.html), with this model.
+    The [trainer's configurations](../experiments/trainer.html), which make
+    the model of `model_class`: this one.
     """
-    # Declared again here, so that the option below is this class's alone
-    model: LargeModel
-
-
-@option(LargeConfigs.model)
-def _large_model(c: LargeConfigs) -> LargeModel:
-    """
-    The model, with one output per class of the data, in `channels_last`
-    memory order on the device.
-    """
-    return LargeModel(c.classes).to(c.device, memory_format=torch.channels_last)
+    model_class = LargeModel
 
 
 if __name__ == '__main__':

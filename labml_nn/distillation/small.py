@@ -21,9 +21,6 @@ python -m labml_nn.distillation.small --data-dir DIR
 ```
 """
 
-import torch
-from labml.configs import option
-
 from labml_nn.experiments.cifar10 import CIFAR10VGGModel
 from labml_nn.experiments.trainer import Configs
 
@@ -41,19 +38,11 @@ class SmallConfigs(Configs):
     """
     ## Training the student
 
-    The [trainer's configurations](../experiments/trainer.html), with this model.
+    The [trainer's configurations](../experiments/trainer.html) with this
+    model: the baseline on labels, and the base of the
+    [distillation configurations](distill.html).
     """
-    # Declared again here, so that the option below is this class's alone
-    model: SmallModel
-
-
-@option(SmallConfigs.model)
-def _small_model(c: SmallConfigs) -> SmallModel:
-    """
-    The model, with one output per class of the data, in `channels_last`
-    memory order on the device.
-    """
-    return SmallModel(c.classes).to(c.device, memory_format=torch.channels_last)
+    model_class = SmallModel
 
 
 if __name__ == '__main__':

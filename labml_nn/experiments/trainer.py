@@ -104,7 +104,9 @@ class Configs(BaseConfigs):
     # Mixed precision: bfloat16 autocast
     bf16: bool
 
-    # The model, given its option by the model's module, and the optimizer
+    # The model's class, which each model's configurations set; the model
+    # itself, made by the option below; and the optimizer
+    model_class: type
     model: nn.Module
     optimizer: torch.optim.Optimizer
     # The model as the training step calls it: `model` itself in one process,
@@ -425,6 +427,15 @@ def cpu_has_bf16() -> bool:
     Whether this CPU has the bfloat16 instructions that oneDNN's bfloat16 kernels need.
     """
     return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+@option(Configs.model)
+def _model(c: Configs) -> nn.Module:
+    """
+    The model, with one output per class of the data, in `channels_last`
+    memory order on the device.
+    """
+    return c.model_class(c.classes).to(c.device, memory_format=torch.channels_last)
 
 
 @option(Configs.replica)
