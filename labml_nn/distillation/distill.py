@@ -68,9 +68,8 @@ class DistillationConfigs(SmallConfigs):
     # Whether the teacher's logits are looked up in a [cache](teacher_cache.html)
     # of every view of the transfer set instead of computed at every step
     teacher_cache: bool = False
-    # The transfer set's images, `uint8`, which the trainer sets; the cache is made of them
-    train_images: torch.Tensor
-    # The cache, opened (and built the first time) by the option below
+    # The cache of the transfer set's images (`train_images`, which the
+    # trainer sets), opened or built by the option below
     teacher_outputs: TeacherCache
 
     def prepare(self):

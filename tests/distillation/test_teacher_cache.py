@@ -5,8 +5,12 @@ cache is an error; distilling from the cache trains the student exactly as
 online distillation does; and the file on disk is built once per teacher and
 transfer set, reused, and never overwritten.
 
-The teacher is the session's smoke-profile teacher, in float32 so that the
-comparisons are tight; its cache is built once for this module.
+The teacher runs in float32 so that the comparisons are tight. It is not the
+session's smoke-profile teacher, which after one step answers almost the same
+for every view (its logits differ by about 1e-6 between views), so that a
+lookup of the wrong view would pass every test: it is a large model with
+random weights, its batch normalization's statistics measured on the data
+and its last layer scaled up, whose logits differ by units between views.
 """
 
 import copy
@@ -21,21 +25,49 @@ import torch
 
 from labml_nn.distillation.distill import DistillationConfigs
 from labml_nn.distillation.small import SmallModel
-from labml_nn.distillation.teacher_cache import TeacherCacheError, content_keys, key_weights, open_cache
-from labml_nn.distillation.train import main, settings_from_args, argument_parser
+from labml_nn.distillation import teacher_cache
+from labml_nn.distillation.teacher_cache import (TeacherCacheError, content_keys, every_view_logits, key_weights,
+                                                 open_cache)
+from labml_nn.distillation.train import argument_parser, configs_for, main, settings_from_args
 from labml_nn.experiments import trainer
-from labml_nn.experiments.data import VIEWS, Split, Views, crop_views, normalize
+from labml_nn.experiments.trainer import train
+from labml_nn.distillation.large import LargeModel
+from labml_nn.experiments.data import VIEWS, Split, Views, augment, crop_views, normalize
 
 
-def _configs(teacher_run, logs_dir, images: torch.Tensor, cache: bool = True, seed: int = 0) -> DistillationConfigs:
+@pytest.fixture(scope='module')
+def lively_teacher(teacher_run, cifar_data, tmp_path_factory) -> Path:
+    """
+    The checkpoint of a teacher whose logits change from view to view: the
+    session teacher's file with other weights. Random ones, with batch
+    normalization's running statistics measured on augmented training
+    images (cumulative averages), so that every layer's outputs keep their
+    scale, and the last layer's weights multiplied by 20.
+    """
+    torch.manual_seed(0)
+    model = LargeModel(len(cifar_data.classes))
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.momentum = None
+            module.reset_running_stats()
+    with torch.no_grad():
+        model(normalize(augment(cifar_data.train.images, torch.Generator().manual_seed(0))))
+        model.fc.weight.mul_(20)
+    state = torch.load(teacher_run['path'], map_location='cpu', weights_only=False)
+    state['model'] = model.state_dict()
+    path = tmp_path_factory.mktemp('lively-teacher') / 'checkpoint.pt'
+    torch.save(state, path)
+    return path
+
+
+def _configs(teacher: Path, logs_dir, images: torch.Tensor, cache: bool = True, seed: int = 0) -> DistillationConfigs:
     """
     The distilled student's configurations on the CPU in float32, from the
-    session's teacher, with `images` as the transfer set.
+    checkpoint `teacher` (of 4 classes), with `images` as the transfer set.
     """
     c = DistillationConfigs()
-    c.device, c.bf16, c.logs_dir, c.seed = 'cpu', False, str(logs_dir), seed
-    c.classes = len(teacher_run['record'].classes)
-    c.teacher, c.teacher_cache, c.train_images = str(teacher_run['path']), cache, images
+    c.device, c.bf16, c.logs_dir, c.seed, c.classes = 'cpu', False, str(logs_dir), seed, 4
+    c.teacher, c.teacher_cache, c.train_images = str(teacher), cache, images
     c.batch_size, c.optimizer_name, c.learning_rate = 8, 'sgd', 0.05
     return c
 
@@ -54,12 +86,12 @@ class CountingTeacher:
 
 
 @pytest.fixture(scope='module')
-def cached(teacher_run, cifar_data, tmp_path_factory):
+def cached(lively_teacher, cifar_data, tmp_path_factory):
     """
     The cache of the first 6 training images, and the configurations that built it.
     """
     images = cifar_data.train.images[:6]
-    c = _configs(teacher_run, tmp_path_factory.mktemp('cache-logs'), images)
+    c = _configs(lively_teacher, tmp_path_factory.mktemp('cache-logs'), images)
     return c, c.teacher_outputs, images
 
 
@@ -76,6 +108,8 @@ def _teacher_on(c: DistillationConfigs, images: torch.Tensor, numbers: torch.Ten
 def test_lookup_is_the_teachers_forward_on_every_view(cached):
     c, cache, images = cached
     assert cache.logits.shape == (6, VIEWS, c.classes) and cache.logits.dtype == torch.float32
+    # The views' logits differ by far more than the tolerance: a wrong view would be seen
+    assert cache.logits.std(1).min() > 1
     numbers = torch.arange(VIEWS)
     for image in images[:3]:
         batch = image.expand(VIEWS, 3, 32, 32)
@@ -130,7 +164,7 @@ def test_keys_are_exact_integers():
 
 # ## Distilling from the cache
 
-def test_cached_training_is_online_training(teacher_run, cifar_data, tmp_path):
+def test_cached_training_is_online_training(lively_teacher, cifar_data, tmp_path):
     """
     Two epochs of the trainer's loop on 16 images, online and from the
     cache, from the same initial weights and the same seeded order and
@@ -140,7 +174,7 @@ def test_cached_training_is_online_training(teacher_run, cifar_data, tmp_path):
     split = Split(cifar_data.train.images, cifar_data.train.labels)
     weights, losses = {}, {}
     for cache in (False, True):
-        c = _configs(teacher_run, tmp_path, split.images, cache=cache)
+        c = _configs(lively_teacher, tmp_path, split.images, cache=cache)
         torch.manual_seed(0)
         c.model = SmallModel(c.classes)
         initial = copy.deepcopy(c.model.state_dict())
@@ -159,26 +193,50 @@ def test_cached_training_is_online_training(teacher_run, cifar_data, tmp_path):
         torch.testing.assert_close(weights[True][name], online, atol=1e-4, rtol=1e-4, msg=name)
 
 
+def test_a_cached_run_trains_the_online_runs_student(lively_teacher, image_folder, cifar_data, tmp_path,
+                                                    smoke_settings_for, monkeypatch):
+    """
+    Through the trainer: a smoke run from the cache ends with the weights
+    of the online run of the same seed; a second seed reuses the file the
+    first one built, and builds nothing.
+    """
+    monkeypatch.chdir(tmp_path)
+    builds = []
+    monkeypatch.setattr(teacher_cache, 'every_view_logits',
+                        lambda *args: builds.append(1) or every_view_logits(*args))
+    runs = {}
+    for seed, cache in ((0, False), (0, True), (1, True)):
+        settings = smoke_settings_for('distilled', image_folder, tmp_path, teacher=str(lively_teacher),
+                                      teacher_cache=cache, seed=seed, bf16=False, epochs=3, learning_rate=0.05)
+        runs[seed, cache] = torch.load(train(configs_for('distilled'), settings, cifar_data).path,
+                                       weights_only=False)['model']
+    assert len(builds) == 1 and len(_files(tmp_path)) == 1
+    online, cached = runs[0, False], runs[0, True]
+    assert any(not torch.equal(online[name], runs[1, True][name]) for name in online)
+    for name in online:
+        torch.testing.assert_close(cached[name], online[name], atol=1e-4, rtol=1e-4, msg=name)
+
+
 # ## The file on disk
 
 def _files(logs_dir: Path):
     return sorted((Path(logs_dir) / 'teacher-cache').glob('*.pt'))
 
 
-def _other_teacher(teacher_run, tmp_path) -> Path:
+def _other_teacher(teacher: Path, tmp_path) -> Path:
     """
-    A copy of the session's teacher with one weight changed.
+    A copy of the checkpoint `teacher` with one weight changed.
     """
-    state = torch.load(teacher_run['path'], map_location='cpu', weights_only=False)
+    state = torch.load(teacher, map_location='cpu', weights_only=False)
     state['model']['fc.bias'] = state['model']['fc.bias'] + 1
     path = tmp_path / 'other-teacher.pt'
     torch.save(state, path)
     return path
 
 
-def test_the_file_is_built_once_and_shared(teacher_run, cifar_data, tmp_path):
+def test_the_file_is_built_once_and_shared(lively_teacher, cifar_data, tmp_path):
     images = cifar_data.train.images[:4]
-    c = _configs(teacher_run, tmp_path, images)
+    c = _configs(lively_teacher, tmp_path, images)
     teacher = CountingTeacher(c)
     cache = open_cache(c, c.teacher, images, teacher)
     assert teacher.calls == 1 and len(_files(tmp_path)) == 1
@@ -186,7 +244,7 @@ def test_the_file_is_built_once_and_shared(teacher_run, cifar_data, tmp_path):
     assert path.name.split('-')[1] == 'fp32'
     # Another seed, the images in another order, repeated, or a subset: the same file, not built again
     for seed, reused in ((1, images), (2, images.flip(0)), (3, torch.cat([images, images[:2]])), (4, images[1:3])):
-        other = _configs(teacher_run, tmp_path, reused, seed=seed)
+        other = _configs(lively_teacher, tmp_path, reused, seed=seed)
         reopened = open_cache(other, other.teacher, reused, lambda: pytest.fail('built again'))
         assert torch.equal(reopened.logits, cache.logits) and torch.equal(reopened.images, cache.images)
     assert _files(tmp_path) == [path]
@@ -195,8 +253,8 @@ def test_the_file_is_built_once_and_shared(teacher_run, cifar_data, tmp_path):
     more = CountingTeacher(c)
     open_cache(c, c.teacher, cifar_data.train.images[:5], more)
     assert more.calls == 1 and len(_files(tmp_path)) == 2
-    other = _configs(teacher_run, tmp_path, images)
-    other.teacher = str(_other_teacher(teacher_run, tmp_path))
+    other = _configs(lively_teacher, tmp_path, images)
+    other.teacher = str(_other_teacher(lively_teacher, tmp_path))
     other_teacher = CountingTeacher(other)
     open_cache(other, other.teacher, images, other_teacher)
     assert other_teacher.calls == 1
@@ -204,9 +262,9 @@ def test_the_file_is_built_once_and_shared(teacher_run, cifar_data, tmp_path):
     assert len(_files(tmp_path)) == 3 and len(teachers) == 2
 
 
-def test_a_damaged_file_is_an_error_and_kept(teacher_run, cifar_data, tmp_path):
+def test_a_damaged_file_is_an_error_and_kept(lively_teacher, cifar_data, tmp_path):
     images = cifar_data.train.images[:2]
-    c = _configs(teacher_run, tmp_path, images)
+    c = _configs(lively_teacher, tmp_path, images)
     open_cache(c, c.teacher, images, CountingTeacher(c))
     path, = _files(tmp_path)
     path.write_bytes(b'not a cache')
@@ -254,7 +312,7 @@ def _launch_two_processes(script: Path, *args: str) -> str:
     return done.stdout
 
 
-def test_two_processes_share_the_building(teacher_run, image_folder, cifar_data, tmp_path):
+def test_two_processes_share_the_building(lively_teacher, image_folder, cifar_data, tmp_path):
     """
     Each process builds the logits of its share of the images (3 and 2 of
     5), every process ends with the whole cache, equal to one process's,
@@ -265,11 +323,11 @@ def test_two_processes_share_the_building(teacher_run, image_folder, cifar_data,
     script.write_text(TWO_PROCESSES)
     logs, out = tmp_path / 'logs', tmp_path / 'out'
     out.mkdir()
-    args = (str(teacher_run['path']), str(image_folder), str(logs), str(out))
+    args = (str(lively_teacher), str(image_folder), str(logs), str(out))
     first = _launch_two_processes(script, *args)
     assert first.count('Teacher cache written') == 1
     images = cifar_data.train.images[:5]
-    c = _configs(teacher_run, tmp_path / 'one-process', images)
+    c = _configs(lively_teacher, tmp_path / 'one-process', images)
     alone = open_cache(c, c.teacher, images, lambda: c.teacher_model)
     for rank in (0, 1):
         got = torch.load(out / f'rank-{rank}.pt', weights_only=True)
