@@ -127,7 +127,7 @@ OMP_NUM_THREADS=1 python benchmarks/teacher_cache.py --data-dir DIR --steps 10 -
 
 import hashlib
 from pathlib import Path
-from typing import Callable, List, NamedTuple, Optional
+from typing import Callable, List, NamedTuple, Optional, Tuple
 
 import torch
 from labml import monit
@@ -197,7 +197,7 @@ class TeacherCache(NamedTuple):
     def to(self, device: str) -> 'TeacherCache':
         return TeacherCache(*(t.to(device) for t in self))
 
-    def find(self, images: torch.Tensor):
+    def find(self, images: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """
         The position of each of `images` in the cache, and whether it is
         there: its key found, and the image at that position equal to it.
@@ -225,7 +225,7 @@ class TeacherCache(NamedTuple):
         return self.logits[positions, views]
 
 
-def distinct_images(images: torch.Tensor, weights: torch.Tensor):
+def distinct_images(images: torch.Tensor, weights: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
     """
     The keys, sorted, and the images, in key order, each image once. Two
     different images with the same key, which should never happen, are
@@ -242,7 +242,6 @@ def distinct_images(images: torch.Tensor, weights: torch.Tensor):
     return keys[first], images[first]
 
 
-@torch.inference_mode()
 def every_view_logits(c: Configs, teacher: nn.Module, images: torch.Tensor,
                       images_per_batch: int = 2) -> torch.Tensor:
     """
@@ -250,7 +249,8 @@ def every_view_logits(c: Configs, teacher: nn.Module, images: torch.Tensor,
 
     The teacher's logits of all 162 views of each of `images`,
     `[N, 162, classes]` on the CPU. `images_per_batch` images, 162 views each,
-    go through the teacher at once, under the run's autocast, as in the step.
+    go through the teacher at once, as in the step: under `inference_mode`
+    and the run's autocast, the output cloned into an ordinary tensor.
     """
     # The view of each number, $0$ to $161$, repeated for each image of a batch
     every_view = Views.from_numbers(torch.arange(VIEWS, device=c.device))
@@ -260,10 +260,10 @@ def every_view_logits(c: Configs, teacher: nn.Module, images: torch.Tensor,
         part = part.to(c.device)
         views = Views(*(v.repeat(len(part)) for v in every_view))
         crops = crop_views(part.repeat_interleave(VIEWS, 0), views)
-        with autocast(c):
+        with torch.inference_mode(), autocast(c):
             output = teacher(normalize(crops))
-        logits.append(output.view(len(part), VIEWS, -1).cpu())
-    return torch.cat(logits).clone()
+        logits.append(output.view(len(part), VIEWS, -1).clone().cpu())
+    return torch.cat(logits)
 
 
 def teacher_hash(teacher_path: str, bf16: bool) -> str:
