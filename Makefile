@@ -38,6 +38,7 @@ bench: install
 	$(PY) benchmarks/render_speed.py
 	$(PY) benchmarks/distillation_throughput.py --data-dir $(CIFAR10_DIR)
 	$(PY) benchmarks/distributed_throughput.py --data-dir $(CIFAR10_DIR)
+	$(PY) benchmarks/teacher_cache.py --data-dir $(CIFAR10_DIR)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
