@@ -6,6 +6,8 @@ Nothing here reads the network or data outside the test's temporary folders.
 """
 
 import functools
+import importlib.util
+import sys
 from pathlib import Path
 from typing import Dict, Iterable, Optional
 
@@ -133,3 +135,36 @@ def ctrl_c_in_second_epoch(monkeypatch):
 
     monkeypatch.setattr(trainer, '_train_epoch', epoch)
     return started
+
+
+# The benchmark scripts, which are not part of the package
+BENCHMARKS = Path(__file__).resolve().parent.parent / 'benchmarks'
+
+
+@pytest.fixture(scope='session')
+def load_benchmark():
+    """
+    `load_benchmark(name)`: the script `benchmarks/<name>.py` as a module, to
+    call its `main` in the test's process.
+    """
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(f'benchmark_{name}', BENCHMARKS / f'{name}.py')
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    return load
+
+
+@pytest.fixture
+def benchmark_fails(monkeypatch, capsys):
+    """
+    `benchmark_fails(module, *argv)`: run a benchmark's `main` with `argv`,
+    which must end with status 2; returns what it printed on standard error.
+    """
+    def run(benchmark, *argv) -> str:
+        monkeypatch.setattr(sys, 'argv', [benchmark.__file__, *argv])
+        with pytest.raises(SystemExit) as exit_:
+            benchmark.main()
+        assert exit_.value.code == 2
+        return capsys.readouterr().err
+    return run

@@ -6,21 +6,12 @@ The script's `main` runs in this process, so that each case costs no new
 Python and PyTorch start-up.
 """
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / 'benchmarks' / 'loss_memory.py'
 
 
 @pytest.fixture(scope='module')
-def benchmark():
-    spec = importlib.util.spec_from_file_location('loss_memory', SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def benchmark(load_benchmark):
+    return load_benchmark('loss_memory')
 
 
 @pytest.mark.parametrize('argv, message', [
@@ -33,14 +24,10 @@ def benchmark():
     (['--device', 'mps'], "only 'cpu' and 'cuda' are measured"),
     (['--device', 'cuda:7'], '--device: no'),
 ])
-def test_bad_arguments(benchmark, monkeypatch, capsys, argv, message):
+def test_bad_arguments(benchmark, benchmark_fails, monkeypatch, argv, message):
     # Anything that got past the checks would start measuring: make that fail loudly
     monkeypatch.setattr(benchmark, 'measure_memory', lambda *args: pytest.fail('measured'))
-    monkeypatch.setattr(sys, 'argv', ['loss_memory.py', *argv])
-    with pytest.raises(SystemExit) as exit_info:
-        benchmark.main()
-    assert exit_info.value.code == 2
-    error = capsys.readouterr().err
+    error = benchmark_fails(benchmark, *argv)
     assert 'usage:' in error and message in error
 
 
