@@ -120,13 +120,14 @@ def omitted_class_measures(logits: torch.Tensor, labels: torch.Tensor, k: int, b
     """
     classes = logits.shape[-1]
     corrected = with_bias(logits, k, bias)
+    corrected_per_class = per_class_accuracy(corrected, labels, classes)
     of_class = labels == k
     student_p, teacher_p = logits.double().softmax(-1)[:, k], teacher_logits.double().softmax(-1)[:, k]
     return {
         f'omitted_{split}_accuracy': per_class_accuracy(logits.argmax(-1), labels, classes)[k],
         f'corrected_{split}_accuracy': (corrected == labels).double().mean().item(),
-        f'corrected_omitted_{split}_accuracy': per_class_accuracy(corrected, labels, classes)[k],
-        f'corrected_per_class_{split}_accuracy': per_class_accuracy(corrected, labels, classes),
+        f'corrected_omitted_{split}_accuracy': corrected_per_class[k],
+        f'corrected_per_class_{split}_accuracy': corrected_per_class,
         f'omitted_{split}_probability': student_p.mean().item(),
         f'teacher_omitted_{split}_probability': teacher_p.mean().item(),
         f'omitted_{split}_probability_on_class': student_p[of_class].mean().item(),
