@@ -320,7 +320,7 @@ class Measures:
 
 
 @torch.inference_mode()
-def logits(model: torch.nn.Module, split: Split, device: torch.device, batch_size: int = 1000) -> torch.Tensor:
+def logits(model: torch.nn.Module, split: Split, device: torch.device, batch_size: int = 100) -> torch.Tensor:
     """
     A model's logits on every image of `split`, in evaluation mode, in float32 on the CPU.
     """

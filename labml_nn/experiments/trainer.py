@@ -344,14 +344,15 @@ def _weights_are_finite(model: nn.Module) -> bool:
 
 
 @torch.inference_mode()
-def accuracy(c: Configs, model: nn.Module, split: Split, batch_size: int = 1000) -> float:
+def accuracy(c: Configs, model: nn.Module, split: Split, batch_size: int = 100) -> float:
     """
     ## Accuracy
 
     The fraction of `split` that `model` classifies right, in evaluation mode,
     where batch normalization uses its running statistics. With several
     processes each counts the right answers on [its share](distributed.html#shard)
-    of the images, and the counts are summed.
+    of the images, and the counts are summed. Batches of 100 images: on the
+    2-core CPU a forward pass of 1,000 at once took 1.75× as long per image.
     """
     was_training = model.training
     model.eval()
