@@ -105,23 +105,25 @@ device once per step.
 batch 64 side by side, on the `cpu` profile's 2,000-image transfer set of
 CIFAR-10: on labels alone, distilled from the cache, and distilled online.
 On the 2-core CPU this project is developed on (no bfloat16 instructions,
-so everything in float32), with one thread while a teacher was training on
-the same machine, medians of 3 rounds of 10 steps:
+so everything in float32), with nothing else running, two threads, medians
+of 3 rounds of 10 steps, run twice at commit `cfee506`:
 
 | step | ms per step | against labels |
 |---|---|---|
-| labels only | 209 | 1.00x |
-| distilled, from the cache | 201 | 0.96x |
-| distilled, online | 749 | 3.58x |
+| labels only | 115.7, 121.3 | 1.00x |
+| distilled, from the cache | 136.4, 143.4 | 1.18x, 1.18x |
+| distilled, online | 429.0, 536.9 | 3.71x, 4.42x |
 
-A step from the cache costs what a step on labels costs (the two differ by
-less than the rounds' spread), where the online step costs three and a half.
-Building is the other side: the teacher took 10.1 ms a view, so the 324,000
-views of the transfer set take about 54 minutes on that one busy thread,
-once per teacher and transfer set.
+A step from the cache costs a fifth more than a step on labels (the lookup
+and the soft-target loss), where the online step costs about four times as
+much. Building is the other side: the teacher took 5.89 ms a view, so the
+324,000 views of the transfer set take about 32 minutes, once per teacher
+and transfer set. (With one thread, beside a teacher training on the same
+CPU, the same benchmark measured 0.96x for the cache, 3.58x online and
+10.1 ms a view.)
 
 ```bash
-OMP_NUM_THREADS=1 python benchmarks/teacher_cache.py --data-dir DIR --steps 10 --rounds 3 --build-images 20
+python benchmarks/teacher_cache.py --data-dir DIR --steps 10 --rounds 3 --build-images 20
 ```
 """
 
