@@ -63,7 +63,7 @@ from labml_nn.distillation.train import (COMMANDS, PROFILES, add_options, check_
 from labml_nn.experiments import distributed
 from labml_nn.experiments.data import CIFAR10, DataError, Split, load_cifar10, normalize, split_train, write_atomic
 from labml_nn.experiments.runs import RunRecord, load_checkpoint
-from labml_nn.experiments.trainer import default_device, train
+from labml_nn.experiments.trainer import EVAL_BATCH_SIZE, default_device, train
 
 # The settings the study's command line can change for all its runs at once
 SHARED = ['valid_size', 'device']
@@ -320,7 +320,8 @@ class Measures:
 
 
 @torch.inference_mode()
-def logits(model: torch.nn.Module, split: Split, device: torch.device, batch_size: int = 100) -> torch.Tensor:
+def logits(model: torch.nn.Module, split: Split, device: torch.device,
+           batch_size: int = EVAL_BATCH_SIZE) -> torch.Tensor:
     """
     A model's logits on every image of `split`, in evaluation mode, in float32 on the CPU.
     """
