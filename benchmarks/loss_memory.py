@@ -227,7 +227,7 @@ def check_device(parser: argparse.ArgumentParser, device: str):
         if not torch.cuda.is_available():
             parser.error('--device: no CUDA device here; use --device cpu')
         if index >= torch.cuda.device_count():
-            parser.error(f'--device: there is no {device} here ({torch.cuda.device_count()} CUDA '
+            parser.error(f'--device: no {device} here ({torch.cuda.device_count()} CUDA '
                          f'device(s)); use --device cuda:0')
 
 

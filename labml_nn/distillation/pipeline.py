@@ -232,9 +232,22 @@ def run_study(args: argparse.Namespace) -> Dict[str, Any]:
         runs.append(results_row(variant.model, variant.name, record) | judge.of_student(record))
     say(f'{args.study}: {len(students)} student runs in {(time.perf_counter() - started) / 60:.1f} minutes, '
         f'measures included, the teacher\'s training not (finished runs are reused, not timed again)')
-    return {'study': args.study, 'profile': args.profile, 'classes': data.classes, 'omitted_class': omit or None,
+    return {'study': args.study, 'profile': args.profile, 'machine': machine(args.device or default_device()),
+            'classes': data.classes, 'omitted_class': omit or None,
             'variants': [dataclasses.asdict(v) for v in variants],
             'runs': runs, 'summary': summarize(runs, variants)}
+
+
+def machine(device: str) -> str:
+    """
+    Where the runs trained, for the report: the GPU's name, or the CPU's
+    architecture and threads; and PyTorch's version.
+    """
+    if torch.device(device).type == 'cuda':
+        where = torch.cuda.get_device_name(torch.device(device))
+    else:
+        where = f'{platform.machine()} CPU, {torch.get_num_threads()} threads'
+    return f'{where}, torch {torch.__version__}'
 
 
 def class_name(spec: str, classes: List[str]) -> str:
@@ -436,8 +449,7 @@ def markdown_table(results: Dict[str, Any]) -> str:
         return 'n/a' if stats is None else f"{stats['mean']:.3f} ± {stats['std']:.3f}"
 
     names = [n for n in summary if isinstance(summary[n], dict) and 'valid_accuracy' in summary[n]]
-    lines = [f"Study `{results['study']}`, profile `{results['profile']}`, on "
-             f"{platform.machine()} {platform.processor() or ''}".rstrip() + '.', '',
+    lines = [f"Study `{results['study']}`, profile `{results['profile']}`, on {results['machine']}.", '',
              '| model | parameters | epochs | seeds | valid accuracy (%) | test accuracy (%) '
              '| agreement with teacher (%) | KL(teacher ‖ student) | train time (s) | images/s |',
              '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|']

@@ -38,6 +38,7 @@ at a barrier. See [distributed distillation](../distillation/distributed.html)
 for the commands and the reasoning.
 """
 
+import inspect
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -239,7 +240,15 @@ def data_parallel(model: nn.Module) -> nn.Module:
         # PyTorch's `SyncBatchNorm` refuses CPU tensors
         _replace_batch_norm(model)
     return nn.parallel.DistributedDataParallel(model, device_ids=[world().local_rank] if on_gpu else None,
-                                               forward_sync_buffers=False)
+                                               **{_NO_BUFFER_SYNC: False})
+
+
+# The switch's name: `forward_sync_buffers` since PyTorch 2.13, which deprecates
+# the older `broadcast_buffers` (the only one 2.11 knows; it also leaves buffers
+# out of the first synchronization, where every process holds the same ones anyway)
+_NO_BUFFER_SYNC = ('forward_sync_buffers'
+                   if 'forward_sync_buffers' in inspect.signature(nn.parallel.DistributedDataParallel).parameters
+                   else 'broadcast_buffers')
 
 
 def _replace_batch_norm(module: nn.Module):

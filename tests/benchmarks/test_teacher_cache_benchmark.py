@@ -7,19 +7,19 @@ import pytest
 
 
 @pytest.fixture(scope='module')
-def benchmark(load_benchmark):
+def script(load_benchmark):
     return load_benchmark('teacher_cache')
 
 
-def test_small_folder_says_which_options_to_change(benchmark, benchmark_fails, image_folder):
-    err = benchmark_fails(benchmark, '--data-dir', str(image_folder))
+def test_small_folder_says_which_options_to_change(script, benchmark_fails, image_folder):
+    err = benchmark_fails(script, '--data-dir', str(image_folder))
     assert '--valid-size 5000 leaves no training images' in err
-    err = benchmark_fails(benchmark, '--data-dir', str(image_folder), '--valid-size', '8')
+    err = benchmark_fails(script, '--data-dir', str(image_folder), '--valid-size', '8')
     assert '--train-size 2000 is more than the 8 training images' in err
-    err = benchmark_fails(benchmark, '--data-dir', str(image_folder), '--valid-size', '8',
+    err = benchmark_fails(script, '--data-dir', str(image_folder), '--valid-size', '8',
                           '--train-size', '8', '--build-images', '8')
     assert 'fewer than the 22 batches of 64' in err and '--train-size' in err and '--steps' in err
-    err = benchmark_fails(benchmark, '--data-dir', str(image_folder), '--valid-size', '8',
+    err = benchmark_fails(script, '--data-dir', str(image_folder), '--valid-size', '8',
                           '--train-size', '8', '--build-images', '9')
     assert '--build-images 9 is more than the 8 training images' in err
 
@@ -29,6 +29,6 @@ def test_small_folder_says_which_options_to_change(benchmark, benchmark_fails, i
                                            (['--train-size', 'many'], "invalid int value: 'many'"),
                                            (['--valid-size', 'nan'], "invalid int value: 'nan'"),
                                            (['--build-images', '0'], 'must be positive')])
-def test_bad_arguments(benchmark, benchmark_fails, tmp_path, argv, message):
-    err = benchmark_fails(benchmark, '--data-dir', str(tmp_path), *argv)
+def test_bad_arguments(script, benchmark_fails, tmp_path, argv, message):
+    err = benchmark_fails(script, '--data-dir', str(tmp_path), *argv)
     assert 'usage:' in err and message in err

@@ -10,7 +10,7 @@ import pytest
 
 
 @pytest.fixture(scope='module')
-def benchmark(load_benchmark):
+def script(load_benchmark):
     return load_benchmark('loss_memory')
 
 
@@ -22,15 +22,15 @@ def benchmark(load_benchmark):
     (['--threads', '0'], 'argument --threads: must be at least 1, got 0'),
     (['--device', 'bogus'], "--device: not a device name: 'bogus'"),
     (['--device', 'mps'], "only 'cpu' and 'cuda' are measured"),
-    (['--device', 'cuda:7'], '--device: no'),
+    (['--device', 'cuda:99'], '--device: no'),
 ])
-def test_bad_arguments(benchmark, benchmark_fails, monkeypatch, argv, message):
+def test_bad_arguments(script, benchmark_fails, monkeypatch, argv, message):
     # Anything that got past the checks would start measuring: make that fail loudly
-    monkeypatch.setattr(benchmark, 'measure_memory', lambda *args: pytest.fail('measured'))
-    error = benchmark_fails(benchmark, *argv)
+    monkeypatch.setattr(script, 'measure_memory', lambda *args: pytest.fail('measured'))
+    error = benchmark_fails(script, *argv)
     assert 'usage:' in error and message in error
 
 
-def test_plain_variant_is_the_module_formula(benchmark):
+def test_plain_variant_is_the_module_formula(script):
     from labml_nn.distillation.loss import plain_soft_target_loss, soft_target_loss
-    assert benchmark.LOSSES == {'plain': plain_soft_target_loss, 'chunked': soft_target_loss}
+    assert script.LOSSES == {'plain': plain_soft_target_loss, 'chunked': soft_target_loss}

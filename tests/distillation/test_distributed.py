@@ -309,3 +309,16 @@ def test_one_named_gpu_for_several_processes_is_an_error(monkeypatch):
     with pytest.raises(distributed.DistributedError, match='give --device cuda'):
         with distributed.process_group('cuda:0'):
             pass
+
+
+def test_buffer_switch_is_one_this_pytorch_knows():
+    """
+    `DistributedDataParallel` is told not to resend buffers under the name this
+    PyTorch accepts, the current one where it has it (2.11 knows only the older).
+    """
+    import inspect
+    from labml_nn.experiments import distributed
+    names = inspect.signature(torch.nn.parallel.DistributedDataParallel).parameters
+    assert distributed._NO_BUFFER_SYNC in names
+    if 'forward_sync_buffers' in names:
+        assert distributed._NO_BUFFER_SYNC == 'forward_sync_buffers'

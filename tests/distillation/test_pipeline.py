@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from labml_nn.distillation import pipeline
 from labml_nn.experiments import trainer
@@ -90,6 +91,9 @@ def test_study_end_to_end_and_rerun(tmp_path, image_folder, teacher_run, monkeyp
         summary['distilled']['valid_accuracy']['mean'] - summary['small']['valid_accuracy']['mean'])
 
     table = (out / 'results.md').read_text()
+    # The runs trained on the CPU: the report says so, with the PyTorch that ran them
+    assert results['machine'].endswith(f'CPU, {torch.get_num_threads()} threads, torch {torch.__version__}')
+    assert table.startswith(f"Study `compare`, profile `smoke`, on {results['machine']}.")
     rows = [line for line in table.splitlines() if line.startswith('| ') and not line.startswith('| model')]
     assert [row.split('|')[1].strip() for row in rows] == ['large', 'small', 'distilled']
     assert f'| large | {n_large:,} | 1 | 1 |' in table and f'| small | {n_small:,} | 2 | 2 |' in table
@@ -205,7 +209,8 @@ def _made_up_results() -> dict:
              'train_images_per_second': 8.0, 'valid_history': [accuracy / 2, accuracy], 'run': model}
             for model, accuracy in (('large', 0.8), ('small', 0.6), ('distilled', 0.7))]
     variants = pipeline.compare_study('')
-    return {'study': 'compare', 'profile': 'smoke', 'classes': ['a', 'b'], 'omitted_class': None,
+    return {'study': 'compare', 'profile': 'smoke', 'machine': 'x86_64 CPU, 2 threads, torch 2.14.1',
+            'classes': ['a', 'b'], 'omitted_class': None,
             'variants': [dataclasses.asdict(v) for v in variants], 'runs': runs, 'summary': pipeline.summarize(runs, variants)}
 
 
