@@ -232,19 +232,19 @@ def run_study(args: argparse.Namespace) -> Dict[str, Any]:
         runs.append(results_row(variant.model, variant.name, record) | judge.of_student(record))
     say(f'{args.study}: {len(students)} student runs in {(time.perf_counter() - started) / 60:.1f} minutes, '
         f'measures included, the teacher\'s training not (finished runs are reused, not timed again)')
-    return {'study': args.study, 'profile': args.profile, 'machine': machine(args.device or default_device()),
+    return {'study': args.study, 'profile': args.profile, 'machine': machine(judge.device),
             'classes': data.classes, 'omitted_class': omit or None,
             'variants': [dataclasses.asdict(v) for v in variants],
             'runs': runs, 'summary': summarize(runs, variants)}
 
 
-def machine(device: str) -> str:
+def machine(device: torch.device) -> str:
     """
     Where the runs trained, for the report: the GPU's name, or the CPU's
     architecture and threads; and PyTorch's version.
     """
-    if torch.device(device).type == 'cuda':
-        where = torch.cuda.get_device_name(torch.device(device))
+    if device.type == 'cuda':
+        where = torch.cuda.get_device_name(device)
     else:
         where = f'{platform.machine()} CPU, {torch.get_num_threads()} threads'
     return f'{where}, torch {torch.__version__}'

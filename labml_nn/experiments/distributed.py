@@ -216,6 +216,14 @@ def sum_over_processes(value: int) -> int:
     return int(total.item())
 
 
+# The switch's name: `forward_sync_buffers` since PyTorch 2.13, which deprecates
+# the older `broadcast_buffers` (the only one 2.11 knows; it also leaves buffers
+# out of the first synchronization, where every process holds the same ones anyway)
+_NO_BUFFER_SYNC = ('forward_sync_buffers'
+                   if 'forward_sync_buffers' in inspect.signature(nn.parallel.DistributedDataParallel).parameters
+                   else 'broadcast_buffers')
+
+
 def data_parallel(model: nn.Module) -> nn.Module:
     """
     <a id="data-parallel"></a>
@@ -242,13 +250,6 @@ def data_parallel(model: nn.Module) -> nn.Module:
     return nn.parallel.DistributedDataParallel(model, device_ids=[world().local_rank] if on_gpu else None,
                                                **{_NO_BUFFER_SYNC: False})
 
-
-# The switch's name: `forward_sync_buffers` since PyTorch 2.13, which deprecates
-# the older `broadcast_buffers` (the only one 2.11 knows; it also leaves buffers
-# out of the first synchronization, where every process holds the same ones anyway)
-_NO_BUFFER_SYNC = ('forward_sync_buffers'
-                   if 'forward_sync_buffers' in inspect.signature(nn.parallel.DistributedDataParallel).parameters
-                   else 'broadcast_buffers')
 
 
 def _replace_batch_norm(module: nn.Module):
