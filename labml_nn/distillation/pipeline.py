@@ -46,20 +46,23 @@ reported.
 import argparse
 import dataclasses
 import json
+import multiprocessing
 import platform
+import signal
 import statistics
+import sys
 import time
 from contextlib import contextmanager
 from dataclasses import field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 
 from labml_nn.distillation import dark_knowledge
 from labml_nn.distillation.teacher import find_teacher, load_teacher
-from labml_nn.distillation.train import (COMMANDS, PROFILES, add_options, check_writable, command_errors,
-                                         configs_for, positive, profile_settings)
+from labml_nn.distillation.train import (COMMANDS, OPTIONS, PROFILES, add_options, check_writable,
+                                         command_errors, configs_for, positive, profile_settings)
 from labml_nn.experiments import distributed
 from labml_nn.experiments.data import CIFAR10, DataError, Split, load_cifar10, normalize, split_train, write_atomic
 from labml_nn.experiments.runs import RunRecord, load_checkpoint
@@ -140,6 +143,10 @@ STUDIES: Dict[str, Callable[[str], List[Variant]]] = {
 }
 # The class the omitted-class study leaves out unless `--omit` names one
 DEFAULT_OMITTED = 'cat'
+# How often the students of the studies other than `compare` measure
+# validation accuracy, in epochs: their results are the final accuracy, and
+# measuring after every epoch took about 40% of a `cpu` student's time
+STUDY_VALID_EVERY = 10
 
 
 def main(argv=None):
@@ -153,6 +160,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.omit is not None and args.study != 'omitted-class':
         parser.error(f'--omit is for --study omitted-class, not --study {args.study}')
+    if args.jobs > 1 and distributed.world().size > 1:
+        parser.error('--jobs is for one process: under torchrun every run already trains on all the processes')
     out = Path(args.out)
     with command_errors():
         # Every run's batch (the profile's) must divide among the processes
@@ -186,7 +195,13 @@ def argument_parser() -> argparse.ArgumentParser:
     parser.add_argument('--logs-dir', default='./logs', help='where runs are written (default: ./logs)')
     parser.add_argument('--teacher', help='use this teacher (latest, a run id or a checkpoint path) '
                                           'instead of training one')
+    parser.add_argument('--jobs', type=positive(int), default=1,
+                        help='student runs to train side by side, each on its share of the CPU threads '
+                             '(default: 1)')
     add_options(parser, 'small', SHARED)
+    check, help_text = OPTIONS['valid_every']
+    parser.add_argument('--valid-every', type=check,
+                        help=f'{help_text} (default: 1 for compare, {STUDY_VALID_EVERY} for the other studies)')
     return parser
 
 
@@ -198,7 +213,8 @@ def run_study(args: argparse.Namespace) -> Dict[str, Any]:
     teacher, then for each seed each variant of the student, each run
     followed by its measures on the validation split.
     """
-    common = {'data_dir': args.data_dir, 'logs_dir': args.logs_dir}
+    common = {'data_dir': args.data_dir, 'logs_dir': args.logs_dir,
+              'valid_every': args.valid_every or (1 if args.study == 'compare' else STUDY_VALID_EVERY)}
     common |= {name: getattr(args, name) for name in SHARED if getattr(args, name) is not None}
     # A teacher that is named must exist, which is known before the data is read
     teacher_path = find_teacher(args.teacher, args.logs_dir, args.profile) if args.teacher else None
@@ -222,31 +238,99 @@ def run_study(args: argparse.Namespace) -> Dict[str, Any]:
     judge = Measures(args, data, teacher, omit)
     runs = [results_row('large', 'large', teacher) | judge.of_teacher()]
 
-    # The students, in order of seed
-    for stage, (variant, seed) in enumerate(students, start=2):
-        say(f'[{stage}/{stages}] {variant.name} seed {seed}')
+    # The students, in order of seed, `--jobs` of them side by side
+    tasks = []
+    for variant, seed in students:
         settings = profile_settings(args.profile, variant.model) | common | {'seed': seed} | variant.settings
         if COMMANDS[variant.model]['teacher']:
             settings['teacher'] = str(teacher.path)
-        record = train(configs_for(variant.model), settings, data)
+        tasks.append((f'{variant.name} seed {seed}', variant.model, settings))
+    records = train_students(tasks, data, args.jobs, Path(args.logs_dir))
+    for (variant, seed), record in zip(students, records):
         runs.append(results_row(variant.model, variant.name, record) | judge.of_student(record))
     say(f'{args.study}: {len(students)} student runs in {(time.perf_counter() - started) / 60:.1f} minutes, '
         f'measures included, the teacher\'s training not (finished runs are reused, not timed again)')
-    return {'study': args.study, 'profile': args.profile, 'machine': machine(judge.device),
+    return {'study': args.study, 'profile': args.profile, 'machine': machine(judge.device, args.jobs),
             'classes': data.classes, 'omitted_class': omit or None,
             'variants': [dataclasses.asdict(v) for v in variants],
             'runs': runs, 'summary': summarize(runs, variants)}
 
 
-def machine(device: torch.device) -> str:
+def train_students(tasks: List[Tuple[str, str, Dict[str, Any]]], data: CIFAR10, jobs: int,
+                   logs_dir: Path) -> List[RunRecord]:
+    """
+    <a id="jobs"></a>
+
+    ## Several runs side by side
+
+    Each task is a label for the progress lines, a model and its settings;
+    returns the runs' records in the order of `tasks`. One job trains the
+    runs one after another in this process, on every thread. More jobs train
+    that many runs at a time, each in a process of its own on its share of
+    the threads: a small model keeps one thread busier than two, so on the
+    2-core machine two runs on one thread each finished about 1.4× as many
+    epochs an hour as one run on two threads. A run's numbers depend on its
+    number of threads (sums are split differently), so a study says how many
+    it ran side by side. The workers' own output goes to
+    `LOGS/pipeline-jobs.log`; Ctrl-C stops them all, and the same command
+    resumes their runs.
+    """
+    # The progress lines count stages, the teacher's first
+    stages = len(tasks) + 1
+    if jobs == 1:
+        records = []
+        for stage, (label, model, settings) in enumerate(tasks, start=2):
+            say(f'[{stage}/{stages}] {label}')
+            records.append(train(configs_for(model), settings, data))
+        return records
+    threads, log = max(1, torch.get_num_threads() // jobs), logs_dir / 'pipeline-jobs.log'
+    say(f'{len(tasks)} student runs, {jobs} side by side on {threads} thread(s) each; their output goes to {log}')
+    pool = multiprocessing.get_context('spawn').Pool(jobs, _start_worker, (threads, str(log)))
+    finished = {}
+    try:
+        for i, record in pool.imap_unordered(_train_task, enumerate(tasks)):
+            finished[i] = record
+            say(f'[{len(finished) + 1}/{stages}] {tasks[i][0]}: {record.valid_accuracy:.2%} validation accuracy')
+    except BaseException:
+        # Ctrl-C or a failed run: stop the other runs; their checkpoints keep the epochs done
+        pool.terminate()
+        raise
+    finally:
+        pool.close()
+        pool.join()
+    return [finished[i] for i in range(len(tasks))]
+
+
+def _start_worker(threads: int, log: str):
+    """
+    A worker process: Ctrl-C is for the main process, which stops the workers.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    torch.set_num_threads(threads)
+    sys.stdout = sys.stderr = open(log, 'a', buffering=1)
+
+
+def _train_task(task: Tuple[int, Tuple[str, str, Dict[str, Any]]]) -> Tuple[int, RunRecord]:
+    """
+    Train one run in a worker, on the data loaded from its cache.
+    """
+    i, (_, model, settings) = task
+    return i, train(configs_for(model), settings, load_cifar10(settings['data_dir']))
+
+
+def machine(device: torch.device, jobs: int = 1) -> str:
     """
     Where the runs trained, for the report: the GPU's name, or the CPU's
-    architecture and threads; and PyTorch's version.
+    architecture and each run's threads; the runs trained side by side; and
+    PyTorch's version.
     """
     if device.type == 'cuda':
         where = torch.cuda.get_device_name(device)
     else:
-        where = f'{platform.machine()} CPU, {torch.get_num_threads()} threads'
+        threads = max(1, torch.get_num_threads() // jobs)
+        where = f'{platform.machine()} CPU, {threads} thread{"s" if threads > 1 else ""}'
+    if jobs > 1:
+        where += f' per run, {jobs} runs side by side'
     return f'{where}, torch {torch.__version__}'
 
 
@@ -529,16 +613,18 @@ def plot_history(results: Dict[str, Any], path: Path, language: str, font: Optio
     """
     ## The plots
 
-    Validation accuracy after each epoch, one line per run, a colour per variant.
+    Validation accuracy after each epoch that measured it, one line per run,
+    a colour per variant.
     """
     words = PLOT_WORDS[language]
     names = ['large'] + [v['name'] for v in results['variants']]
     with figure(path, font) as axes:
         for colour, name in enumerate(names):
             for i, run in enumerate(r for r in results['runs'] if r['variant'] == name):
-                history = run['valid_history']
-                axes.plot(range(1, len(history) + 1), [100 * a for a in history], color=f'C{colour}',
-                          alpha=0.85, label=variant_label(results, name, language) if i == 0 else None)
+                measured = [(epoch, 100 * a) for epoch, a in enumerate(run['valid_history'], start=1)
+                            if a is not None]
+                axes.plot(*zip(*measured), '.-', color=f'C{colour}', alpha=0.85,
+                          label=variant_label(results, name, language) if i == 0 else None)
         axes.set_xlabel(words['epoch'])
         axes.set_ylabel(words['accuracy'])
         axes.legend()

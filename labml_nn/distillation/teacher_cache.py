@@ -127,9 +127,11 @@ python benchmarks/teacher_cache.py --data-dir DIR --steps 10 --rounds 3 --build-
 ```
 """
 
+import fcntl
 import hashlib
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Callable, List, NamedTuple, Optional, Tuple
+from typing import Callable, Iterator, List, NamedTuple, Optional, Tuple
 
 import torch
 from labml import monit
@@ -338,18 +340,39 @@ def open_cache(c: Configs, teacher_path: str, images: torch.Tensor,
     # The file's name: the teacher and its precision, and the distinct images in key order
     teacher_name = teacher_hash(teacher_path, c.bf16)
     path = folder / f'{teacher_name}-{hashlib.sha256(distinct.numpy().tobytes()).hexdigest()[:16]}.pt'
-    # Rank 0 reads this transfer set's own file, else one that holds all of
-    # its images, and every process gets the cache it found
-    others = sorted(p for p in folder.glob(f'{teacher_name}-*.pt') if p != path)
-    cache = distributed.from_main(lambda: covering_cache(([path] if path.exists() else []) + others,
-                                                         keys, distinct))
-    if cache is None:
-        # None yet: each process runs the teacher on every view of its share
-        # of the images, and every process gets all the logits
-        share = distinct[distributed.shard(len(distinct))]
-        cache = TeacherCache(keys, distinct, gathered(every_view_logits(c, teacher(), share)), weights)
-        # Rank 0 writes the file, to a temporary file then renamed
-        if distributed.is_main():
-            write_atomic(path, lambda tmp: torch.save(cache._asdict(), tmp))
-            print(f'Teacher cache written to {path}')
+    # Rank 0 looks and builds under the teacher's lock (see below)
+    with building_lock(folder, teacher_name) if distributed.is_main() else nullcontext():
+        # Rank 0 reads this transfer set's own file, else one that holds all
+        # of its images, and every process gets the cache it found
+        others = sorted(p for p in folder.glob(f'{teacher_name}-*.pt') if p != path)
+        cache = distributed.from_main(lambda: covering_cache(([path] if path.exists() else []) + others,
+                                                             keys, distinct))
+        if cache is None:
+            # None yet: each process runs the teacher on every view of its
+            # share of the images, and every process gets all the logits
+            share = distinct[distributed.shard(len(distinct))]
+            cache = TeacherCache(keys, distinct, gathered(every_view_logits(c, teacher(), share)), weights)
+            # Rank 0 writes the file, to a temporary file then renamed
+            if distributed.is_main():
+                write_atomic(path, lambda tmp: torch.save(cache._asdict(), tmp))
+                print(f'Teacher cache written to {path}')
     return cache.to(c.device)
+
+
+@contextmanager
+def building_lock(folder: Path, teacher_name: str) -> Iterator[None]:
+    """
+    One command at a time looks for a teacher's cache and builds it: runs
+    [side by side](pipeline.html#jobs) that need the same cache wait for the
+    one building it, then read its file, rather than each spending the time
+    to build it again. An exclusive `flock` on `teacher-cache/NAME.lock`,
+    which the operating system releases however the holder ends.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f'{teacher_name}.lock', 'a') as file:
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print('Another process is looking for or building this teacher\'s cache; waiting for it')
+            fcntl.flock(file, fcntl.LOCK_EX)
+        yield

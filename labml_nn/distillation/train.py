@@ -214,6 +214,7 @@ OPTIONS: Dict[str, tuple] = {
     'learning_rate': (positive(float), 'the largest learning rate'),
     'train_size': (non_negative(int), 'training images to use, 0 for all that are not held out'),
     'valid_size': (positive(int), 'images held out for validation'),
+    'valid_every': (positive(int), 'measure validation accuracy after every N epochs, and after the last'),
     'device': (device, 'cpu, cuda, cuda:1, ... (default: cuda when available)'),
 }
 # The students' alone: the teacher always learns from every class
@@ -353,6 +354,7 @@ def command_errors():
               f'did not answer within {distributed.TIMEOUT}); see their messages. {e}', file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt as e:
-        epoch = e.epoch if isinstance(e, Interrupted) else 0
-        print(f'\ninterrupted after epoch {epoch}; run the same command to resume', file=sys.stderr)
+        # A run's epoch when one run was training; runs side by side each kept their own
+        where = f' after epoch {e.epoch}' if isinstance(e, Interrupted) else ''
+        print(f'\ninterrupted{where}; run the same command to resume', file=sys.stderr)
         sys.exit(130)

@@ -66,9 +66,10 @@ class RunRecord:
     # The model's trainable parameters, and the data's class names in label order
     parameters: int = 0
     classes: List[str] = field(default_factory=list)
-    # Validation accuracy after each epoch; the last one; the test accuracy
-    # when finished, `None` when the data has no test split
-    history: List[float] = field(default_factory=list)
+    # Validation accuracy after each epoch (`None` for an epoch not measured);
+    # the last one measured; the test accuracy when finished, `None` when the
+    # data has no test split
+    history: List[Optional[float]] = field(default_factory=list)
     valid_accuracy: Optional[float] = None
     test_accuracy: Optional[float] = None
     # Seconds spent training, and images trained on, for throughput
@@ -111,9 +112,10 @@ class RunRecord:
 def run_key(settings: Dict[str, Any]) -> str:
     """
     A short hash of a run's settings, with the data folder as an absolute path.
-    Where the run is written, `logs_dir`, is not part of what it is.
+    Where the run is written and how often it is measured are not part of
+    what it is: a run finished with one `valid_every` serves another.
     """
-    settings = {k: v for k, v in settings.items() if k != 'logs_dir'}
+    settings = {k: v for k, v in settings.items() if k not in ('logs_dir', 'valid_every')}
     settings['data_dir'] = str(Path(settings['data_dir']).resolve())
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 

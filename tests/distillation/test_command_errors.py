@@ -179,6 +179,29 @@ def test_ctrl_c_is_one_line_and_status_130(tmp_path, capsys, image_folder, teach
     assert record.epoch == 1 and not record.finished
 
 
+def test_ctrl_c_stops_the_runs_side_by_side(tmp_path, capsys, monkeypatch, image_folder, teacher_run):
+    """
+    Ctrl-C while runs train side by side (here, as the first of them
+    finishes) stops every worker and ends with the one line.
+    """
+    import multiprocessing
+
+    def ctrl_c_at_the_first_result(message):
+        if 'validation accuracy' in message:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, 'say', ctrl_c_at_the_first_result)
+    err = _fails(capsys, pipeline.main, _distill(image_folder, tmp_path / 'logs', '--study', 'weight', '--jobs', '2',
+                                                 '--teacher', str(teacher_run['path']), '--out', str(tmp_path / 'out')),
+                 status=130)
+    assert err.strip() == 'interrupted; run the same command to resume'
+    assert not multiprocessing.active_children() and not list((tmp_path / 'out').iterdir())
+    # Stopped, not left to finish: of the five runs, the first and at most the two that started next
+    finished = [r for name in ('small-smoke', 'distilled-smoke') for r in find_runs(str(tmp_path / 'logs'), name)
+                if r.finished]
+    assert 1 <= len(finished) <= 3
+
+
 def test_divergence_from_the_command_line(tmp_path, capsys, image_folder):
     err = _fails(capsys, lambda a: main('small', a),
                  _distill(image_folder, tmp_path, '--epochs', '3', '--learning-rate', '1e30'), status=1)

@@ -92,7 +92,9 @@ def test_study_end_to_end_and_rerun(tmp_path, image_folder, teacher_run, monkeyp
 
     table = (out / 'results.md').read_text()
     # The runs trained on the CPU: the report says so, with the PyTorch that ran them
-    assert results['machine'].endswith(f'CPU, {torch.get_num_threads()} threads, torch {torch.__version__}')
+    threads = torch.get_num_threads()
+    assert results['machine'].endswith(f'CPU, {threads} thread{"s" if threads > 1 else ""}, '
+                                       f'torch {torch.__version__}')
     assert table.startswith(f"Study `compare`, profile `smoke`, on {results['machine']}.")
     rows = [line for line in table.splitlines() if line.startswith('| ') and not line.startswith('| model')]
     assert [row.split('|')[1].strip() for row in rows] == ['large', 'small', 'distilled']
@@ -274,6 +276,35 @@ def test_temperature_study(tmp_path, image_folder, teacher_run):
     assert (out / 'sweep.png').read_bytes().startswith(PNG_MAGIC)
     # Five distilled runs, one per temperature
     assert len({r['run'] for r in results['runs'] if r['model'] == 'distilled'}) == 5
+    # A sweep measures validation every 10 epochs and after the last: here,
+    # after the last of 2 (its labels-only run is the comparison's, reused)
+    assert all(r['valid_history'][0] is None for r in results['runs'] if r['model'] == 'distilled')
+
+
+def test_runs_side_by_side(tmp_path, image_folder, teacher_run, monkeypatch, capsys):
+    """
+    `--jobs 2` trains the weight sweep's runs in two worker processes, on a
+    share of the threads each, and reports them in the study's order; their
+    output goes to the log. The same command with one job finds every run
+    finished and writes the same numbers.
+    """
+    out, logs = tmp_path / 'out', tmp_path / 'logs'
+    argv = ['--study', 'weight', '--data-dir', str(image_folder), '--profile', 'smoke', '--out', str(out),
+            '--logs-dir', str(logs), '--device', 'cpu', '--teacher', str(teacher_run['path'])]
+    pipeline.main(argv + ['--jobs', '2'])
+    printed = capsys.readouterr().out
+    assert '5 student runs, 2 side by side' in printed and printed.count('validation accuracy') >= 5
+    side_by_side = json.loads((out / 'results.json').read_text())
+    assert side_by_side['machine'].endswith(f'2 runs side by side, torch {torch.__version__}')
+    assert [r['variant'] for r in side_by_side['runs']] == ['large'] + [v.name for v in pipeline.weight_study('')]
+    assert 'Teacher cache written' in (logs / 'pipeline-jobs.log').read_text()
+
+    monkeypatch.setattr(trainer, '_train_epoch', lambda *args, **kwargs: pytest.fail('trained again'))
+    pipeline.main(argv)
+    assert capsys.readouterr().out.count('reusing the finished run') == 5
+    one_by_one = json.loads((out / 'results.json').read_text())
+    assert {k: v for k, v in one_by_one.items() if k != 'machine'} == \
+           {k: v for k, v in side_by_side.items() if k != 'machine'}
 
 
 def test_the_studies_share_runs_with_the_same_settings():

@@ -265,6 +265,36 @@ def test_the_file_is_built_once_and_shared(lively_teacher, cifar_data, tmp_path)
     assert len(_files(tmp_path)) == 3 and len(teachers) == 2
 
 
+def test_a_run_waits_for_the_one_building_the_cache(lively_teacher, cifar_data, tmp_path, capsys):
+    """
+    While another process holds the teacher's lock, a run waits; once that
+    one has written the file and let go, the run reads it and builds nothing.
+    """
+    import fcntl
+    import shutil
+    import threading
+    images = cifar_data.train.images[:3]
+    built = open_cache(_configs(lively_teacher, tmp_path / 'built', images), str(lively_teacher), images,
+                       CountingTeacher(_configs(lively_teacher, tmp_path / 'built', images)))
+    file = _files(tmp_path / 'built')[0]
+    folder = tmp_path / 'waiting' / 'teacher-cache'
+    folder.mkdir(parents=True)
+    c = _configs(lively_teacher, tmp_path / 'waiting', images)
+    opened = []
+    with open(folder / f"{file.name.rsplit('-', 1)[0]}.lock", 'a') as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        waiting = threading.Thread(target=lambda: opened.append(
+            open_cache(c, c.teacher, images, lambda: pytest.fail('built again'))))
+        waiting.start()
+        waiting.join(timeout=2)
+        assert waiting.is_alive() and not opened
+        # The other process writes its file, then lets go
+        shutil.copy(file, folder / file.name)
+    waiting.join(timeout=60)
+    assert torch.equal(opened[0].logits, built.logits)
+    assert 'waiting for it' in capsys.readouterr().out
+
+
 def test_a_damaged_file_is_an_error_and_kept(lively_teacher, cifar_data, tmp_path):
     images = cifar_data.train.images[:2]
     c = _configs(lively_teacher, tmp_path, images)

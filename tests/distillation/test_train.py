@@ -405,6 +405,25 @@ def test_fresh_runs_with_one_seed_are_identical(tmp_path, image_folder, cifar_da
     assert not all(torch.equal(a[name], c[name]) for name in a)
 
 
+def test_measuring_less_often_changes_only_the_history(tmp_path, image_folder, cifar_data, smoke_settings_for,
+                                                      capsys):
+    """
+    `valid_every` 2 over 3 epochs measures after epochs 2 and 3 and trains
+    the same weights as measuring after every epoch; it is not part of the
+    run's identity, so the run it made is reused by the other setting.
+    """
+    every = smoke_settings_for('small', image_folder, tmp_path / 'every', epochs=3)
+    dense = train(SmallConfigs(), every, cifar_data)
+    sparse = train(SmallConfigs(), every | {'logs_dir': str(tmp_path / 'sparse'), 'valid_every': 2}, cifar_data)
+    assert sparse.history == [None, dense.history[1], dense.history[2]]
+    assert sparse.valid_accuracy == dense.valid_accuracy and sparse.key == dense.key
+    a, b = _weights(dense.path), _weights(sparse.path)
+    assert all(torch.equal(a[name], b[name]) for name in a)
+    capsys.readouterr()
+    again = train(SmallConfigs(), every | {'valid_every': 2}, cifar_data)
+    assert again.uuid == dense.uuid and 'reusing the finished run' in capsys.readouterr().out
+
+
 def test_command_line_run_and_rerun(tmp_path, image_folder, capsys):
     """
     `main` trains, prints the result, and the same command again reuses the run.
