@@ -33,6 +33,12 @@ against labels](weight.html)). Their distilled students read the teacher's
 logits from the [teacher cache](teacher_cache.html) instead of running the
 teacher at every step; the comparison distils online, as the plain commands do.
 
+A study is many runs, so two options make it cheaper. The students of the
+three studies other than `compare` measure validation accuracy every 10
+epochs and after the last, not after every epoch (`--valid-every` sets it);
+and `--jobs N` trains [N runs side by side](#jobs), each in a process of its
+own on its share of the CPU threads.
+
 Under `torchrun` every run of the study trains on all the processes, and
 rank 0 alone writes the results ([distributed distillation](distributed.html)).
 
@@ -429,10 +435,11 @@ def logits(model: torch.nn.Module, split: Split, device: torch.device,
 
 def say(message: str):
     """
-    Print, once: under torchrun only rank 0 prints the study's progress.
+    Print, once: under torchrun only rank 0 prints the study's progress. At
+    once, too, when the output goes to a file rather than a terminal.
     """
     if distributed.is_main():
-        print(message)
+        print(message, flush=True)
 
 
 def results_row(model_name: str, variant: str, record: RunRecord) -> Dict[str, Any]:
