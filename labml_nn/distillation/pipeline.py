@@ -273,9 +273,10 @@ def train_students(tasks: List[Tuple[str, str, Dict[str, Any]]], data: CIFAR10, 
     returns the runs' records in the order of `tasks`. One job trains the
     runs one after another in this process, on every thread. More jobs train
     that many runs at a time, each in a process of its own on its share of
-    the threads: a small model keeps one thread busier than two, so on the
-    2-core machine two runs on one thread each finished about 1.4× as many
-    epochs an hour as one run on two threads. A run's numbers depend on its
+    the threads: a small model keeps one thread busier than two, so in the
+    [weight sweep](weight.html) on the 2-core machine two runs on one thread
+    each trained about 1.3× as many epochs an hour as one run on two threads
+    (about 350 s a run against 220). A run's numbers depend on its
     number of threads (sums are split differently), so a study says how many
     it ran side by side. The workers' own output goes to
     `LOGS/pipeline-jobs.log`; Ctrl-C stops them all, and the same command

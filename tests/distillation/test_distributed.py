@@ -13,6 +13,7 @@ bounded by a timeout.
 """
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -44,11 +45,29 @@ SAME = 1e-4
 
 def free_port() -> int:
     """
-    A port no one listens on now: the one the system gives a socket bound to port 0.
+    A port no one listens on now, below the system's range of ephemeral ports.
+    A port from that range (what binding port 0 gives) can be taken, between
+    this check and torchrun's listening on it, by any outgoing connection,
+    and the launches side by side make many; a port below it is never handed
+    out by the system, and this module hands each out once.
     """
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
+    ephemeral = Path('/proc/sys/net/ipv4/ip_local_port_range')
+    low = int(ephemeral.read_text().split()[0]) if ephemeral.exists() else 32768
+    for port in random.sample(range(max(1024, low - 10000), low), 100):
+        if port in _GIVEN:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(('127.0.0.1', port))
+            except OSError:
+                continue
+        _GIVEN.add(port)
+        return port
+    raise RuntimeError(f'no free port below {low}')
+
+
+# The ports `free_port` has given out
+_GIVEN = set()
 
 
 def torchrun(launch: List[str], command: List[str], cwd: Path) -> subprocess.Popen:
@@ -71,10 +90,13 @@ def standalone(processes: int) -> List[str]:
 
 def two_nodes(port: int, node: int) -> List[str]:
     """
-    Node `node` of two, one process each, meeting at 127.0.0.1:`port`.
+    Node `node` of two, one process each, meeting at 127.0.0.1:`port`. On
+    one machine both would match the rendezvous address and race to host
+    its store; node 0 is told to, node 1 not to, as separate machines would find.
     """
     return ['--nnodes', '2', '--nproc-per-node', '1', '--node-rank', str(node), '--rdzv-backend', 'c10d',
-            '--rdzv-endpoint', f'127.0.0.1:{port}', '--local-addr', '127.0.0.1']
+            '--rdzv-endpoint', f'127.0.0.1:{port}', '--local-addr', '127.0.0.1',
+            '--rdzv-conf', f'is_host={"true" if node == 0 else "false"}']
 
 
 def finish(process: subprocess.Popen) -> str:
