@@ -290,7 +290,7 @@ def train_students(tasks: List[Tuple[str, str, Dict[str, Any]]], data: CIFAR10, 
             say(f'[{stage}/{stages}] {label}')
             records.append(train(configs_for(model), settings, data))
         return records
-    threads, log = max(1, torch.get_num_threads() // jobs), logs_dir / 'pipeline-jobs.log'
+    threads, log = threads_per_run(jobs), logs_dir / 'pipeline-jobs.log'
     say(f'{len(tasks)} student runs, {jobs} side by side on {threads} thread(s) each; their output goes to {log}')
     pool = multiprocessing.get_context('spawn').Pool(jobs, _start_worker, (threads, str(log)))
     finished = {}
@@ -306,6 +306,13 @@ def train_students(tasks: List[Tuple[str, str, Dict[str, Any]]], data: CIFAR10, 
         pool.close()
         pool.join()
     return [finished[i] for i in range(len(tasks))]
+
+
+def threads_per_run(jobs: int) -> int:
+    """
+    Each of `jobs` runs side by side gets an equal share of this process's threads, at least one.
+    """
+    return max(1, torch.get_num_threads() // jobs)
 
 
 def _start_worker(threads: int, log: str):
@@ -334,7 +341,7 @@ def machine(device: torch.device, jobs: int = 1) -> str:
     if device.type == 'cuda':
         where = torch.cuda.get_device_name(device)
     else:
-        threads = max(1, torch.get_num_threads() // jobs)
+        threads = threads_per_run(jobs)
         where = f'{platform.machine()} CPU, {threads} thread{"s" if threads > 1 else ""}'
     if jobs > 1:
         where += f' per run, {jobs} runs side by side'
