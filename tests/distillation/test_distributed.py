@@ -13,9 +13,7 @@ bounded by a timeout.
 """
 
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +29,7 @@ from labml_nn.distillation.train import configs_for, main
 from labml_nn.experiments.data import load_cifar10
 from labml_nn.experiments.runs import find_runs, load_checkpoint
 from labml_nn.experiments.trainer import train
+from launch import free_port, standalone
 
 # labml skips recording the git state outside a repository (see conftest.py)
 pytestmark = pytest.mark.usefixtures('outside_the_repository')
@@ -43,33 +42,6 @@ PACKAGE = str(Path(labml_nn.__file__).parent) + os.sep
 SAME = 1e-4
 
 
-def free_port() -> int:
-    """
-    A port no one listens on now, below the system's range of ephemeral ports.
-    A port from that range (what binding port 0 gives) can be taken, between
-    this check and torchrun's listening on it, by any outgoing connection,
-    and the launches side by side make many; a port below it is never handed
-    out by the system, and this module hands each out once.
-    """
-    ephemeral = Path('/proc/sys/net/ipv4/ip_local_port_range')
-    low = int(ephemeral.read_text().split()[0]) if ephemeral.exists() else 32768
-    for port in random.sample(range(max(1024, low - 10000), low), 100):
-        if port in _GIVEN:
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind(('127.0.0.1', port))
-            except OSError:
-                continue
-        _GIVEN.add(port)
-        return port
-    raise RuntimeError(f'no free port below {low}')
-
-
-# The ports `free_port` has given out
-_GIVEN = set()
-
-
 def torchrun(launch: List[str], command: List[str], cwd: Path) -> subprocess.Popen:
     """
     Start `python -m torch.distributed.run LAUNCH -m COMMAND` in a session of
@@ -78,14 +50,6 @@ def torchrun(launch: List[str], command: List[str], cwd: Path) -> subprocess.Pop
     return subprocess.Popen([sys.executable, '-m', 'torch.distributed.run', *launch, '-m', *command],
                             cwd=cwd, start_new_session=True, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-
-
-def standalone(processes: int) -> List[str]:
-    """
-    One machine, `processes` processes, the rendezvous on a free port of 127.0.0.1.
-    """
-    return ['--nnodes', '1', '--nproc-per-node', str(processes), '--rdzv-backend', 'c10d',
-            '--rdzv-endpoint', f'127.0.0.1:{free_port()}', '--local-addr', '127.0.0.1']
 
 
 def two_nodes(port: int, node: int) -> List[str]:

@@ -15,7 +15,6 @@ and its last layer scaled up, whose logits differ by units between views.
 
 import copy
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -33,6 +32,7 @@ from labml_nn.experiments import trainer
 from labml_nn.experiments.trainer import train
 from labml_nn.distillation.large import LargeModel
 from labml_nn.experiments.data import VIEWS, Split, Views, augment, crop_views, normalize
+from launch import standalone
 
 
 @pytest.fixture(scope='module')
@@ -333,12 +333,7 @@ def _launch_two_processes(script: Path, *args: str) -> str:
     """
     `script` on two CPU processes joined by gloo, listening on 127.0.0.1 only; its output.
     """
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
-    launch = ['--nnodes', '1', '--nproc-per-node', '2', '--rdzv-backend', 'c10d',
-              '--rdzv-endpoint', f'127.0.0.1:{port}', '--local-addr', '127.0.0.1']
-    done = subprocess.run([sys.executable, '-m', 'torch.distributed.run', *launch, str(script), *args],
+    done = subprocess.run([sys.executable, '-m', 'torch.distributed.run', *standalone(2), str(script), *args],
                           env=os.environ | {'OMP_NUM_THREADS': '1'}, text=True, timeout=300,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert done.returncode == 0, done.stdout[-3000:]
