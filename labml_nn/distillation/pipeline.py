@@ -39,6 +39,11 @@ epochs and after the last, not after every epoch (`--valid-every` sets it);
 and `--jobs N` trains [N runs side by side](#jobs), each in a process of its
 own on its share of the CPU threads.
 
+`--temperature`, `--soft-target-weight` and `--label-loss-weight` set those
+of every distilled student, in a study that does not vary them: the
+omitted-class study at $T = 8$ is `--study omitted-class --temperature 8`.
+The results name what was set.
+
 Under `torchrun` every run of the study trains on all the processes, and
 rank 0 alone writes the results ([distributed distillation](distributed.html)).
 
@@ -76,6 +81,9 @@ from labml_nn.experiments.trainer import EVAL_BATCH_SIZE, default_device, train
 
 # The settings the study's command line can change for all its runs at once
 SHARED = ['valid_size', 'device']
+# and for all its distilled students, where the study does not vary them:
+# the omitted-class study at another temperature, say
+DISTILLED = ['temperature', 'soft_target_weight', 'label_loss_weight']
 
 
 @dataclasses.dataclass
@@ -166,6 +174,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.omit is not None and args.study != 'omitted-class':
         parser.error(f'--omit is for --study omitted-class, not --study {args.study}')
+    for name in distilled_settings(args):
+        if any(name in variant.settings for variant in STUDIES[args.study](DEFAULT_OMITTED)):
+            parser.error(f"--{name.replace('_', '-')} is what --study {args.study} varies; leave it out")
     if args.jobs > 1 and distributed.world().size > 1:
         parser.error('--jobs is for one process: under torchrun every run already trains on all the processes')
     out = Path(args.out)
@@ -205,10 +216,18 @@ def argument_parser() -> argparse.ArgumentParser:
                         help='student runs to train side by side, each on its share of the CPU threads '
                              '(default: 1)')
     add_options(parser, 'small', SHARED)
+    add_options(parser, 'distilled', DISTILLED)
     check, help_text = OPTIONS['valid_every']
     parser.add_argument('--valid-every', type=check,
                         help=f'{help_text} (default: 1 for compare, {STUDY_VALID_EVERY} for the other studies)')
     return parser
+
+
+def distilled_settings(args: argparse.Namespace) -> Dict[str, Any]:
+    """
+    The settings of the distilled students given on the command line.
+    """
+    return {name: getattr(args, name) for name in DISTILLED if getattr(args, name) is not None}
 
 
 def run_study(args: argparse.Namespace) -> Dict[str, Any]:
@@ -246,10 +265,11 @@ def run_study(args: argparse.Namespace) -> Dict[str, Any]:
 
     # The students, in order of seed, `--jobs` of them side by side
     tasks = []
+    distilled = distilled_settings(args)
     for variant, seed in students:
         settings = profile_settings(args.profile, variant.model) | common | {'seed': seed} | variant.settings
         if COMMANDS[variant.model]['teacher']:
-            settings['teacher'] = str(teacher.path)
+            settings |= distilled | {'teacher': str(teacher.path)}
         tasks.append((f'{variant.name} seed {seed}', variant.model, settings))
     records = train_students(tasks, data, args.jobs, Path(args.logs_dir))
     for (variant, seed), record in zip(students, records):
@@ -257,7 +277,7 @@ def run_study(args: argparse.Namespace) -> Dict[str, Any]:
     say(f'{args.study}: {len(students)} student runs in {(time.perf_counter() - started) / 60:.1f} minutes, '
         f'measures included, the teacher\'s training not (finished runs are reused, not timed again)')
     return {'study': args.study, 'profile': args.profile, 'machine': machine(judge.device, args.jobs),
-            'classes': data.classes, 'omitted_class': omit or None,
+            'classes': data.classes, 'omitted_class': omit or None, 'distilled_settings': distilled,
             'variants': [dataclasses.asdict(v) for v in variants],
             'runs': runs, 'summary': summarize(runs, variants)}
 
@@ -548,7 +568,8 @@ def markdown_table(results: Dict[str, Any]) -> str:
         return 'n/a' if stats is None else f"{stats['mean']:.3f} ± {stats['std']:.3f}"
 
     names = [n for n in summary if isinstance(summary[n], dict) and 'valid_accuracy' in summary[n]]
-    lines = [f"Study `{results['study']}`, profile `{results['profile']}`, on {results['machine']}.", '',
+    changed = ''.join(f', {name} {value}' for name, value in results.get('distilled_settings', {}).items())
+    lines = [f"Study `{results['study']}`, profile `{results['profile']}`{changed}, on {results['machine']}.", '',
              '| model | parameters | epochs | seeds | valid accuracy (%) | test accuracy (%) '
              '| agreement with teacher (%) | KL(teacher ‖ student) | train time (s) | images/s |',
              '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|']

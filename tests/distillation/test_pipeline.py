@@ -193,6 +193,9 @@ def test_output_folder_that_cannot_be_made(tmp_path, image_folder, capsys):
     (['--valid-size', '-1'], 'must be positive'),
     (['--study', 'omitted'], "invalid choice: 'omitted'"),
     (['--omit', 'cat'], '--omit is for --study omitted-class, not --study compare'),
+    (['--study', 'temperature', '--temperature', '8'], '--temperature is what --study temperature varies'),
+    (['--study', 'weight', '--label-loss-weight', '0'], '--label-loss-weight is what --study weight varies'),
+    (['--temperature', '0'], 'must be positive'),
 ])
 def test_bad_arguments(tmp_path, capsys, argv, message):
     with pytest.raises(SystemExit) as exit_:
@@ -236,10 +239,13 @@ def test_omitted_class_study(tmp_path, image_folder, teacher_run, capsys):
     `--omit 1`, an index, names the second class in alphabetical order,
     `cat`. The students without it never train on a cat; every run of the
     study reports the omitted class's fields, and the plots are written.
+    `--temperature 2` is the distilled students' temperature, and the
+    results say so.
     """
     out, logs = tmp_path / 'out', tmp_path / 'logs'
     pipeline.main(['--study', 'omitted-class', '--omit', '1', '--data-dir', str(image_folder), '--profile', 'smoke',
-                   '--out', str(out), '--logs-dir', str(logs), '--device', 'cpu', '--teacher', str(teacher_run['path'])])
+                   '--out', str(out), '--logs-dir', str(logs), '--device', 'cpu', '--teacher', str(teacher_run['path']),
+                   '--temperature', '2'])
     results = json.loads((out / 'results.json').read_text())
     assert results['study'] == 'omitted-class' and results['omitted_class'] == 'cat'
     _check_schema(results, variants=['small, no cat', 'distilled, no cat', 'distilled, all classes'])
@@ -258,6 +264,12 @@ def test_omitted_class_study(tmp_path, image_folder, teacher_run, capsys):
     for name in ('small, no cat', 'distilled, no cat'):
         record = next(logs.glob(f"*/{runs[name]['run']}/checkpoints/checkpoint.pt"))
         assert trainer.load_checkpoint(record)['settings']['omit_class'] == 'cat'
+    # The distilled students, and they alone, learned at T = 2
+    for name, temperature in (('small, no cat', None), ('distilled, no cat', 2.0), ('distilled, all classes', 2.0)):
+        record = next(logs.glob(f"*/{runs[name]['run']}/checkpoints/checkpoint.pt"))
+        assert trainer.load_checkpoint(record)['settings'].get('temperature') == temperature
+    assert results['distilled_settings'] == {'temperature': 2.0}
+    assert 'profile `smoke`, temperature 2.0, on' in (out / 'results.md').read_text()
     # One teacher cache, shared by the two cached students
     assert len(list((logs / 'teacher-cache').glob('*.pt'))) == 1
     written = {p.name for p in out.iterdir()}
