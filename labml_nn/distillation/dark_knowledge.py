@@ -35,9 +35,18 @@ single number $b$ added to the omitted class $k$'s logit,
 $$\hat{y}_i(b) = \arg\max_c \big(z_{ic} + b \, [c = k]\big),$$
 
 chosen to maximize accuracy on the validation split, and only there.
+
+That choice needs labels, and it can be unsteady: when each image of class
+$k$ that a higher $b$ wins is paid for by about one other image it loses,
+accuracy hardly changes over a wide range of $b$, and its maximum can fall
+anywhere in that range. So the studies also report a second bias that
+uses no labels at all: the one with which the student predicts class $k$ as
+often as the teacher does on the same images,
+
+$$\sum_i [\hat{y}_i(b) = k] = \sum_i [\arg\max v_i = k].$$
 """
 
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import torch
 
@@ -80,21 +89,47 @@ def best_bias(logits: torch.Tensor, labels: torch.Tensor, k: int) -> float:
     $m_i = \max_{c \ne k} z_{ic} - z_{ik}$, so raising $b$ past the margins in
     increasing order changes one prediction at a time.
     """
-    logits = logits.double()
-    others = logits.clone()
-    others[:, k] = -torch.inf
-    best_other, other_prediction = others.max(-1)
-    margin = best_other - logits[:, k]
+    margin, other_prediction = _margins(logits, k)
     order = margin.argsort()
     # What passing each margin changes: $+1$ when the image is of class $k$,
     # $-1$ when its other prediction was right
     change = (labels == k).double() - (other_prediction == labels).double()
     # Right answers with $b$ below every margin, then just past the $t$-th smallest
     right = torch.cat([torch.zeros(1, dtype=torch.float64), change[order].cumsum(0)])
-    t = int(right.argmax())
-    sorted_margin = margin[order]
-    # Halfway between the margins that bound the best range (the first one
-    # minus one, or the last one plus one, at the ends)
+    return _past(margin[order], int(right.argmax()))
+
+
+def matched_bias(logits: torch.Tensor, k: int, count: int) -> float:
+    r"""
+    <a id="matched-bias"></a>
+
+    ## The bias that matches the teacher
+
+    The $b$ with which $\hat{y}(b)$ is class $k$ for exactly `count` of the
+    images, the teacher's count on them: past the `count` smallest margins and
+    below the rest. No labels are used.
+    """
+    return _past(_margins(logits, k)[0].sort().values, count)
+
+
+def _margins(logits: torch.Tensor, k: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    r"""
+    Each image's margin $m_i = \max_{c \ne k} z_{ic} - z_{ik}$, and the class
+    it is predicted as while $b$ is below its margin.
+    """
+    logits = logits.double()
+    others = logits.clone()
+    others[:, k] = -torch.inf
+    best_other, other_prediction = others.max(-1)
+    return best_other - logits[:, k], other_prediction
+
+
+def _past(sorted_margin: torch.Tensor, t: int) -> float:
+    """
+    A bias past the `t` smallest of `sorted_margin` and below the others:
+    halfway between the two that bound that range (the first one minus one,
+    or the last one plus one, at the ends).
+    """
     below = sorted_margin[t - 1] if t > 0 else sorted_margin[0] - 2
     above = sorted_margin[t] if t < len(sorted_margin) else sorted_margin[-1] + 2
     return float((below + above) / 2)
@@ -109,18 +144,20 @@ def with_bias(logits: torch.Tensor, k: int, bias: float) -> torch.Tensor:
     return shifted.argmax(-1)
 
 
-def omitted_class_measures(logits: torch.Tensor, labels: torch.Tensor, k: int, bias: float,
+def omitted_class_measures(logits: torch.Tensor, labels: torch.Tensor, k: int, bias: float, matched: float,
                            teacher_logits: torch.Tensor, split: str) -> Dict[str, Optional[float]]:
     """
     ## A student that never saw class `k`
 
     On one split (`'valid'` or `'test'`): its accuracy on the class, overall
-    and on the class after the bias correction, and how much probability it
-    and the teacher put on the class, over all images and over the class's own.
+    and on the class after each bias correction (`bias`, chosen for accuracy,
+    and `matched`, the teacher's count), and how much probability it and the
+    teacher put on the class, over all images and over the class's own.
     """
     classes = logits.shape[-1]
     corrected = with_bias(logits, k, bias)
     corrected_per_class = per_class_accuracy(corrected, labels, classes)
+    by_count = with_bias(logits, k, matched)
     of_class = labels == k
     student_p, teacher_p = logits.double().softmax(-1)[:, k], teacher_logits.double().softmax(-1)[:, k]
     return {
@@ -128,6 +165,8 @@ def omitted_class_measures(logits: torch.Tensor, labels: torch.Tensor, k: int, b
         f'corrected_{split}_accuracy': (corrected == labels).double().mean().item(),
         f'corrected_omitted_{split}_accuracy': corrected_per_class[k],
         f'corrected_per_class_{split}_accuracy': corrected_per_class,
+        f'matched_{split}_accuracy': (by_count == labels).double().mean().item(),
+        f'matched_omitted_{split}_accuracy': per_class_accuracy(by_count, labels, classes)[k],
         f'omitted_{split}_probability': student_p.mean().item(),
         f'teacher_omitted_{split}_probability': teacher_p.mean().item(),
         f'omitted_{split}_probability_on_class': student_p[of_class].mean().item(),

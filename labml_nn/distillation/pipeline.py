@@ -435,18 +435,22 @@ class Measures:
 
     def omitted(self, student: Dict[str, torch.Tensor]) -> Dict[str, Any]:
         """
-        The omitted class's measures, before and after the bias correction,
-        the bias chosen on the validation split alone.
+        The omitted class's measures, before and after the bias corrections,
+        both biases chosen on the validation split alone: one for accuracy,
+        one for the teacher's count of the class.
         """
         k = self.classes.index(self.omit)
         bias = dark_knowledge.best_bias(student['valid'], self.splits['valid'].labels, k)
-        row = {'omitted_class': self.omit, 'bias': bias}
+        teacher_count = int((self.teacher['valid'].argmax(-1) == k).sum())
+        matched = dark_knowledge.matched_bias(student['valid'], k, teacher_count)
+        row = {'omitted_class': self.omit, 'bias': bias, 'matched_bias': matched}
         for name in ('valid', 'test'):
             if name in self.splits:
                 row |= dark_knowledge.omitted_class_measures(student[name], self.splits[name].labels, k, bias,
-                                                             self.teacher[name], name)
+                                                             matched, self.teacher[name], name)
             else:
-                row |= {f'{what}_test_accuracy': None for what in ('omitted', 'corrected', 'corrected_omitted')}
+                row |= {f'{what}_test_accuracy': None
+                        for what in ('omitted', 'corrected', 'corrected_omitted', 'matched', 'matched_omitted')}
         return row
 
 
@@ -512,7 +516,9 @@ def summarize(runs: List[Dict[str, Any]], variants: List[Variant]) -> Dict[str, 
 MEASURED = ('valid_accuracy', 'test_accuracy', 'train_seconds', 'train_images_per_second',
             'teacher_agreement', 'teacher_kl', 'bias', 'omitted_valid_accuracy', 'corrected_valid_accuracy',
             'corrected_omitted_valid_accuracy', 'omitted_test_accuracy', 'corrected_test_accuracy',
-            'corrected_omitted_test_accuracy', 'omitted_valid_probability', 'teacher_omitted_valid_probability',
+            'corrected_omitted_test_accuracy', 'matched_bias', 'matched_valid_accuracy',
+            'matched_omitted_valid_accuracy', 'matched_test_accuracy', 'matched_omitted_test_accuracy',
+            'omitted_valid_probability', 'teacher_omitted_valid_probability',
             'omitted_valid_probability_on_class', 'teacher_omitted_valid_probability_on_class')
 
 
@@ -586,16 +592,20 @@ def markdown_table(results: Dict[str, Any]) -> str:
     if omit:
         teacher = summary['large']['per_class_valid_accuracy'][results['classes'].index(omit)]
         lines += ['', f'The omitted class, `{omit}`, on validation (the teacher gets {100 * teacher:.2f}% of it '
-                      f'right); the bias is chosen on validation:', '',
+                      f'right); both biases are chosen on validation, one for accuracy and one, '
+                      f'without labels, for the teacher\'s count of {omit}:', '',
                   f'| model | {omit} right (%) | bias | {omit} right, corrected (%) | all right, corrected (%) '
+                  f'| bias, count matched | {omit} right, count matched (%) | all right, count matched (%) '
                   f'| p({omit}) on {omit} images | teacher\'s p({omit}) |',
-                  '|---|---:|---:|---:|---:|---:|---:|']
+                  '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
         for name in names:
             s = summary[name]
             if s.get('bias') is not None:
                 lines.append(f"| {name} | {percent(s['omitted_valid_accuracy'])} | {number(s['bias'])} "
                              f"| {percent(s['corrected_omitted_valid_accuracy'])} "
-                             f"| {percent(s['corrected_valid_accuracy'])} "
+                             f"| {percent(s['corrected_valid_accuracy'])} | {number(s['matched_bias'])} "
+                             f"| {percent(s['matched_omitted_valid_accuracy'])} "
+                             f"| {percent(s['matched_valid_accuracy'])} "
                              f"| {number(s['omitted_valid_probability_on_class'])} "
                              f"| {number(s['teacher_omitted_valid_probability_on_class'])} |")
     return '\n'.join(lines) + '\n'

@@ -1,7 +1,8 @@
 """
 The studies' measures, on made-up logits whose answers are known: fidelity
-against its definition, accuracy per class, and the omitted class's bias
-against a search over every bias on a fine grid.
+against its definition, accuracy per class, the omitted class's bias
+against a search over every bias on a fine grid, and the bias that matches a
+count by the count it gives.
 """
 
 import math
@@ -69,16 +70,35 @@ def test_best_bias_at_the_ends():
     assert (dark_knowledge.with_bias(logits, 1, bias) == 1).all()
 
 
+@pytest.mark.parametrize('count', [0, 1, 40, 299, 300])
+def test_matched_bias_predicts_the_class_as_often_as_asked(count):
+    """
+    Whatever the count, from none to every image, the bias makes the student
+    predict the class exactly that many times, and a larger count needs a
+    larger bias.
+    """
+    generator = torch.Generator().manual_seed(count)
+    logits = torch.randn(300, 4, generator=generator) * 3
+    logits[:, 2] -= 4.0
+    bias = dark_knowledge.matched_bias(logits, 2, count)
+    assert int((dark_knowledge.with_bias(logits, 2, bias) == 2).sum()) == count
+    if count < 300:
+        assert dark_knowledge.matched_bias(logits, 2, count + 1) > bias
+
+
 def test_omitted_class_measures():
     labels = torch.tensor([0, 1, 1, 2])
     student = torch.tensor([[4.0, 0.0, 0.0], [0.0, -1.0, 1.0], [1.0, -0.5, 0.0], [0.0, 0.0, 3.0]])
     teacher = torch.tensor([[2.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 2.0]])
-    measures = dark_knowledge.omitted_class_measures(student, labels, 1, 2.5, teacher, 'valid')
+    measures = dark_knowledge.omitted_class_measures(student, labels, 1, 2.5, 1.75, teacher, 'valid')
     # Before: no image of class 1 right; after +2.5, both are, and nothing else changes
     assert measures['omitted_valid_accuracy'] == 0.0
     assert measures['corrected_omitted_valid_accuracy'] == 1.0
     assert measures['corrected_valid_accuracy'] == 1.0
     assert measures['corrected_per_class_valid_accuracy'] == [1.0, 1.0, 1.0]
+    # After +1.75 only the third image (margin 1.5) moves to class 1
+    assert measures['matched_omitted_valid_accuracy'] == 0.5
+    assert measures['matched_valid_accuracy'] == 0.75
     p_student = student.double().softmax(-1)[:, 1]
     p_teacher = teacher.double().softmax(-1)[:, 1]
     assert measures['omitted_valid_probability'] == pytest.approx(p_student.mean().item())

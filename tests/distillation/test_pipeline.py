@@ -253,10 +253,11 @@ def test_omitted_class_study(tmp_path, image_folder, teacher_run, capsys):
     assert [r['model'] for r in results['runs']] == ['large', 'small', 'distilled', 'distilled']
     fields = ('omitted_class', 'bias', 'omitted_valid_accuracy', 'omitted_test_accuracy', 'corrected_valid_accuracy',
               'corrected_test_accuracy', 'corrected_omitted_valid_accuracy', 'corrected_omitted_test_accuracy',
-              'omitted_valid_probability', 'teacher_omitted_valid_probability')
+              'matched_bias', 'matched_valid_accuracy', 'matched_omitted_valid_accuracy', 'matched_test_accuracy',
+              'matched_omitted_test_accuracy', 'omitted_valid_probability', 'teacher_omitted_valid_probability')
     for name in ('small, no cat', 'distilled, no cat'):
         assert all(key in runs[name] for key in fields) and runs[name]['omitted_class'] == 'cat'
-        assert isinstance(runs[name]['bias'], float)
+        assert isinstance(runs[name]['bias'], float) and isinstance(runs[name]['matched_bias'], float)
         # The bias was chosen on validation: no bias does better there
         assert runs[name]['corrected_valid_accuracy'] >= runs[name]['valid_accuracy']
     assert 'bias' not in runs['distilled, all classes']
@@ -275,7 +276,7 @@ def test_omitted_class_study(tmp_path, image_folder, teacher_run, capsys):
     written = {p.name for p in out.iterdir()}
     assert {'per_class.png', 'accuracy.png', 'results.md'} <= written
     table = (out / 'results.md').read_text()
-    assert '| distilled, no cat |' in table and 'cat right, corrected' in table
+    assert '| distilled, no cat |' in table and 'cat right, corrected' in table and 'cat right, count matched' in table
 
 
 def test_temperature_study(tmp_path, image_folder, teacher_run):
