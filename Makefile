@@ -39,6 +39,7 @@ bench: install
 	$(PY) benchmarks/distillation_throughput.py --data-dir $(CIFAR10_DIR)
 	$(PY) benchmarks/distributed_throughput.py --data-dir $(CIFAR10_DIR)
 	$(PY) benchmarks/teacher_cache.py --data-dir $(CIFAR10_DIR)
+	$(PY) benchmarks/study_time.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
