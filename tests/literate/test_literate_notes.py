@@ -133,6 +133,7 @@ def test_inline_code_is_highlighted_only_when_it_is_python():
     html = render_notes('`--teacher`, `benchmarks/loss_memory.py`, `make docs`, `-1` and `F.kl_div(x)`', 'f.py')
     assert '<code>--teacher</code>' in html and '<code>benchmarks/loss_memory.py</code>' in html
     assert '<code>make docs</code>' in html
+    assert '<code>79eb837</code>' in render_notes('at commit `79eb837`', 'f.py')
     assert '<code class="highlight"><span class="o">-</span><span class="mi">1</span></code>' in html
     assert '<code class="highlight"><span class="n">F</span>' in html
 
