@@ -129,8 +129,10 @@ def main():
           f'{flops / seconds / 1e9:.1f} GFLOP/s; matrix product: median {peak / 1e9:.1f} GFLOP/s '
           f'(the step runs at {flops / seconds / peak:.2f}x that)')
 
-    steps_per_run = c.epochs * (c.train_size // c.batch_size)
-    print(f'one run: {c.epochs} epochs x {c.train_size // c.batch_size} steps = {steps_per_run} steps; '
+    # The trainer drops each epoch's last partial batch
+    steps_per_epoch = c.train_size // c.batch_size
+    steps_per_run = c.epochs * steps_per_epoch
+    print(f'one run: {c.epochs} epochs x {steps_per_epoch} steps = {steps_per_run} steps; '
           f'{args.cores} runs side by side')
     for name in SWEEPS:
         runs = len(STUDIES[name]('')) * args.seeds
