@@ -129,10 +129,12 @@ class DistillationConfigs(SmallConfigs):
 def _teacher_model(c: DistillationConfigs) -> nn.Module:
     """
     The teacher, loaded from its checkpoint onto the device, then made a
-    [fixed, fast function](fixed_teacher.html) of the images.
+    [fixed, fast function](fixed_teacher.html) of the images, compiled
+    like the student when `compile` is set.
     """
     teacher = load_teacher(c.teacher, c.classes).to(c.device, memory_format=torch.channels_last)
-    return fixed_teacher(teacher, c.bf16)
+    teacher = fixed_teacher(teacher, c.bf16)
+    return torch.compile(teacher) if c.compile else teacher
 
 
 @option(DistillationConfigs.teacher_outputs)

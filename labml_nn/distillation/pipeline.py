@@ -77,10 +77,10 @@ from labml_nn.distillation.train import (COMMANDS, OPTIONS, PROFILES, add_option
 from labml_nn.experiments import distributed
 from labml_nn.experiments.data import CIFAR10, DataError, Split, load_cifar10, normalize, split_train, write_atomic
 from labml_nn.experiments.runs import RunRecord, load_checkpoint
-from labml_nn.experiments.trainer import EVAL_BATCH_SIZE, default_device, train
+from labml_nn.experiments.trainer import default_device, eval_batch_size, train
 
 # The settings the study's command line can change for all its runs at once
-SHARED = ['valid_size', 'device']
+SHARED = ['valid_size', 'device', 'compile']
 # and for all its distilled students, where the study does not vary them:
 # the omitted-class study at another temperature, say
 DISTILLED = ['temperature', 'soft_target_weight', 'label_loss_weight']
@@ -455,12 +455,11 @@ class Measures:
 
 
 @torch.inference_mode()
-def logits(model: torch.nn.Module, split: Split, device: torch.device,
-           batch_size: int = EVAL_BATCH_SIZE) -> torch.Tensor:
+def logits(model: torch.nn.Module, split: Split, device: torch.device) -> torch.Tensor:
     """
     A model's logits on every image of `split`, in evaluation mode, in float32 on the CPU.
     """
-    model = model.to(device).eval()
+    model, batch_size = model.to(device).eval(), eval_batch_size(device)
     return torch.cat([model(normalize(split.images[i:i + batch_size].to(device))).float().cpu()
                       for i in range(0, len(split.labels), batch_size)])
 

@@ -112,10 +112,11 @@ class RunRecord:
 def run_key(settings: Dict[str, Any]) -> str:
     """
     A short hash of a run's settings, with the data folder as an absolute path.
-    Where the run is written and how often it is measured are not part of
-    what it is: a run finished with one `valid_every` serves another.
+    Where the run is written, how often it is measured and whether its step
+    is compiled are not part of what it is: a run finished with one
+    `valid_every` serves another.
     """
-    settings = {k: v for k, v in settings.items() if k not in ('logs_dir', 'valid_every')}
+    settings = {k: v for k, v in settings.items() if k not in ('logs_dir', 'valid_every', 'compile')}
     settings['data_dir'] = str(Path(settings['data_dir']).resolve())
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 

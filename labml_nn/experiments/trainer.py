@@ -109,6 +109,9 @@ class Configs(BaseConfigs):
     device: str
     # Mixed precision: bfloat16 autocast
     bf16: bool
+    # Whether the training step's model is compiled with `torch.compile`;
+    # it changes the speed, not what is trained (up to rounding)
+    compile: bool
 
     # The model's class, which each model's configurations set; the model
     # itself, made by the option below; and the optimizer
@@ -243,14 +246,19 @@ def _train_run(c: Configs, settings: Dict[str, Any], data: CIFAR10, key: str, uu
     if c.omit_class:
         kept = train_split.labels != data.classes.index(c.omit_class)
         train_split = Split(train_split.images[kept], train_split.labels[kept])
+    # The training images, still `uint8`, move to the device once: each
+    # step's batch is cut out of them there, not copied from the host
+    train_split = Split(train_split.images.to(c.device), train_split.labels.to(c.device))
     # Every process makes its replica of the model at the same point: with
     # several processes, making it waits for the others
     model, optimizer, _ = c.model, c.optimizer, c.replica
     c.prepare()
     batches_per_epoch = max(1, len(train_split.labels) // c.batch_size)
     scheduler = learning_rate_schedule(optimizer, c.epochs * batches_per_epoch, c.schedule)
-    # The augmentation's random numbers, kept apart from the model's (dropout)
-    generator = torch.Generator().manual_seed(c.seed)
+    # The augmentation's random numbers, kept apart from the model's (dropout),
+    # are drawn on the run's device, so that no step waits for the host to
+    # send them; on a CPU they are the CPU's, as always
+    generator = torch.Generator(device=c.device).manual_seed(c.seed)
     record = RunRecord(uuid=uuid, name=name, key=key, data_fingerprint=data.fingerprint, settings=settings,
                        model_name=c.model_name, seed=c.seed, epochs=c.epochs, classes=list(data.classes),
                        parameters=sum(p.numel() for p in model.parameters() if p.requires_grad))
@@ -258,7 +266,7 @@ def _train_run(c: Configs, settings: Dict[str, Any], data: CIFAR10, key: str, uu
         model.load_state_dict(resume['model'])
         optimizer.load_state_dict(resume['optimizer'])
         scheduler.load_state_dict(resume['scheduler'])
-        generator.set_state(resume['rng']['augment'])
+        _restore_generator(generator, resume['rng']['augment'], name, uuid)
         torch.set_rng_state(resume['rng']['torch'])
         for k in ('epoch', 'history', 'train_seconds', 'images', 'valid_accuracy'):
             setattr(record, k, resume[k])
@@ -329,19 +337,35 @@ def _train_epoch(c: Configs, model: nn.Module, optimizer: torch.optim.Optimizer,
     same order and indexes the same global batch; the step keeps its slice.
     """
     model.train()
-    order = torch.randperm(len(split.labels), generator=generator)
+    order = torch.randperm(len(split.labels), generator=generator, device=generator.device)
+    # The epoch's summed loss stays on the device: reading it at every step
+    # would make the host wait for the device's work each time
+    loss_sum = torch.zeros((), device=c.device)
     for i in monit.iterate('Train', batches):
         index = order[i * c.batch_size:(i + 1) * c.batch_size]
-        # The batch's loss, from images still `uint8`, moved to the device the model trains on
-        loss = c.step(split.images[index].to(c.device), split.labels[index].to(c.device), generator)
+        # The batch's loss, from images still `uint8`, already on the device the model trains on
+        loss = c.step(split.images[index], split.labels[index], generator)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         scheduler.step()
         tracker.add_global_step(len(index))
-        # Under torchrun, the loss of rank 0's slice: averaging it over the
-        # processes would make every step wait for one more exchange
-        tracker.add('loss.train', loss)
+        loss_sum += loss.detach()
+    # The epoch's mean loss, read once. Under torchrun, rank 0's slice:
+    # averaging it over the processes would be one more exchange
+    tracker.add('loss.train', loss_sum / batches)
+
+
+def _restore_generator(generator: torch.Generator, state: torch.Tensor, name: str, uuid: str):
+    """
+    Restore the augmentation's generator from a checkpoint. A CPU's and a
+    GPU's generators keep different states, so a run continues only on the
+    kind of device it started on.
+    """
+    if state.numel() != generator.get_state().numel():
+        raise CannotResume(f'{name} run {uuid} was started on another kind of device than '
+                           f'{generator.device.type}: resume it there (--device), or start anew with --fresh')
+    generator.set_state(state)
 
 
 def _weights_are_finite(model: nn.Module) -> bool:
@@ -354,12 +378,21 @@ def _weights_are_finite(model: nn.Module) -> bool:
 
 
 # Images per forward pass when evaluating: on the 2-core CPU a pass of 1,000
-# images took 1.75× as long per image as a pass of 100
+# images took 1.75× as long per image as a pass of 100. A GPU is kept busy
+# only by large batches, and the 5,000 validation images fit its memory many times over
 EVAL_BATCH_SIZE = 100
+GPU_EVAL_BATCH_SIZE = 2500
+
+
+def eval_batch_size(device: Union[str, torch.device]) -> int:
+    """
+    Images per forward pass when evaluating on `device`.
+    """
+    return EVAL_BATCH_SIZE if torch.device(device).type == 'cpu' else GPU_EVAL_BATCH_SIZE
 
 
 @torch.inference_mode()
-def accuracy(c: Configs, model: nn.Module, split: Split, batch_size: int = EVAL_BATCH_SIZE) -> float:
+def accuracy(c: Configs, model: nn.Module, split: Split) -> float:
     """
     ## Accuracy
 
@@ -371,14 +404,16 @@ def accuracy(c: Configs, model: nn.Module, split: Split, batch_size: int = EVAL_
     was_training = model.training
     model.eval()
     share = distributed.shard(len(split.labels))
-    images, labels = split.images[share], split.labels[share]
-    correct = 0
+    images, labels = split.images[share], split.labels[share].to(c.device)
+    batch_size = eval_batch_size(c.device)
+    # The right answers are counted on the device and read once
+    correct = torch.zeros((), dtype=torch.long, device=c.device)
     for start in range(0, len(labels), batch_size):
         with autocast(c):
             logits = model(normalize(images[start:start + batch_size].to(c.device)))
-        correct += (logits.argmax(-1).cpu() == labels[start:start + batch_size]).sum().item()
+        correct += (logits.argmax(-1) == labels[start:start + batch_size]).sum()
     model.train(was_training)
-    return distributed.sum_over_processes(correct) / len(split.labels)
+    return distributed.sum_over_processes(correct.item()) / len(split.labels)
 
 
 def experiment_name(settings: Dict[str, Any]) -> str:
@@ -444,6 +479,16 @@ def cpu_has_bf16() -> bool:
     return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
 
 
+@option(Configs.compile)
+def _compile(c: Configs):
+    """
+    `torch.compile` on GPUs, where the small models' steps are otherwise
+    bound by launching many small kernels (see `benchmarks/training_throughput.py`);
+    not on CPUs, where it was not faster.
+    """
+    return c.device.startswith('cuda')
+
+
 @option(Configs.model)
 def _model(c: Configs) -> nn.Module:
     """
@@ -457,9 +502,11 @@ def _model(c: Configs) -> nn.Module:
 def _replica(c: Configs):
     """
     The model itself in one process; synchronized and wrapped in
-    `DistributedDataParallel` under torchrun.
+    `DistributedDataParallel` under torchrun; compiled when `compile` is set.
+    The replica shares its weights with `model`, which is saved and evaluated.
     """
-    return distributed.data_parallel(c.model)
+    replica = distributed.data_parallel(c.model)
+    return torch.compile(replica) if c.compile else replica
 
 
 @option(Configs.optimizer)
@@ -476,6 +523,12 @@ def _optimizer(c: Configs):
 class Diverged(Exception):
     """
     The loss stopped being a finite number; the last good checkpoint is kept.
+    """
+
+
+class CannotResume(Exception):
+    """
+    A run's checkpoint cannot be continued on this device.
     """
 
 

@@ -460,16 +460,43 @@ def test_command_line_is_derived_from_the_settings():
     Every setting the command line can change is a configuration with a
     default, and has an option; every profile sets only such configurations.
     """
-    from labml_nn.distillation.train import PROFILES, argument_parser, options, profile_settings
+    from labml_nn.distillation.train import BY_MACHINE, PROFILES, argument_parser, options, profile_settings
     for model_name in ('large', 'small', 'distilled'):
         parser_options = {a.dest for a in argument_parser(model_name)._actions}
         assert set(options(model_name)) <= parser_options
         settings = profile_settings('cpu', model_name)
-        assert set(options(model_name)) - {'device'} <= set(settings)
+        assert set(options(model_name)) - set(BY_MACHINE) <= set(settings)
+        assert not set(BY_MACHINE) & set(settings)
         c = configs_for(model_name)
         for profile in PROFILES.values():
-            for name in profile['large' if model_name == 'large' else 'small']:
-                assert hasattr(c, name), name
+            parts = {'large': ['large'], 'small': ['small'], 'distilled': ['small', 'distilled']}[model_name]
+            for part in parts:
+                for name in profile.get(part, {}):
+                    assert hasattr(c, name), name
     # The defaults have one home: the configurations
     assert profile_settings('full', 'small')['valid_size'] == 5000 == configs_for('small').valid_size
     assert profile_settings('full', 'distilled')['temperature'] == configs_for('distilled').temperature == 4.0
+
+
+def test_the_labml_profile_is_labmls_loss_in_our_weights():
+    """
+    labml's loss, $100 \\cdot \\mathrm{KLDivLoss}_{mean} + 0.5 \\cdot \\mathrm{CE}$ at $T = 5$ over 10
+    classes, is $0.4 \\, T^2 \\, \\mathrm{KL} + 0.5 \\, \\mathrm{CE}$: its distilled student gets
+    $T = 5$, $\\alpha = 0.4$, $\\beta = 0.5$, its baseline none of them, and both Adam at labml's rate.
+    """
+    from labml_nn.distillation.train import profile_settings
+    distilled, small = profile_settings('labml', 'distilled'), profile_settings('labml', 'small')
+    assert (distilled['temperature'], distilled['soft_target_weight'], distilled['label_loss_weight']) == (5.0, 0.4, 0.5)
+    assert 'temperature' not in small
+    for settings in (distilled, small):
+        assert (settings['learning_rate'], settings['batch_size'], settings['epochs']) == (2.5e-4, 64, 10)
+        # Adam with no schedule, the configurations' defaults
+        assert settings.get('optimizer_name', 'adam') == configs_for('small').optimizer_name == 'adam'
+        assert settings.get('schedule', 'constant') == configs_for('small').schedule == 'constant'
+    assert profile_settings('labml', 'large')['epochs'] == 20
+    # 100 * KLDivLoss(reduction='mean') averages over the batch and the 10 classes
+    student, teacher = torch.randn(6, 10), torch.randn(6, 10)
+    log_q, p = torch.log_softmax(student / 5, -1), torch.softmax(teacher / 5, -1)
+    labml_soft = 100 * torch.nn.functional.kl_div(log_q, p, reduction='mean')
+    ours = distilled['soft_target_weight'] * 5 ** 2 * torch.nn.functional.kl_div(log_q, p, reduction='batchmean')
+    assert torch.allclose(labml_soft, ours)
