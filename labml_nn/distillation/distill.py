@@ -133,8 +133,7 @@ def _teacher_model(c: DistillationConfigs) -> nn.Module:
     like the student when `compile` is set.
     """
     teacher = load_teacher(c.teacher, c.classes).to(c.device, memory_format=torch.channels_last)
-    teacher = fixed_teacher(teacher, c.bf16)
-    return torch.compile(teacher) if c.compile else teacher
+    return fixed_teacher(teacher, c.bf16, c.compile)
 
 
 @option(DistillationConfigs.teacher_outputs)

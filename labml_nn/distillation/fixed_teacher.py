@@ -16,10 +16,11 @@ fixed, two rewrites compute the same logits, up to rounding, for less work:
 1. [fold batch normalization](#fold) into the convolution before it, one
    pass less over every feature map;
 2. on a CPU, [pack the weights](#packed) once into the memory layout and
-   precision of oneDNN, the library PyTorch's CPU convolutions run on.
+   precision of oneDNN, the library PyTorch's CPU convolutions run on;
+   elsewhere, when asked, compile it with `torch.compile`.
 
-[`fixed_teacher`](#fixed-teacher) applies both; the distillation step and the
-throughput benchmark use it.
+[`fixed_teacher`](#fixed-teacher) applies them; the distillation step and the
+throughput benchmarks use it.
 """
 
 import torch
@@ -28,21 +29,23 @@ from torch import nn
 from labml_nn.experiments.cifar10 import CIFAR10VGGModel
 
 
-def fixed_teacher(teacher: CIFAR10VGGModel, bf16: bool) -> nn.Module:
+def fixed_teacher(teacher: CIFAR10VGGModel, bf16: bool, compiled: bool = False) -> nn.Module:
     """
     <a id="fixed-teacher"></a>
 
     ## The teacher as a fixed function of the images
 
     In evaluation mode, with no gradients, and made faster in ways that only
-    a fixed model allows.
+    a fixed model allows; compiled too when `compiled` is set, except on a
+    CPU, where the packed weights are already the fast path (and
+    `torch.compile` cannot trace oneDNN's packed convolutions).
     """
     # Batch normalization folded into the convolutions: the same function, one pass less
     teacher = fold_batch_norm(teacher.eval().requires_grad_(False))
     # On a CPU, the weights converted once into oneDNN's layout and precision
     if teacher.fc.weight.device.type == 'cpu' and torch.backends.mkldnn.is_available():
         return PackedForCPU(teacher, torch.bfloat16 if bf16 else torch.float32)
-    return teacher
+    return torch.compile(teacher) if compiled else teacher
 
 
 @torch.no_grad()

@@ -424,6 +424,24 @@ def test_measuring_less_often_changes_only_the_history(tmp_path, image_folder, c
     assert again.uuid == dense.uuid and 'reusing the finished run' in capsys.readouterr().out
 
 
+def test_a_compiled_run_trains_what_an_eager_one_does(tmp_path, image_folder, cifar_data, smoke_settings_for,
+                                                     capsys):
+    """
+    `compile` changes the speed, not what is trained: a compiled run's
+    weights match the eager run's up to rounding, and it is the same run,
+    so the eager command reuses the compiled one.
+    """
+    settings = smoke_settings_for('small', image_folder, tmp_path / 'compiled', epochs=1)
+    compiled = train(SmallConfigs(), settings | {'compile': True}, cifar_data)
+    eager = train(SmallConfigs(), settings | {'logs_dir': str(tmp_path / 'eager'), 'compile': False}, cifar_data)
+    assert compiled.key == eager.key
+    a, b = _weights(compiled.path), _weights(eager.path)
+    assert all(torch.allclose(a[name].float(), b[name].float(), rtol=1e-3, atol=1e-4) for name in a)
+    capsys.readouterr()
+    again = train(SmallConfigs(), settings, cifar_data)
+    assert again.uuid == compiled.uuid and 'reusing the finished run' in capsys.readouterr().out
+
+
 def test_command_line_run_and_rerun(tmp_path, image_folder, capsys):
     """
     `main` trains, prints the result, and the same command again reuses the run.
