@@ -40,6 +40,7 @@ bench: install
 	$(PY) benchmarks/distributed_throughput.py --data-dir $(CIFAR10_DIR)
 	$(PY) benchmarks/teacher_cache.py --data-dir $(CIFAR10_DIR)
 	$(PY) benchmarks/study_time.py
+	$(PY) benchmarks/training_throughput.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
