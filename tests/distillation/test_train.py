@@ -496,6 +496,30 @@ def test_command_line_is_derived_from_the_settings():
     assert profile_settings('full', 'distilled')['temperature'] == configs_for('distilled').temperature == 4.0
 
 
+@pytest.mark.parametrize('profile', ['full', 'labml'])
+def test_the_gpu_profiles_train_on_the_cpu(tmp_path, image_folder, cifar_data, teacher_run, profile):
+    """
+    The `full` and `labml` profiles, made for a GPU, train the students on
+    the CPU too: one epoch, one batch of the tiny data, with each profile's
+    optimizer, schedule and distillation settings.
+    """
+    from labml_nn.distillation.train import profile_settings
+    tiny = {'data_dir': str(image_folder), 'logs_dir': str(tmp_path), 'device': 'cpu', 'epochs': 1,
+            'batch_size': 8, 'valid_size': 8}
+    for model_name in ('small', 'distilled'):
+        settings = profile_settings(profile, model_name) | tiny
+        if model_name == 'distilled':
+            settings['teacher'] = str(teacher_run['path'])
+        c = configs_for(model_name)
+        record = train(c, settings, cifar_data)
+        assert record.finished and record.name == f'{model_name}-{profile}'
+        assert c.optimizer_name == ('sgd' if profile == 'full' else 'adam') and not c.compile
+        if model_name == 'distilled':
+            assert c.temperature == (4.0 if profile == 'full' else 5.0)
+
+
+# labml's own reduction, which PyTorch warns about, is the point of this test
+@pytest.mark.filterwarnings("ignore:reduction: 'mean' divides")
 def test_the_labml_profile_is_labmls_loss_in_our_weights():
     """
     labml's loss, $100 \\cdot \\mathrm{KLDivLoss}_{mean} + 0.5 \\cdot \\mathrm{CE}$ at $T = 5$ over 10
