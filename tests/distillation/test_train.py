@@ -519,7 +519,7 @@ def test_the_gpu_profiles_train_on_the_cpu(tmp_path, image_folder, cifar_data, t
 
 
 # labml's own reduction, which PyTorch warns about, is the point of this test
-@pytest.mark.filterwarnings("ignore:reduction: 'mean' divides")
+@pytest.mark.filterwarnings('ignore:reduction.*divides the total loss')
 def test_the_labml_profile_is_labmls_loss_in_our_weights():
     """
     labml's loss, $100 \\cdot \\mathrm{KLDivLoss}_{mean} + 0.5 \\cdot \\mathrm{CE}$ at $T = 5$ over 10
