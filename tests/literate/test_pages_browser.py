@@ -172,8 +172,10 @@ def test_long_lines_wrap_under_themselves(site, browser):
     browser.open(url(site, 'loss.html'), 1400)
     lines = browser.evaluate('''(() => [...document.querySelectorAll('.code .line')]
       .filter(l => l.textContent.length > 100).map(line => {
+        // The code after its indent, which the script puts in a box of its own
         const range = document.createRange();
         range.selectNodeContents(line);
+        if (line.querySelector('.indent')) range.setStartAfter(line.querySelector('.indent'));
         const rows = [...range.getClientRects()];
         const first = [...line.children].find(e => e.textContent.trim());
         const split = [...line.querySelectorAll('span')].filter(s => s.getClientRects().length > 1)
