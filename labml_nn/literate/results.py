@@ -101,8 +101,10 @@ def results_page(results: dict) -> Page:
     The English page of the files `results`, as `read_results` gives them.
     """
     words = WORDS['en']
+    # Not a source file: it has no file of its own to link to in the repository
     return Page(RESULTS_PAGE, split_markdown(_markdown(results, words)),
-                {'title': words['title'], 'summary': words['summary']}, words['title'], markdown=True)
+                {'title': words['title'], 'summary': words['summary']}, words['title'], markdown=True,
+                exists=False)
 
 
 def results_translation(results: dict, page: Page, code: str) -> PageTranslation:

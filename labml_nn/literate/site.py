@@ -72,9 +72,9 @@ from labml_nn.literate.sources import Page
 from labml_nn.literate.split import Note
 from labml_nn.literate.translate import ENGLISH, Language, PageTranslation
 
-# The style sheet and the script every page uses, written to the output's top
+# The style sheet, the script and the icon every page uses, written to the output's top
 ASSETS = Path(__file__).parent / 'assets'
-ASSET_FILES = ('literate.css', 'literate.js')
+ASSET_FILES = ('literate.css', 'literate.js', 'favicon.svg')
 
 
 @dataclass

@@ -5,15 +5,15 @@
 // * copy a code section or a command with one button, without line numbers,
 // * find a heading or a definition in the page's table of contents,
 // * search every page of the site, from the index built with it,
-// * click an image to see it as large as the screen,
+// * click an image, or press Enter on it, to see it as large as the screen,
 // * read a display formula a little too wide for the notes without scrolling.
 (function () {
   var japanese = document.documentElement.lang === 'ja';
   var words = japanese
     ? {copy: 'コピー', copied: 'コピーしました', contents: '目次', search: '検索',
-       nothing: '見つかりません', noIndex: '検索インデックスがありません'}
+       nothing: '見つかりません', noIndex: '検索インデックスがありません', close: '閉じる'}
     : {copy: 'Copy', copied: 'Copied', contents: 'On this page', search: 'Search',
-       nothing: 'Nothing found', noIndex: 'No search index'};
+       nothing: 'Nothing found', noIndex: 'No search index', close: 'Close'};
   // The top of the site, where the script and the search index are
   var script = document.currentScript;
   var root = script ? script.src.replace(/literate\.js(\?.*)?$/, '') : '';
@@ -225,24 +225,49 @@
     window.addEventListener('resize', widenTables);
   }
 
-  // Images: a click shows one as large as the screen; a click or Escape closes it
+  // Images: a click, or Enter on one reached with Tab, shows it as large as
+  // the screen; its close button, a click anywhere or Escape closes it, and
+  // the keyboard is back on the image
   var zoomed = null;
   function closeZoom() {
-    if (zoomed) { zoomed.remove(); zoomed = null; }
+    if (!zoomed) return;
+    var image = zoomed.image;
+    zoomed.remove();
+    zoomed = null;
+    image.focus();
+  }
+  function openZoom(image) {
+    closeZoom();
+    var copy = element('img', {src: image.currentSrc || image.src, alt: image.alt});
+    var close = element('button', {type: 'button', 'class': 'close', 'aria-label': words.close}, ['×']);
+    zoomed = element('div', {'class': 'zoom', role: 'dialog', 'aria-modal': 'true', 'aria-label': image.alt},
+                     [close, copy]);
+    zoomed.image = image;
+    zoomed.addEventListener('click', closeZoom);
+    document.body.appendChild(zoomed);
+    close.focus();
   }
   document.querySelectorAll('.notes img').forEach(function (image) {
+    image.setAttribute('tabindex', '0');
+    image.setAttribute('role', 'button');
     image.addEventListener('click', function (event) {
       event.stopPropagation();
-      closeZoom();
-      var copy = element('img', {src: image.currentSrc || image.src, alt: image.alt});
-      zoomed = element('div', {'class': 'zoom', role: 'dialog', 'aria-label': image.alt, tabindex: '-1'}, [copy]);
-      zoomed.addEventListener('click', closeZoom);
-      document.body.appendChild(zoomed);
-      zoomed.focus();
+      openZoom(image);
+    });
+    image.addEventListener('keydown', function (event) {
+      if (event.key === 'Enter' || event.key === ' ') {
+        event.preventDefault();
+        openZoom(image);
+      }
     });
   });
   document.addEventListener('keydown', function (event) {
     if (event.key === 'Escape') closeZoom();
+    // The close button is all there is to reach while the image is shown
+    if (event.key === 'Tab' && zoomed) {
+      event.preventDefault();
+      zoomed.querySelector('.close').focus();
+    }
   });
 
   // Search, over the index of the page's language that the site builder
