@@ -24,7 +24,8 @@ For each file the page shows
 * its table: the file's `summary` if it has one, or else its first table-like
   field, a map of maps or a list of maps. A map of maps, such as a summary by
   variant, is shown with one column per variant and one row per measure, so
-  that a dozen measures fit across the page; a mean with its standard
+  that a dozen measures fit across the page; a list of maps, such as a
+  benchmark's measurements, with a row per map. A mean with its standard
   deviation over several runs is shown as `72.74 ± 0.39`, and an accuracy or
   an agreement as a percentage.
 
@@ -40,6 +41,7 @@ import json
 import math
 from pathlib import Path
 from typing import Optional
+
 from labml_nn.literate import LiterateError
 from labml_nn.literate.sources import Page
 from labml_nn.literate.split import split_markdown
@@ -59,13 +61,13 @@ WORDS = {
                    'date, generated from the files.',
         'intro': 'Every measurement committed to the repository, one section per `results/*.json` file. '
                  'This page is generated from the files when the site is built, so a new file appears here '
-                 'by itself; the pages that discuss a study quote their numbers from the same files.\n\n'
+                 'by itself. The pages that discuss a study name the files their numbers come from.\n\n'
                  'For each file: what it measured, on which machine, with which command, at which commit '
                  'and when, then its table. A measure over several runs is their mean ± standard deviation; '
                  'an accuracy or an agreement is in percent.',
         'study': 'study', 'profile': 'profile', 'machine': 'machine', 'command': 'command',
         'commit': 'commit', 'date': 'date', 'missing': 'not recorded', 'file': 'the file',
-        'other': 'other fields', 'measure': 'measure', 'runs': 'runs', 'is': ': ',
+        'other': 'other fields', 'measure': 'measure', 'runs': 'runs', 'is': ': ', 'code': 'en',
     },
     'ja': {
         'title': '結果',
@@ -73,14 +75,14 @@ WORDS = {
                    'ファイルから生成します。',
         'intro': 'リポジトリにコミットしたすべての測定です。`results/*.json` のファイルごとに一つの'
                  'セクションがあります。このページはサイトを作るときにファイルから生成されるので、'
-                 '新しいファイルはひとりでにここに現れます。実験を論じるページも、同じファイルから数値を'
-                 '引いています。\n\n'
+                 '新しいファイルはひとりでにここに現れます。実験を論じるページは、その数値がどのファイルから'
+                 '来たかを示しています。\n\n'
                  'ファイルごとに、何を測ったか、どのマシンで、どのコマンドで、どのコミットで、いつ測ったかを'
                  '示し、その後に表を示します。複数の実行にわたる値は平均 ± 標準偏差です。正解率と一致率は'
                  'パーセントで示します。',
         'study': '実験', 'profile': 'プロファイル', 'machine': 'マシン', 'command': 'コマンド',
         'commit': 'コミット', 'date': '日付', 'missing': '記録なし', 'file': 'ファイル',
-        'other': 'その他のフィールド', 'measure': '測定', 'runs': '実行の数', 'is': '：',
+        'other': 'その他のフィールド', 'measure': '測定', 'runs': '実行の数', 'is': '：', 'code': 'ja',
     },
 }
 
@@ -154,8 +156,12 @@ def _file_section(path: str, results: dict, words: dict) -> str:
               if k not in ('study', 'profile', key) + PROVENANCE and _is_scalar(v) and v is not None]
     if others:
         lines.append(f'* {words["other"]}{words["is"]}' + '; '.join(f'`{k}` {_inline(results[k])}' for k in others))
-    if table is not None:
-        lines += ['', _render_table(table, words)]
+    if isinstance(table, dict):
+        # A study names its variants in each language
+        names = {v.get('name'): v.get(words['code']) for v in results.get('variants') or [] if isinstance(v, dict)}
+        lines += ['', _render_table(table, words, names)]
+    elif isinstance(table, list):
+        lines += ['', _render_rows(table)]
     return '\n'.join(lines)
 
 
@@ -170,22 +176,19 @@ def _table_of(results: dict) -> tuple:
         if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
             return key, value
         if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-            return key, {str(i + 1): v for i, v in enumerate(value)}
+            return key, value
     return None, None
 
 
-def _render_table(table: dict, words: dict) -> str:
+def _render_table(table: dict, words: dict, names: dict) -> str:
     """
-    A map of maps as a Markdown table: a column per outer key, a row per
-    inner field that has a number or a mean in some column.
+    A map of maps as a Markdown table: a column per outer key, headed by its
+    name in `names` where it has one, and a row per inner field that has a
+    number or a mean in some column.
     """
     columns = list(table)
-    fields = []
-    for row in table.values():
-        fields += [k for k, v in row.items() if k not in fields and (_is_number(v) or _is_mean(v) or
-                                                                     isinstance(v, str))]
-    fields = [f for f in fields if any(table[c].get(f) is not None for c in columns)]
-    header = f'| {words["measure"]} | ' + ' | '.join(_cell(c) for c in columns) + ' |'
+    fields = _fields(table.values())
+    header = f'| {words["measure"]} | ' + ' | '.join(_cell(str(names.get(c) or c)) for c in columns) + ' |'
     lines = [header, '|---|' + '---:|' * len(columns)]
     runs = [max((v.get('n', 0) for v in table[c].values() if _is_mean(v)), default=0) for c in columns]
     if any(runs):
@@ -193,6 +196,30 @@ def _render_table(table: dict, words: dict) -> str:
     for field in fields:
         lines.append(f'| `{field}` | ' + ' | '.join(_value(field, table[c].get(field)) for c in columns) + ' |')
     return '\n'.join(lines)
+
+
+def _render_rows(rows: list) -> str:
+    """
+    A list of maps, such as a benchmark's measurements, as a Markdown table:
+    a row per map, a column per field that holds a number or text.
+    """
+    fields = _fields(rows)
+    lines = ['| ' + ' | '.join(f'`{f}`' for f in fields) + ' |', '|' + '---:|' * len(fields)]
+    for row in rows:
+        lines.append('| ' + ' | '.join(_value(f, row.get(f)) for f in fields) + ' |')
+    return '\n'.join(lines)
+
+
+def _fields(rows) -> list:
+    """
+    The fields of some maps, in the order first met, that hold a number, a
+    mean or text in at least one of them; lists and nested maps are left out.
+    """
+    fields = []
+    for row in rows:
+        fields += [k for k, v in row.items() if k not in fields and (_is_number(v) or _is_mean(v) or
+                                                                     isinstance(v, str))]
+    return fields
 
 
 def _value(field: str, value) -> str:
