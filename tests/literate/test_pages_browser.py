@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chromium import Browser, require_chromium
 from labml_nn.literate.__main__ import main
 
 LONG_CALL = ('    return torch.where(mask, torch.log_softmax(student_logits / temperature, dim=-1), '
@@ -135,13 +134,6 @@ def site(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp('site') / 'out'
     assert main([str(source), '--out', str(out), '--translations', str(translations)]) == 0
     return out
-
-
-@pytest.fixture(scope='module')
-def browser(tmp_path_factory):
-    require_chromium()
-    with Browser(tmp_path_factory.mktemp('profile')) as browser:
-        yield browser
 
 
 def url(site: Path, page: str) -> str:

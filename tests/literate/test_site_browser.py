@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from chromium import Browser, require_chromium
 from labml_nn.literate.__main__ import main
 
 # Phones, tablets upright and on their side, laptops and desktops
@@ -21,13 +20,6 @@ def site(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp('site') / 'docs'
     assert main(['--out', str(out)]) == 0
     return out
-
-
-@pytest.fixture(scope='module')
-def browser(tmp_path_factory):
-    require_chromium()
-    with Browser(tmp_path_factory.mktemp('profile')) as browser:
-        yield browser
 
 
 def pages(site: Path) -> list:
