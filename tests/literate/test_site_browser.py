@@ -102,3 +102,32 @@ def test_the_table_of_contents_keeps_formulas_and_whole_names(site, browser):
         })()''')
     assert browser.evaluate("document.querySelectorAll('.toc code').length") > 5
     assert found == []
+
+
+def test_japanese_words_and_numbers_stay_whole(site, browser):
+    # Item 10: a table header breaks between words, not inside one (シー|ド),
+    # and a number keeps its unit on its line (1,470 | 万), at phone and tablet widths
+    found = []
+    for page in ('ja/distillation/readme.html', 'ja/distillation/temperature.html',
+                 'ja/distillation/weight.html', 'ja/distillation/omitted_class.html'):
+        browser.open((site / page).as_uri(), 1400)
+        for width in (390, 768):
+            browser.screen(width, touch=width < 768)
+            browser.evaluate(SETTLED)
+            found += browser.evaluate('''(() => {
+              const split = [];
+              const walker = document.createTreeWalker(document.querySelector('main'), NodeFilter.SHOW_TEXT);
+              for (let node; (node = walker.nextNode());) {
+                const header = node.parentNode.closest('th');
+                const pattern = header ? /[\\u30a0-\\u30ff\\u4e00-\\u9fff]{2,}/g : /\\d[\\d,.]*\\u00a0[\\u4e00-\\u9fff]/g;
+                for (const match of node.textContent.matchAll(pattern)) {
+                  const range = document.createRange();
+                  range.setStart(node, match.index);
+                  range.setEnd(node, match.index + match[0].length);
+                  if (new Set([...range.getClientRects()].map(r => Math.round(r.top))).size > 1) split.push(match[0]);
+                }
+              }
+              return split;
+            })()''')
+    browser.screen(1400)
+    assert found == []
