@@ -190,8 +190,9 @@ class Site:
             if init in self.pages and not is_page:
                 link = root + (_folder(language) if language.covers(init) else '') + output_path(init)
             crumbs.append((folder, link))
+        # A page with no source file of its own is named by its page
         if name != '__init__.py':
-            crumbs.append((name, None))
+            crumbs.append((name if page.exists else output_path(name), None))
         return crumbs
 
     def _contents(self, language: Language, titles: dict) -> str:

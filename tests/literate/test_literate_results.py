@@ -107,3 +107,11 @@ def test_a_file_that_is_not_json_is_named(tmp_path):
     (folder / 'study' / 'results' / 'broken.json').write_text('{"study": ', encoding='utf-8')
     with pytest.raises(LiterateError, match='broken.json'):
         build_site(folder, TRANSLATIONS)
+
+
+def test_the_page_has_no_source_to_link(tmp_path):
+    files = build_site(source(tmp_path), TRANSLATIONS, 'en', 'https://example.org/p/blob/main/src/').files
+    page = files['results.html'].decode('utf-8')
+    # Named by its page, not by a file that does not exist, and no link to one
+    assert '<span>results.html</span>' in page and 'results.md' not in page
+    assert 'example.org' not in page
