@@ -120,7 +120,8 @@ def test_japanese_words_and_numbers_stay_whole(site, browser):
               const walker = document.createTreeWalker(document.querySelector('main'), NodeFilter.SHOW_TEXT);
               for (let node; (node = walker.nextNode());) {
                 const header = node.parentNode.closest('th');
-                const pattern = header ? /[\\u30a0-\\u30ff\\u4e00-\\u9fff]{2,}/g : /\\d[\\d,.]*\\u00a0[\\u4e00-\\u9fff]/g;
+                const pattern = header ? /[\\u30a0-\\u30ff\\u4e00-\\u9fff]{2,}/g
+                                       : /\\d[\\d,.]*\\u00a0[\\u4e00-\\u9fff]/g;
                 for (const match of node.textContent.matchAll(pattern)) {
                   const range = document.createRange();
                   range.setStart(node, match.index);
