@@ -7,6 +7,11 @@ PY := $(VENV)/bin/python
 # The CIFAR-10 data: the official python release or an image-folder layout
 CIFAR10_DIR ?= ./data
 DEMO_OUT ?= ./out/cpu
+# Where the sources are online, so that every page links to its file there (as
+# "view code" does on nn.labml.ai): the folder of the labml_nn package, such as
+# REPOSITORY=https://github.com/you/labml_nn/blob/main/labml_nn/
+REPOSITORY ?=
+DOCS_FLAGS := $(if $(REPOSITORY),--repository $(REPOSITORY))
 
 .PHONY: install test demo docs docs-check bench clean
 
@@ -20,7 +25,7 @@ $(VENV)/.installed: setup.py
 install: $(VENV)/.installed
 
 test: install
-	$(PY) -m labml_nn.literate --check --out docs
+	$(PY) -m labml_nn.literate --check --out docs $(DOCS_FLAGS)
 	$(PY) -m pytest -q tests
 
 demo: install
@@ -28,10 +33,10 @@ demo: install
 		--data-dir $(CIFAR10_DIR) --out $(DEMO_OUT)
 
 docs: install
-	$(PY) -m labml_nn.literate --out docs
+	$(PY) -m labml_nn.literate --out docs $(DOCS_FLAGS)
 
 docs-check: install
-	$(PY) -m labml_nn.literate --check --out docs
+	$(PY) -m labml_nn.literate --check --out docs $(DOCS_FLAGS)
 
 bench: install
 	$(PY) benchmarks/loss_memory.py

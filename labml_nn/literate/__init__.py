@@ -35,7 +35,9 @@ own, and each uses only the stages before it:
    file the renderer did not write.
 
 [Translations](translate.html) come in at the site: each notes block is shown
-in the page's language where a translator has written it.
+in the page's language where a translator has written it. One page is written
+by the renderer itself: [the results page](results.html), from the committed
+`results/*.json` files.
 
 The pages need nothing from the network: the style sheet and the small script
 that highlights a name where it is used are in the output folder, and the math

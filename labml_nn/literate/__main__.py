@@ -49,6 +49,7 @@ import labml_nn
 from labml_nn.literate import LiterateError
 from labml_nn.literate.code import code_sections
 from labml_nn.literate.output import MANIFEST, compare, write
+from labml_nn.literate.results import RESULTS_PAGE, read_results, results_page, results_translation
 from labml_nn.literate.site import ASSET_FILES, Site
 from labml_nn.literate.sources import IMAGE_SUFFIXES, find_sources, read_pages
 from labml_nn.literate.translate import ENGLISH, choose_languages, language_of, load_languages, translate_page, \
@@ -96,9 +97,15 @@ def build_site(source: Path, translations: Path, lang: Optional[str] = None,
     The site of the sources in `source`, in the language `lang`, or in English
     and every language of `translations`, built stage by stage.
     """
-    # 1. Every page, read and split into sections, and the images beside them
+    # 1. Every page, read and split into sections, and the images beside them; the
+    #    committed result files, a page of their own, copied for its links
     pages, warnings = read_pages(source, translations)
-    images = find_sources(source, translations, IMAGE_SUFFIXES)
+    results = read_results(source)
+    if RESULTS_PAGE in pages and results:
+        raise LiterateError(f'{source / RESULTS_PAGE} is where the page of the result files goes; rename it')
+    if results:
+        pages[RESULTS_PAGE] = results_page(results)
+    images = find_sources(source, translations, IMAGE_SUFFIXES) + list(results)
     # 2. The code column of each page, highlighted once for every language
     code = {path: code_sections(page.text, page.sections) for path, page in pages.items()}
     # 3. The languages asked for, and each page's notes in each language that covers it, where translated
@@ -110,7 +117,13 @@ def build_site(source: Path, translations: Path, lang: Optional[str] = None,
     def owned(path: str) -> bool:
         return path in ASSET_FILES or language_of(path, every_language) in codes
 
-    translated = {(language.code, path): translate_page(page, language)
+    # The results page is written in each language here; every other page has its translations
+    def translate(page, language):
+        if page.path == RESULTS_PAGE and results:
+            return results_translation(results, page, language.code)
+        return translate_page(page, language)
+
+    translated = {(language.code, path): translate(page, language)
                   for language in languages if language is not ENGLISH
                   for path, page in pages.items() if language.covers(path)}
     # 4. Every page in every language, the home page, the search index, the style sheet and the images

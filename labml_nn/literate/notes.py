@@ -114,6 +114,7 @@ def _markdown() -> MarkdownIt:
     md.add_render_rule('image', _render_image)
     md.add_render_rule('softbreak', _render_softbreak)
     md.core.ruler.push('math_punctuation', _hold_punctuation)
+    md.core.ruler.push('keep_together', _keep_together)
     md.core.ruler.push('figures', _figures)
     return md
 
@@ -257,6 +258,21 @@ def _hold_punctuation(state):
                 token.meta['before'], before.content = match.group(0), before.content[:match.start()]
             if after is not None and (match := _PUNCTUATION_AFTER.match(after.content)):
                 token.meta['after'], after.content = match.group(0), after.content[match.end():]
+
+
+# A measurement and its error, `58.92 ± 0.07`, and a number and the Japanese
+# unit after it, `1,470 万`, are one piece that a line does not break
+_TOGETHER = re.compile(r'(?<=\S) (?=± )|(?<= ±) (?=\S)|(?<=\d) (?=[\u3040-\u30ff\u4e00-\u9fff])')
+
+
+def _keep_together(state):
+    """
+    Puts a no-break space where a line must not break.
+    """
+    for block in state.tokens:
+        for token in block.children or []:
+            if token.type == 'text':
+                token.content = _TOGETHER.sub('\u00a0', token.content)
 
 
 def _render_align(self, tokens, idx, options, env):

@@ -8,8 +8,8 @@ summary: >
 
 # Writing a page
 
-The page is plain HTML with one style sheet and one small script, both shipped
-in the output folder, so it reads the same from a web server and from a folder
+The page is plain HTML with one style sheet, one small script and an icon, all
+shipped in the output folder, so it reads the same from a web server and from a folder
 on disk, and asks the network for nothing.
 
 Each section is a row: notes on the left, code on the right. On a narrow screen
@@ -78,6 +78,7 @@ def _head(parts: PageParts) -> str:
     # Each translation of the page, itself included, as search engines expect
     for lang, link, _ in parts.alternates:
         lines.append(f'<link rel="alternate" hreflang="{lang}" href="{escape(link)}">')
+    lines.append(f'<link rel="icon" href="{parts.root}favicon.svg" type="image/svg+xml">')
     lines.append(f'<link rel="stylesheet" href="{parts.root}literate.css">')
     return '\n'.join(lines)
 

@@ -26,19 +26,26 @@ gives its anchor, the heading it falls under, the name it documents (the anchor
 of a section that documents a function or class is its name), and the words of
 its notes. A heading starts an entry of its own, so that a result leads to it:
 the page's script gives the $k$-th heading of section `s` the anchor `s-k`, and
-the index names it the same way. A formula counts by its TeX source, which MathML keeps beside it.
+the index names it the same way.
+
+A formula is kept as a line of text that a reader can read in a search
+result, `ℒ_soft = T² KL(softmax(v/T) ∥ softmax(z/T))` rather than the TeX it
+was written in: its symbols in order, a superscript or a
+subscript in Unicode's small letters where they have one, or after `^` or `_`,
+and a fraction as `a/b`.
 
 Most of a page's HTML is what the index leaves out: a span per token of the code
 column, an element per symbol of a formula. An HTML parser written in Python
 would walk every one of them, which made the index the slowest stage of the
 build. So two regular expressions first drop the code column and put each
-formula's TeX in place of its MathML, and the parser reads only the notes. The
-code is escaped text, so it holds no `</div>`, and a formula's TeX is escaped
-the same way inside its `<annotation>`.
+formula's text in place of its MathML, and the parser reads only the notes. The
+code is escaped text, so it holds no `</div>`.
 """
 
 import json
 import re
+import xml.etree.ElementTree as ElementTree
+from html import escape
 from html.parser import HTMLParser
 from typing import Optional
 
@@ -50,8 +57,7 @@ _NUMBERED = re.compile(r'section-\d+')
 
 # The code column of a section, and a formula with its TeX, which is all of it that is kept
 _CODE_COLUMN = re.compile(r'<div class="code">.*?</div>', re.DOTALL)
-_FORMULA = re.compile(r'<math\b[^>]*>.*?<annotation encoding="application/x-tex">(.*?)</annotation>.*?</math>',
-                      re.DOTALL)
+_FORMULA = re.compile(r'<math\b.*?</math>', re.DOTALL)
 
 # Elements whose end separates words
 _BLOCKS = {'p', 'li', 'pre', 'div', 'td', 'th', 'blockquote', 'dd', 'dt', 'tr'}
@@ -148,6 +154,75 @@ class _PageReader(HTMLParser):
             self.sections[-1]['text'].append(data)
 
 
+# The characters that Unicode has a superscript or a subscript of
+_SUPERSCRIPT = dict(zip('0123456789+-=()inT', '⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁱⁿᵀ'))
+_SUBSCRIPT = dict(zip('0123456789+-=()aeijoruvx', '₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑᵢⱼₒᵣᵤᵥₓ'))
+# Big operators, whose limits are scripts
+_BIG = set('∑∏∫⋃⋂')
+# Relations read better with a space on each side
+_RELATIONS = set('=≈≠<>≤≥→←∝∈')
+
+
+def _formula_text(match: re.Match) -> str:
+    """
+    A formula's MathML as one line of readable text, escaped for the HTML it
+    goes back into; its TeX, if the MathML does not parse.
+    """
+    mathml = match.group(0)
+    try:
+        text = _math_text(ElementTree.fromstring(mathml))
+    except ElementTree.ParseError:
+        tex = re.search(r'<annotation encoding="application/x-tex">(.*?)</annotation>', mathml, re.DOTALL)
+        return tex.group(1) if tex else ''
+    return escape(re.sub(r'\s+', ' ', text).strip(), quote=False)
+
+
+def _math_text(element: ElementTree.Element) -> str:
+    """
+    The text of a MathML element: its symbols in order, scripts raised or
+    lowered where Unicode can, fractions on one line.
+    """
+    tag = element.tag.rsplit('}', 1)[-1]
+    parts = [_math_text(child) for child in element]
+    if tag == 'annotation':
+        return ''
+    if tag in ('mi', 'mn', 'mo', 'mtext', 'ms'):
+        text = element.text or ''
+        return f' {text} ' if tag == 'mo' and text in _RELATIONS else text
+    if tag == 'mspace':
+        return ' '
+    if tag in ('msup', 'mover') and len(parts) == 2:
+        # An accent over a letter (a hat, a bar) is left out
+        accent = tag == 'mover' and element.get('accent') == 'true'
+        return parts[0] + ('' if accent else _script(parts[1], _SUPERSCRIPT, '^'))
+    # A sum with its limits stands apart from what is around it
+    space = ' ' if parts and parts[0] in _BIG else ''
+    if tag in ('msub', 'munder') and len(parts) == 2:
+        return space + parts[0] + _script(parts[1], _SUBSCRIPT, '_') + space
+    if tag in ('msubsup', 'munderover') and len(parts) == 3:
+        return space + parts[0] + _script(parts[1], _SUBSCRIPT, '_') + _script(parts[2], _SUPERSCRIPT, '^') + space
+    if tag == 'mfrac' and len(parts) == 2:
+        return '/'.join(_grouped(part) for part in parts)
+    if tag in ('msqrt', 'mroot'):
+        return '√' + _grouped(parts[0] if tag == 'mroot' else ''.join(parts))
+    if tag == 'mtr':
+        return '; '.join(parts)
+    return ''.join(parts)
+
+
+def _script(text: str, small: dict, mark: str) -> str:
+    text = text.strip()
+    if text and all(c in small for c in text):
+        return ''.join(small[c] for c in text)
+    return mark + _grouped(text)
+
+
+def _grouped(text: str) -> str:
+    # Brackets around anything longer than a symbol, so that `a/(b + c)` reads right
+    text = text.strip()
+    return text if len(text) <= 1 or re.fullmatch(r'\w+|\(.*\)', text) else f'({text})'
+
+
 def _clean(text: str) -> str:
     return re.sub(r'\s+', ' ', text).strip()
 
@@ -157,8 +232,7 @@ def index_page(url: str, html: str) -> Optional[dict]:
     What the index keeps of one page, or `None` for a page with no sections.
     """
     reader = _PageReader()
-    # A formula counts by its TeX, which is what a reader would type
-    reader.feed(_FORMULA.sub(r'\1', _CODE_COLUMN.sub('', html)))
+    reader.feed(_FORMULA.sub(_formula_text, _CODE_COLUMN.sub('', html)))
     reader.close()
     sections = []
     for section in reader.sections:

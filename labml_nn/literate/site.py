@@ -72,9 +72,9 @@ from labml_nn.literate.sources import Page
 from labml_nn.literate.split import Note
 from labml_nn.literate.translate import ENGLISH, Language, PageTranslation
 
-# The style sheet and the script every page uses, written to the output's top
+# The style sheet, the script and the icon every page uses, written to the output's top
 ASSETS = Path(__file__).parent / 'assets'
-ASSET_FILES = ('literate.css', 'literate.js')
+ASSET_FILES = ('literate.css', 'literate.js', 'favicon.svg')
 
 
 @dataclass
@@ -190,8 +190,9 @@ class Site:
             if init in self.pages and not is_page:
                 link = root + (_folder(language) if language.covers(init) else '') + output_path(init)
             crumbs.append((folder, link))
+        # A page with no source file of its own is named by its page
         if name != '__init__.py':
-            crumbs.append((name, None))
+            crumbs.append((name if page.exists else output_path(name), None))
         return crumbs
 
     def _contents(self, language: Language, titles: dict) -> str:

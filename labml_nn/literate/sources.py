@@ -43,8 +43,9 @@ class Page:
     A source file, split into sections, with its front matter as `meta`.
     `heading` is the first heading of its first notes block, a title for a
     page without one in its front matter. `text` is the source, for the code
-    column; a `markdown` page shows none. `exists` is false for the home page
-    made up when the top `__init__.py` is missing.
+    column; a `markdown` page shows none. `exists` is false for a page with no
+    source file: the home page made up when the top `__init__.py` is missing,
+    and [the results page](results.html).
     """
     path: str
     sections: list

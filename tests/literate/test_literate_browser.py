@@ -85,7 +85,7 @@ def test_page_in_chromium(page_url, tmp_path):
     # Narrow: code below notes, both the width of the screen
     assert narrow['code']['top'] >= narrow['notes']['bottom'] - 1
     assert narrow['code']['width'] > 350 and narrow['notes']['width'] > 350
-    # The page, its style sheet and its script, all from disk, and nothing else
+    # The page, its style sheet, its script and its icon, all from disk, and nothing else
     assert requests and all(url.startswith('file://') for url in requests), requests
-    assert {url.rsplit('/', 1)[-1] for url in requests} == {'page.html', 'literate.css', 'literate.js'}
+    assert {url.rsplit('/', 1)[-1] for url in requests} == {'page.html', 'literate.css', 'literate.js', 'favicon.svg'}
     assert all(url.startswith('file://') for url in wide['resources'])

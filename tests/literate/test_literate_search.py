@@ -47,9 +47,9 @@ def test_a_page_in_the_index():
     assert page['sections'] == [
         {'id': 'section-0-1', 'heading': 'The loss', 'name': '',
          'text': 'The loss A teacher and soft_targets. Next line.'},
-        {'id': 'section-0-2', 'heading': 'Why multiply by T^2', 'name': '',
-         'text': 'Why multiply by T^2 The gradients shrink.'},
-        {'id': 'Model.forward', 'heading': 'Why multiply by T^2', 'name': 'Model.forward',
+        {'id': 'section-0-2', 'heading': 'Why multiply by T²', 'name': '',
+         'text': 'Why multiply by T² The gradients shrink.'},
+        {'id': 'Model.forward', 'heading': 'Why multiply by T²', 'name': 'Model.forward',
          'text': 'The forward pass.'},
     ]
     assert index_page('empty.html', '<html lang="en"><title>x</title><main></main></html>') is None
@@ -93,7 +93,21 @@ def test_the_parser_reads_neither_the_code_nor_the_mathml(monkeypatch):
     start = _PageReader.handle_starttag
     monkeypatch.setattr(_PageReader, 'handle_starttag',
                         lambda self, tag, attrs: (seen.append((tag, dict(attrs))), start(self, tag, attrs)))
-    assert index_page('pkg/loss.html', PAGE)['sections'][1]['heading'] == 'Why multiply by T^2'
+    assert index_page('pkg/loss.html', PAGE)['sections'][1]['heading'] == 'Why multiply by T²'
     tags = {tag for tag, _ in seen}
     assert not tags & {'math', 'mi', 'mn', 'msup', 'annotation'}
     assert 'line' not in {attrs.get('class') for _, attrs in seen}
+
+
+def test_a_formula_is_indexed_as_readable_text():
+    # KaTeX's MathML of \mathcal{L}_{soft} = \frac{T^2}{n} \sum_{i=1}^n x_i, with its TeX beside it
+    formula = ('<p>So <span class="katex"><math xmlns="http://www.w3.org/1998/Math/MathML"><semantics><mrow>'
+               '<msub><mi mathvariant="script">ℒ</mi><mrow><mi>s</mi><mi>o</mi><mi>f</mi><mi>t</mi></mrow></msub>'
+               '<mo>=</mo><mfrac><msup><mi>T</mi><mn>2</mn></msup><mi>n</mi></mfrac>'
+               '<munderover><mo>∑</mo><mrow><mi>i</mi><mo>=</mo><mn>1</mn></mrow><mi>n</mi></munderover>'
+               '<msub><mi>x</mi><mi>i</mi></msub></mrow>'
+               '<annotation encoding="application/x-tex">\\mathcal{L}_{soft} = \\frac{T^2}{n} \\sum_{i=1}^n x_i'
+               '</annotation></semantics></math></span>.</p>')
+    page = index_page('f.html', PAGE.replace('<p>The forward pass.</p>', formula))
+    text = next(s['text'] for s in page['sections'] if s['id'] == 'Model.forward')
+    assert text == 'So ℒ_soft = T²/n ∑_(i = 1)ⁿ xᵢ.', text

@@ -2,6 +2,7 @@
 The site: paths, the home page, translations, determinism and the command line.
 """
 
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -80,8 +81,10 @@ def test_english_pages(source, translations):
     files = build_site(source, translations, 'en').files
     # Pages, and no copies of their sources: each page shows its code
     assert sorted(files) == sorted([
-        'literate.css', 'literate.js', 'search-index.js', 'index.html', 'other/index.html', 'other/thing.html',
-        'pkg/index.html', 'pkg/loss.html', 'pkg/readme.html'])
+        'literate.css', 'literate.js', 'favicon.svg', 'search-index.js', 'index.html', 'other/index.html',
+        'other/thing.html', 'pkg/index.html', 'pkg/loss.html', 'pkg/readme.html'])
+    # Every page names its icon, so no browser asks for a missing /favicon.ico
+    assert '<link rel="icon" href="../favicon.svg" type="image/svg+xml">' in files['pkg/loss.html'].decode()
     loss = files['pkg/loss.html'].decode()
     assert '<html lang="en">' in loss and '<title>The loss</title>' in loss
     assert '<meta name="description" content="A loss with a summary.">' in loss
@@ -311,3 +314,15 @@ def test_this_packages_home_page_reads_in_order_with_a_title_each():
                'distillation/small.py', 'distillation/train.py', 'distillation/pipeline.py', 'literate/__init__.py']
     assert sorted(reading, key=order.index) == reading
     assert all(path.startswith('literate/') for path in order[order.index('literate/__init__.py'):])
+
+
+def test_make_docs_takes_the_repository():
+    # Issue 23, item 11: `make docs REPOSITORY=...` links every page to its source, and the check builds the same
+    make = shutil.which('make')
+    if make is None:
+        pytest.skip('make is not installed')
+    address = 'https://example.org/project/blob/main/labml_nn/'
+    ran = subprocess.run([make, '-n', 'docs', 'docs-check', f'REPOSITORY={address}'], capture_output=True, text=True,
+                         cwd=Path(__file__).parents[2], check=True)
+    commands = [line for line in ran.stdout.splitlines() if '-m labml_nn.literate' in line]
+    assert len(commands) == 2 and all(line.endswith(f'--repository {address}') for line in commands), commands

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chromium import Browser, require_chromium
 from labml_nn.literate.__main__ import main
 
 LONG_CALL = ('    return torch.where(mask, torch.log_softmax(student_logits / temperature, dim=-1), '
@@ -137,13 +136,6 @@ def site(tmp_path_factory) -> Path:
     return out
 
 
-@pytest.fixture(scope='module')
-def browser(tmp_path_factory):
-    require_chromium()
-    with Browser(tmp_path_factory.mktemp('profile')) as browser:
-        yield browser
-
-
 def url(site: Path, page: str) -> str:
     path, hash, anchor = page.partition('#')
     return (site / path).as_uri() + hash + anchor
@@ -172,8 +164,10 @@ def test_long_lines_wrap_under_themselves(site, browser):
     browser.open(url(site, 'loss.html'), 1400)
     lines = browser.evaluate('''(() => [...document.querySelectorAll('.code .line')]
       .filter(l => l.textContent.length > 100).map(line => {
+        // The code after its indent, which the script puts in a box of its own
         const range = document.createRange();
         range.selectNodeContents(line);
+        if (line.querySelector('.indent')) range.setStartAfter(line.querySelector('.indent'));
         const rows = [...range.getClientRects()];
         const first = [...line.children].find(e => e.textContent.trim());
         const split = [...line.querySelectorAll('span')].filter(s => s.getClientRects().length > 1)
@@ -250,8 +244,8 @@ def test_a_page_without_code_is_one_column(site, browser):
     assert abs(boxes['left'] - boxes['right']) < 20, boxes
 
 
-# A4 in CSS pixels less Chromium's default margins of 0.4 inch on each side
-PAPER = round((8.27 - 0.8) * 96)
+# A4 in CSS pixels less the style sheet's page margins of 15 mm on each side
+PAPER = round((210 - 2 * 15) / 25.4 * 96)
 
 
 def test_print_keeps_everything_on_the_page(site, browser):
@@ -368,6 +362,25 @@ def test_images_enlarge_on_click(site, browser):
         assert sizes[1] >= sizes[0] * larger and not sizes[2], (width, sizes)
 
 
+def test_an_image_enlarges_from_the_keyboard_and_has_a_close_button(site, browser):
+    # Issue 23, item 9: Tab reaches the image, Enter opens it, the close button
+    # is focused and on the screen, and closing puts the keyboard back on the image
+    browser.open(url(site, 'loss.html'), 1400)
+    steps = browser.evaluate('''(async () => {
+      const image = document.querySelector('.notes img');
+      image.focus();
+      const reached = document.activeElement === image;
+      image.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter', bubbles: true}));
+      const close = document.querySelector('.zoom .close');
+      const box = close && close.getBoundingClientRect();
+      const shown = !!close && document.activeElement === close && box.top >= 0 &&
+                    box.right <= window.innerWidth && box.width >= 24;
+      close.click();
+      return [reached, shown, !document.querySelector('.zoom'), document.activeElement === image];
+    })()''')
+    assert steps == [True, True, True, True]
+
+
 # The contrast of every piece of text with what is behind it, WCAG 2's formula
 CONTRAST = '''(() => {
   const rgb = c => { const p = c.match(/[\\d.]+/g).map(Number); return p.length > 3 ? p : [...p, 1]; };
@@ -398,13 +411,17 @@ CONTRAST = '''(() => {
 @pytest.mark.parametrize('dark', [False, True])
 def test_text_contrast(site, browser, dark):
     browser.open(url(site, 'loss.html#Model'), 1400, dark=dark)
-    # Also a name marked by a click, a section led to by a link, and search results
-    browser.evaluate("document.querySelector('.code .n').click(); true")
+    # Also a name marked by a click (a plain name, a function's, a
+    # decorator), a section led to by a link, and search results
+    found = []
+    for kind in ('nf', 'nd', 'n'):
+        browser.evaluate(f"document.querySelector('.code .{kind}').click(); true")
+        found += browser.evaluate(CONTRAST)
     assert browser.evaluate(SEARCH % 'temperature')['links']
-    found = browser.evaluate(CONTRAST)
+    found += browser.evaluate(CONTRAST)
     kinds = {name for name, _, _ in found}
     # The code's tokens are among what was measured
-    assert {'k', 'nf', 'nc', 'nb', 's1', 'c1', 'mf', 'o', 'nd', 'ne', 'line number', 'n hl',
+    assert {'k', 'nf', 'nc', 'nb', 's1', 'c1', 'mf', 'o', 'nd', 'ne', 'line number', 'n hl', 'nf hl', 'nd hl',
             'said', 'MARK'} <= kinds, kinds
     low = [item for item in found if item[2] < 4.5]
     assert low == [], low

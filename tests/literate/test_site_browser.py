@@ -1,0 +1,135 @@
+"""
+The real site, every page in English and Japanese, in headless Chromium at the
+widths readers use, from a small phone to a desktop. The site is built once
+for the module from the `labml_nn` package; each page is loaded once and the
+window resized around it, which is what keeps this to about a minute.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from labml_nn.literate.__main__ import main
+
+# Phones, tablets upright and on their side, laptops and desktops
+WIDTHS = (360, 390, 768, 820, 1024, 1200, 1280, 1366, 1400)
+
+
+@pytest.fixture(scope='module')
+def site(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp('site') / 'docs'
+    assert main(['--out', str(out)]) == 0
+    return out
+
+
+def pages(site: Path) -> list:
+    return sorted(path.relative_to(site).as_posix() for path in site.rglob('*.html'))
+
+
+# After the window changes size, the script's resize handlers run, then the page settles
+SETTLED = 'new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))'
+
+# At one width: how many rows each wrapped source line takes (the worst),
+# how wide the page is, and each table of the notes that hides some of itself
+# while there is room beside it that it could take
+LAYOUT = '''(() => {
+  const rows = line => Math.round(line.getBoundingClientRect().height / parseFloat(getComputedStyle(line).lineHeight));
+  let worst = [0, ''];
+  document.querySelectorAll('.code .line').forEach(line => {
+    const n = rows(line);
+    if (n > worst[0]) worst = [n, line.dataset.n + ': ' + line.textContent.trim().slice(0, 50)];
+  });
+  const room = document.querySelector('main').clientWidth - 40;
+  const clipped = [...document.querySelectorAll('.notes table')]
+    .filter(t => t.scrollWidth > t.clientWidth + 1 && t.clientWidth < room)
+    .map(t => t.rows[0].textContent.trim().slice(0, 40));
+  return {rows: worst, page: document.scrollingElement.scrollWidth, clipped};
+})()'''
+
+
+# Item 5: each heading whose entry in the table of contents lacks the
+# heading's formula (T2 for T²), and each name there broken inside a word
+# (a name may break after a dot only, where the script puts a <wbr>)
+CONTENTS = '''(() => {
+  const wrong = [];
+  document.querySelectorAll('.notes h1, .notes h2, .notes h3').forEach(h => {
+    const entry = document.querySelector('.toc a[href="#' + encodeURIComponent(h.id) + '"]');
+    if (h.querySelector('math') && !(entry && entry.querySelector('math'))) wrong.push(h.textContent);
+  });
+  document.querySelectorAll('.toc code').forEach(code => [...code.childNodes].forEach(node => {
+    if (node.nodeType !== 3) return;
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    if (new Set([...range.getClientRects()].map(r => Math.round(r.top))).size > 1) wrong.push(code.textContent);
+  }));
+  return {wrong, names: document.querySelectorAll('.toc code').length,
+          formulas: document.querySelectorAll('.toc math').length};
+})()'''
+
+
+def test_every_page_at_every_width(site, browser):
+    # Issue 23, items 1 to 3 and 5: no source line wraps into more than 4 rows,
+    # no page scrolls sideways, and no table is cut off while the window has
+    # room for it (a table wider than the window scrolls inside its own box);
+    # the table of contents keeps formulas and whole names
+    found, names, formulas = [], 0, 0
+    for page in pages(site):
+        browser.open((site / page).as_uri(), 1400)
+        for width in WIDTHS:
+            browser.screen(width, touch=width < 768)
+            browser.evaluate(SETTLED)
+            layout = browser.evaluate(LAYOUT)
+            if layout['rows'][0] > 4 or layout['page'] > width or layout['clipped']:
+                found.append((page, width, layout))
+            # The table of contents is a column beside the notes from 1200 px, narrowest at 1200
+            if width == 1200:
+                contents = browser.evaluate(CONTENTS)
+                names, formulas = names + contents['names'], formulas + contents['formulas']
+                if contents['wrong']:
+                    found.append((page, width, contents['wrong']))
+    browser.screen(1400)
+    assert len(pages(site)) > 60 and names > 100 and formulas >= 2, (names, formulas)
+    assert found == []
+
+
+def test_the_other_language_opens_at_the_same_section(site, browser):
+    for page, other in (('distillation/loss.html', 'ja/distillation/loss.html'),
+                        ('ja/distillation/loss.html', 'distillation/loss.html')):
+        browser.open((site / page).as_uri() + '#section-20', 1400)
+        link = browser.evaluate("document.querySelector('.bar .links a[hreflang]').href")
+        assert link == (site / other).as_uri() + '#section-20'
+        # And after following a link within the page
+        browser.evaluate("location.hash = 'section-5'; true")
+        assert browser.evaluate("document.querySelector('.bar .links a[hreflang]').href").endswith('#section-5')
+        browser.open(link)
+        assert browser.evaluate("document.querySelector(':target').id") == 'section-20'
+
+
+def test_japanese_words_and_numbers_stay_whole(site, browser):
+    # Item 10: a table header breaks between words, not inside one (シー|ド),
+    # and a number keeps its unit on its line (1,470 | 万), at phone and tablet widths
+    found = []
+    for page in ('ja/distillation/readme.html', 'ja/distillation/temperature.html',
+                 'ja/distillation/weight.html', 'ja/distillation/omitted_class.html'):
+        browser.open((site / page).as_uri(), 1400)
+        for width in (390, 768):
+            browser.screen(width, touch=width < 768)
+            browser.evaluate(SETTLED)
+            found += browser.evaluate('''(() => {
+              const split = [];
+              const walker = document.createTreeWalker(document.querySelector('main'), NodeFilter.SHOW_TEXT);
+              for (let node; (node = walker.nextNode());) {
+                const header = node.parentNode.closest('th');
+                const pattern = header ? /[\\u30a0-\\u30ff\\u4e00-\\u9fff]{2,}/g
+                                       : /\\d[\\d,.]*\\u00a0[\\u4e00-\\u9fff]/g;
+                for (const match of node.textContent.matchAll(pattern)) {
+                  const range = document.createRange();
+                  range.setStart(node, match.index);
+                  range.setEnd(node, match.index + match[0].length);
+                  if (new Set([...range.getClientRects()].map(r => Math.round(r.top))).size > 1) split.push(match[0]);
+                }
+              }
+              return split;
+            })()''')
+    browser.screen(1400)
+    assert found == []
