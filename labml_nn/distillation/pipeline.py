@@ -21,7 +21,8 @@ python -m labml_nn.distillation.pipeline --data-dir DIR --profile cpu --seeds 3 
    for distilled students their [fidelity](dark_knowledge.html) to the
    teacher (top-1 agreement and KL divergence);
 4. writes `OUT/results.json`, `OUT/results.md` (accuracy as mean ± standard
-   deviation over seeds) and `OUT/accuracy.png` (validation accuracy per epoch),
+   deviation over seeds; both name the command, the commit of the code and
+   the date) and `OUT/accuracy.png` (validation accuracy per epoch),
    and the same plot with Japanese labels, `OUT/accuracy.ja.png`, for the
    Japanese pages, when a font with Japanese characters is installed.
 
@@ -59,8 +60,10 @@ import dataclasses
 import json
 import multiprocessing
 import platform
+import shlex
 import signal
 import statistics
+import subprocess
 import sys
 import time
 from contextlib import contextmanager
@@ -188,9 +191,31 @@ def main(argv=None):
         check_writable(Path(args.logs_dir), '--logs-dir')
         with distributed.process_group(args.device or default_device()):
             results = run_study(args)
-    # Under torchrun, rank 0 writes the results
+    # Under torchrun, rank 0 writes the results, with where they came from
     if distributed.is_main():
-        write_results(results, out)
+        write_results(results | provenance(sys.argv[1:] if argv is None else argv), out)
+
+
+def provenance(argv: List[str]) -> Dict[str, Any]:
+    """
+    What a reader needs to make the results again: the command, the commit
+    of the code (`+changes` when the working tree differed from it; `None`
+    outside a git repository) and the date, in UTC.
+    """
+    folder = Path(__file__).parent
+
+    def git(*arguments) -> Optional[str]:
+        try:
+            done = subprocess.run(['git', '-C', str(folder), *arguments], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git('rev-parse', '--short', 'HEAD')
+    if commit and git('status', '--porcelain', '--untracked-files=no'):
+        commit += '+changes'
+    return {'command': shlex.join(['python', '-m', 'labml_nn.distillation.pipeline', *argv]), 'commit': commit,
+            'date': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}
 
 
 def argument_parser() -> argparse.ArgumentParser:
@@ -607,6 +632,9 @@ def markdown_table(results: Dict[str, Any]) -> str:
                              f"| {percent(s['matched_valid_accuracy'])} "
                              f"| {number(s['omitted_valid_probability_on_class'])} "
                              f"| {number(s['teacher_omitted_valid_probability_on_class'])} |")
+    if results.get('command'):
+        lines += ['', f"Made by `{results['command']}` at commit {results['commit'] or 'unknown'}, "
+                      f"{results['date']}."]
     return '\n'.join(lines) + '\n'
 
 

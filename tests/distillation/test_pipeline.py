@@ -12,6 +12,8 @@ already trained and reuses it; the students are trained by the study.
 import dataclasses
 import json
 import os
+import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -101,6 +103,12 @@ def test_study_end_to_end_and_rerun(tmp_path, image_folder, teacher_run, monkeyp
     assert f'| large | {n_large:,} | 1 | 1 |' in table and f'| small | {n_small:,} | 2 | 2 |' in table
     assert 'Distillation gain on validation accuracy' in table
     assert table in printed
+    # Where the results came from: the command, the commit (in a git checkout) and the date
+    assert results['command'] == shlex.join(['python', '-m', 'labml_nn.distillation.pipeline', *argv])
+    assert results['commit'] is None or re.fullmatch(r'[0-9a-f]{7,40}(\+changes)?', results['commit'])
+    assert re.fullmatch(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ', results['date'])
+    assert table.rstrip().endswith(f"Made by `{results['command']}` at commit {results['commit'] or 'unknown'}, "
+                                   f"{results['date']}.")
 
     png = (out / 'accuracy.png').read_bytes()
     assert png.startswith(PNG_MAGIC) and len(png) > 1000
@@ -120,8 +128,10 @@ def test_study_end_to_end_and_rerun(tmp_path, image_folder, teacher_run, monkeyp
     monkeypatch.setattr(trainer, '_train_epoch', no_training)
     pipeline.main(argv)
     assert capsys.readouterr().out.count('reusing the finished run') == 5
-    assert json.loads((out / 'results.json').read_text()) == results
-    assert (out / 'results.md').read_text() == table
+    # The same results, but for the date they were written
+    again = json.loads((out / 'results.json').read_text())
+    assert again | {'date': results['date']} == results
+    assert (out / 'results.md').read_text() == table.replace(results['date'], again['date'])
     assert (out / 'accuracy.png').read_bytes().startswith(PNG_MAGIC)
     assert not list(out.rglob('*.tmp'))
 
@@ -316,8 +326,10 @@ def test_runs_side_by_side(tmp_path, image_folder, teacher_run, monkeypatch, cap
     pipeline.main(argv)
     assert capsys.readouterr().out.count('reusing the finished run') == 5
     one_by_one = json.loads((out / 'results.json').read_text())
-    assert {k: v for k, v in one_by_one.items() if k != 'machine'} == \
-           {k: v for k, v in side_by_side.items() if k != 'machine'}
+    # The same numbers; the machine line, the command and the date differ
+    differ = ('machine', 'command', 'date')
+    assert {k: v for k, v in one_by_one.items() if k not in differ} == \
+           {k: v for k, v in side_by_side.items() if k not in differ}
 
 
 def test_the_studies_share_runs_with_the_same_settings():
