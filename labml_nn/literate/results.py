@@ -374,8 +374,8 @@ def _part(results: dict, name: str, match: re.Match) -> str:
         other = _by_seed(results, match['against'], field)
         if name == match['against'] or not other:
             return ''
-        # A difference has its sign, and a minus sign rather than a hyphen
-        return ', '.join(f'{scale * (v - other[s]):+.2f}'.replace('-', '\u2212')
+        # A difference has its sign
+        return ', '.join(('+' if v >= other[s] else '') + _number(scale * (v - other[s]), 2)
                          for s, v in seeds.items() if s in other)
     value = results['summary'][name].get(field)
     if match['cls']:
@@ -435,7 +435,8 @@ def _number(value, decimals: Optional[int] = None) -> str:
     if not math.isfinite(value):
         return str(value)
     decimals = _decimals(value) if decimals is None else decimals
-    return f'{value:,.{decimals}f}' if decimals <= 6 else f'{value:.2e}'
+    # A minus sign, not a hyphen, where a line could break inside `2.13e-05`
+    return (f'{value:,.{decimals}f}' if decimals <= 6 else f'{value:.2e}').replace('-', '\u2212')
 
 
 def _decimals(value: float) -> int:

@@ -149,10 +149,9 @@ class Site:
         contents = self._contents(language, titles) if page.path == '__init__.py' else ''
         links = self._links(page, language, out)
         where = str(self.source / page.path)
-
-        # A block in the page's language, or else in English, marked as English; its results tables filled in
         folder = (self.source / page.path).parent
 
+        # A block in the page's language, or else in English, marked as English; its results tables filled in
         def notes(key: str, note: Note) -> str:
             if translation is not None and translation.texts.get(key) is not None:
                 text = results_tables(translation.texts[key], folder, language.code, f'{translation.path} [{key}]')
