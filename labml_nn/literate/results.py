@@ -323,9 +323,9 @@ def _results_table(block: str, folder: Path, code: str, where: str) -> str:
         rows.append((name, label or names.get(name) or name))
     columns = list(settings['columns'].items())
     for column, _ in columns:
-        if column != 'variant' and not any(_has(results, name, part) for part in column.split(' or ')
-                                           for name, _ in rows):
-            fail(f'field {column!r} in the rows named')
+        for part in column.split(' or ') if column != 'variant' else []:
+            if not any(_has(results, name, part) for name, _ in rows):
+                fail(f'field {part!r} in the rows named')
     lines = ['| ' + ' | '.join(_cell(str(heading)) for _, heading in columns) + ' |',
              # A name or a list of seeds reads from the left, one number from the right
              '|' + ''.join('---|' if column == 'variant' or ' per seed' in column or ' against ' in column
@@ -348,7 +348,9 @@ def _has(results: dict, name: str, column: str) -> bool:
     if not match:
         return False
     if match['per_seed'] or match['against']:
-        return any(r.get('variant') == name and match['field'] in r for r in results.get('runs') or [])
+        runs = results.get('runs') or []
+        return all(any(r.get('variant') == variant and match['field'] in r for r in runs)
+                   for variant in (name, match['against'] or name))
     if match['cls'] and match['cls'] not in (results.get('classes') or []):
         return False
     return match['field'] in results['summary'][name]
