@@ -181,11 +181,13 @@ QUOTES = [
                          'teacher\'s {65.5}%** (seeds: {83}%, {75}%, {94}%), and the whole validation set to '
                          '{72.91}%, **{0.35} points** below the student that saw every class. That student gets '
                          '{57.6}% of the cats', 'omitted-class-cat.json',
-     [mean(NO_CAT, 'omitted_valid_probability_on_class', 1), mean(NO_CAT, 'teacher_omitted_valid_probability_on_class', 1),
+     [mean(NO_CAT, 'omitted_valid_probability_on_class', 1),
+      mean(NO_CAT, 'teacher_omitted_valid_probability_on_class', 1),
       mean(NO_CAT, 'bias', 1), mean(NO_CAT, 'corrected_omitted_valid_accuracy'),
       of_teacher(NO_CAT, 'corrected_omitted_valid_accuracy'), lambda r: 100 * teacher_on_class(r)]
      + [seed_of_teacher(NO_CAT, 'corrected_omitted_valid_accuracy', s) for s in range(3)]
-     + [mean(NO_CAT, 'corrected_valid_accuracy'), gap('distilled, all classes', NO_CAT, field_b='corrected_valid_accuracy'),
+     + [mean(NO_CAT, 'corrected_valid_accuracy'),
+        gap('distilled, all classes', NO_CAT, field_b='corrected_valid_accuracy'),
         lambda r: 100 * r['summary']['distilled, all classes']['per_class_valid_accuracy'][3]]),
     ('omitted_class.md', 'even a bias of {7} finds {3}% of the cats', 'omitted-class-cat.json',
      [mean('small, no cat', 'bias', 1), mean('small, no cat', 'corrected_omitted_valid_accuracy')]),
@@ -246,9 +248,9 @@ QUOTES = [
     ('omitted_class.md', '| cat, at `79eb837`, `--jobs 2` | {0.22} ± {0.10} | {47.03} ± {2.99} ({72}%; {76}, {72}, '
                          '{67}) | {73.09} ± {0.28} | {0.39} ± {0.03} | **{51.84} ± {0.80}** (**{79}%**; {78}, {79}, '
                          '{81}) | {72.94} ± {0.31} |', 'omitted-class-cat-jobs2.json', matched_row('cat', NO_CAT)),
-    ('omitted_class.md', '| automobile, at `fe70e65` | {2.52} ± {0.09} | {76.90} ± {2.44} ({87}%; {90}, {86}, {85}) | '
-                         '{71.77} ± {0.23} | {2.38} ± {0.05} | **{73.53} ± {0.70}** (**{83}%**; {84}, {83}, {83}) | '
-                         '{71.58} ± {0.17} |', 'omitted-class-automobile.json', matched_row('automobile', NO_CAR)),
+    ('omitted_class.md', '| automobile, at `fe70e65` | {2.52} ± {0.09} | {76.90} ± {2.44} ({87}%; {90}, {86}, '
+                         '{85}) | {71.77} ± {0.23} | {2.38} ± {0.05} | **{73.53} ± {0.70}** (**{83}%**; {84}, '
+                         '{83}, {83}) | {71.58} ± {0.17} |', 'omitted-class-automobile.json', matched_row('automobile', NO_CAR)),
     ('omitted_class.md', 'the cat accuracy after them stays between {78}% and {81}% of the teacher\'s',
      'omitted-class-cat.json', [lambda r: 100 * min(six_cat_students('matched_omitted_valid_accuracy')),
                                 lambda r: 100 * max(six_cat_students('matched_omitted_valid_accuracy'))]),

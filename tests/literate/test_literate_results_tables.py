@@ -71,7 +71,8 @@ def test_the_block_becomes_the_files_table(tmp_path):
     # Under the label given; one run has no deviation, and only seed 0 to compare; a field it lacks falls to the next
     assert lines[8] == '| the teacher | 78.48 | 78.48 | +5.00 | 65.47 |'
     # The discussion around the block is kept as it is
-    assert table.startswith('# Which temperature\n\nThe runs:\n\n') and table.endswith('\n\nThe rest of the discussion.\n')
+    assert table.startswith('# Which temperature\n\nThe runs:\n\n')
+    assert table.endswith('\n\nThe rest of the discussion.\n')
     # Built into the page as an HTML table
     page = build_site(folder, TRANSLATIONS, 'en').files['study/sweep.html'].decode('utf-8')
     assert '<table>' in page and '66.94, 66.16' in page and 'file: sweep.json' not in page
