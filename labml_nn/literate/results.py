@@ -368,7 +368,10 @@ def _column(results: dict, name: str, column: str) -> str:
 
 
 def _part(results: dict, name: str, match: re.Match) -> str:
-    field, scale = match['field'], 100 if match['field'].endswith(('accuracy', 'agreement')) else 1
+    """
+    One part of a column, matched by `COLUMN`, for the variant `name`.
+    """
+    field, scale = match['field'], _scale(match['field'])
     if match['per_seed'] or match['against']:
         seeds = _by_seed(results, name, field)
         if match['per_seed']:
@@ -414,7 +417,7 @@ def _value(field: str, value) -> str:
     """
     if value is None:
         return ''
-    scale = 100 if field.endswith(('accuracy', 'agreement')) else 1
+    scale = _scale(field)
     if _is_mean(value):
         mean, std = scale * value['mean'], scale * (value.get('std') or 0.0)
         if value.get('n', 1) > 1:
@@ -423,6 +426,11 @@ def _value(field: str, value) -> str:
     if _is_number(value):
         return _number(scale * value if isinstance(value, float) else value)
     return _cell(str(value))
+
+
+def _scale(field: str) -> int:
+    # An accuracy or an agreement, a fraction in the files, is shown in percent
+    return 100 if field.endswith(('accuracy', 'agreement')) else 1
 
 
 def _number(value, decimals: Optional[int] = None) -> str:
