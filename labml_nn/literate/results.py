@@ -35,12 +35,55 @@ and no table. A file that is not JSON stops the build with its name.
 The page is made as Markdown in each language and then rendered like any
 other Markdown page; only its few words are translated, here, since its
 numbers are the same in every language.
+
+## A table of one file on any page
+
+A page that discusses a study shows its numbers from the same files, with a
+fenced block of the kind `results` in its notes (a Markdown page's or a
+docstring's):
+
+````md
+```results
+file: temperature.json
+rows: [labels only, T = 1, T = 4, large: the teacher]
+columns:
+  variant: $T$
+  valid_accuracy: validation accuracy (%)
+  valid_accuracy per seed: per seed (%)
+  valid_accuracy against T = 4: against $T = 4$, per seed (points)
+  omitted_valid_accuracy or per_class_valid_accuracy[cat]: cat (%)
+```
+````
+
+The block is YAML. `file` is in the `results/` folder beside the page.
+`rows` are variants of the file's `summary`, in order, each under its own
+name (its `ja` name on a Japanese page) or under the label given as
+`name: label`; without `rows`, every variant. `columns` maps what a column
+shows to its heading, in the page's language:
+
+* `variant`, the row's name;
+* a field of the summary, shown like a cell of the results page
+  (`72.74 ± 0.39`, an accuracy in percent), or `field[class]`, a class's
+  entry of a per-class list;
+* `field per seed`, the runs' values, seed by seed;
+* `field against NAME`, each seed's value minus that of the same seed of the
+  variant `NAME`, in points for an accuracy;
+* `A or B`, the first of those that the row has.
+
+The renderer puts the table in place of the block before the notes are
+rendered, so a translation translates the block's headings and labels, not
+its numbers, and `--check` fails when a file changes and the pages were not
+built again. A file, a variant or a field that is not there stops the build
+with the page's and the file's names.
 """
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Optional
+
+import yaml
 
 from labml_nn.literate import LiterateError
 from labml_nn.literate.sources import Page
@@ -157,9 +200,7 @@ def _file_section(path: str, results: dict, words: dict) -> str:
     if others:
         lines.append(f'* {words["other"]}{words["is"]}' + '; '.join(f'`{k}` {_inline(results[k])}' for k in others))
     if isinstance(table, dict):
-        # A study names its variants in each language
-        names = {v.get('name'): v.get(words['code']) for v in results.get('variants') or [] if isinstance(v, dict)}
-        lines += ['', _render_table(table, words, names)]
+        lines += ['', _render_table(table, words, _variant_names(results, words['code']))]
     elif isinstance(table, list):
         lines += ['', _render_rows(table)]
     return '\n'.join(lines)
@@ -210,6 +251,153 @@ def _render_rows(rows: list) -> str:
     return '\n'.join(lines)
 
 
+def _variant_names(results: dict, code: str) -> dict:
+    """
+    A study's name for each of its variants in the language `code`, where
+    the file has one.
+    """
+    return {v.get('name'): v.get(code) for v in results.get('variants') or [] if isinstance(v, dict)}
+
+
+# A fence's opening line: its backticks or tildes, and its kind
+FENCE = re.compile(r' {0,3}(`{3,}|~{3,})\s*(\S*)')
+
+
+def results_tables(text: str, folder: Path, code: str, where: str) -> str:
+    """
+    The notes `text` of a page in the folder `folder`, in the language
+    `code`, with each `results` block replaced by its table; `where` names
+    the page in errors. A block inside another fence, shown as an example,
+    stays as it is.
+    """
+    out, block, fence = [], None, None
+    for line in text.split('\n'):
+        opening = FENCE.match(line)
+        if block is not None and opening and opening[1] == fence and not opening[2]:
+            out.append(_results_table('\n'.join(block), folder, code, where))
+            block, fence = None, None
+        elif block is not None:
+            block.append(line)
+        elif fence is None and opening and opening[1] == '```' and opening[2] == 'results':
+            block, fence = [], '```'
+        else:
+            if fence is None and opening:
+                fence = opening[1]
+            elif fence is not None and opening and opening[1].startswith(fence) and not opening[2]:
+                fence = None
+            out.append(line)
+    if block is not None:
+        raise LiterateError(f'{where}: a results block with no closing ```')
+    return '\n'.join(out)
+
+
+def _results_table(block: str, folder: Path, code: str, where: str) -> str:
+    """
+    One `results` block's table, as Markdown.
+    """
+    try:
+        settings = yaml.safe_load(block)
+    except yaml.YAMLError as e:
+        raise LiterateError(f'{where}: a results block that is not YAML ({" ".join(str(e).split())})')
+    if not isinstance(settings, dict) or not isinstance(settings.get('file'), str) or \
+            not isinstance(settings.get('columns'), dict):
+        raise LiterateError(f'{where}: a results block needs a file: and columns: (heading by column)')
+    file = folder / 'results' / settings['file']
+    if not file.is_file():
+        raise LiterateError(f'{where}: the results block names {file}, which does not exist; '
+                            f'fix the name or commit the file')
+    results = _load(file)
+    summary = results.get('summary') if isinstance(results, dict) else None
+    if not isinstance(summary, dict):
+        raise LiterateError(f'{where}: {file} has no summary to make a table of')
+
+    def fail(problem: str):
+        raise LiterateError(f'{where}: {file} has no {problem}; fix the results block or the file')
+
+    names = _variant_names(results, code)
+    rows = []
+    for row in settings.get('rows') or [k for k, v in summary.items() if isinstance(v, dict)]:
+        name, label = next(iter(row.items())) if isinstance(row, dict) else (row, None)
+        if not isinstance(summary.get(name), dict):
+            fail(f'variant {name!r}')
+        rows.append((name, label or names.get(name) or name))
+    columns = list(settings['columns'].items())
+    for column, _ in columns:
+        for part in column.split(' or ') if column != 'variant' else []:
+            if not any(_has(results, name, part) for name, _ in rows):
+                fail(f'field {part!r} in the rows named')
+    lines = ['| ' + ' | '.join(_cell(str(heading)) for _, heading in columns) + ' |',
+             # A name or a list of seeds reads from the left, one number from the right
+             '|' + ''.join('---|' if column == 'variant' or ' per seed' in column or ' against ' in column
+                           else '---:|' for column, _ in columns)]
+    for name, label in rows:
+        cells = [_cell(str(label)) if column == 'variant' else _column(results, name, column) for column, _ in columns]
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+# A column of a results block: a field, a class's entry of a per-class field, and what is done with it
+COLUMN = re.compile(r'(?P<field>\w+)(\[(?P<cls>[^\]]+)\])?( (?P<per_seed>per seed)| against (?P<against>.+))?$')
+
+
+def _has(results: dict, name: str, column: str) -> bool:
+    """
+    Whether the variant `name` has the column, even if its value is missing.
+    """
+    match = COLUMN.match(column.strip())
+    if not match:
+        return False
+    if match['per_seed'] or match['against']:
+        runs = results.get('runs') or []
+        return all(any(r.get('variant') == variant and match['field'] in r for r in runs)
+                   for variant in (name, match['against'] or name))
+    if match['cls'] and match['cls'] not in (results.get('classes') or []):
+        return False
+    return match['field'] in results['summary'][name]
+
+
+def _column(results: dict, name: str, column: str) -> str:
+    """
+    One cell: the first part of `A or B` that the variant `name` has a value for.
+    """
+    for part in column.split(' or '):
+        cell = _part(results, name, COLUMN.match(part.strip()))
+        if cell:
+            return cell
+    return ''
+
+
+def _part(results: dict, name: str, match: re.Match) -> str:
+    """
+    One part of a column, matched by `COLUMN`, for the variant `name`.
+    """
+    field, scale = match['field'], _scale(match['field'])
+    if match['per_seed'] or match['against']:
+        seeds = _by_seed(results, name, field)
+        if match['per_seed']:
+            return ', '.join(_number(scale * v) for v in seeds.values())
+        other = _by_seed(results, match['against'], field)
+        if name == match['against'] or not other:
+            return ''
+        # A difference has its sign
+        return ', '.join(('+' if v >= other[s] else '') + _number(scale * (v - other[s]), 2)
+                         for s, v in seeds.items() if s in other)
+    value = results['summary'][name].get(field)
+    if match['cls']:
+        if not isinstance(value, list):
+            return ''
+        value = value[results['classes'].index(match['cls'])]
+    return _value(field, value)
+
+
+def _by_seed(results: dict, name: str, field: str) -> dict:
+    """
+    The variant `name`'s value of `field` in each run that has one, by seed.
+    """
+    runs = [r for r in results.get('runs') or [] if r.get('variant') == name and _is_number(r.get(field))]
+    return {r.get('seed'): r[field] for r in sorted(runs, key=lambda r: r.get('seed') or 0)}
+
+
 def _fields(rows) -> list:
     """
     The fields of some maps, in the order first met, that hold a number, a
@@ -229,7 +417,7 @@ def _value(field: str, value) -> str:
     """
     if value is None:
         return ''
-    scale = 100 if field.endswith(('accuracy', 'agreement')) else 1
+    scale = _scale(field)
     if _is_mean(value):
         mean, std = scale * value['mean'], scale * (value.get('std') or 0.0)
         if value.get('n', 1) > 1:
@@ -238,6 +426,11 @@ def _value(field: str, value) -> str:
     if _is_number(value):
         return _number(scale * value if isinstance(value, float) else value)
     return _cell(str(value))
+
+
+def _scale(field: str) -> int:
+    # An accuracy or an agreement, a fraction in the files, is shown in percent
+    return 100 if field.endswith(('accuracy', 'agreement')) else 1
 
 
 def _number(value, decimals: Optional[int] = None) -> str:
@@ -252,7 +445,8 @@ def _number(value, decimals: Optional[int] = None) -> str:
     if not math.isfinite(value):
         return str(value)
     decimals = _decimals(value) if decimals is None else decimals
-    return f'{value:,.{decimals}f}' if decimals <= 6 else f'{value:.2e}'
+    # A minus sign, not a hyphen, where a line could break inside `2.13e-05`
+    return (f'{value:,.{decimals}f}' if decimals <= 6 else f'{value:.2e}').replace('-', '\u2212')
 
 
 def _decimals(value: float) -> int:

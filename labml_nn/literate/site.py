@@ -67,6 +67,7 @@ from markdown_it import MarkdownIt
 
 from labml_nn.literate.notes import Links, render_notes
 from labml_nn.literate.page import PageParts, render_page
+from labml_nn.literate.results import results_tables
 from labml_nn.literate.search import INDEX_FILE, search_index
 from labml_nn.literate.sources import Page
 from labml_nn.literate.split import Note
@@ -148,12 +149,15 @@ class Site:
         contents = self._contents(language, titles) if page.path == '__init__.py' else ''
         links = self._links(page, language, out)
         where = str(self.source / page.path)
+        folder = (self.source / page.path).parent
 
-        # A block in the page's language, or else in English, marked as English
+        # A block in the page's language, or else in English, marked as English; its results tables filled in
         def notes(key: str, note: Note) -> str:
             if translation is not None and translation.texts.get(key) is not None:
-                return render_notes(translation.texts[key], f'{translation.path} [{key}]', None, links)
-            english = render_notes(note.text, where, note.line, links)
+                text = results_tables(translation.texts[key], folder, language.code, f'{translation.path} [{key}]')
+                return render_notes(text, f'{translation.path} [{key}]', None, links)
+            text = results_tables(note.text, folder, ENGLISH.code, where)
+            english = render_notes(text, where, note.line, links)
             return english if translation is None else f'<div lang="en">\n{english}</div>\n'
 
         sections = []
