@@ -73,7 +73,8 @@ import torch
 from labml_nn.distillation import dark_knowledge
 from labml_nn.distillation.teacher import find_teacher, load_teacher
 from labml_nn.distillation.train import (COMMANDS, OPTIONS, PROFILES, add_options, check_writable,
-                                         command_errors, configs_for, positive, profile_settings)
+                                         command_errors, configs_for, distillation_problem, positive,
+                                         profile_settings)
 from labml_nn.experiments import distributed
 from labml_nn.experiments.data import CIFAR10, DataError, Split, load_cifar10, normalize, split_train, write_atomic
 from labml_nn.experiments.runs import RunRecord, load_checkpoint
@@ -177,6 +178,9 @@ def main(argv=None):
     for name in distilled_settings(args):
         if any(name in variant.settings for variant in STUDIES[args.study](DEFAULT_OMITTED)):
             parser.error(f"--{name.replace('_', '-')} is what --study {args.study} varies; leave it out")
+    problem = distillation_problem(profile_settings(args.profile, 'distilled') | distilled_settings(args))
+    if problem:
+        parser.error(problem)
     if args.jobs > 1 and distributed.world().size > 1:
         parser.error('--jobs is for one process: under torchrun every run already trains on all the processes')
     out = Path(args.out)

@@ -170,6 +170,31 @@ def _checked(kind, accepts, wanted: str):
     return parse
 
 
+# The largest temperature the soft-target loss works at: it scales the soft
+# term by $T^2$, which must stay a finite float32 number, below
+# $3.4 \cdot 10^{38}$. (The loss module checks the same limit.)
+MAX_TEMPERATURE = 1e19
+
+
+def temperature(text: str) -> float:
+    """
+    A positive temperature no larger than `MAX_TEMPERATURE`.
+    """
+    return _checked(float, lambda value: 0 < value <= MAX_TEMPERATURE,
+                    f'positive, finite and at most {MAX_TEMPERATURE:g}')(text)
+
+
+def distillation_problem(settings: Dict[str, Any]) -> Optional[str]:
+    """
+    What is wrong with a distilled student's `settings`, or `None`: with both
+    weights $0$ the loss is $0$ and nothing would be learned.
+    """
+    if settings['soft_target_weight'] == 0 and settings['label_loss_weight'] == 0:
+        return ('--soft-target-weight and --label-loss-weight are both 0: the loss would be 0 and the '
+                'student would learn nothing. Give at least one of them a positive weight')
+    return None
+
+
 def boolean(text: str) -> bool:
     """
     `true` or `false` (also `yes`/`no`, `1`/`0`), in any case.
@@ -222,7 +247,7 @@ STUDENT_OPTIONS: Dict[str, tuple] = {
     'omit_class': (str, 'a class whose images are all left out of training (its name)'),
 }
 DISTILLATION_OPTIONS: Dict[str, tuple] = {
-    'temperature': (positive(float), 'T, the temperature of the soft targets'),
+    'temperature': (temperature, 'T, the temperature of the soft targets'),
     'soft_target_weight': (non_negative(float), 'the weight of the soft-target term'),
     'label_loss_weight': (non_negative(float), 'the weight of the label term'),
     'teacher_cache': (boolean, "true: look the teacher's logits up in a cache of every view of the transfer "
@@ -293,8 +318,11 @@ def main(model_name: str, argv: Optional[list] = None):
     the teacher fits the data. Under torchrun every process runs this, and
     only rank 0 prints the result.
     """
-    args = argument_parser(model_name).parse_args(argv)
+    parser = argument_parser(model_name)
+    args = parser.parse_args(argv)
     settings = settings_from_args(model_name, args)
+    if COMMANDS[model_name]['teacher'] and distillation_problem(settings):
+        parser.error(distillation_problem(settings))
     with command_errors():
         distributed.check_batch_size(settings['batch_size'])
         check_writable(Path(args.logs_dir), '--logs-dir')

@@ -196,6 +196,9 @@ def test_output_folder_that_cannot_be_made(tmp_path, image_folder, capsys):
     (['--study', 'temperature', '--temperature', '8'], '--temperature is what --study temperature varies'),
     (['--study', 'weight', '--label-loss-weight', '0'], '--label-loss-weight is what --study weight varies'),
     (['--temperature', '0'], 'must be positive'),
+    (['--temperature', '1e200'], 'at most 1e+19, got 1e200'),
+    (['--soft-target-weight', '0', '--label-loss-weight', '0'], 'the loss would be 0'),
+    (['--study', 'temperature', '--soft-target-weight', '0', '--label-loss-weight', '0'], 'the loss would be 0'),
 ])
 def test_bad_arguments(tmp_path, capsys, argv, message):
     with pytest.raises(SystemExit) as exit_:
