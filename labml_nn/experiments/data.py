@@ -29,6 +29,7 @@ starts in seconds.
 
 import hashlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Callable, List, NamedTuple, Optional, Tuple
@@ -107,13 +108,26 @@ def _missing_message(root: Path) -> str:
 def _download(root: Path):
     """
     Download the official release through `torchvision`; offline, say what to do instead.
+
+    A `--data-dir` that does not exist may be a typing mistake, so it is made
+    only by a download that succeeds: the release goes into a new temporary
+    folder beside it, renamed to `--data-dir` at the end, and a failed
+    download leaves nothing behind. The folders above it are never made.
     """
     from torchvision.datasets import CIFAR10 as TorchvisionCIFAR10
+    if not root.parent.is_dir():
+        raise DataError(f'{_missing_message(root)}\nNothing was downloaded: {root.parent} does not exist. '
+                        f'Check --data-dir for a typing mistake.')
+    target = root if root.is_dir() else Path(tempfile.mkdtemp(dir=root.parent, prefix=f'.{root.name}-'))
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        TorchvisionCIFAR10(str(root), train=True, download=True)
+        TorchvisionCIFAR10(str(target), train=True, download=True)
+        if target != root:
+            target.rename(root)
     except Exception as e:
         raise DataError(f'{_missing_message(root)}\nThe download failed: {e}') from None
+    finally:
+        if target != root and target.exists():
+            shutil.rmtree(target)
 
 
 def _fingerprint(folder: Path, files: List[Path], labels: Optional[List[int]] = None) -> str:
@@ -172,6 +186,12 @@ def _list_folder(folder: Path, classes: Optional[List[str]] = None) -> Tuple[Lis
                 files.append((path, classes.index(name)))
     if not files:
         raise DataError(f'{folder} has class folders but no .jpg or .png images')
+    # A class folder without images would be a class the model never sees
+    labelled = {label for _, label in files}
+    empty = [name for name in names if classes.index(name) not in labelled]
+    if empty:
+        raise DataError(f'{folder} has class folders without .jpg or .png images: '
+                        f'{", ".join(str(folder / name) for name in empty)}. Add their images, or remove them')
     return classes, files
 
 

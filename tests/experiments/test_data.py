@@ -206,6 +206,17 @@ def test_class_folders_without_images(tmp_path):
         load_cifar10(str(tmp_path), download=False)
 
 
+@pytest.mark.parametrize('split', ['train', 'test'])
+def test_an_empty_class_folder_is_named(tmp_path, make_image_folder, split):
+    root = _small_folder(tmp_path, make_image_folder, test=1)
+    (root / split / 'e_empty').mkdir()
+    if split == 'test':
+        (root / 'train' / 'e_empty').mkdir()
+        (root / 'train' / 'a' / 'train_000.png').rename(root / 'train' / 'e_empty' / 'train_000.png')
+    with pytest.raises(DataError, match=f'class folders without .jpg or .png images: {root / split / "e_empty"}'):
+        load_cifar10(str(root), download=False)
+
+
 def test_broken_test_split_is_reported(tmp_path, make_image_folder):
     root = _small_folder(tmp_path, make_image_folder, test=1)
     bad = root / 'test' / 'a' / 'test_000.png'
@@ -228,7 +239,7 @@ class _FailingDownload:
 def test_failed_download_is_one_clear_error(tmp_path, monkeypatch):
     import torchvision.datasets
     monkeypatch.setattr(torchvision.datasets, 'CIFAR10', _FailingDownload)
-    root = tmp_path / 'missing' / 'data'
+    root = tmp_path / 'data'
     with pytest.raises(DataError) as error:
         load_cifar10(str(root))
     message = str(error.value)
@@ -237,6 +248,16 @@ def test_failed_download_is_one_clear_error(tmp_path, monkeypatch):
     assert '--data-dir' in message
     # Python would chain the torchvision error; the message has all of it
     assert error.value.__cause__ is None and error.value.__suppress_context__
+    # A --data-dir that did not exist, perhaps mistyped, is not made by a failed download
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_missing_data_folder_is_not_made_with_its_parents(tmp_path, monkeypatch):
+    import torchvision.datasets
+    monkeypatch.setattr(torchvision.datasets, 'CIFAR10', _FailingDownload)
+    with pytest.raises(DataError, match=f'Nothing was downloaded: {tmp_path / "dtaa"} does not exist'):
+        load_cifar10(str(tmp_path / 'dtaa' / 'cifar'))
+    assert list(tmp_path.iterdir()) == []
 
 
 def _write_official_release(root: Path, train_per_batch: int = 3, test: int = 4, seed: int = 0):
@@ -323,8 +344,14 @@ def test_download_then_load(tmp_path, monkeypatch, fake_checksums):
 
     monkeypatch.setattr(torchvision.datasets, 'CIFAR10', Downloading)
     data = load_cifar10(str(tmp_path / 'new'))
-    assert downloads == [str(tmp_path / 'new')]
+    assert len(downloads) == 1
     assert len(data.train.labels) == 15 and len(data.test.labels) == 4
+    # Downloaded beside it, then renamed: the new folder holds the release, and nothing else was left
+    assert [p.name for p in tmp_path.iterdir()] == ['new'] and (tmp_path / 'new' / 'cifar-10-batches-py').is_dir()
+    # Into a folder that exists, the download goes straight in
+    (tmp_path / 'made').mkdir()
+    load_cifar10(str(tmp_path / 'made'))
+    assert downloads[1] == str(tmp_path / 'made')
 
 
 # ## The validation split
