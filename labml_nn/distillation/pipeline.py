@@ -78,7 +78,7 @@ from labml_nn.distillation.train import (COMMANDS, OPTIONS, PROFILES, add_option
 from labml_nn.experiments import distributed
 from labml_nn.experiments.data import CIFAR10, DataError, Split, load_cifar10, normalize, split_train, write_atomic
 from labml_nn.experiments.runs import RunRecord, load_checkpoint
-from labml_nn.experiments.trainer import EVAL_BATCH_SIZE, default_device, train
+from labml_nn.experiments.trainer import EVAL_BATCH_SIZE, check_settings, default_device, train
 
 # The settings the study's command line can change for all its runs at once
 SHARED = ['valid_size', 'device']
@@ -253,6 +253,17 @@ def run_study(args: argparse.Namespace) -> Dict[str, Any]:
     variants = STUDIES[args.study](omit)
     students = [(variant, seed) for seed in range(args.seeds) for variant in variants]
     stages = 1 + len(students)
+    # Every run's settings, the teacher's first, must fit the data before any of them trains
+    teacher_settings = profile_settings(args.profile, 'large') | common
+    tasks = []
+    distilled = distilled_settings(args)
+    for variant, seed in students:
+        settings = profile_settings(args.profile, variant.model) | common | {'seed': seed} | variant.settings
+        if COMMANDS[variant.model]['teacher']:
+            settings |= distilled
+        tasks.append((f'{variant.name} seed {seed}', variant.model, settings))
+    for _, model, settings in [('teacher', 'large', teacher_settings)] + tasks:
+        check_settings(COMMANDS[model]['configs'], settings, data)
 
     # The teacher: the one named, or one trained with seed 0 and shared by every seed
     if teacher_path:
@@ -261,20 +272,16 @@ def run_study(args: argparse.Namespace) -> Dict[str, Any]:
         teacher = RunRecord.from_checkpoint(load_checkpoint(teacher_path, mmap=True), teacher_path)
     else:
         say(f'[1/{stages}] large teacher')
-        teacher = train(configs_for('large'), profile_settings(args.profile, 'large') | common, data)
+        teacher = train(configs_for('large'), teacher_settings, data)
     # The study's time starts once the teacher is there
     started = time.perf_counter()
     judge = Measures(args, data, teacher, omit)
     runs = [results_row('large', 'large', teacher) | judge.of_teacher()]
 
-    # The students, in order of seed, `--jobs` of them side by side
-    tasks = []
-    distilled = distilled_settings(args)
-    for variant, seed in students:
-        settings = profile_settings(args.profile, variant.model) | common | {'seed': seed} | variant.settings
-        if COMMANDS[variant.model]['teacher']:
-            settings |= distilled | {'teacher': str(teacher.path)}
-        tasks.append((f'{variant.name} seed {seed}', variant.model, settings))
+    # The students, in order of seed, `--jobs` of them side by side; the distilled ones learn from the teacher
+    for _, model, settings in tasks:
+        if COMMANDS[model]['teacher']:
+            settings['teacher'] = str(teacher.path)
     records = train_students(tasks, data, args.jobs, Path(args.logs_dir))
     for (variant, seed), record in zip(students, records):
         runs.append(results_row(variant.model, variant.name, record) | judge.of_student(record))

@@ -165,14 +165,7 @@ def train(c: Configs, settings: Dict[str, Any], data: Optional[CIFAR10] = None,
     if data is None:
         data = load_cifar10(settings['data_dir'])
     # Settings that do not fit the data stop here, before a run folder is made
-    # (read from a fresh configuration: a labml config cannot be set once it was read)
-    defaults = type(c)()
-    split_train(data.train, settings.get('valid_size', defaults.valid_size),
-                settings.get('train_size', defaults.train_size) or None)
-    omitted = settings.get('omit_class', defaults.omit_class)
-    if omitted and omitted not in data.classes:
-        raise DataError(f'--omit-class {omitted!r} is not a class of the data; '
-                        f'its classes are {", ".join(data.classes)}')
+    check_settings(type(c), settings, data)
     key = run_key(settings)
     # Rank 0 looks the run up and takes its lock, held until training ends;
     # every process gets what it found
@@ -183,6 +176,29 @@ def train(c: Configs, settings: Dict[str, Any], data: Optional[CIFAR10] = None,
         uuid, resume = found
         return _train_run(c, settings, data, key, uuid,
                           checkpoint_path(settings['logs_dir'], name, uuid), resume)
+
+
+def check_settings(configs: type, settings: Dict[str, Any], data: CIFAR10):
+    """
+    Refuse `settings` that do not fit `data`, with a message: a validation or
+    training size larger than the data, an omitted class the data does not
+    have, or a batch larger than the training images. (Leaving a class out
+    may still leave fewer images than a batch: an epoch is then one smaller
+    batch, and counted as such.) The defaults are read from a
+    fresh configuration of the class `configs`: a labml config cannot be set
+    once it was read.
+    """
+    defaults = configs()
+    train_split, _ = split_train(data.train, settings.get('valid_size', defaults.valid_size),
+                                 settings.get('train_size', defaults.train_size) or None)
+    omitted = settings.get('omit_class', defaults.omit_class)
+    if omitted and omitted not in data.classes:
+        raise DataError(f'--omit-class {omitted!r} is not a class of the data; '
+                        f'its classes are {", ".join(data.classes)}')
+    batch_size, trained = settings.get('batch_size', defaults.batch_size), len(train_split.labels)
+    if batch_size > trained:
+        raise DataError(f'--batch-size {batch_size} is more than the {trained} images there are to train on; '
+                        f'choose --batch-size {trained} or less')
 
 
 def _find_run(settings: Dict[str, Any], fingerprint: str, key: str, fresh: bool,
@@ -294,7 +310,8 @@ def _train_epochs(c: Configs, record: RunRecord, data: CIFAR10, train_split: Spl
                            f'weights are no longer finite numbers. The checkpoint of epoch {record.epoch} '
                            f'is kept; try a lower --learning-rate.')
         record.train_seconds += time.perf_counter() - started
-        record.images += batches_per_epoch * c.batch_size
+        # The images trained on: fewer than a batch, when that is all there is
+        record.images += min(batches_per_epoch * c.batch_size, len(train_split.labels))
         record.epoch = epoch + 1
         record.finished = record.epoch == c.epochs
         # Validation accuracy after every `valid_every` epochs and after the

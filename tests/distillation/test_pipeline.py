@@ -348,3 +348,16 @@ def test_unknown_omitted_class_is_a_message(tmp_path, image_folder, teacher_run,
     assert exit_.value.code == 2
     assert "--omit 'giraffe' is not a class of the data" in capsys.readouterr().err
     assert not (tmp_path / 'logs' / 'small-smoke').exists()
+
+
+def test_settings_that_do_not_fit_the_data_stop_the_study_before_the_teacher(tmp_path, image_folder, capsys):
+    """
+    Holding out 12 of the 16 images leaves 4, fewer than the smoke profile's
+    batch of 8: refused before the teacher trains.
+    """
+    with pytest.raises(SystemExit) as exit_:
+        pipeline.main(['--data-dir', str(image_folder), '--profile', 'smoke', '--device', 'cpu',
+                       '--valid-size', '12', '--out', str(tmp_path / 'out'), '--logs-dir', str(tmp_path / 'logs')])
+    assert exit_.value.code == 2
+    assert '--batch-size 8 is more than the 4 images there are to train on' in capsys.readouterr().err
+    assert not (tmp_path / 'logs' / 'large-smoke').exists()

@@ -168,6 +168,30 @@ def test_valid_size_too_large_is_a_message(tmp_path, image_folder, capsys):
     assert not list(tmp_path.glob('small-smoke/*/*'))
 
 
+def test_a_batch_larger_than_the_training_images_is_a_message(tmp_path, image_folder, capsys):
+    """
+    The smoke profile holds out 8 of the 16 images and trains on batches of
+    8: one more, and an epoch would be one smaller batch counted as a full one.
+    """
+    with pytest.raises(SystemExit) as exit_:
+        main('small', ['--data-dir', str(image_folder), '--logs-dir', str(tmp_path), '--profile', 'smoke',
+                       '--device', 'cpu', '--batch-size', '9'])
+    assert exit_.value.code == 2
+    assert ('error: --batch-size 9 is more than the 8 images there are to train on; choose --batch-size 8 or less'
+            in capsys.readouterr().err)
+    assert not list(tmp_path.glob('small-smoke/*/*'))
+
+
+def test_images_counted_are_the_images_trained_on(tmp_path, image_folder, cifar_data, smoke_settings_for):
+    """
+    Without its 2 cats, the smoke profile's 8 training images are 6, fewer
+    than a batch: each of the 2 epochs trains on 6 images, and counts 6.
+    """
+    settings = smoke_settings_for('small', image_folder, tmp_path, omit_class='cat')
+    record = train(configs_for('small'), settings, cifar_data)
+    assert record.finished and record.images == 2 * 6
+
+
 def test_distilling_without_a_teacher_is_a_message(tmp_path, image_folder, capsys):
     with pytest.raises(SystemExit) as exit_:
         main('distilled', ['--data-dir', str(image_folder), '--logs-dir', str(tmp_path), '--profile', 'smoke'])
