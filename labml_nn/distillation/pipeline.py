@@ -71,7 +71,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import torch
 
 from labml_nn.distillation import dark_knowledge
-from labml_nn.distillation.teacher import find_teacher, load_teacher
+from labml_nn.distillation.teacher import find_teacher, load_teacher_for
 from labml_nn.distillation.train import (COMMANDS, OPTIONS, PROFILES, add_options, check_writable,
                                          command_errors, configs_for, distillation_problem, positive,
                                          profile_settings)
@@ -247,8 +247,10 @@ def run_study(args: argparse.Namespace) -> Dict[str, Any]:
     common |= {name: getattr(args, name) for name in SHARED if getattr(args, name) is not None}
     # A teacher that is named must exist, which is known before the data is read
     teacher_path = find_teacher(args.teacher, args.logs_dir, args.profile) if args.teacher else None
-    # Load the data once for every run
+    # Load the data once for every run; a named teacher must fit it
     data = load_cifar10(args.data_dir)
+    if teacher_path:
+        load_teacher_for(teacher_path, data.classes)
     omit = class_name(args.omit or DEFAULT_OMITTED, data.classes) if args.study == 'omitted-class' else ''
     variants = STUDIES[args.study](omit)
     students = [(variant, seed) for seed in range(args.seeds) for variant in variants]
@@ -267,8 +269,6 @@ def run_study(args: argparse.Namespace) -> Dict[str, Any]:
 
     # The teacher: the one named, or one trained with seed 0 and shared by every seed
     if teacher_path:
-        # It must fit the data before any training starts
-        load_teacher(teacher_path, len(data.classes))
         teacher = RunRecord.from_checkpoint(load_checkpoint(teacher_path, mmap=True), teacher_path)
     else:
         say(f'[1/{stages}] large teacher')
@@ -413,7 +413,7 @@ class Measures:
         self.classes, self.omit = data.classes, omit
         self.active = distributed.is_main()
         if self.active:
-            model = load_teacher(teacher.path, len(data.classes))
+            model = load_teacher_for(teacher.path, data.classes)
             self.teacher = {name: logits(model, split, self.device) for name, split in self.splits.items()}
 
     def of_teacher(self) -> Dict[str, Any]:

@@ -45,7 +45,7 @@ import torch
 from labml_nn.distillation.distill import DistillationConfigs
 from labml_nn.distillation.large import LargeConfigs, LargeModel
 from labml_nn.distillation.small import SmallConfigs, SmallModel
-from labml_nn.distillation.teacher import TeacherNotFound, find_teacher, load_teacher
+from labml_nn.distillation.teacher import TeacherNotFound, find_teacher, load_teacher_for
 from labml_nn.experiments import distributed
 from labml_nn.experiments.data import DataError, load_cifar10
 from labml_nn.experiments.runs import RunBusy
@@ -331,7 +331,7 @@ def main(model_name: str, argv: Optional[list] = None):
                        if COMMANDS[model_name]['teacher'] else None)
             data = load_cifar10(args.data_dir)
             if teacher is not None:
-                load_teacher(teacher, len(data.classes))
+                load_teacher_for(teacher, data.classes)
                 settings['teacher'] = str(teacher)
             result = train(configs_for(model_name), settings, data, fresh=args.fresh)
     if not distributed.is_main():

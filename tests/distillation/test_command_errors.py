@@ -82,6 +82,23 @@ def test_teacher_with_other_classes_than_the_data(tmp_path, capsys, make_image_f
     assert not (tmp_path / 'logs').exists() or not list((tmp_path / 'logs').iterdir())
 
 
+def test_teacher_with_other_class_names_than_the_data(tmp_path, capsys, make_image_folder, teacher_run):
+    """
+    The session's teacher knows bird, cat, dog and ship; the same images
+    with `bird` renamed `zz_bird` number the classes differently, and every
+    soft target would belong to another label: refused with both lists.
+    """
+    data = make_image_folder(tmp_path / 'renamed', classes=('zz_bird', 'cat', 'dog', 'ship'), train=4, test=None)
+    expected = (f"the teacher {teacher_run['path']} was trained on the classes bird, cat, dog, ship and the data "
+                f"has cat, dog, ship, zz_bird (in label order)")
+    teacher = ['--teacher', str(teacher_run['path'])]
+    err = _fails(capsys, lambda a: main('distilled', a), _distill(data, tmp_path / 'logs', *teacher))
+    assert expected in err
+    err = _fails(capsys, pipeline.main, _distill(data, tmp_path / 'logs', *teacher, '--out', str(tmp_path / 'out')))
+    assert expected in err
+    assert not (tmp_path / 'logs').exists() or not list((tmp_path / 'logs').iterdir())
+
+
 def test_diverged_teacher_is_not_a_teacher(tmp_path, capsys, image_folder, teacher_run):
     """
     A finished teacher run whose weights are not finite (saved by a trainer
