@@ -306,9 +306,12 @@ def _train_epochs(c: Configs, record: RunRecord, data: CIFAR10, train_split: Spl
         # A loss or a weight that is not a finite number ends the run
         # here, before anything of this epoch is saved
         if not _weights_are_finite(model):
+            # End the progress line, so that the message starts a line of its own
+            tracker.new_line()
+            kept = (f'The checkpoint of epoch {record.epoch} is kept' if record.epoch
+                    else 'Nothing was saved (this was its first epoch)')
             raise Diverged(f'{record.name} run {record.uuid} diverged in epoch {epoch + 1}: the loss or the '
-                           f'weights are no longer finite numbers. The checkpoint of epoch {record.epoch} '
-                           f'is kept; try a lower --learning-rate.')
+                           f'weights are no longer finite numbers. {kept}; try a lower --learning-rate.')
         record.train_seconds += time.perf_counter() - started
         # The images trained on: fewer than a batch, when that is all there is
         record.images += min(batches_per_epoch * c.batch_size, len(train_split.labels))

@@ -225,3 +225,19 @@ def test_divergence_from_the_command_line(tmp_path, capsys, image_folder):
     assert 'diverged in epoch 3' in err and 'The checkpoint of epoch 2 is kept' in err
     [record] = find_runs(str(tmp_path), 'small-smoke')
     assert not record.finished
+
+
+def test_divergence_message_is_a_line_of_its_own(tmp_path, capsys, image_folder, monkeypatch):
+    """
+    Diverging in the first epoch (made so by the weights' check): the
+    progress line is ended before the message, which says that nothing was
+    saved rather than naming a checkpoint of epoch 0.
+    """
+    monkeypatch.setattr(trainer, '_weights_are_finite', lambda model: False)
+    with pytest.raises(SystemExit) as exit_:
+        main('small', _distill(image_folder, tmp_path))
+    assert exit_.value.code == 1
+    captured = capsys.readouterr()
+    assert 'diverged in epoch 1' in captured.err and 'Nothing was saved' in captured.err
+    assert 'checkpoint' not in captured.err
+    assert captured.out.endswith('\n')
