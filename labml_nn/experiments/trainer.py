@@ -65,8 +65,8 @@ from torch import nn
 from labml_nn.experiments import distributed
 from labml_nn.experiments.data import (CIFAR10, DataError, Split, augment, load_cifar10, normalize,
                                        split_train, write_atomic)
-from labml_nn.experiments.runs import (WEIGHTS, RunRecord, checkpoint_path, find_earlier_run, load_checkpoint,
-                                       run_key, run_lock)
+from labml_nn.experiments.runs import (WEIGHTS, RunRecord, checkpoint_path, find_earlier_run, identity_lock,
+                                       load_checkpoint, run_key, run_lock)
 
 
 class Configs(BaseConfigs):
@@ -210,11 +210,18 @@ def _find_run(settings: Dict[str, Any], fingerprint: str, key: str, fresh: bool,
     checkpoint to resume from (`None` for a new run), its lock entered in `lock`.
     """
     name, logs_dir = experiment_name(settings), settings['logs_dir']
-    earlier = None if fresh else find_earlier_run(logs_dir, name, key, fingerprint)
-    if earlier is not None and earlier.finished:
-        print(f'{name} seed {earlier.seed}: reusing the finished run {earlier.uuid}')
-        return earlier
-    uuid = earlier.uuid if earlier else experiment.generate_uuid()
+    if fresh:
+        earlier, uuid = None, experiment.generate_uuid()
+    else:
+        # Another command with these settings on this data waits here until this one ends
+        identity = lock.enter_context(identity_lock(logs_dir, name, key, fingerprint))
+        earlier = find_earlier_run(logs_dir, name, key, fingerprint)
+        if earlier is not None and earlier.finished:
+            print(f'{name} seed {earlier.seed}: reusing the finished run {earlier.uuid}')
+            return earlier
+        uuid = earlier.uuid if earlier else (_unsaved_run(logs_dir, name, identity.last_run())
+                                             or experiment.generate_uuid())
+        identity.claim(uuid)
     lock.enter_context(run_lock(Path(logs_dir) / name / uuid, f'Run {uuid} of {name}'))
     # Read the checkpoint again under the lock: the process that held it
     # may have trained more epochs, or finished, since it was looked up
@@ -223,6 +230,18 @@ def _find_run(settings: Dict[str, Any], fingerprint: str, key: str, fresh: bool,
         print(f'{name} seed {resume["seed"]}: reusing the finished run {uuid}')
         return RunRecord.from_checkpoint(resume, earlier.path)
     return uuid, resume
+
+
+def _unsaved_run(logs_dir: str, name: str, uuid: Optional[str]) -> Optional[str]:
+    """
+    `uuid`, the run the last command with these settings started, when its
+    folder is there without a checkpoint: that command was killed (or
+    diverged) before its first one, and the new run takes the folder over.
+    """
+    if uuid is None or not (Path(logs_dir) / name / uuid).is_dir() or checkpoint_path(logs_dir, name, uuid).exists():
+        return None
+    print(f'{name}: run {uuid} ended before its first checkpoint; starting again in its folder')
+    return uuid
 
 
 def _train_run(c: Configs, settings: Dict[str, Any], data: CIFAR10, key: str, uuid: str, checkpoint: Path,
