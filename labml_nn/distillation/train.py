@@ -49,7 +49,7 @@ from labml_nn.distillation.teacher import TeacherNotFound, find_teacher, load_te
 from labml_nn.experiments import distributed
 from labml_nn.experiments.data import DataError, load_cifar10
 from labml_nn.experiments.runs import RunBusy
-from labml_nn.experiments.trainer import Configs, Diverged, Interrupted, default_device, train
+from labml_nn.experiments.trainer import CannotSave, Configs, Diverged, Interrupted, default_device, train
 
 # ## The commands
 #
@@ -373,7 +373,7 @@ def command_errors():
     except (DataError, TeacherNotFound, CannotWrite, RunBusy, distributed.DistributedError) as e:
         print(f'error: {e}', file=sys.stderr)
         sys.exit(2)
-    except Diverged as e:
+    except (Diverged, CannotSave) as e:
         print(f'error: {e}', file=sys.stderr)
         sys.exit(1)
     except torch.distributed.DistError as e:

@@ -52,6 +52,7 @@ and writes labml's files and the checkpoints; the other processes get its
 decision and wait for its writing at a barrier.
 """
 
+import shutil
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -308,7 +309,33 @@ def _train_run(c: Configs, settings: Dict[str, Any], data: CIFAR10, key: str, uu
     except KeyboardInterrupt:
         # labml has marked the run interrupted; the checkpoint holds the epochs done
         raise Interrupted(record.epoch) from None
+    except OSError as e:
+        # On a full disk labml's own last write, as the run ends, fails too:
+        # the checkpoint's message, not a chain of tracebacks
+        cause = e.__context__
+        while cause is not None and not isinstance(cause, CannotSave):
+            cause = cause.__context__
+        if cause is not None:
+            raise cause from None
+        raise CannotSave(f'cannot write to the run folder {checkpoint.parent.parent}: {e.strerror or e}') from None
     return record
+
+
+def save_checkpoint(path: Path, state: Dict[str, Any], epoch: int):
+    """
+    Write the checkpoint of `epoch` to `path`, or stop with one message that
+    says why. Written to a temporary file then renamed, a failed write (a
+    full disk) leaves the previous checkpoint as it was.
+    """
+    try:
+        write_atomic(path, lambda tmp: torch.save(state, tmp))
+    except (OSError, RuntimeError) as e:
+        # `torch.save` reports a full disk as a `RuntimeError` of its stream
+        reason = e.strerror if isinstance(e, OSError) else 'the write failed'
+        kept = f'the checkpoint of epoch {epoch - 1} is kept' if epoch > 1 else 'nothing was saved'
+        free = shutil.disk_usage(path.parent).free / 2 ** 20
+        raise CannotSave(f'cannot write the checkpoint of epoch {epoch} to {path}: {reason} ({free:.0f} MiB free '
+                         f'there); {kept}. Free some space and run the same command to resume.') from None
 
 
 def _train_epochs(c: Configs, record: RunRecord, data: CIFAR10, train_split: Split, valid_split: Split,
@@ -353,7 +380,7 @@ def _train_epochs(c: Configs, record: RunRecord, data: CIFAR10, train_split: Spl
             saved = record.fields() | dict(zip(WEIGHTS, (
                 model.state_dict(), optimizer.state_dict(), scheduler.state_dict(),
                 {'augment': generator.get_state(), 'torch': torch.get_rng_state()})))
-            write_atomic(record.path, lambda tmp: torch.save(saved, tmp))
+            save_checkpoint(record.path, saved, record.epoch)
         distributed.barrier()
         tracker.new_line()
 
@@ -510,6 +537,12 @@ def _optimizer(c: Configs):
         return torch.optim.Adam(c.model.parameters(), lr=c.learning_rate, weight_decay=c.weight_decay)
     return torch.optim.SGD(c.model.parameters(), lr=c.learning_rate, momentum=0.9, nesterov=True,
                            weight_decay=c.weight_decay)
+
+
+class CannotSave(Exception):
+    """
+    A checkpoint or the run's files could not be written (a full disk).
+    """
 
 
 class Diverged(Exception):

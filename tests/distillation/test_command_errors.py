@@ -241,3 +241,32 @@ def test_divergence_message_is_a_line_of_its_own(tmp_path, capsys, image_folder,
     assert 'diverged in epoch 1' in captured.err and 'Nothing was saved' in captured.err
     assert 'checkpoint' not in captured.err
     assert captured.out.endswith('\n')
+
+
+def test_a_full_disk_while_saving_is_one_message(tmp_path, capsys, image_folder, monkeypatch):
+    """
+    The disk fills up during the second epoch's checkpoint: `torch.save`
+    fails (as it does, with a `RuntimeError` of its stream), and so does
+    labml's own last write as the run ends. One message, the first epoch's
+    checkpoint kept whole, no temporary file left.
+    """
+    from labml.internal.experiment import Experiment
+    saves = []
+    real_save = torch.save
+
+    def save(state, path, *args, **kwargs):
+        saves.append(path)
+        if len(saves) == 2:
+            raise RuntimeError('basic_ios::clear: iostream error')
+        return real_save(state, path, *args, **kwargs)
+
+    def finish(*args, **kwargs):
+        raise OSError(28, 'No space left on device')
+
+    monkeypatch.setattr(torch, 'save', save)
+    monkeypatch.setattr(Experiment, 'finish', finish)
+    err = _fails(capsys, lambda a: main('small', a), _distill(image_folder, tmp_path), status=1)
+    assert err.count('error:') == 1 and 'cannot write the checkpoint of epoch 2' in err
+    assert 'the checkpoint of epoch 1 is kept' in err
+    [record] = find_runs(str(tmp_path), 'small-smoke')
+    assert record.epoch == 1 and not list(tmp_path.rglob('*.tmp'))
