@@ -58,6 +58,7 @@ import argparse
 import dataclasses
 import json
 import multiprocessing
+import os
 import platform
 import signal
 import statistics
@@ -183,6 +184,9 @@ def main(argv=None):
         parser.error(problem)
     if args.jobs > 1 and distributed.world().size > 1:
         parser.error('--jobs is for one process: under torchrun every run already trains on all the processes')
+    if args.jobs > cpu_cores():
+        parser.error(f'--jobs {args.jobs} is more than the {cpu_cores()} CPU cores this process may use: the runs '
+                     f'would only take turns. Use --jobs {cpu_cores()} or less')
     out = Path(args.out)
     with command_errors():
         # Every run's batch (the profile's) must divide among the processes
@@ -287,7 +291,7 @@ def run_study(args: argparse.Namespace) -> Dict[str, Any]:
         runs.append(results_row(variant.model, variant.name, record) | judge.of_student(record))
     say(f'{args.study}: {len(students)} student runs in {(time.perf_counter() - started) / 60:.1f} minutes, '
         f'measures included, the teacher\'s training not (finished runs are reused, not timed again)')
-    return {'study': args.study, 'profile': args.profile, 'machine': machine(judge.device, args.jobs),
+    return {'study': args.study, 'profile': args.profile, 'machine': machine(judge.device, min(args.jobs, len(students))),
             'classes': data.classes, 'omitted_class': omit or None, 'distilled_settings': distilled,
             'variants': [dataclasses.asdict(v) for v in variants],
             'runs': runs, 'summary': summarize(runs, variants)}
@@ -313,17 +317,26 @@ def train_students(tasks: List[Tuple[str, str, Dict[str, Any]]], data: CIFAR10, 
     `LOGS/pipeline-jobs.log`; Ctrl-C stops them all, and the same command
     resumes their runs.
     """
-    # The progress lines count stages, the teacher's first
-    stages = len(tasks) + 1
-    if jobs == 1:
+    # The progress lines count stages, the teacher's first; never more workers than runs
+    stages, jobs = len(tasks) + 1, min(jobs, len(tasks))
+    if jobs <= 1:
         records = []
         for stage, (label, model, settings) in enumerate(tasks, start=2):
             say(f'[{stage}/{stages}] {label}')
             records.append(train(configs_for(model), settings, data))
         return records
+    warn_about_memory(jobs, data)
     threads, log = threads_per_run(jobs), logs_dir / 'pipeline-jobs.log'
     say(f'{len(tasks)} student runs, {jobs} side by side on {threads} thread(s) each; their output goes to {log}')
-    pool = multiprocessing.get_context('spawn').Pool(jobs, _start_worker, (threads, str(log)))
+    # The workers are started with Ctrl-C ignored, which they keep from their
+    # first instruction (a Ctrl-C while one was still starting printed its
+    # traceback); this process stops them. (A Ctrl-C in the milliseconds
+    # that starting them takes is lost: press it again.)
+    ctrl_c = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        pool = multiprocessing.get_context('spawn').Pool(jobs, _start_worker, (threads, str(log)))
+    finally:
+        signal.signal(signal.SIGINT, ctrl_c)
     finished = {}
     try:
         for i, record in pool.imap_unordered(_train_task, enumerate(tasks)):
@@ -337,6 +350,44 @@ def train_students(tasks: List[Tuple[str, str, Dict[str, Any]]], data: CIFAR10, 
         pool.close()
         pool.join()
     return [finished[i] for i in range(len(tasks))]
+
+
+def cpu_cores() -> int:
+    """
+    The CPU cores this process may run on.
+    """
+    return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
+
+
+# The memory one run side by side takes besides its copies of the images:
+# the small command's peak resident memory, 1.1 GB, measured on the smoke
+# profile (PyTorch and labml are most of it)
+RUN_MEMORY = 1.1e9
+
+
+def available_memory() -> Optional[float]:
+    """
+    The bytes of memory available for new processes, where Linux says (`MemAvailable`).
+    """
+    try:
+        for line in Path('/proc/meminfo').read_text().splitlines():
+            if line.startswith('MemAvailable:'):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def warn_about_memory(jobs: int, data: CIFAR10):
+    """
+    Say so when `jobs` runs side by side, each with its own copy of the data
+    (loaded, then split: about three copies of the training images), would
+    need more memory than is available.
+    """
+    needed, available = jobs * (RUN_MEMORY + 3 * data.train.images.nbytes), available_memory()
+    if available is not None and needed > available:
+        say(f'warning: {jobs} runs side by side need about {needed / 1e9:.1f} GB of memory, and '
+            f'{available / 1e9:.1f} GB is available; with fewer --jobs they would not swap')
 
 
 def threads_per_run(jobs: int) -> int:

@@ -270,3 +270,40 @@ def test_a_full_disk_while_saving_is_one_message(tmp_path, capsys, image_folder,
     assert 'the checkpoint of epoch 1 is kept' in err
     [record] = find_runs(str(tmp_path), 'small-smoke')
     assert record.epoch == 1 and not list(tmp_path.rglob('*.tmp'))
+
+
+def test_ctrl_c_while_the_workers_start(tmp_path, image_folder, teacher_run):
+    """
+    Ctrl-C (SIGINT to the command's process group, as a terminal sends it)
+    as the workers are still starting: one line, status 130, no worker's
+    traceback, and no process of the group left a few seconds later.
+    """
+    import signal
+    import subprocess
+    import sys
+    import time
+    argv = [sys.executable, '-m', 'labml_nn.distillation.pipeline', *_distill(
+        image_folder, tmp_path / 'logs', '--teacher', str(teacher_run['path']), '--out', str(tmp_path / 'out'),
+        '--jobs', '2', '--seeds', '2')]
+    out = tmp_path / 'out.txt'
+    # A process started by a shell in the background ignores SIGINT; a terminal's command does not
+    command = subprocess.Popen(argv, cwd=tmp_path, stdout=out.open('w'), stderr=subprocess.PIPE, text=True,
+                               start_new_session=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        while 'side by side' not in out.read_text() and command.poll() is None:
+            time.sleep(0.1)
+        # The workers take seconds to start
+        time.sleep(0.3)
+        os.killpg(command.pid, signal.SIGINT)
+        _, err = command.communicate(timeout=60)
+    finally:
+        if command.poll() is None:
+            command.kill()
+    assert command.returncode == 130 and err.strip() == 'interrupted; run the same command to resume', err
+    for _ in range(50):
+        if subprocess.run(['pgrep', '-g', str(command.pid)], capture_output=True).returncode != 0:
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail('processes of the command are still running 10 s after it ended')

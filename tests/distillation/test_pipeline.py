@@ -361,3 +361,55 @@ def test_settings_that_do_not_fit_the_data_stop_the_study_before_the_teacher(tmp
     assert exit_.value.code == 2
     assert '--batch-size 8 is more than the 4 images there are to train on' in capsys.readouterr().err
     assert not (tmp_path / 'logs' / 'large-smoke').exists()
+
+
+def test_never_more_workers_than_runs(tmp_path, image_folder, teacher_run, monkeypatch, capsys):
+    """
+    `--jobs 8` on a machine with 8 cores (as far as the study knows) and 2
+    runs starts 2 workers; with less memory than 2 workers need, it says so
+    with the numbers.
+    """
+    monkeypatch.setattr(pipeline, 'cpu_cores', lambda: 8)
+    monkeypatch.setattr(pipeline, 'available_memory', lambda: 1e9)
+    out, logs = tmp_path / 'out', tmp_path / 'logs'
+    pipeline.main(['--data-dir', str(image_folder), '--profile', 'smoke', '--out', str(out), '--logs-dir', str(logs),
+                   '--device', 'cpu', '--teacher', str(teacher_run['path']), '--jobs', '8'])
+    printed = capsys.readouterr().out
+    assert '2 student runs, 2 side by side' in printed
+    assert 'warning: 2 runs side by side need about 2.2 GB of memory, and 1.0 GB is available' in printed
+    assert json.loads((out / 'results.json').read_text())['machine'].endswith(
+        f'2 runs side by side, torch {torch.__version__}')
+
+
+def test_more_jobs_than_cores_is_refused(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(pipeline, 'cpu_cores', lambda: 2)
+    with pytest.raises(SystemExit) as exit_:
+        pipeline.main(['--out', str(tmp_path / 'out'), '--logs-dir', str(tmp_path / 'logs'), '--jobs', '100'])
+    assert exit_.value.code == 2
+    assert '--jobs 100 is more than the 2 CPU cores this process may use' in capsys.readouterr().err
+    assert not (tmp_path / 'out').exists() and not (tmp_path / 'logs').exists()
+
+
+def test_workers_are_started_with_ctrl_c_ignored(tmp_path, cifar_data, monkeypatch):
+    """
+    A process started while Ctrl-C is ignored ignores it from its first
+    instruction on, before Python is even up: so the workers are started
+    with it ignored, and this process handles it again right after.
+    """
+    import signal
+
+    class Started(Exception):
+        pass
+
+    seen = []
+
+    class Context:
+        def Pool(self, *args, **kwargs):
+            seen.append(signal.getsignal(signal.SIGINT))
+            raise Started
+
+    monkeypatch.setattr(pipeline.multiprocessing, 'get_context', lambda method: Context())
+    tasks = [('a', 'small', {}), ('b', 'small', {})]
+    with pytest.raises(Started):
+        pipeline.train_students(tasks, cifar_data, 2, tmp_path)
+    assert seen == [signal.SIG_IGN] and signal.getsignal(signal.SIGINT) is signal.default_int_handler
