@@ -10,6 +10,7 @@ All data is made inside the tests; nothing is downloaded.
 
 import os
 import pickle
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -140,6 +141,43 @@ def test_cache_written_beside_the_data_and_reused(tmp_path, make_image_folder, m
     assert len(third.train.labels) == len(first.train.labels) + 1
     assert len(list((root / '.cache').glob('train-*.pt'))) == 2
     assert not list((root / '.cache').glob('*.tmp'))
+
+
+def test_content_changed_with_the_same_size_and_time_is_noticed(tmp_path, make_image_folder):
+    """
+    A JPEG's bytes changed in place, with its size and modification time as
+    they were: a new fingerprint, and the new pixels, not the cached ones.
+    """
+    root = _small_folder(tmp_path, make_image_folder)
+    first = load_cifar10(str(root), download=False)
+    jpeg = root / 'train' / 'a' / 'train_001.jpg'
+    stat = jpeg.stat()
+    content = bytearray(jpeg.read_bytes())
+    # A byte of the compressed pixels, well inside the scan and before its end marker
+    content[-40] ^= 0x55
+    jpeg.write_bytes(bytes(content))
+    os.utime(jpeg, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert jpeg.stat().st_size == stat.st_size and jpeg.stat().st_mtime_ns == stat.st_mtime_ns
+    second = load_cifar10(str(root), download=False)
+    assert second.fingerprint != first.fingerprint
+    assert not torch.equal(second.train.images, first.train.images)
+
+
+def test_a_copy_of_the_data_has_the_same_fingerprint(tmp_path, make_image_folder, monkeypatch):
+    """
+    `cp -r` (new modification times, the cache copied along): the same
+    fingerprint, so the runs on the data are found again, and the copied
+    cache is used, not decoded again.
+    """
+    root = _small_folder(tmp_path, make_image_folder, test=1)
+    first = load_cifar10(str(root), download=False)
+    copy = tmp_path / 'copy'
+    shutil.copytree(root, copy, copy_function=shutil.copy)
+    monkeypatch.setattr(data_module, '_decode', lambda path: pytest.fail(f'decoded {path} again'))
+    copied = load_cifar10(str(copy), download=False)
+    assert copied.fingerprint == first.fingerprint
+    assert torch.equal(copied.train.images, first.train.images)
+    assert len(list((copy / '.cache').glob('train-*.pt'))) == 1
 
 
 def test_damaged_cache_is_replaced(tmp_path, make_image_folder):
