@@ -18,8 +18,8 @@ own files the trainer keeps two there:
 * `run.lock`, a file the training process holds an operating-system lock on
   (`fcntl.flock`) for as long as it trains the run.
 
-and one more lock for each identity (below), `LOGS/.locks/`, held from
-before a run is looked up until it ends.
+The trainer also holds a lock on each run's [identity](#identity), in
+`LOGS/.locks/`, from before the run is looked up until it ends.
 
 A run is found again by its *key*, a hash of every setting that changes the
 result, and by the *fingerprint* of the data it was trained on: running the
@@ -243,6 +243,8 @@ class RunIdentity:
 @contextmanager
 def identity_lock(logs_dir: str, name: str, key: str, data_fingerprint: str) -> Iterator[RunIdentity]:
     """
+    <a id="identity"></a>
+
     ## One process per identity
 
     The run lock above is taken once a run has a folder, and a run is found

@@ -61,6 +61,7 @@ from typing import Any, Dict, Optional, Tuple, Union
 import torch
 from labml import experiment, lab, monit, tracker
 from labml.configs import BaseConfigs, option
+from labml.internal.experiment import experiment_singleton
 from torch import nn
 
 from labml_nn.experiments import distributed
@@ -263,8 +264,10 @@ def _train_run(c: Configs, settings: Dict[str, Any], data: CIFAR10, key: str, uu
     if distributed.is_main():
         experiment.create(name=name, uuid=uuid, writers={'screen', 'file'})
     else:
-        # The other processes compute the same configurations and write nothing
+        # The other processes compute the same configurations and write
+        # nothing; given their rank, labml leaves the line naming the run to rank 0
         experiment.evaluate()
+        experiment_singleton().run.distributed_rank = distributed.world().rank
     # Seed before the model is made, so that its initial weights are the seed's
     torch.manual_seed(settings.get('seed', 0))
     # The model's outputs are the data's classes; with several processes,
