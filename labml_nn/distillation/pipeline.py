@@ -73,7 +73,7 @@ import torch
 
 from labml_nn.distillation import dark_knowledge
 from labml_nn.distillation.teacher import find_teacher, load_teacher_for
-from labml_nn.distillation.train import (COMMANDS, OPTIONS, PROFILES, add_options, check_writable,
+from labml_nn.distillation.train import (COMMANDS, OPTIONS, PROFILES, add_options, check_writable, command_class,
                                          command_errors, configs_for, distillation_problem, positive,
                                          profile_settings)
 from labml_nn.experiments import distributed
@@ -269,7 +269,7 @@ def run_study(args: argparse.Namespace) -> Dict[str, Any]:
             settings |= distilled
         tasks.append((f'{variant.name} seed {seed}', variant.model, settings))
     for _, model, settings in [('teacher', 'large', teacher_settings)] + tasks:
-        check_settings(COMMANDS[model]['configs'], settings, data)
+        check_settings(command_class(model, 'configs'), settings, data)
 
     # The teacher: the one named, or one trained with seed 0 and shared by every seed
     if teacher_path:
@@ -483,7 +483,7 @@ class Measures:
         """
         if not self.active:
             return {}
-        model = COMMANDS[record.model_name]['model'](len(self.classes))
+        model = command_class(record.model_name, 'model')(len(self.classes))
         model.load_state_dict(load_checkpoint(record.path, mmap=True)['model'])
         student = {name: logits(model, split, self.device) for name, split in self.splits.items()}
         valid = self.splits['valid'].labels

@@ -104,7 +104,7 @@ def test_diverged_teacher_is_not_a_teacher(tmp_path, capsys, image_folder, teach
     A finished teacher run whose weights are not finite (saved by a trainer
     without the divergence check) is found neither as `latest` nor by path.
     """
-    from labml_nn.distillation.train import TeacherNotFound, find_teacher
+    from labml_nn.distillation.teacher import TeacherNotFound, find_teacher
     import shutil
     logs = tmp_path / 'logs'
     shutil.copytree(teacher_run['logs_dir'], logs)

@@ -159,6 +159,34 @@ def test_help_of_every_command(fresh_interpreters):
         assert err == '', module
 
 
+@pytest.mark.parametrize('module', ['labml_nn.distillation.large', 'labml_nn.distillation.small',
+                                    'labml_nn.distillation'])
+def test_help_does_not_import_pytorch(module):
+    """
+    `--help` answers without importing PyTorch, which takes seconds: the
+    commands import it only once they run.
+    """
+    script = (f'import runpy, sys\nsys.argv = [{module!r}, "--help"]\n'
+              f'try:\n    runpy.run_module({module!r}, run_name="__main__", alter_sys=True)\n'
+              f'except SystemExit:\n    pass\n'
+              f'print("torch imported" if "torch" in sys.modules else "torch not imported", file=sys.stderr)')
+    result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, timeout=120)
+    assert result.stdout.startswith(f'usage: python -m {module} '), result.stderr
+    assert result.stderr.strip() == 'torch not imported'
+
+
+@pytest.mark.parametrize('model_name', ['large', 'small', 'distilled'])
+def test_the_help_shows_the_configurations_defaults(model_name):
+    """
+    The defaults `--help` reads from the source are the configurations' own.
+    """
+    from labml_nn.distillation.train import options, written_defaults
+    written, configs = written_defaults(model_name), configs_for(model_name)
+    for name in options(model_name):
+        if name != 'device':
+            assert written[name] == getattr(configs, name), name
+
+
 def test_valid_size_too_large_is_a_message(tmp_path, image_folder, capsys):
     with pytest.raises(SystemExit) as exit_:
         main('small', ['--data-dir', str(image_folder), '--logs-dir', str(tmp_path), '--profile', 'smoke',
