@@ -291,7 +291,8 @@ def run_study(args: argparse.Namespace) -> Dict[str, Any]:
         runs.append(results_row(variant.model, variant.name, record) | judge.of_student(record))
     say(f'{args.study}: {len(students)} student runs in {(time.perf_counter() - started) / 60:.1f} minutes, '
         f'measures included, the teacher\'s training not (finished runs are reused, not timed again)')
-    return {'study': args.study, 'profile': args.profile, 'machine': machine(judge.device, min(args.jobs, len(students))),
+    side_by_side = min(args.jobs, len(students))
+    return {'study': args.study, 'profile': args.profile, 'machine': machine(judge.device, side_by_side),
             'classes': data.classes, 'omitted_class': omit or None, 'distilled_settings': distilled,
             'variants': [dataclasses.asdict(v) for v in variants],
             'runs': runs, 'summary': summarize(runs, variants)}
