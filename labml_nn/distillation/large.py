@@ -23,6 +23,14 @@ python -m labml_nn.distillation.large --data-dir DIR
 The distillation run finds the newest trained teacher with `--teacher latest`.
 """
 
+# Run as a command, this module hands over to the command line before its
+# own imports, which import PyTorch and take seconds: `--help` answers at
+# once. The command imports this module again, as a module, for its classes.
+if __name__ == '__main__':
+    from labml_nn.distillation.train import main
+    main('large')
+    raise SystemExit
+
 from labml_nn.experiments.cifar10 import CIFAR10VGGModel
 from labml_nn.experiments.trainer import Configs
 
@@ -47,7 +55,3 @@ class LargeConfigs(Configs):
     """
     model_class = LargeModel
 
-
-if __name__ == '__main__':
-    from labml_nn.distillation.train import main
-    main('large')

@@ -59,6 +59,7 @@ import argparse
 import dataclasses
 import json
 import multiprocessing
+import os
 import platform
 import shlex
 import signal
@@ -74,13 +75,14 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import torch
 
 from labml_nn.distillation import dark_knowledge
-from labml_nn.distillation.teacher import find_teacher, load_teacher
-from labml_nn.distillation.train import (COMMANDS, OPTIONS, PROFILES, add_options, check_writable,
-                                         command_errors, configs_for, positive, profile_settings)
+from labml_nn.distillation.teacher import find_teacher, load_teacher_for
+from labml_nn.distillation.train import (COMMANDS, OPTIONS, PROFILES, add_options, check_writable, command_class,
+                                         command_errors, configs_for, distillation_problem, positive,
+                                         profile_settings)
 from labml_nn.experiments import distributed
 from labml_nn.experiments.data import CIFAR10, DataError, Split, load_cifar10, normalize, split_train, write_atomic
 from labml_nn.experiments.runs import RunRecord, load_checkpoint
-from labml_nn.experiments.trainer import default_device, eval_batch_size, train
+from labml_nn.experiments.trainer import check_settings, default_device, eval_batch_size, train
 
 # The settings the study's command line can change for all its runs at once
 SHARED = ['valid_size', 'device', 'compile']
@@ -180,8 +182,14 @@ def main(argv=None):
     for name in distilled_settings(args):
         if any(name in variant.settings for variant in STUDIES[args.study](DEFAULT_OMITTED)):
             parser.error(f"--{name.replace('_', '-')} is what --study {args.study} varies; leave it out")
+    problem = distillation_problem(profile_settings(args.profile, 'distilled') | distilled_settings(args))
+    if problem:
+        parser.error(problem)
     if args.jobs > 1 and distributed.world().size > 1:
         parser.error('--jobs is for one process: under torchrun every run already trains on all the processes')
+    if args.jobs > cpu_cores():
+        parser.error(f'--jobs {args.jobs} is more than the {cpu_cores()} CPU cores this process may use: the runs '
+                     f'would only take turns. Use --jobs {cpu_cores()} or less')
     out = Path(args.out)
     with command_errors():
         # Every run's batch (the profile's) must divide among the processes
@@ -268,40 +276,48 @@ def run_study(args: argparse.Namespace) -> Dict[str, Any]:
     common |= {name: getattr(args, name) for name in SHARED if getattr(args, name) is not None}
     # A teacher that is named must exist, which is known before the data is read
     teacher_path = find_teacher(args.teacher, args.logs_dir, args.profile) if args.teacher else None
-    # Load the data once for every run
+    # Load the data once for every run; a named teacher must fit it
     data = load_cifar10(args.data_dir)
+    if teacher_path:
+        load_teacher_for(teacher_path, data.classes)
     omit = class_name(args.omit or DEFAULT_OMITTED, data.classes) if args.study == 'omitted-class' else ''
     variants = STUDIES[args.study](omit)
     students = [(variant, seed) for seed in range(args.seeds) for variant in variants]
     stages = 1 + len(students)
-
-    # The teacher: the one named, or one trained with seed 0 and shared by every seed
-    if teacher_path:
-        # It must fit the data before any training starts
-        load_teacher(teacher_path, len(data.classes))
-        teacher = RunRecord.from_checkpoint(load_checkpoint(teacher_path, mmap=True), teacher_path)
-    else:
-        say(f'[1/{stages}] large teacher')
-        teacher = train(configs_for('large'), profile_settings(args.profile, 'large') | common, data)
-    # The study's time starts once the teacher is there
-    started = time.perf_counter()
-    judge = Measures(args, data, teacher, omit)
-    runs = [results_row('large', 'large', teacher) | judge.of_teacher()]
-
-    # The students, in order of seed, `--jobs` of them side by side
+    # Every run's settings, the teacher's first, must fit the data before any of them trains
+    teacher_settings = profile_settings(args.profile, 'large') | common
     tasks = []
     distilled = distilled_settings(args)
     for variant, seed in students:
         settings = profile_settings(args.profile, variant.model) | common | {'seed': seed} | variant.settings
         if COMMANDS[variant.model]['teacher']:
-            settings |= distilled | {'teacher': str(teacher.path)}
+            settings |= distilled
         tasks.append((f'{variant.name} seed {seed}', variant.model, settings))
+    for _, model, settings in [('teacher', 'large', teacher_settings)] + tasks:
+        check_settings(command_class(model, 'configs'), settings, data)
+
+    # The teacher: the one named, or one trained with seed 0 and shared by every seed
+    if teacher_path:
+        teacher = RunRecord.from_checkpoint(load_checkpoint(teacher_path, mmap=True), teacher_path)
+    else:
+        say(f'[1/{stages}] large teacher')
+        teacher = train(configs_for('large'), teacher_settings, data)
+    # The study's time starts once the teacher is there
+    started = time.perf_counter()
+    judge = Measures(args, data, teacher, omit)
+    runs = [results_row('large', 'large', teacher) | judge.of_teacher()]
+
+    # The students, in order of seed, `--jobs` of them side by side; the distilled ones learn from the teacher
+    for _, model, settings in tasks:
+        if COMMANDS[model]['teacher']:
+            settings['teacher'] = str(teacher.path)
     records = train_students(tasks, data, args.jobs, Path(args.logs_dir))
     for (variant, seed), record in zip(students, records):
         runs.append(results_row(variant.model, variant.name, record) | judge.of_student(record))
     say(f'{args.study}: {len(students)} student runs in {(time.perf_counter() - started) / 60:.1f} minutes, '
         f'measures included, the teacher\'s training not (finished runs are reused, not timed again)')
-    return {'study': args.study, 'profile': args.profile, 'machine': machine(judge.device, args.jobs),
+    side_by_side = min(args.jobs, len(students))
+    return {'study': args.study, 'profile': args.profile, 'machine': machine(judge.device, side_by_side),
             'classes': data.classes, 'omitted_class': omit or None, 'distilled_settings': distilled,
             'variants': [dataclasses.asdict(v) for v in variants],
             'runs': runs, 'summary': summarize(runs, variants)}
@@ -327,17 +343,26 @@ def train_students(tasks: List[Tuple[str, str, Dict[str, Any]]], data: CIFAR10, 
     `LOGS/pipeline-jobs.log`; Ctrl-C stops them all, and the same command
     resumes their runs.
     """
-    # The progress lines count stages, the teacher's first
-    stages = len(tasks) + 1
-    if jobs == 1:
+    # The progress lines count stages, the teacher's first; never more workers than runs
+    stages, jobs = len(tasks) + 1, min(jobs, len(tasks))
+    if jobs <= 1:
         records = []
         for stage, (label, model, settings) in enumerate(tasks, start=2):
             say(f'[{stage}/{stages}] {label}')
             records.append(train(configs_for(model), settings, data))
         return records
+    warn_about_memory(jobs, data)
     threads, log = threads_per_run(jobs), logs_dir / 'pipeline-jobs.log'
     say(f'{len(tasks)} student runs, {jobs} side by side on {threads} thread(s) each; their output goes to {log}')
-    pool = multiprocessing.get_context('spawn').Pool(jobs, _start_worker, (threads, str(log)))
+    # The workers are started with Ctrl-C ignored, which they keep from their
+    # first instruction (a Ctrl-C while one was still starting printed its
+    # traceback); this process stops them. (A Ctrl-C in the milliseconds
+    # that starting them takes is lost: press it again.)
+    ctrl_c = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        pool = multiprocessing.get_context('spawn').Pool(jobs, _start_worker, (threads, str(log)))
+    finally:
+        signal.signal(signal.SIGINT, ctrl_c)
     finished = {}
     try:
         for i, record in pool.imap_unordered(_train_task, enumerate(tasks)):
@@ -351,6 +376,44 @@ def train_students(tasks: List[Tuple[str, str, Dict[str, Any]]], data: CIFAR10, 
         pool.close()
         pool.join()
     return [finished[i] for i in range(len(tasks))]
+
+
+def cpu_cores() -> int:
+    """
+    The CPU cores this process may run on.
+    """
+    return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
+
+
+# The memory one run side by side takes besides its copies of the images:
+# the small command's peak resident memory, 1.1 GB, measured on the smoke
+# profile (PyTorch and labml are most of it)
+RUN_MEMORY = 1.1e9
+
+
+def available_memory() -> Optional[float]:
+    """
+    The bytes of memory available for new processes, where Linux says (`MemAvailable`).
+    """
+    try:
+        for line in Path('/proc/meminfo').read_text().splitlines():
+            if line.startswith('MemAvailable:'):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def warn_about_memory(jobs: int, data: CIFAR10):
+    """
+    Say so when `jobs` runs side by side, each with its own copy of the data
+    (loaded, then split: about three copies of the training images), would
+    need more memory than is available.
+    """
+    needed, available = jobs * (RUN_MEMORY + 3 * data.train.images.nbytes), available_memory()
+    if available is not None and needed > available:
+        say(f'warning: {jobs} runs side by side need about {needed / 1e9:.1f} GB of memory, and '
+            f'{available / 1e9:.1f} GB is available; with fewer --jobs they would not swap')
 
 
 def threads_per_run(jobs: int) -> int:
@@ -427,7 +490,7 @@ class Measures:
         self.classes, self.omit = data.classes, omit
         self.active = distributed.is_main()
         if self.active:
-            model = load_teacher(teacher.path, len(data.classes))
+            model = load_teacher_for(teacher.path, data.classes)
             self.teacher = {name: logits(model, split, self.device) for name, split in self.splits.items()}
 
     def of_teacher(self) -> Dict[str, Any]:
@@ -446,7 +509,7 @@ class Measures:
         """
         if not self.active:
             return {}
-        model = COMMANDS[record.model_name]['model'](len(self.classes))
+        model = command_class(record.model_name, 'model')(len(self.classes))
         model.load_state_dict(load_checkpoint(record.path, mmap=True)['model'])
         student = {name: logits(model, split, self.device) for name, split in self.splits.items()}
         valid = self.splits['valid'].labels

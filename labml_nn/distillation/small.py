@@ -21,6 +21,14 @@ python -m labml_nn.distillation.small --data-dir DIR
 ```
 """
 
+# Run as a command, this module hands over to the command line before its
+# own imports, which import PyTorch and take seconds: `--help` answers at
+# once. The command imports this module again, as a module, for its classes.
+if __name__ == '__main__':
+    from labml_nn.distillation.train import main
+    main('small')
+    raise SystemExit
+
 from labml_nn.experiments.cifar10 import CIFAR10VGGModel
 from labml_nn.experiments.trainer import Configs
 
@@ -44,7 +52,3 @@ class SmallConfigs(Configs):
     """
     model_class = SmallModel
 
-
-if __name__ == '__main__':
-    from labml_nn.distillation.train import main
-    main('small')

@@ -14,10 +14,11 @@ a run id, or the path of a checkpoint. The teacher is never written into the
 code. Every way a named teacher can be wrong is found here, before any
 training, and said in one message: no such run, a file that is not a
 checkpoint, a student's checkpoint, weights that diverged, weights that do
-not fit the large model, or another number of classes than the data.
+not fit the large model, or other classes than the data's, by name or by order.
 """
 
 from pathlib import Path
+from typing import List
 
 from labml_nn.distillation.large import LargeModel
 from labml_nn.experiments.runs import RunRecord, find_runs, has_finite_weights, load_checkpoint
@@ -100,3 +101,20 @@ def load_teacher(path, classes: int) -> LargeModel:
         raise TeacherNotFound(f'the weights in {path} do not fit the large model; ' + '; '.join(problems))
     teacher.load_state_dict(weights)
     return teacher
+
+
+def load_teacher_for(path, classes: List[str]) -> LargeModel:
+    """
+    The teacher at `path`, for data whose class names are `classes`, in label
+    order. The checkpoint stores the names of the classes it was trained on:
+    a teacher trained with other names, or the same in another order, would
+    give soft targets for the wrong labels, so it is refused with both lists.
+    Another number of classes, or a checkpoint written before the names were
+    stored, is checked by `load_teacher`.
+    """
+    trained_on = load_checkpoint(path, mmap=True).get('classes') or []
+    if len(trained_on) == len(classes) and list(trained_on) != list(classes):
+        raise TeacherNotFound(f'the teacher {path} was trained on the classes {", ".join(trained_on)} and the '
+                              f'data has {", ".join(classes)} (in label order): a teacher must be trained on '
+                              f'data with the same classes')
+    return load_teacher(path, len(classes))

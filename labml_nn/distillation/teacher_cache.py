@@ -74,8 +74,10 @@ and precision that holds all its images: the cache of a whole transfer set
 serves a subset of it, such as the transfer set without one class of the
 omitted-class study. Only when none does is a cache built, with a progress
 bar, and written to a temporary file that is then renamed, so an interrupted
-build leaves no file. A file that cannot be read is an error that names it
-and says to delete it, and is never written over.
+build leaves no file. The file holds a checksum of its contents, checked
+each time it is read: a file that cannot be read, or whose bytes changed on
+the disk, is an error that names it and says to delete it, and is never
+written over.
 
 Under [torchrun](distributed.html), rank 0 alone reads the logs folder, as
 it does for checkpoints, and sends the cache it found to the other
@@ -285,17 +287,42 @@ def teacher_hash(teacher_path: str, bf16: bool) -> str:
     return f'{digest.hexdigest()[:16]}-{"bf16" if bf16 else "fp32"}'
 
 
+def checksum(cache: TeacherCache) -> str:
+    """
+    A hash of everything in the cache, stored in its file: bytes changed on
+    the disk, which a file format does not notice inside a tensor, change it.
+    """
+    digest = hashlib.sha256()
+    for name, tensor in cache._asdict().items():
+        digest.update(f'{name} {tensor.dtype} {tuple(tensor.shape)}'.encode())
+        digest.update(tensor.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def save_cache(path: Path, cache: TeacherCache):
+    """
+    Write the cache with its checksum, to a temporary file then renamed.
+    """
+    state = cache._asdict() | {'checksum': checksum(cache)}
+    write_atomic(path, lambda tmp: torch.save(state, tmp))
+
+
 def load_cache(path: Path) -> TeacherCache:
     """
-    A cache file as written, or an error that names it.
+    A cache file as written, or an error that names it: one that cannot be
+    read, or whose contents no longer match their checksum (a file written
+    before checksums were stored has none to check).
     """
     try:
         state = torch.load(path, map_location='cpu', weights_only=True)
         cache = TeacherCache(*(state[name] for name in TeacherCache._fields))
+        intact = state.get('checksum', checksum(cache)) == checksum(cache)
     except Exception:
-        raise TeacherCacheError(f'the teacher cache {path} cannot be read: it is damaged, or not a file '
-                                f'this program wrote. Delete it; the next run with --teacher-cache builds '
-                                f'it again.') from None
+        intact = False
+    if not intact:
+        raise TeacherCacheError(f'the teacher cache {path} is damaged (it cannot be read, or its contents do not '
+                                f'match their checksum), or it is not a file this program wrote. Delete it; the '
+                                f'next run with --teacher-cache builds it again.')
     return cache
 
 
@@ -354,7 +381,7 @@ def open_cache(c: Configs, teacher_path: str, images: torch.Tensor,
             cache = TeacherCache(keys, distinct, gathered(every_view_logits(c, teacher(), share)), weights)
             # Rank 0 writes the file, to a temporary file then renamed
             if distributed.is_main():
-                write_atomic(path, lambda tmp: torch.save(cache._asdict(), tmp))
+                save_cache(path, cache)
                 print(f'Teacher cache written to {path}')
     return cache.to(c.device)
 

@@ -33,39 +33,48 @@ torchrun --standalone --nproc-per-node 2 -m labml_nn.distillation.small --data-d
 """
 
 import argparse
+import ast
+import importlib
+import importlib.util
 import math
 import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Optional, Type
+from typing import Any, Dict, Optional
 
-import torch
-
-from labml_nn.distillation.distill import DistillationConfigs
-from labml_nn.distillation.large import LargeConfigs, LargeModel
-from labml_nn.distillation.small import SmallConfigs, SmallModel
-from labml_nn.distillation.teacher import TeacherNotFound, find_teacher, load_teacher
-from labml_nn.experiments import distributed
-from labml_nn.experiments.data import DataError, load_cifar10
-from labml_nn.experiments.runs import RunBusy
-from labml_nn.experiments.trainer import CannotResume, Configs, Diverged, Interrupted, default_device, train
+# PyTorch, labml and the models are imported only when a command runs, in
+# the functions that need them: importing PyTorch takes seconds, and
+# `--help`, or an option with a bad value, should answer at once.
 
 # ## The commands
 #
-# The one place where a model's name picks its configurations, its model
-# class, its entry in the profiles, its command and description, and whether
-# it learns from a teacher (and so has the teacher's options).
+# The one place where a model's name picks its configurations and its model
+# class (their module and name, imported when needed), its entry in the
+# profiles, its command and description, and whether it learns from a
+# teacher (and so has the teacher's options).
 COMMANDS: Dict[str, Dict[str, Any]] = {
-    'large': {'configs': LargeConfigs, 'model': LargeModel, 'profile': 'large',
+    'large': {'configs': ('labml_nn.distillation.large', 'LargeConfigs'),
+              'model': ('labml_nn.distillation.large', 'LargeModel'), 'profile': 'large',
               'module': 'labml_nn.distillation.large', 'what': 'Train the large teacher', 'teacher': False},
-    'small': {'configs': SmallConfigs, 'model': SmallModel, 'profile': 'small',
+    'small': {'configs': ('labml_nn.distillation.small', 'SmallConfigs'),
+              'model': ('labml_nn.distillation.small', 'SmallModel'), 'profile': 'small',
               'module': 'labml_nn.distillation.small', 'what': 'Train the small baseline on labels',
               'teacher': False},
-    'distilled': {'configs': DistillationConfigs, 'model': SmallModel, 'profile': 'small',
+    'distilled': {'configs': ('labml_nn.distillation.distill', 'DistillationConfigs'),
+                  'model': ('labml_nn.distillation.small', 'SmallModel'), 'profile': 'small',
                   'module': 'labml_nn.distillation', 'what': 'Train the small student from a trained teacher',
                   'teacher': True},
 }
+
+
+def command_class(model_name: str, what: str) -> type:
+    """
+    The class of `model_name`'s `what`, `'configs'` or `'model'`, imported now.
+    """
+    module, name = COMMANDS[model_name][what]
+    return getattr(importlib.import_module(module), name)
+
 
 # ## Profiles
 #
@@ -136,12 +145,45 @@ PROFILES: Dict[str, Dict[str, Dict[str, Any]]] = {
 }
 
 
-def configs_for(model_name: str) -> Configs:
+def configs_for(model_name: str):
     """
     Fresh configurations for `model_name`.
     """
-    configs: Type[Configs] = COMMANDS[model_name]['configs']
-    return configs()
+    return command_class(model_name, 'configs')()
+
+
+def written_defaults(model_name: str) -> Dict[str, Any]:
+    """
+    The defaults of `model_name`'s configurations as written in their source:
+    each class's `name: type = value` lines, a subclass's over its base's,
+    following the bases through the modules they are imported from. This is
+    what `--help` shows, without importing the classes, which would import
+    PyTorch; `test_train.py` checks that they are the classes' own.
+    """
+    module, name = COMMANDS[model_name]['configs']
+    return _class_defaults(module, name)
+
+
+def _class_defaults(module: str, name: str) -> Dict[str, Any]:
+    tree = ast.parse(Path(importlib.util.find_spec(module).origin).read_text(encoding='utf-8'))
+    imported = {alias.asname or alias.name: node.module for node in tree.body if isinstance(node, ast.ImportFrom)
+                for alias in node.names}
+    [body] = [node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == name]
+    defaults = {}
+    # The bases of our package first (labml's `BaseConfigs` has no settings)
+    for base in body.bases:
+        if isinstance(base, ast.Name) and imported.get(base.id, '').startswith('labml_nn.'):
+            defaults |= _class_defaults(imported[base.id], base.id)
+        elif isinstance(base, ast.Name) and base.id not in imported:
+            defaults |= _class_defaults(module, base.id)
+    for line in body.body:
+        if isinstance(line, ast.AnnAssign) and isinstance(line.target, ast.Name) and line.value is not None:
+            try:
+                defaults[line.target.id] = ast.literal_eval(line.value)
+            except ValueError:
+                # Not a plain value, such as a class: no setting of the command line
+                pass
+    return defaults
 
 
 def profile_settings(profile: str, model_name: str) -> Dict[str, Any]:
@@ -197,6 +239,31 @@ def _checked(kind, accepts, wanted: str):
     return parse
 
 
+# The largest temperature the soft-target loss works at: it scales the soft
+# term by $T^2$, which must stay a finite float32 number, below
+# $3.4 \cdot 10^{38}$. (The loss module checks the same limit.)
+MAX_TEMPERATURE = 1e19
+
+
+def temperature(text: str) -> float:
+    """
+    A positive temperature no larger than `MAX_TEMPERATURE`.
+    """
+    return _checked(float, lambda value: 0 < value <= MAX_TEMPERATURE,
+                    f'positive, finite and at most {MAX_TEMPERATURE:g}')(text)
+
+
+def distillation_problem(settings: Dict[str, Any]) -> Optional[str]:
+    """
+    What is wrong with a distilled student's `settings`, or `None`: with both
+    weights $0$ the loss is $0$ and nothing would be learned.
+    """
+    if settings['soft_target_weight'] == 0 and settings['label_loss_weight'] == 0:
+        return ('--soft-target-weight and --label-loss-weight are both 0: the loss would be 0 and the '
+                'student would learn nothing. Give at least one of them a positive weight')
+    return None
+
+
 def boolean(text: str) -> bool:
     """
     `true` or `false` (also `yes`/`no`, `1`/`0`), in any case.
@@ -211,6 +278,7 @@ def device(text: str) -> str:
     """
     A device that exists on this machine: `cpu`, `cuda`, `cuda:N` or `mps`.
     """
+    import torch
     try:
         chosen = torch.device(text)
     except RuntimeError:
@@ -253,7 +321,7 @@ STUDENT_OPTIONS: Dict[str, tuple] = {
     'omit_class': (str, 'a class whose images are all left out of training (its name)'),
 }
 DISTILLATION_OPTIONS: Dict[str, tuple] = {
-    'temperature': (positive(float), 'T, the temperature of the soft targets'),
+    'temperature': (temperature, 'T, the temperature of the soft targets'),
     'soft_target_weight': (non_negative(float), 'the weight of the soft-target term'),
     'label_loss_weight': (non_negative(float), 'the weight of the label term'),
     'teacher_cache': (boolean, "true: look the teacher's logits up in a cache of every view of the transfer "
@@ -275,12 +343,12 @@ def add_options(parser: argparse.ArgumentParser, model_name: str, names: Optiona
     Add an option for each setting of `model_name` (or only for `names`),
     saying its default: the configurations' value, unless the profile sets one.
     """
-    defaults = configs_for(model_name)
+    defaults = written_defaults(model_name)
     for name, (check, help_text) in options(model_name).items():
         if names is not None and name not in names:
             continue
         if name not in BY_MACHINE:
-            default = getattr(defaults, name)
+            default = defaults[name]
             help_text += f' (default: the profile\'s, else {default if default != "" else "none"})'
         parser.add_argument('--' + name.replace('_', '-'), type=check, help=help_text)
 
@@ -324,8 +392,15 @@ def main(model_name: str, argv: Optional[list] = None):
     the teacher fits the data. Under torchrun every process runs this, and
     only rank 0 prints the result.
     """
-    args = argument_parser(model_name).parse_args(argv)
+    parser = argument_parser(model_name)
+    args = parser.parse_args(argv)
+    from labml_nn.distillation.teacher import find_teacher, load_teacher_for
+    from labml_nn.experiments import distributed
+    from labml_nn.experiments.data import load_cifar10
+    from labml_nn.experiments.trainer import default_device, train
     settings = settings_from_args(model_name, args)
+    if COMMANDS[model_name]['teacher'] and distillation_problem(settings):
+        parser.error(distillation_problem(settings))
     with command_errors():
         distributed.check_batch_size(settings['batch_size'])
         check_writable(Path(args.logs_dir), '--logs-dir')
@@ -334,7 +409,7 @@ def main(model_name: str, argv: Optional[list] = None):
                        if COMMANDS[model_name]['teacher'] else None)
             data = load_cifar10(args.data_dir)
             if teacher is not None:
-                load_teacher(teacher, len(data.classes))
+                load_teacher_for(teacher, data.classes)
                 settings['teacher'] = str(teacher)
             result = train(configs_for(model_name), settings, data, fresh=args.fresh)
     if not distributed.is_main():
@@ -371,12 +446,18 @@ def command_errors():
     The errors a command ends with: a message on standard error and an exit
     status, no traceback.
     """
+    import torch
+    from labml_nn.distillation.teacher import TeacherNotFound
+    from labml_nn.experiments import distributed
+    from labml_nn.experiments.data import DataError
+    from labml_nn.experiments.runs import RunBusy
+    from labml_nn.experiments.trainer import CannotResume, CannotSave, Diverged, Interrupted
     try:
         yield
     except (DataError, TeacherNotFound, CannotWrite, RunBusy, CannotResume, distributed.DistributedError) as e:
         print(f'error: {e}', file=sys.stderr)
         sys.exit(2)
-    except Diverged as e:
+    except (Diverged, CannotSave) as e:
         print(f'error: {e}', file=sys.stderr)
         sys.exit(1)
     except torch.distributed.DistError as e:

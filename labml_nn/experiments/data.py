@@ -29,6 +29,7 @@ starts in seconds.
 
 import hashlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Callable, List, NamedTuple, Optional, Tuple
@@ -61,8 +62,9 @@ class CIFAR10(NamedTuple):
     """
     The training split and, when the data has one, the test split; the class
     names, in label order; and a *fingerprint* of the files the data was read
-    from (their names, sizes and modification times), which changes when any
-    file is added, removed or replaced. Runs are identified by it.
+    from (their names and contents), which changes when any file is added,
+    removed or changed, and not when the same data is copied. Runs are
+    identified by it.
     """
     train: Split
     test: Optional[Split]
@@ -107,26 +109,59 @@ def _missing_message(root: Path) -> str:
 def _download(root: Path):
     """
     Download the official release through `torchvision`; offline, say what to do instead.
+
+    A `--data-dir` that does not exist may be a typing mistake, so it is made
+    only by a download that succeeds: the release goes into a new temporary
+    folder beside it, renamed to `--data-dir` at the end, and a failed
+    download leaves nothing behind. The folders above it are never made.
     """
     from torchvision.datasets import CIFAR10 as TorchvisionCIFAR10
+    if not root.parent.is_dir():
+        raise DataError(f'{_missing_message(root)}\nNothing was downloaded: {root.parent} does not exist. '
+                        f'Check --data-dir for a typing mistake.')
+    target = root if root.is_dir() else Path(tempfile.mkdtemp(dir=root.parent, prefix=f'.{root.name}-'))
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        TorchvisionCIFAR10(str(root), train=True, download=True)
+        TorchvisionCIFAR10(str(target), train=True, download=True)
+        if target != root:
+            target.rename(root)
     except Exception as e:
         raise DataError(f'{_missing_message(root)}\nThe download failed: {e}') from None
+    finally:
+        if target != root and target.exists():
+            shutil.rmtree(target)
 
 
 def _fingerprint(folder: Path, files: List[Path], labels: Optional[List[int]] = None) -> str:
     """
-    A short hash of the files' paths in `folder`, labels, sizes and
-    modification times: any file added, removed or replaced changes it.
+    A short hash of the files' paths in `folder`, labels and contents: any
+    file added, removed or changed changes it, and a copy of the same data
+    (new modification times) has the same one. Reading 50,000 small images
+    to hash them takes seconds, so an image folder's cache keeps its
+    fingerprint (see below).
     """
     fingerprint = hashlib.sha256()
     for i, path in enumerate(files):
-        stat = path.stat()
+        content = path.read_bytes()
         label = '' if labels is None else labels[i]
-        fingerprint.update(f'{path.relative_to(folder)}|{label}|{stat.st_size}|{stat.st_mtime_ns}\n'.encode())
+        fingerprint.update(f'{path.relative_to(folder)}|{label}|{len(content)}\n'.encode())
+        fingerprint.update(content)
     return fingerprint.hexdigest()[:16]
+
+
+def _stamps(folder: Path, files: List[Path], labels: List[int]) -> str:
+    """
+    A short hash of what the file system says of the files, without reading
+    them: their paths, labels, sizes, inodes, and modification and change
+    times. The change time (`st_ctime`) is set by the system whenever a
+    file's content is written, and no program can set it back, so a file
+    rewritten with its old size and modification time changes it too.
+    """
+    stamps = hashlib.sha256()
+    for path, label in zip(files, labels):
+        stat = path.stat()
+        stamps.update(f'{path.relative_to(folder)}|{label}|{stat.st_size}|{stat.st_ino}|'
+                      f'{stat.st_mtime_ns}|{stat.st_ctime_ns}\n'.encode())
+    return stamps.hexdigest()[:16]
 
 
 def _load_official(root: Path, train: bool) -> Tuple[Split, List[str]]:
@@ -172,6 +207,12 @@ def _list_folder(folder: Path, classes: Optional[List[str]] = None) -> Tuple[Lis
                 files.append((path, classes.index(name)))
     if not files:
         raise DataError(f'{folder} has class folders but no .jpg or .png images')
+    # A class folder without images would be a class the model never sees
+    labelled = {label for _, label in files}
+    empty = [name for name in names if classes.index(name) not in labelled]
+    if empty:
+        raise DataError(f'{folder} has class folders without .jpg or .png images: '
+                        f'{", ".join(str(folder / name) for name in empty)}. Add their images, or remove them')
     return classes, files
 
 
@@ -196,27 +237,57 @@ def _load_folder(folder: Path, classes: Optional[List[str]] = None) -> Tuple[Spl
     ### An image folder, decoded once
 
     Returns the images and labels, the classes, and the folder's fingerprint.
-    The cache is named by the fingerprint, a hash of the file names, labels,
-    sizes and modification times, so adding, removing or replacing an image
-    makes a new one.
+    The cache, `.cache/<folder>-<fingerprint>-<stamps>.pt`, is named by both
+    hashes. The stamps cost one `stat` a file and name the cache of the files
+    as they are, so an unchanged folder is neither read nor decoded again.
+    When no cache has the folder's stamps (an image added, changed or
+    replaced, or the folder copied), the contents are hashed: a cache with
+    the same fingerprint, in a copy of the folder, is the same data, renamed
+    to the new stamps rather than decoded again; with none, the images are
+    decoded into a new one.
     """
     classes, files = _list_folder(folder, classes)
-    fingerprint = _fingerprint(folder, [path for path, _ in files], [label for _, label in files])
-    cache = folder.parent / '.cache' / f'{folder.name}-{fingerprint}.pt'
-    if cache.exists():
-        try:
-            data = torch.load(cache, weights_only=True)
+    paths, labels = [path for path, _ in files], [label for _, label in files]
+    caches, stamps = folder.parent / '.cache', _stamps(folder, paths, labels)
+    for cache in caches.glob(f'{folder.name}-*-{stamps}.pt'):
+        data = _read_cache(cache)
+        if data is not None:
+            return Split(data['images'], data['labels']), classes, cache.name.split('-')[-2]
+    fingerprint = _fingerprint(folder, paths, labels)
+    cache = caches / f'{folder.name}-{fingerprint}-{stamps}.pt'
+    for copied in caches.glob(f'{folder.name}-{fingerprint}-*.pt'):
+        data = _read_cache(copied)
+        if data is not None:
+            _move_cache(copied, cache)
             return Split(data['images'], data['labels']), classes, fingerprint
-        except Exception:
-            # A damaged cache is decoded again and replaced
-            pass
 
     # Decode every image into one `[N, 32, 32, 3]` array, then make it channels first
-    pixels = np.stack([_decode(path) for path, _ in files])
+    pixels = np.stack([_decode(path) for path in paths])
     images = torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous()
-    labels = torch.tensor([label for _, label in files], dtype=torch.int64)
+    labels = torch.tensor(labels, dtype=torch.int64)
     _save_cache(cache, {'images': images, 'labels': labels, 'classes': classes})
     return Split(images, labels), classes, fingerprint
+
+
+def _read_cache(path: Path) -> Optional[dict]:
+    """
+    A cache as saved, or `None` when it cannot be read: a damaged cache is
+    decoded again and replaced.
+    """
+    try:
+        return torch.load(path, weights_only=True)
+    except Exception:
+        return None
+
+
+def _move_cache(old: Path, new: Path):
+    """
+    Rename a cache to the folder's new stamps; a read-only data folder keeps it as it is.
+    """
+    try:
+        os.replace(old, new)
+    except OSError:
+        pass
 
 
 def _save_cache(path: Path, data: dict):

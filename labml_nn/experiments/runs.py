@@ -18,6 +18,9 @@ own files the trainer keeps two there:
 * `run.lock`, a file the training process holds an operating-system lock on
   (`fcntl.flock`) for as long as it trains the run.
 
+The trainer also holds a lock on each run's [identity](#identity), in
+`LOGS/.locks/`, from before the run is looked up until it ends.
+
 A run is found again by its *key*, a hash of every setting that changes the
 result, and by the *fingerprint* of the data it was trained on: running the
 same command on the same data resumes an interrupted run or returns a
@@ -201,9 +204,75 @@ def run_lock(run_folder: Path, what: str) -> Iterator[None]:
         file.flush()
         # labml writes `run.pid` when a run starts, never removes it, and
         # refuses to start a run that has one. Under the lock no live process
-        # trains this run, so a `run.pid` is an interrupted process's
+        # trains this run, so a `run.pid` is an interrupted process's, and so
+        # is a temporary checkpoint (`write_atomic`'s) left by a killed one
         (run_folder / 'run.pid').unlink(missing_ok=True)
+        for stray in (run_folder / 'checkpoints').glob('tmp*.pt.tmp'):
+            stray.unlink()
         yield
+
+
+class RunIdentity:
+    """
+    The lock of a run's identity, held (see `identity_lock`); its file
+    names the process that holds it and the run it trains.
+    """
+
+    def __init__(self, file):
+        self.file = file
+
+    def last_run(self) -> Optional[str]:
+        """
+        The run the last holder started, as its file says.
+        """
+        self.file.seek(0)
+        try:
+            return json.loads(self.file.read()).get('run')
+        except (ValueError, AttributeError):
+            return None
+
+    def claim(self, uuid: str):
+        """
+        Say in the file that this process trains run `uuid`.
+        """
+        self.file.seek(0)
+        self.file.truncate(0)
+        self.file.write(json.dumps({'process': os.getpid(), 'run': uuid}))
+        self.file.flush()
+
+
+@contextmanager
+def identity_lock(logs_dir: str, name: str, key: str, data_fingerprint: str) -> Iterator[RunIdentity]:
+    """
+    <a id="identity"></a>
+
+    ## One process per identity
+
+    The run lock above is taken once a run has a folder, and a run is found
+    by its first checkpoint: two commands started together would each start
+    a run of their own. So an exclusive `flock` on
+    `LOGS/.locks/<name>-<key>-<fingerprint>.lock` is taken before a run is
+    looked up, and held while it trains: a second command with the same
+    settings on the same data waits here, saying for whom, and then finds
+    the run finished (and reuses it) or interrupted (and resumes it).
+
+    The file names the run its holder started. A process killed before its
+    first checkpoint leaves that run's folder without one; the next holder
+    reads the run from the file and trains it in the same folder, rather
+    than leaving it behind.
+    """
+    folder = Path(logs_dir) / '.locks'
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f'{name}-{key}-{data_fingerprint}.lock', 'a+') as file:
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            file.seek(0)
+            holder = file.read().strip() or 'another process'
+            print(f'{name}: a run with these settings on this data is being trained right now ({holder}); '
+                  f'waiting for it to end', flush=True)
+            fcntl.flock(file, fcntl.LOCK_EX)
+        yield RunIdentity(file)
 
 
 def checkpoint_path(logs_dir: str, name: str, uuid: str) -> Path:

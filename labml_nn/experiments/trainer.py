@@ -65,6 +65,7 @@ and writes labml's files and the checkpoints; the other processes get its
 decision and wait for its writing at a barrier.
 """
 
+import shutil
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -73,13 +74,14 @@ from typing import Any, Dict, Optional, Tuple, Union
 import torch
 from labml import experiment, lab, monit, tracker
 from labml.configs import BaseConfigs, option
+from labml.internal.experiment import experiment_singleton
 from torch import nn
 
 from labml_nn.experiments import distributed
 from labml_nn.experiments.data import (CIFAR10, DataError, Split, augment, load_cifar10, normalize,
                                        split_train, write_atomic)
-from labml_nn.experiments.runs import (WEIGHTS, RunRecord, checkpoint_path, find_earlier_run, load_checkpoint,
-                                       run_key, run_lock)
+from labml_nn.experiments.runs import (WEIGHTS, RunRecord, checkpoint_path, find_earlier_run, identity_lock,
+                                       load_checkpoint, run_key, run_lock)
 
 
 class Configs(BaseConfigs):
@@ -181,14 +183,7 @@ def train(c: Configs, settings: Dict[str, Any], data: Optional[CIFAR10] = None,
     if data is None:
         data = load_cifar10(settings['data_dir'])
     # Settings that do not fit the data stop here, before a run folder is made
-    # (read from a fresh configuration: a labml config cannot be set once it was read)
-    defaults = type(c)()
-    split_train(data.train, settings.get('valid_size', defaults.valid_size),
-                settings.get('train_size', defaults.train_size) or None)
-    omitted = settings.get('omit_class', defaults.omit_class)
-    if omitted and omitted not in data.classes:
-        raise DataError(f'--omit-class {omitted!r} is not a class of the data; '
-                        f'its classes are {", ".join(data.classes)}')
+    check_settings(type(c), settings, data)
     key = run_key(settings)
     # Rank 0 looks the run up and takes its lock, held until training ends;
     # every process gets what it found
@@ -201,6 +196,29 @@ def train(c: Configs, settings: Dict[str, Any], data: Optional[CIFAR10] = None,
                           checkpoint_path(settings['logs_dir'], name, uuid), resume)
 
 
+def check_settings(configs: type, settings: Dict[str, Any], data: CIFAR10):
+    """
+    Refuse `settings` that do not fit `data`, with a message: a validation or
+    training size larger than the data, an omitted class the data does not
+    have, or a batch larger than the training images. (Leaving a class out
+    may still leave fewer images than a batch: an epoch is then one smaller
+    batch, and counted as such.) The defaults are read from a
+    fresh configuration of the class `configs`: a labml config cannot be set
+    once it was read.
+    """
+    defaults = configs()
+    train_split, _ = split_train(data.train, settings.get('valid_size', defaults.valid_size),
+                                 settings.get('train_size', defaults.train_size) or None)
+    omitted = settings.get('omit_class', defaults.omit_class)
+    if omitted and omitted not in data.classes:
+        raise DataError(f'--omit-class {omitted!r} is not a class of the data; '
+                        f'its classes are {", ".join(data.classes)}')
+    batch_size, trained = settings.get('batch_size', defaults.batch_size), len(train_split.labels)
+    if batch_size > trained:
+        raise DataError(f'--batch-size {batch_size} is more than the {trained} images there are to train on; '
+                        f'choose --batch-size {trained} or less')
+
+
 def _find_run(settings: Dict[str, Any], fingerprint: str, key: str, fresh: bool,
               lock: ExitStack) -> Union[RunRecord, Tuple[str, Optional[Dict[str, Any]]]]:
     """
@@ -210,11 +228,18 @@ def _find_run(settings: Dict[str, Any], fingerprint: str, key: str, fresh: bool,
     checkpoint to resume from (`None` for a new run), its lock entered in `lock`.
     """
     name, logs_dir = experiment_name(settings), settings['logs_dir']
-    earlier = None if fresh else find_earlier_run(logs_dir, name, key, fingerprint)
-    if earlier is not None and earlier.finished:
-        print(f'{name} seed {earlier.seed}: reusing the finished run {earlier.uuid}')
-        return earlier
-    uuid = earlier.uuid if earlier else experiment.generate_uuid()
+    if fresh:
+        earlier, uuid = None, experiment.generate_uuid()
+    else:
+        # Another command with these settings on this data waits here until this one ends
+        identity = lock.enter_context(identity_lock(logs_dir, name, key, fingerprint))
+        earlier = find_earlier_run(logs_dir, name, key, fingerprint)
+        if earlier is not None and earlier.finished:
+            print(f'{name} seed {earlier.seed}: reusing the finished run {earlier.uuid}')
+            return earlier
+        uuid = earlier.uuid if earlier else (_unsaved_run(logs_dir, name, identity.last_run())
+                                             or experiment.generate_uuid())
+        identity.claim(uuid)
     lock.enter_context(run_lock(Path(logs_dir) / name / uuid, f'Run {uuid} of {name}'))
     # Read the checkpoint again under the lock: the process that held it
     # may have trained more epochs, or finished, since it was looked up
@@ -223,6 +248,18 @@ def _find_run(settings: Dict[str, Any], fingerprint: str, key: str, fresh: bool,
         print(f'{name} seed {resume["seed"]}: reusing the finished run {uuid}')
         return RunRecord.from_checkpoint(resume, earlier.path)
     return uuid, resume
+
+
+def _unsaved_run(logs_dir: str, name: str, uuid: Optional[str]) -> Optional[str]:
+    """
+    `uuid`, the run the last command with these settings started, when its
+    folder is there without a checkpoint: that command was killed (or
+    diverged) before its first one, and the new run takes the folder over.
+    """
+    if uuid is None or not (Path(logs_dir) / name / uuid).is_dir() or checkpoint_path(logs_dir, name, uuid).exists():
+        return None
+    print(f'{name}: run {uuid} ended before its first checkpoint; starting again in its folder')
+    return uuid
 
 
 def _train_run(c: Configs, settings: Dict[str, Any], data: CIFAR10, key: str, uuid: str, checkpoint: Path,
@@ -243,8 +280,10 @@ def _train_run(c: Configs, settings: Dict[str, Any], data: CIFAR10, key: str, uu
     if distributed.is_main():
         experiment.create(name=name, uuid=uuid, writers={'screen', 'file'})
     else:
-        # The other processes compute the same configurations and write nothing
+        # The other processes compute the same configurations and write
+        # nothing; given their rank, labml leaves the line naming the run to rank 0
         experiment.evaluate()
+        experiment_singleton().run.distributed_rank = distributed.world().rank
     # Seed before the model is made, so that its initial weights are the seed's
     torch.manual_seed(settings.get('seed', 0))
     # The model's outputs are the data's classes; with several processes,
@@ -294,7 +333,33 @@ def _train_run(c: Configs, settings: Dict[str, Any], data: CIFAR10, key: str, uu
     except KeyboardInterrupt:
         # labml has marked the run interrupted; the checkpoint holds the epochs done
         raise Interrupted(record.epoch) from None
+    except OSError as e:
+        # On a full disk labml's own last write, as the run ends, fails too:
+        # the checkpoint's message, not a chain of tracebacks
+        cause = e.__context__
+        while cause is not None and not isinstance(cause, CannotSave):
+            cause = cause.__context__
+        if cause is not None:
+            raise cause from None
+        raise CannotSave(f'cannot write to the run folder {checkpoint.parent.parent}: {e.strerror or e}') from None
     return record
+
+
+def save_checkpoint(path: Path, state: Dict[str, Any], epoch: int):
+    """
+    Write the checkpoint of `epoch` to `path`, or stop with one message that
+    says why. Written to a temporary file then renamed, a failed write (a
+    full disk) leaves the previous checkpoint as it was.
+    """
+    try:
+        write_atomic(path, lambda tmp: torch.save(state, tmp))
+    except (OSError, RuntimeError) as e:
+        # `torch.save` reports a full disk as a `RuntimeError` of its stream
+        reason = e.strerror if isinstance(e, OSError) else 'the write failed'
+        kept = f'the checkpoint of epoch {epoch - 1} is kept' if epoch > 1 else 'nothing was saved'
+        free = shutil.disk_usage(path.parent).free / 2 ** 20
+        raise CannotSave(f'cannot write the checkpoint of epoch {epoch} to {path}: {reason} ({free:.0f} MiB free '
+                         f'there); {kept}. Free some space and run the same command to resume.') from None
 
 
 def _train_epochs(c: Configs, record: RunRecord, data: CIFAR10, train_split: Split, valid_split: Split,
@@ -311,11 +376,15 @@ def _train_epochs(c: Configs, record: RunRecord, data: CIFAR10, train_split: Spl
         # A loss or a weight that is not a finite number ends the run
         # here, before anything of this epoch is saved
         if not _weights_are_finite(model):
+            # End the progress line, so that the message starts a line of its own
+            tracker.new_line()
+            kept = (f'The checkpoint of epoch {record.epoch} is kept' if record.epoch
+                    else 'Nothing was saved (this was its first epoch)')
             raise Diverged(f'{record.name} run {record.uuid} diverged in epoch {epoch + 1}: the loss or the '
-                           f'weights are no longer finite numbers. The checkpoint of epoch {record.epoch} '
-                           f'is kept; try a lower --learning-rate.')
+                           f'weights are no longer finite numbers. {kept}; try a lower --learning-rate.')
         record.train_seconds += time.perf_counter() - started
-        record.images += batches_per_epoch * c.batch_size
+        # The images trained on: fewer than a batch, when that is all there is
+        record.images += min(batches_per_epoch * c.batch_size, len(train_split.labels))
         record.epoch = epoch + 1
         record.finished = record.epoch == c.epochs
         # Validation accuracy after every `valid_every` epochs and after the
@@ -335,7 +404,7 @@ def _train_epochs(c: Configs, record: RunRecord, data: CIFAR10, train_split: Spl
             saved = record.fields() | dict(zip(WEIGHTS, (
                 model.state_dict(), optimizer.state_dict(), scheduler.state_dict(),
                 {'augment': generator.get_state(), 'torch': torch.get_rng_state()})))
-            write_atomic(record.path, lambda tmp: torch.save(saved, tmp))
+            save_checkpoint(record.path, saved, record.epoch)
         distributed.barrier()
         tracker.new_line()
 
@@ -534,6 +603,12 @@ def _optimizer(c: Configs):
         return torch.optim.Adam(c.model.parameters(), lr=c.learning_rate, weight_decay=c.weight_decay)
     return torch.optim.SGD(c.model.parameters(), lr=c.learning_rate, momentum=0.9, nesterov=True,
                            weight_decay=c.weight_decay)
+
+
+class CannotSave(Exception):
+    """
+    A checkpoint or the run's files could not be written (a full disk).
+    """
 
 
 class Diverged(Exception):

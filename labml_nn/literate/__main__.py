@@ -28,8 +28,9 @@ the site is built in English and in every language that has translations.
 The site goes into `OUT_DIR`, where the renderer replaces and deletes only the
 files it wrote there, as its manifest lists ([the output folder](output.html)).
 The folders are checked before any work: a missing source, or an `OUT_DIR`
-that is a file, is the source folder or inside it, holds it, or holds files
-and no manifest (so the renderer did not make it), is refused.
+that is a file, is the source folder or inside it, holds it, holds files
+and no manifest (so the renderer did not make it), or cannot be written to,
+is refused.
 
 `build_site` runs the pipeline in order, each stage a page of its own: read
 the sources, highlight their code, look up their translations, and render the
@@ -40,7 +41,9 @@ error in the input, such as a formula that does not parse or such a folder.
 """
 
 import argparse
+import shlex
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -62,13 +65,15 @@ def main(argv: Optional[list] = None) -> int:
     arguments = _arguments(argv)
     # The folders are checked before any work, and nothing is written before the site is built
     _check_folders(arguments.source, None if arguments.update_translations else arguments.out)
+    if not (arguments.update_translations or arguments.check):
+        _check_writable(arguments.out)
     if arguments.update_translations:
         return _update_translations(arguments)
     built = build_site(arguments.source, arguments.translations, arguments.lang, arguments.repository)
     for warning in dict.fromkeys(built.warnings):
         print(f'warning: {warning}', file=sys.stderr)
     if arguments.check:
-        return _check(arguments.out, built)
+        return _check(arguments.out, built, _build_command(argv))
     write(arguments.out, built.files, built.owned)
     if built.untranslated:
         print(f'{len(built.untranslated)} translated blocks are stale or missing and show in English; '
@@ -159,14 +164,41 @@ def _check_folders(source: Path, out: Optional[Path]) -> None:
                             f'build again')
 
 
-def _check(out: Path, built: Built) -> int:
+def _check_writable(out: Path) -> None:
+    """
+    Refuses an output folder that cannot be written to (a read-only file
+    system, a folder of another user) before the minutes of rendering, by
+    writing and removing a temporary file in it, or in the nearest folder
+    above it that exists: nothing is made before the site is built.
+    """
+    folder = out
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise LiterateError(f'cannot write to --out {out}: {e.strerror or e}; give a folder you can write to') \
+            from None
+
+
+def _build_command(argv: Optional[list]) -> str:
+    """
+    The command that writes the site `--check` compared: the same one, without `--check`.
+    """
+    arguments = [a for a in (sys.argv[1:] if argv is None else argv) if a != '--check']
+    return ' '.join(['python -m labml_nn.literate'] + [shlex.quote(a) for a in arguments])
+
+
+def _check(out: Path, built: Built, build_command: str) -> int:
     """
     `--check`: lists how the output folder differs from the site, and the
-    translations to write; 1 if there is either.
+    translations to write; 1 if there is either. The message names the
+    command that brings the folder up to date.
     """
     problems = compare(out, built.files, built.owned)
     if problems:
-        print(f'{out} is not what the sources give; run `make docs`:', file=sys.stderr)
+        print(f'{out} is not what the sources give; run `{build_command}`:', file=sys.stderr)
         print(''.join(f'  {line}\n' for line in problems), end='', file=sys.stderr)
     if built.untranslated:
         print('Translations to write (see `--update-translations`):', file=sys.stderr)

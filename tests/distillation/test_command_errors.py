@@ -82,12 +82,29 @@ def test_teacher_with_other_classes_than_the_data(tmp_path, capsys, make_image_f
     assert not (tmp_path / 'logs').exists() or not list((tmp_path / 'logs').iterdir())
 
 
+def test_teacher_with_other_class_names_than_the_data(tmp_path, capsys, make_image_folder, teacher_run):
+    """
+    The session's teacher knows bird, cat, dog and ship; the same images
+    with `bird` renamed `zz_bird` number the classes differently, and every
+    soft target would belong to another label: refused with both lists.
+    """
+    data = make_image_folder(tmp_path / 'renamed', classes=('zz_bird', 'cat', 'dog', 'ship'), train=4, test=None)
+    expected = (f"the teacher {teacher_run['path']} was trained on the classes bird, cat, dog, ship and the data "
+                f"has cat, dog, ship, zz_bird (in label order)")
+    teacher = ['--teacher', str(teacher_run['path'])]
+    err = _fails(capsys, lambda a: main('distilled', a), _distill(data, tmp_path / 'logs', *teacher))
+    assert expected in err
+    err = _fails(capsys, pipeline.main, _distill(data, tmp_path / 'logs', *teacher, '--out', str(tmp_path / 'out')))
+    assert expected in err
+    assert not (tmp_path / 'logs').exists() or not list((tmp_path / 'logs').iterdir())
+
+
 def test_diverged_teacher_is_not_a_teacher(tmp_path, capsys, image_folder, teacher_run):
     """
     A finished teacher run whose weights are not finite (saved by a trainer
     without the divergence check) is found neither as `latest` nor by path.
     """
-    from labml_nn.distillation.train import TeacherNotFound, find_teacher
+    from labml_nn.distillation.teacher import TeacherNotFound, find_teacher
     import shutil
     logs = tmp_path / 'logs'
     shutil.copytree(teacher_run['logs_dir'], logs)
@@ -208,3 +225,85 @@ def test_divergence_from_the_command_line(tmp_path, capsys, image_folder):
     assert 'diverged in epoch 3' in err and 'The checkpoint of epoch 2 is kept' in err
     [record] = find_runs(str(tmp_path), 'small-smoke')
     assert not record.finished
+
+
+def test_divergence_message_is_a_line_of_its_own(tmp_path, capsys, image_folder, monkeypatch):
+    """
+    Diverging in the first epoch (made so by the weights' check): the
+    progress line is ended before the message, which says that nothing was
+    saved rather than naming a checkpoint of epoch 0.
+    """
+    monkeypatch.setattr(trainer, '_weights_are_finite', lambda model: False)
+    with pytest.raises(SystemExit) as exit_:
+        main('small', _distill(image_folder, tmp_path))
+    assert exit_.value.code == 1
+    captured = capsys.readouterr()
+    assert 'diverged in epoch 1' in captured.err and 'Nothing was saved' in captured.err
+    assert 'checkpoint' not in captured.err
+    assert captured.out.endswith('\n')
+
+
+def test_a_full_disk_while_saving_is_one_message(tmp_path, capsys, image_folder, monkeypatch):
+    """
+    The disk fills up during the second epoch's checkpoint: `torch.save`
+    fails (as it does, with a `RuntimeError` of its stream), and so does
+    labml's own last write as the run ends. One message, the first epoch's
+    checkpoint kept whole, no temporary file left.
+    """
+    from labml.internal.experiment import Experiment
+    saves = []
+    real_save = torch.save
+
+    def save(state, path, *args, **kwargs):
+        saves.append(path)
+        if len(saves) == 2:
+            raise RuntimeError('basic_ios::clear: iostream error')
+        return real_save(state, path, *args, **kwargs)
+
+    def finish(*args, **kwargs):
+        raise OSError(28, 'No space left on device')
+
+    monkeypatch.setattr(torch, 'save', save)
+    monkeypatch.setattr(Experiment, 'finish', finish)
+    err = _fails(capsys, lambda a: main('small', a), _distill(image_folder, tmp_path), status=1)
+    assert err.count('error:') == 1 and 'cannot write the checkpoint of epoch 2' in err
+    assert 'the checkpoint of epoch 1 is kept' in err
+    [record] = find_runs(str(tmp_path), 'small-smoke')
+    assert record.epoch == 1 and not list(tmp_path.rglob('*.tmp'))
+
+
+def test_ctrl_c_while_the_workers_start(tmp_path, image_folder, teacher_run):
+    """
+    Ctrl-C (SIGINT to the command's process group, as a terminal sends it)
+    as the workers are still starting: one line, status 130, no worker's
+    traceback, and no process of the group left a few seconds later.
+    """
+    import signal
+    import subprocess
+    import sys
+    import time
+    argv = [sys.executable, '-m', 'labml_nn.distillation.pipeline', *_distill(
+        image_folder, tmp_path / 'logs', '--teacher', str(teacher_run['path']), '--out', str(tmp_path / 'out'),
+        '--jobs', '2', '--seeds', '2')]
+    out = tmp_path / 'out.txt'
+    # A process started by a shell in the background ignores SIGINT; a terminal's command does not
+    command = subprocess.Popen(argv, cwd=tmp_path, stdout=out.open('w'), stderr=subprocess.PIPE, text=True,
+                               start_new_session=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        while 'side by side' not in out.read_text() and command.poll() is None:
+            time.sleep(0.1)
+        # The workers take seconds to start
+        time.sleep(0.3)
+        os.killpg(command.pid, signal.SIGINT)
+        _, err = command.communicate(timeout=60)
+    finally:
+        if command.poll() is None:
+            command.kill()
+    assert command.returncode == 130 and err.strip() == 'interrupted; run the same command to resume', err
+    for _ in range(50):
+        if subprocess.run(['pgrep', '-g', str(command.pid)], capture_output=True).returncode != 0:
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail('processes of the command are still running 10 s after it ended')

@@ -13,6 +13,7 @@ bounded by a timeout.
 """
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -198,15 +199,19 @@ def test_only_rank_0_writes(launches):
     One run folder per model, no teacher run (it was given), and one set of results.
     """
     logs = launches['logs']['study']
-    assert sorted(p.name for p in logs.iterdir()) == ['distilled-smoke', 'small-smoke']
+    # (and the locks of the runs' identities, `.locks`)
+    assert sorted(p.name for p in logs.iterdir() if p.name != '.locks') == ['distilled-smoke', 'small-smoke']
     for model in ('small', 'distilled'):
         only_run(logs, f'{model}-smoke')
     japanese = ['accuracy.ja.png'] if japanese_font() else []
     assert sorted(p.name for p in (launches['root'] / 'out').iterdir()) == sorted([
         'accuracy.png', 'results.json', 'results.md'] + japanese)
-    # Rank 0 alone printed the study's progress and its table
+    # Rank 0 alone printed the study's progress and its table, and labml's line naming each run
     out = launches['out']['study']
     assert out.count('[2/3] small seed 0') == 1 and out.count('| distilled |') == 1
+    # labml's line naming a run, `NAME: UUID`, once for each of the two runs
+    plain = re.sub(r'\x1b\[[0-9;]*m', '', out.replace('\r', '\n'))
+    assert len(re.findall(r'^[\w-]+: [0-9a-f]{32}$', plain, re.MULTILINE)) == 2, plain
 
 
 def test_two_nodes_train_as_one(launches, tmp_path, image_folder, cifar_data, smoke_settings_for):

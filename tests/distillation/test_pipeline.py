@@ -206,6 +206,9 @@ def test_output_folder_that_cannot_be_made(tmp_path, image_folder, capsys):
     (['--study', 'temperature', '--temperature', '8'], '--temperature is what --study temperature varies'),
     (['--study', 'weight', '--label-loss-weight', '0'], '--label-loss-weight is what --study weight varies'),
     (['--temperature', '0'], 'must be positive'),
+    (['--temperature', '1e200'], 'at most 1e+19, got 1e200'),
+    (['--soft-target-weight', '0', '--label-loss-weight', '0'], 'the loss would be 0'),
+    (['--study', 'temperature', '--soft-target-weight', '0', '--label-loss-weight', '0'], 'the loss would be 0'),
 ])
 def test_bad_arguments(tmp_path, capsys, argv, message):
     with pytest.raises(SystemExit) as exit_:
@@ -357,3 +360,68 @@ def test_unknown_omitted_class_is_a_message(tmp_path, image_folder, teacher_run,
     assert exit_.value.code == 2
     assert "--omit 'giraffe' is not a class of the data" in capsys.readouterr().err
     assert not (tmp_path / 'logs' / 'small-smoke').exists()
+
+
+def test_settings_that_do_not_fit_the_data_stop_the_study_before_the_teacher(tmp_path, image_folder, capsys):
+    """
+    Holding out 12 of the 16 images leaves 4, fewer than the smoke profile's
+    batch of 8: refused before the teacher trains.
+    """
+    with pytest.raises(SystemExit) as exit_:
+        pipeline.main(['--data-dir', str(image_folder), '--profile', 'smoke', '--device', 'cpu',
+                       '--valid-size', '12', '--out', str(tmp_path / 'out'), '--logs-dir', str(tmp_path / 'logs')])
+    assert exit_.value.code == 2
+    assert '--batch-size 8 is more than the 4 images there are to train on' in capsys.readouterr().err
+    assert not (tmp_path / 'logs' / 'large-smoke').exists()
+
+
+def test_never_more_workers_than_runs(tmp_path, image_folder, teacher_run, monkeypatch, capsys):
+    """
+    `--jobs 8` on a machine with 8 cores (as far as the study knows) and 2
+    runs starts 2 workers; with less memory than 2 workers need, it says so
+    with the numbers.
+    """
+    monkeypatch.setattr(pipeline, 'cpu_cores', lambda: 8)
+    monkeypatch.setattr(pipeline, 'available_memory', lambda: 1e9)
+    out, logs = tmp_path / 'out', tmp_path / 'logs'
+    pipeline.main(['--data-dir', str(image_folder), '--profile', 'smoke', '--out', str(out), '--logs-dir', str(logs),
+                   '--device', 'cpu', '--teacher', str(teacher_run['path']), '--jobs', '8'])
+    printed = capsys.readouterr().out
+    assert '2 student runs, 2 side by side' in printed
+    assert 'warning: 2 runs side by side need about 2.2 GB of memory, and 1.0 GB is available' in printed
+    assert json.loads((out / 'results.json').read_text())['machine'].endswith(
+        f'2 runs side by side, torch {torch.__version__}')
+
+
+def test_more_jobs_than_cores_is_refused(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(pipeline, 'cpu_cores', lambda: 2)
+    with pytest.raises(SystemExit) as exit_:
+        pipeline.main(['--out', str(tmp_path / 'out'), '--logs-dir', str(tmp_path / 'logs'), '--jobs', '100'])
+    assert exit_.value.code == 2
+    assert '--jobs 100 is more than the 2 CPU cores this process may use' in capsys.readouterr().err
+    assert not (tmp_path / 'out').exists() and not (tmp_path / 'logs').exists()
+
+
+def test_workers_are_started_with_ctrl_c_ignored(tmp_path, cifar_data, monkeypatch):
+    """
+    A process started while Ctrl-C is ignored ignores it from its first
+    instruction on, before Python is even up: so the workers are started
+    with it ignored, and this process handles it again right after.
+    """
+    import signal
+
+    class Started(Exception):
+        pass
+
+    seen = []
+
+    class Context:
+        def Pool(self, *args, **kwargs):
+            seen.append(signal.getsignal(signal.SIGINT))
+            raise Started
+
+    monkeypatch.setattr(pipeline.multiprocessing, 'get_context', lambda method: Context())
+    tasks = [('a', 'small', {}), ('b', 'small', {})]
+    with pytest.raises(Started):
+        pipeline.train_students(tasks, cifar_data, 2, tmp_path)
+    assert seen == [signal.SIG_IGN] and signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -301,10 +301,29 @@ def test_a_damaged_file_is_an_error_and_kept(lively_teacher, cifar_data, tmp_pat
     open_cache(c, c.teacher, images, CountingTeacher(c))
     path, = _files(tmp_path)
     path.write_bytes(b'not a cache')
-    with pytest.raises(TeacherCacheError, match=f'the teacher cache {path} cannot be read.*Delete it'):
+    with pytest.raises(TeacherCacheError, match=f'the teacher cache {path} is damaged.*Delete it'):
         open_cache(c, c.teacher, images, lambda: pytest.fail('built over a file'))
     assert path.read_bytes() == b'not a cache'
     assert _files(tmp_path) == [path] and not list(path.parent.glob('*.tmp'))
+
+
+def test_changed_bytes_inside_the_logits_are_found(lively_teacher, cifar_data, tmp_path):
+    """
+    64 bytes of the stored logits flipped on the disk: the file still loads,
+    but its checksum no longer matches, so it is refused, named and kept.
+    """
+    images = cifar_data.train.images[:2]
+    c = _configs(lively_teacher, tmp_path, images)
+    cache = open_cache(c, c.teacher, images, CountingTeacher(c))
+    path, = _files(tmp_path)
+    content = bytearray(path.read_bytes())
+    start = content.find(cache.logits.numpy().tobytes()) + 100
+    assert start > 100
+    content[start:start + 64] = bytes(255 - b for b in content[start:start + 64])
+    path.write_bytes(bytes(content))
+    with pytest.raises(TeacherCacheError, match=f'the teacher cache {path} is damaged.*checksum.*Delete it'):
+        open_cache(c, c.teacher, images, lambda: pytest.fail('built over a file'))
+    assert path.read_bytes() == bytes(content)
 
 
 # ## On two processes

@@ -85,7 +85,10 @@ def fresh_interpreters(tmp_path_factory):
     ('small', ['--train-size', '1.5'], "invalid int value: '1.5'"),
     ('distilled', ['--soft-target-weight', '-1'], 'must be 0 or more and finite, got -1'),
     ('distilled', ['--label-loss-weight', 'nan'], 'must be 0 or more and finite, got nan'),
-    ('distilled', ['--temperature', 'inf'], 'must be positive and finite, got inf'),
+    ('distilled', ['--temperature', 'inf'], 'must be positive, finite and at most 1e+19, got inf'),
+    ('distilled', ['--temperature', '1e300'], 'must be positive, finite and at most 1e+19, got 1e300'),
+    ('distilled', ['--soft-target-weight', '0', '--label-loss-weight', '0'],
+     '--soft-target-weight and --label-loss-weight are both 0'),
     ('small', ['--learning-rate', '1e999'], 'must be positive and finite'),
     ('small', ['--device', 'bogus'], "unknown device 'bogus'; use cpu, cuda or cuda:N"),
     ('small', ['--device', 'meta'], "device 'meta' is not supported; use cpu or cuda"),
@@ -156,6 +159,34 @@ def test_help_of_every_command(fresh_interpreters):
         assert err == '', module
 
 
+@pytest.mark.parametrize('module', ['labml_nn.distillation.large', 'labml_nn.distillation.small',
+                                    'labml_nn.distillation'])
+def test_help_does_not_import_pytorch(module):
+    """
+    `--help` answers without importing PyTorch, which takes seconds: the
+    commands import it only once they run.
+    """
+    script = (f'import runpy, sys\nsys.argv = [{module!r}, "--help"]\n'
+              f'try:\n    runpy.run_module({module!r}, run_name="__main__", alter_sys=True)\n'
+              f'except SystemExit:\n    pass\n'
+              f'print("torch imported" if "torch" in sys.modules else "torch not imported", file=sys.stderr)')
+    result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, timeout=120)
+    assert result.stdout.startswith(f'usage: python -m {module} '), result.stderr
+    assert result.stderr.strip() == 'torch not imported'
+
+
+@pytest.mark.parametrize('model_name', ['large', 'small', 'distilled'])
+def test_the_help_shows_the_configurations_defaults(model_name):
+    """
+    The defaults `--help` reads from the source are the configurations' own.
+    """
+    from labml_nn.distillation.train import options, written_defaults
+    written, configs = written_defaults(model_name), configs_for(model_name)
+    for name in options(model_name):
+        if name != 'device':
+            assert written[name] == getattr(configs, name), name
+
+
 def test_valid_size_too_large_is_a_message(tmp_path, image_folder, capsys):
     with pytest.raises(SystemExit) as exit_:
         main('small', ['--data-dir', str(image_folder), '--logs-dir', str(tmp_path), '--profile', 'smoke',
@@ -163,6 +194,30 @@ def test_valid_size_too_large_is_a_message(tmp_path, image_folder, capsys):
     assert exit_.value.code == 2
     assert 'error: --valid-size 1000 leaves no training images' in capsys.readouterr().err
     assert not list(tmp_path.glob('small-smoke/*/*'))
+
+
+def test_a_batch_larger_than_the_training_images_is_a_message(tmp_path, image_folder, capsys):
+    """
+    The smoke profile holds out 8 of the 16 images and trains on batches of
+    8: one more, and an epoch would be one smaller batch counted as a full one.
+    """
+    with pytest.raises(SystemExit) as exit_:
+        main('small', ['--data-dir', str(image_folder), '--logs-dir', str(tmp_path), '--profile', 'smoke',
+                       '--device', 'cpu', '--batch-size', '9'])
+    assert exit_.value.code == 2
+    assert ('error: --batch-size 9 is more than the 8 images there are to train on; choose --batch-size 8 or less'
+            in capsys.readouterr().err)
+    assert not list(tmp_path.glob('small-smoke/*/*'))
+
+
+def test_images_counted_are_the_images_trained_on(tmp_path, image_folder, cifar_data, smoke_settings_for):
+    """
+    Without its 2 cats, the smoke profile's 8 training images are 6, fewer
+    than a batch: each of the 2 epochs trains on 6 images, and counts 6.
+    """
+    settings = smoke_settings_for('small', image_folder, tmp_path, omit_class='cat')
+    record = train(configs_for('small'), settings, cifar_data)
+    assert record.finished and record.images == 2 * 6
 
 
 def test_distilling_without_a_teacher_is_a_message(tmp_path, image_folder, capsys):

@@ -10,6 +10,7 @@ All data is made inside the tests; nothing is downloaded.
 
 import os
 import pickle
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -142,6 +143,43 @@ def test_cache_written_beside_the_data_and_reused(tmp_path, make_image_folder, m
     assert not list((root / '.cache').glob('*.tmp'))
 
 
+def test_content_changed_with_the_same_size_and_time_is_noticed(tmp_path, make_image_folder):
+    """
+    A JPEG's bytes changed in place, with its size and modification time as
+    they were: a new fingerprint, and the new pixels, not the cached ones.
+    """
+    root = _small_folder(tmp_path, make_image_folder)
+    first = load_cifar10(str(root), download=False)
+    jpeg = root / 'train' / 'a' / 'train_001.jpg'
+    stat = jpeg.stat()
+    content = bytearray(jpeg.read_bytes())
+    # A byte of the compressed pixels, well inside the scan and before its end marker
+    content[-40] ^= 0x55
+    jpeg.write_bytes(bytes(content))
+    os.utime(jpeg, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert jpeg.stat().st_size == stat.st_size and jpeg.stat().st_mtime_ns == stat.st_mtime_ns
+    second = load_cifar10(str(root), download=False)
+    assert second.fingerprint != first.fingerprint
+    assert not torch.equal(second.train.images, first.train.images)
+
+
+def test_a_copy_of_the_data_has_the_same_fingerprint(tmp_path, make_image_folder, monkeypatch):
+    """
+    `cp -r` (new modification times, the cache copied along): the same
+    fingerprint, so the runs on the data are found again, and the copied
+    cache is used, not decoded again.
+    """
+    root = _small_folder(tmp_path, make_image_folder, test=1)
+    first = load_cifar10(str(root), download=False)
+    copy = tmp_path / 'copy'
+    shutil.copytree(root, copy, copy_function=shutil.copy)
+    monkeypatch.setattr(data_module, '_decode', lambda path: pytest.fail(f'decoded {path} again'))
+    copied = load_cifar10(str(copy), download=False)
+    assert copied.fingerprint == first.fingerprint
+    assert torch.equal(copied.train.images, first.train.images)
+    assert len(list((copy / '.cache').glob('train-*.pt'))) == 1
+
+
 def test_damaged_cache_is_replaced(tmp_path, make_image_folder):
     root = _small_folder(tmp_path, make_image_folder)
     first = load_cifar10(str(root), download=False)
@@ -206,6 +244,17 @@ def test_class_folders_without_images(tmp_path):
         load_cifar10(str(tmp_path), download=False)
 
 
+@pytest.mark.parametrize('split', ['train', 'test'])
+def test_an_empty_class_folder_is_named(tmp_path, make_image_folder, split):
+    root = _small_folder(tmp_path, make_image_folder, test=1)
+    (root / split / 'e_empty').mkdir()
+    if split == 'test':
+        (root / 'train' / 'e_empty').mkdir()
+        (root / 'train' / 'a' / 'train_000.png').rename(root / 'train' / 'e_empty' / 'train_000.png')
+    with pytest.raises(DataError, match=f'class folders without .jpg or .png images: {root / split / "e_empty"}'):
+        load_cifar10(str(root), download=False)
+
+
 def test_broken_test_split_is_reported(tmp_path, make_image_folder):
     root = _small_folder(tmp_path, make_image_folder, test=1)
     bad = root / 'test' / 'a' / 'test_000.png'
@@ -228,7 +277,7 @@ class _FailingDownload:
 def test_failed_download_is_one_clear_error(tmp_path, monkeypatch):
     import torchvision.datasets
     monkeypatch.setattr(torchvision.datasets, 'CIFAR10', _FailingDownload)
-    root = tmp_path / 'missing' / 'data'
+    root = tmp_path / 'data'
     with pytest.raises(DataError) as error:
         load_cifar10(str(root))
     message = str(error.value)
@@ -237,6 +286,16 @@ def test_failed_download_is_one_clear_error(tmp_path, monkeypatch):
     assert '--data-dir' in message
     # Python would chain the torchvision error; the message has all of it
     assert error.value.__cause__ is None and error.value.__suppress_context__
+    # A --data-dir that did not exist, perhaps mistyped, is not made by a failed download
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_missing_data_folder_is_not_made_with_its_parents(tmp_path, monkeypatch):
+    import torchvision.datasets
+    monkeypatch.setattr(torchvision.datasets, 'CIFAR10', _FailingDownload)
+    with pytest.raises(DataError, match=f'Nothing was downloaded: {tmp_path / "dtaa"} does not exist'):
+        load_cifar10(str(tmp_path / 'dtaa' / 'cifar'))
+    assert list(tmp_path.iterdir()) == []
 
 
 def _write_official_release(root: Path, train_per_batch: int = 3, test: int = 4, seed: int = 0):
@@ -323,8 +382,14 @@ def test_download_then_load(tmp_path, monkeypatch, fake_checksums):
 
     monkeypatch.setattr(torchvision.datasets, 'CIFAR10', Downloading)
     data = load_cifar10(str(tmp_path / 'new'))
-    assert downloads == [str(tmp_path / 'new')]
+    assert len(downloads) == 1
     assert len(data.train.labels) == 15 and len(data.test.labels) == 4
+    # Downloaded beside it, then renamed: the new folder holds the release, and nothing else was left
+    assert [p.name for p in tmp_path.iterdir()] == ['new'] and (tmp_path / 'new' / 'cifar-10-batches-py').is_dir()
+    # Into a folder that exists, the download goes straight in
+    (tmp_path / 'made').mkdir()
+    load_cifar10(str(tmp_path / 'made'))
+    assert downloads[1] == str(tmp_path / 'made')
 
 
 # ## The validation split

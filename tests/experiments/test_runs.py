@@ -244,3 +244,62 @@ def test_lock_is_released_when_the_block_ends(tmp_path):
                 pass
     with run_lock(tmp_path / 'run', 'a run'):
         pass
+
+
+# ## Commands started together, and commands killed
+
+def _small_command(image_folder, logs: Path) -> list:
+    return ['--data-dir', str(image_folder), '--logs-dir', str(logs), '--profile', 'smoke', '--device', 'cpu']
+
+
+def test_two_commands_started_together_train_one_run(tmp_path, image_folder):
+    """
+    Two identical commands started at once, with no run yet: before the
+    first checkpoint neither could find the other's run. One trains; the
+    other waits for it, saying so, and reuses the finished run.
+    """
+    argv = [sys.executable, '-m', 'labml_nn.distillation.small', *_small_command(image_folder, tmp_path / 'logs')]
+    processes = [subprocess.Popen(argv, cwd=tmp_path, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                 for _ in range(2)]
+    done = [(p.wait(timeout=300), *p.communicate()) for p in processes]
+    assert all(status == 0 and 'Traceback' not in err for status, _, err in done), done
+    [run] = find_runs(str(tmp_path / 'logs'), 'small-smoke')
+    assert run.finished and len(list((tmp_path / 'logs' / 'small-smoke').iterdir())) == 1
+    assert sum(f'reusing the finished run {run.uuid}' in out for _, out, _ in done) == 1, done
+
+
+# Run in a process of its own: the small command, killed (SIGKILL) as it
+# renames its first checkpoint into place
+KILLED_AT_FIRST_CHECKPOINT = """
+import os, signal, sys
+from labml_nn.distillation.train import main
+rename = os.replace
+
+def killed(source, target):
+    if str(target).endswith('checkpoint.pt'):
+        os.kill(os.getpid(), signal.SIGKILL)
+    rename(source, target)
+
+os.replace = killed
+main('small', sys.argv[1:])
+"""
+
+
+def test_a_command_killed_before_its_first_checkpoint_leaves_nothing_behind(tmp_path, image_folder, capsys):
+    """
+    Killed while writing its first checkpoint, a command leaves a run folder
+    with no checkpoint and a temporary file in it. The same command trains
+    the run in that folder and removes the temporary file: one run, no `*.tmp`.
+    """
+    logs = tmp_path / 'logs'
+    killed = subprocess.run([sys.executable, '-c', KILLED_AT_FIRST_CHECKPOINT, *_small_command(image_folder, logs)],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    [orphan] = (logs / 'small-smoke').iterdir()
+    assert list(orphan.glob('checkpoints/*.tmp'))
+    from labml_nn.distillation.train import main
+    main('small', _small_command(image_folder, logs))
+    assert f'run {orphan.name} ended before its first checkpoint' in capsys.readouterr().out
+    [run] = find_runs(str(logs), 'small-smoke')
+    assert run.finished and run.uuid == orphan.name
+    assert list((logs / 'small-smoke').iterdir()) == [orphan] and not list(logs.rglob('*.tmp'))

@@ -141,6 +141,36 @@ def test_folders_that_could_lose_files_are_refused_before_writing(source, tmp_pa
     assert tree(tmp_path) == before
 
 
+@pytest.mark.parametrize('exists', [True, False])
+def test_an_output_folder_that_cannot_be_written_is_refused_before_rendering(source, tmp_path, monkeypatch,
+                                                                               exists):
+    """
+    A read-only `--out` (or the folder it would be made in) is refused before
+    any page is rendered, as on a read-only file system, where even root cannot write.
+    """
+    import tempfile
+    from labml_nn.literate import site
+    out = tmp_path / 'site'
+    if exists:
+        out.mkdir()
+    refused = out if exists else tmp_path
+    original = tempfile.TemporaryFile
+
+    def read_only(*args, dir=None, **kwargs):
+        if dir is not None and Path(dir) == refused:
+            raise OSError(30, 'Read-only file system')
+        return original(*args, dir=dir, **kwargs)
+
+    def no_rendering(*args, **kwargs):
+        raise AssertionError('rendered before checking the output folder')
+
+    monkeypatch.setattr(tempfile, 'TemporaryFile', read_only)
+    monkeypatch.setattr(site.Site, 'build', no_rendering)
+    with pytest.raises(LiterateError, match=f'cannot write to --out {out}: Read-only file system'):
+        build(source, out)
+    assert out.exists() == exists
+
+
 def test_a_misspelled_source_leaves_the_site_alone(source, tmp_path):
     out = tmp_path / 'site'
     assert build(source, out) == 0

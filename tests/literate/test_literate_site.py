@@ -182,6 +182,9 @@ def test_check_lists_differences_and_changes_nothing(source, translations, tmp_p
     assert main(arguments + ['--check']) == 1
     message = capsys.readouterr().err
     assert 'out of date: pkg/loss.html' in message
+    # The message names the command that rewrites this folder, not the repository's `make docs`
+    assert f'run `python -m labml_nn.literate {source} --translations {translations} --lang en --out {out}`' \
+        in message
     assert 'not built from any source: pkg/readme.html' in message
     # The user's own file is not the renderer's business, nor is its manifest
     assert 'notes.txt' not in message and '.literate-manifest' not in message
