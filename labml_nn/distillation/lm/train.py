@@ -55,8 +55,8 @@ PROFILES: Dict[str, Dict[str, Dict[str, Any]]] = {
     'cpu': {
         'teacher': dict(context=128, d_model=192, layers=4, heads=4, steps=700, batch_size=16,
                         learning_rate=2e-3, eval_every=100),
-        'student': dict(context=128, d_model=96, layers=2, heads=4, steps=400, batch_size=16,
-                        learning_rate=3e-3, eval_every=50),
+        'student': dict(context=128, d_model=96, layers=2, heads=4, steps=300, batch_size=16,
+                        learning_rate=3e-3, eval_every=50, sampled_bytes=32),
     },
     'full': {
         'teacher': dict(context=256, d_model=256, layers=6, heads=8, steps=10000, batch_size=64,

@@ -21,6 +21,7 @@ model can generate text one byte at a time.
 """
 
 import math
+from typing import Dict, List, Optional
 
 import torch
 from torch import nn
@@ -49,13 +50,20 @@ class CausalSelfAttention(nn.Module):
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.out = nn.Linear(d_model, d_model)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cache: Optional[Dict[str, torch.Tensor]] = None) -> torch.Tensor:
         batch, length, d_model = x.shape
         # Split into $Q$, $K$, $V$, each `[batch, heads, length, d_h]`
         q, k, v = self.qkv(x).view(batch, length, 3, self.heads, d_model // self.heads).permute(2, 0, 3, 1, 4)
+        # When sampling, `cache` keeps the keys and values of the positions
+        # already read, so that each new byte costs one position's work: its
+        # query attends to every earlier key, and no mask is needed
+        if cache is not None:
+            if cache:
+                k, v = torch.cat([cache['k'], k], dim=2), torch.cat([cache['v'], v], dim=2)
+            cache['k'], cache['v'] = k, v
         # PyTorch's fused attention applies the causal mask and the $1 / \sqrt{d_h}$
         # scale, without making the `[length, length]` matrix of scores when it can avoid it
-        attended = nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        attended = nn.functional.scaled_dot_product_attention(q, k, v, is_causal=length > 1)
         # Join the heads back into `[batch, length, d_model]`
         return self.out(attended.transpose(1, 2).reshape(batch, length, d_model))
 
@@ -78,8 +86,8 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(d_model, 4 * d_model), nn.GELU(), nn.Linear(4 * d_model, d_model))
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.dropout(self.attention(self.attention_norm(x)))
+    def forward(self, x: torch.Tensor, cache: Optional[Dict[str, torch.Tensor]] = None) -> torch.Tensor:
+        x = x + self.dropout(self.attention(self.attention_norm(x), cache))
         return x + self.dropout(self.mlp(self.mlp_norm(x)))
 
 
@@ -97,7 +105,7 @@ class ByteTransformer(nn.Module):
         self.context = context
         self.embedding = nn.Embedding(VOCABULARY, d_model)
         self.position = nn.Embedding(context, d_model)
-        self.blocks = nn.Sequential(*[Block(d_model, heads, dropout) for _ in range(layers)])
+        self.blocks = nn.ModuleList([Block(d_model, heads, dropout) for _ in range(layers)])
         self.norm = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, VOCABULARY, bias=False)
         self.head.weight = self.embedding.weight
@@ -111,37 +119,47 @@ class ByteTransformer(nn.Module):
             elif name.endswith('bias'):
                 nn.init.zeros_(p)
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor, caches: Optional[List[Dict[str, torch.Tensor]]] = None,
+                start: int = 0) -> torch.Tensor:
         """
-        `tokens` is `[batch, length]` byte values, `length` at most the
-        context; returns the logits `[batch, length, 256]`.
+        `tokens` is `[batch, length]` byte values at positions `start`
+        onwards, which end at the context at most; returns the logits
+        `[batch, length, 256]`. `caches`, one dictionary per block, is for sampling.
         """
-        positions = torch.arange(tokens.shape[1], device=tokens.device)
+        positions = torch.arange(start, start + tokens.shape[1], device=tokens.device)
         x = self.embedding(tokens) + self.position(positions)
-        return self.head(self.norm(self.blocks(x)))
+        for i, block in enumerate(self.blocks):
+            x = block(x, caches[i] if caches is not None else None)
+        return self.head(self.norm(x))
 
 
 @torch.no_grad()
-def sample(model: nn.Module, prompt: torch.Tensor, count: int, generator: torch.Generator,
+def sample(model: ByteTransformer, prompt: torch.Tensor, count: int, generator: torch.Generator,
            temperature: float = 1.0) -> torch.Tensor:
     r"""
     ## Sampling
 
     Continues each row of `prompt` (`[batch, length]`) by `count` bytes, each
-    drawn from $\mathrm{softmax}(z / \tau)$ at the last position, and fed
-    back in; the model sees at most its context's last bytes. Returns the
-    prompt and the continuation, `[batch, length + count]`. Every byte costs
-    a forward pass over the whole window: simple, and fast enough for these
-    small models. Gradients are off, but the result is an ordinary tensor
-    that a training step may use.
+    drawn from $\mathrm{softmax}(z / \tau)$ at the last position and fed
+    back in; the prompt and the continuation together fit in the context
+    (the last byte is never read). Returns `[batch, length + count]`.
+    Gradients are off, but the result is an ordinary tensor that a training
+    step may use.
     """
+    if prompt.shape[1] + count - 1 > model.context:
+        raise ValueError(f'a prompt of {prompt.shape[1]} bytes and {count} more do not fit the context of '
+                         f'{model.context} bytes')
     was_training = model.training
     model.eval()
+    # The prompt is read once, filling the caches; then each new byte is read alone
+    caches = [{} for _ in model.blocks]
+    logits = model(prompt, caches)[:, -1]
     tokens = prompt
     for _ in range(count):
-        logits = model(tokens[:, -model.context:])[:, -1].float() / temperature
-        probabilities = torch.softmax(logits, dim=-1)
+        probabilities = torch.softmax(logits.float() / temperature, dim=-1)
         following = torch.multinomial(probabilities.cpu(), 1, generator=generator).to(tokens.device)
         tokens = torch.cat([tokens, following], dim=1)
+        if tokens.shape[1] <= model.context:
+            logits = model(following, caches, start=tokens.shape[1] - 1)[:, -1]
     model.train(was_training)
     return tokens

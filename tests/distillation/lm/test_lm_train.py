@@ -73,8 +73,8 @@ def test_transformer_is_causal():
     changed[:, 8:] = (changed[:, 8:] + 1) % 256
     assert torch.allclose(model(tokens)[:, :8], model(changed)[:, :8], atol=1e-6)
     assert not torch.allclose(model(tokens)[:, 8:], model(changed)[:, 8:])
-    continued = sample(model, tokens[:, :10], 5, torch.Generator().manual_seed(0))
-    assert continued.shape == (2, 15) and torch.equal(continued[:, :10], tokens[:, :10])
+    continued = sample(model, tokens[:, :10], 3, torch.Generator().manual_seed(0))
+    assert continued.shape == (2, 13) and torch.equal(continued[:, :10], tokens[:, :10])
 
 
 def test_commands_train_resume_and_reuse(tmp_path, text, capsys, monkeypatch):
@@ -182,3 +182,18 @@ def test_missing_folder_and_missing_teacher(tmp_path, text, capsys):
     assert 'no finished teacher' in capsys.readouterr().err
     with pytest.raises(DataError):
         load_corpus(str(write_text(tmp_path / 'two', files=2)), 2)
+
+
+def test_cached_sampling_matches_full_forward_passes():
+    model = ByteTransformer(context=12, d_model=16, layers=2, heads=2).eval()
+    prompt = torch.randint(0, 256, (3, 5))
+    tokens = sample(model, prompt, 8, torch.Generator().manual_seed(1))
+    # Each byte drawn with the caches is the byte drawn from a full pass over the window
+    generator = torch.Generator().manual_seed(1)
+    expected = prompt
+    for _ in range(8):
+        probabilities = torch.softmax(model(expected)[:, -1], dim=-1)
+        expected = torch.cat([expected, torch.multinomial(probabilities, 1, generator=generator)], dim=1)
+    assert torch.equal(tokens, expected)
+    with pytest.raises(ValueError, match='do not fit'):
+        sample(model, prompt, 9, torch.Generator())
