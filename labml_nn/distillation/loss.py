@@ -577,6 +577,214 @@ class DistillationLoss(nn.Module):
         return self.terms(student_logits, teacher_logits, target).total
 
 
+# <a id="fused"></a>
+#
+# ## A fused linear distillation loss
+#
+# A language model's logits come from its last layer, $z = h W^\top + b$, with
+# hidden states $h$ of `[tokens, hidden]` and an output weight $W$ of
+# `[vocab, hidden]`. Computing them first and the loss afterwards holds the whole
+# `[tokens, vocab]` logits of both models, and their softmaxes and gradients,
+# at once: 823 MB per copy for 4,096 tokens of a 50,257-word vocabulary in
+# float32, and many copies. The fused loss never does. It walks over the tokens
+# in chunks; for each chunk it computes both models' logits, the loss of its
+# rows and, right away, the gradient of the loss with respect to the chunk's
+# student logits, $G = \partial \mathcal{L} / \partial z$, from the formulas
+# above. That gradient goes straight through the output layer,
+#
+# $$\frac{\partial \mathcal{L}}{\partial h} = G W, \qquad \frac{\partial \mathcal{L}}{\partial W} = \sum_{\text{chunks}} G^\top h, \qquad \frac{\partial \mathcal{L}}{\partial b} = \sum_{\text{chunks}} \sum_i G_i$$
+#
+# and the chunk's logits are dropped. Nothing is approximated: each token's
+# loss and gradient depend on its own row of logits only, so the rows can be
+# taken in any grouping, and the weight's gradient is a sum over tokens,
+# which the chunks add up piece by piece. The only thing a chunk needs from the
+# others is $n$, the number of valid tokens, which is counted (as a tensor, with
+# no host read) before the first chunk.
+#
+# The backward pass then only scales the stored gradients by the incoming
+# gradient. The memory beyond the inputs is those gradients (which a backward
+# pass returns anyway) and a few buffers of one chunk's logits.
+# `benchmarks/fused_loss.py` measures it against the plain formula.
+#
+# The optional label term is the cross-entropy at $T = 1$ with `target`, whose
+# gradient is $\mathrm{softmax}(z) - \text{one-hot}(y)$; the total is
+#
+# $$\mathcal{L} = \frac{1}{n} \sum_{i\ \text{valid}} \Big(\alpha\, T^2 D_i + \beta_{label}\, \mathrm{CE}_i\Big)$$
+#
+# with $\alpha$ `soft_target_weight` and $\beta_{label}$ `label_loss_weight`.
+
+class _FusedSettings(NamedTuple):
+    """
+    Everything the fused function needs besides its tensors.
+    """
+    temperature: float
+    divergence: str
+    beta: float
+    soft_target_weight: float
+    label_loss_weight: float
+    ignore_index: int
+    rows: int
+    gradients: bool
+
+
+def _linear(hidden: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
+            out: torch.Tensor) -> torch.Tensor:
+    """
+    The logits $h W^\\top + b$ of a chunk, written into `out` (in the compute dtype).
+    """
+    if hidden.dtype == weight.dtype == out.dtype and (bias is None or bias.dtype == out.dtype):
+        if bias is None:
+            return torch.mm(hidden, weight.t(), out=out)
+        return torch.addmm(bias, hidden, weight.t(), out=out)
+    # Lower-precision layers compute in their own dtype, as the model does
+    return out.copy_(F.linear(hidden, weight, bias))
+
+
+class _FusedLinearDistillation(torch.autograd.Function):
+    """
+    The fused loss on 2-D hidden states, with its gradients computed in the forward pass.
+    """
+
+    @staticmethod
+    def forward(ctx, hidden: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
+                teacher_hidden: torch.Tensor, teacher_weight: Optional[torch.Tensor],
+                teacher_bias: Optional[torch.Tensor], target: Optional[torch.Tensor],
+                settings: _FusedSettings):
+        s = settings
+        tokens, vocab = hidden.shape[0], weight.shape[0]
+        dtype = _compute_dtype(hidden, teacher_hidden)
+        valid = None if target is None else target != s.ignore_index
+        count = _sample_count(valid, tokens)
+        # Two buffers for the chunk's logits, and five for the work on them
+        buffers = [torch.empty(min(s.rows, tokens), vocab, dtype=dtype, device=hidden.device)
+                   for _ in range(7 if s.divergence == 'jsd' else 6)]
+        grad_hidden = torch.zeros_like(hidden) if s.gradients else None
+        grad_weight = torch.zeros(weight.shape, dtype=dtype, device=hidden.device) if s.gradients else None
+        grad_bias = None if bias is None or not s.gradients else torch.zeros(vocab, dtype=dtype,
+                                                                             device=hidden.device)
+        total = torch.zeros((), dtype=dtype, device=hidden.device)
+        for start in range(0, tokens, s.rows):
+            end = min(start + s.rows, tokens)
+            h = hidden[start:end]
+            logits, teacher_logits, *work = (b[:end - start] for b in buffers)
+            # Both models' logits for the chunk; the teacher's may be given as they are
+            _linear(h, weight, bias, out=logits)
+            if teacher_weight is None:
+                teacher_logits = teacher_hidden[start:end]
+            else:
+                _linear(teacher_hidden[start:end], teacher_weight, teacher_bias, out=teacher_logits)
+            # $\alpha T^2 D_i + \beta_{label} \mathrm{CE}_i$ for each row
+            per_token = _divergence_rows(logits, teacher_logits, s.temperature, s.divergence, s.beta,
+                                         work).mul_(s.soft_target_weight * s.temperature ** 2)
+            if s.label_loss_weight:
+                cross_entropy = F.cross_entropy(logits, target[start:end], ignore_index=s.ignore_index,
+                                                reduction='none')
+                per_token.add_(cross_entropy, alpha=s.label_loss_weight)
+            if valid is not None:
+                per_token = torch.where(valid[start:end], per_token, 0.)
+            total += per_token.sum()
+            if not s.gradients:
+                continue
+            # $G = \frac{1}{n}\big(\alpha T^2 \frac{\partial D}{\partial z} + \beta_{label} (\mathrm{softmax}(z) - \text{one-hot}(y))\big)$;
+            # `_gradient_rows` gives $T \frac{\partial D}{\partial z}$
+            grad = _gradient_rows(logits, teacher_logits, s.temperature, s.divergence, s.beta,
+                                  work[:3], out=work[3]).mul_(s.soft_target_weight * s.temperature)
+            if s.label_loss_weight:
+                labels = torch.where(valid[start:end], target[start:end], 0).unsqueeze(-1)
+                label_grad = torch.softmax(logits, dim=-1, out=work[0])
+                label_grad.scatter_add_(-1, labels, torch.full_like(labels, -1, dtype=dtype))
+                grad.add_(label_grad, alpha=s.label_loss_weight)
+            grad.div_(count)
+            if valid is not None:
+                grad.masked_fill_(~valid[start:end].unsqueeze(-1), 0.)
+            # $G W$ for the chunk's hidden states, $G^\top h$ and $\sum_i G_i$ added up
+            grad_hidden[start:end] = grad.to(weight.dtype) @ weight
+            grad_weight.addmm_(grad.t(), h.to(dtype))
+            if grad_bias is not None:
+                grad_bias += grad.sum(dim=0)
+        ctx.save_for_backward(grad_hidden, grad_weight, grad_bias)
+        ctx.dtypes = weight.dtype, None if bias is None else bias.dtype
+        return total / count
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_output: torch.Tensor):
+        grad_hidden, grad_weight, grad_bias = ctx.saved_tensors
+        if grad_weight is None:
+            raise RuntimeError('the fused loss was computed without gradients (under torch.no_grad '
+                               'or with inputs that need none): compute it again to train')
+        if ctx.dtypes is None:
+            raise RuntimeError('the fused loss scales its stored gradients in place, so its '
+                               'backward pass can run only once: compute the loss again')
+        # The stored gradients, scaled in place by the incoming gradient, in the layers' dtypes
+        weight_dtype, bias_dtype = ctx.dtypes
+        ctx.dtypes = None
+        grads = [grad_hidden.mul_(grad_output.to(grad_hidden.dtype)),
+                 grad_weight.mul_(grad_output.to(grad_weight.dtype)).to(weight_dtype),
+                 None if grad_bias is None else grad_bias.mul_(grad_output.to(grad_bias.dtype)).to(bias_dtype)]
+        return (*grads, None, None, None, None, None)
+
+
+def fused_linear_distillation_loss(student_hidden: torch.Tensor, student_weight: torch.Tensor,
+                                   teacher_hidden: torch.Tensor, teacher_weight: Optional[torch.Tensor],
+                                   target: Optional[torch.Tensor] = None, *,
+                                   temperature: float = 1.0, divergence: str = 'forward_kl',
+                                   beta: float = 0.5, soft_target_weight: float = 1.0,
+                                   label_loss_weight: float = 0.0, ignore_index: int = -100,
+                                   student_bias: Optional[torch.Tensor] = None,
+                                   teacher_bias: Optional[torch.Tensor] = None,
+                                   chunk_size: Optional[int] = None) -> torch.Tensor:
+    r"""
+    <a id="fused-linear-distillation-loss"></a>
+
+    ### Fused linear distillation loss
+
+    * `student_hidden` is `[..., hidden]`, the student's last hidden states, and
+      `student_weight` (`[vocab, hidden]`) and `student_bias` (`[vocab]` or
+      `None`) its output layer.
+    * `teacher_hidden` and `teacher_weight`, `teacher_bias` are the teacher's,
+      whose hidden size may differ; with `teacher_weight=None`,
+      `teacher_hidden` holds the teacher's logits, `[..., vocab]`.
+    * `target` (the leading shape, integer) gives the labels of the label term
+      and, through `ignore_index`, the tokens that count; `None` counts every
+      token and needs `label_loss_weight=0`.
+    * `temperature`, `divergence` and `beta` are those of `soft_target_loss`.
+    * `chunk_size` is the number of tokens in a chunk; by default a chunk holds
+      at most `CHUNK_ELEMENTS` logits, as in `soft_target_loss`.
+
+    Returns the mean over valid tokens of `soft_target_weight` times the soft
+    term plus `label_loss_weight` times the cross-entropy: the same number as
+    `soft_target_weight * soft_target_loss(...) + label_loss_weight * cross_entropy`
+    on the full logits. Gradients flow to the student's hidden states, weight
+    and bias, once (no second derivatives); they are computed during the
+    forward pass when gradients are enabled.
+    """
+    _check_fused(student_hidden, student_weight, student_bias, teacher_hidden, teacher_weight,
+                 teacher_bias, target, chunk_size)
+    _check_temperature(temperature)
+    _check_divergence(divergence, beta)
+    _check_weights(soft_target_weight, label_loss_weight)
+    _check_ignore_index(ignore_index)
+    if target is None and label_loss_weight:
+        raise ValueError(f'label_loss_weight is {label_loss_weight} but there is no target: '
+                         f'pass the labels as target, or set label_loss_weight=0')
+    # Every leading dimension becomes one token dimension
+    student = student_hidden.reshape(-1, student_hidden.shape[-1])
+    teacher = teacher_hidden.detach().reshape(-1, teacher_hidden.shape[-1])
+    labels = None if target is None else target.reshape(-1).long()
+    vocab = student_weight.shape[0]
+    gradients = torch.is_grad_enabled() and any(
+        t is not None and t.requires_grad for t in (student_hidden, student_weight, student_bias))
+    settings = _FusedSettings(float(temperature), _effective_divergence(divergence, beta),
+                              float(beta), float(soft_target_weight), float(label_loss_weight),
+                              int(ignore_index), chunk_size or _chunk_rows(student.shape[0], vocab),
+                              gradients)
+    return _FusedLinearDistillation.apply(
+        student, student_weight, student_bias, teacher,
+        None if teacher_weight is None else teacher_weight.detach(),
+        None if teacher_bias is None else teacher_bias.detach(), labels, settings)
+
+
 # ## Chunks, buffers and dtypes
 #
 # A chunk of rows holds at most this many logits, 32 MiB in float32: with 4,096
@@ -764,3 +972,60 @@ def _check_target(target: torch.Tensor, leading_shape: torch.Size):
     if target.shape != leading_shape:
         raise ValueError(f'target must have the shape of the logits without their last (class) '
                          f'dimension, {tuple(leading_shape)}, got {tuple(target.shape)}')
+
+
+def _check_fused(student_hidden: torch.Tensor, student_weight: torch.Tensor,
+                 student_bias: Optional[torch.Tensor], teacher_hidden: torch.Tensor,
+                 teacher_weight: Optional[torch.Tensor], teacher_bias: Optional[torch.Tensor],
+                 target: Optional[torch.Tensor], chunk_size: Optional[int]):
+    """
+    The tensors of the fused loss: floating point, on one device, with shapes
+    that fit together, and one vocabulary for both models.
+    """
+    named = {'student_hidden': student_hidden, 'student_weight': student_weight,
+             'teacher_hidden': teacher_hidden, 'teacher_weight': teacher_weight,
+             'student_bias': student_bias, 'teacher_bias': teacher_bias}
+    for name, tensor in named.items():
+        if tensor is None and name in ('student_hidden', 'student_weight', 'teacher_hidden'):
+            raise TypeError(f'{name} must be a torch.Tensor, got None')
+        if tensor is not None and not isinstance(tensor, torch.Tensor):
+            raise TypeError(f'{name} must be a torch.Tensor, got {type(tensor).__name__}')
+        if tensor is not None and not tensor.is_floating_point():
+            raise TypeError(f'{name} must be floating point, got dtype {tensor.dtype}')
+        if tensor is not None and tensor.device != student_hidden.device:
+            raise ValueError(f'{name} must be on the device of student_hidden, '
+                             f'{student_hidden.device}, got {tensor.device}')
+    for side, hidden, weight in (('student', student_hidden, student_weight),
+                                 ('teacher', teacher_hidden, teacher_weight)):
+        if hidden.dim() == 0:
+            raise ValueError(f'{side}_hidden must have a hidden dimension (the last one), got a scalar')
+        if weight is not None and (weight.dim() != 2 or weight.shape[1] != hidden.shape[-1]):
+            raise ValueError(f'{side}_weight must be [vocab, hidden] with hidden = '
+                             f'{side}_hidden.shape[-1] = {hidden.shape[-1]}, got {tuple(weight.shape)}')
+    teacher_vocab, teacher_source = ((teacher_hidden.shape[-1], 'teacher logits, teacher_hidden.shape[-1]')
+                                     if teacher_weight is None else
+                                     (teacher_weight.shape[0], 'teacher_weight.shape[0]'))
+    if student_weight.shape[0] != teacher_vocab:
+        raise ValueError(f"the student's and the teacher's vocabularies differ: the student has "
+                         f'{student_weight.shape[0]} (student_weight.shape[0]) and the teacher '
+                         f'{teacher_vocab} ({teacher_source}); distillation compares them token by '
+                         f'token, so both models must use the same tokenizer')
+    if student_hidden.shape[:-1] != teacher_hidden.shape[:-1]:
+        raise ValueError(f'student_hidden and teacher_hidden must have the same leading (token) '
+                         f'shape, got {tuple(student_hidden.shape[:-1])} and '
+                         f'{tuple(teacher_hidden.shape[:-1])}')
+    for name, bias in (('student_bias', student_bias), ('teacher_bias', teacher_bias)):
+        if bias is not None and tuple(bias.shape) != (student_weight.shape[0],):
+            raise ValueError(f'{name} must be [vocab] = ({student_weight.shape[0]},), '
+                             f'got {tuple(bias.shape)}')
+    if teacher_bias is not None and teacher_weight is None:
+        raise ValueError('teacher_bias needs teacher_weight: with teacher_weight=None, '
+                         'teacher_hidden already holds the logits')
+    if target is not None:
+        _check_target(target, student_hidden.shape[:-1])
+        if target.device != student_hidden.device:
+            raise ValueError(f'target must be on the device of student_hidden, '
+                             f'{student_hidden.device}, got {target.device}')
+    if chunk_size is not None and (not isinstance(chunk_size, Integral) or isinstance(chunk_size, bool)
+                                   or chunk_size < 1):
+        raise ValueError(f'chunk_size must be a positive number of tokens or None, got {chunk_size!r}')
