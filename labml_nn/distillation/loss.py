@@ -603,7 +603,8 @@ class DistillationLoss(nn.Module):
 #
 # The backward pass then only scales the stored gradients by the incoming
 # gradient. The memory beyond the inputs is those gradients (which a backward
-# pass returns anyway) and a few buffers of one chunk's logits.
+# pass returns anyway; the backward pass holds them twice, scaled and not, for a
+# moment) and a few buffers of one chunk's logits.
 # `benchmarks/fused_loss.py` measures it against the plain formula.
 #
 # The optional label term is the cross-entropy at $T = 1$ with `target`, whose
@@ -710,19 +711,11 @@ class _FusedLinearDistillation(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_output: torch.Tensor):
         grad_hidden, grad_weight, grad_bias = ctx.saved_tensors
-        if grad_weight is None:
-            raise RuntimeError('the fused loss was computed without gradients (under torch.no_grad '
-                               'or with inputs that need none): compute it again to train')
-        if ctx.dtypes is None:
-            raise RuntimeError('the fused loss scales its stored gradients in place, so its '
-                               'backward pass can run only once: compute the loss again')
-        # The stored gradients, scaled in place by the incoming gradient, in the layers' dtypes
         weight_dtype, bias_dtype = ctx.dtypes
-        ctx.dtypes = None
-        grads = [grad_hidden.mul_(grad_output.to(grad_hidden.dtype)),
-                 grad_weight.mul_(grad_output.to(grad_weight.dtype)).to(weight_dtype),
-                 None if grad_bias is None else grad_bias.mul_(grad_output.to(grad_bias.dtype)).to(bias_dtype)]
-        return (*grads, None, None, None, None, None)
+        # The stored gradients times the incoming gradient, in the layers' dtypes
+        grad_weight = (grad_weight * grad_output).to(weight_dtype)
+        grad_bias = None if grad_bias is None else (grad_bias * grad_output).to(bias_dtype)
+        return grad_hidden * grad_output.to(grad_hidden.dtype), grad_weight, grad_bias, None, None, None, None, None
 
 
 def fused_linear_distillation_loss(student_hidden: torch.Tensor, student_weight: torch.Tensor,
@@ -995,6 +988,9 @@ def _check_fused(student_hidden: torch.Tensor, student_weight: torch.Tensor,
         if tensor is not None and tensor.device != student_hidden.device:
             raise ValueError(f'{name} must be on the device of student_hidden, '
                              f'{student_hidden.device}, got {tensor.device}')
+    if teacher_bias is not None and teacher_weight is None:
+        raise ValueError('teacher_bias needs teacher_weight: with teacher_weight=None, '
+                         'teacher_hidden already holds the logits')
     for side, hidden, weight in (('student', student_hidden, student_weight),
                                  ('teacher', teacher_hidden, teacher_weight)):
         if hidden.dim() == 0:
@@ -1018,9 +1014,6 @@ def _check_fused(student_hidden: torch.Tensor, student_weight: torch.Tensor,
         if bias is not None and tuple(bias.shape) != (student_weight.shape[0],):
             raise ValueError(f'{name} must be [vocab] = ({student_weight.shape[0]},), '
                              f'got {tuple(bias.shape)}')
-    if teacher_bias is not None and teacher_weight is None:
-        raise ValueError('teacher_bias needs teacher_weight: with teacher_weight=None, '
-                         'teacher_hidden already holds the logits')
     if target is not None:
         _check_target(target, student_hidden.shape[:-1])
         if target.device != student_hidden.device:
