@@ -113,11 +113,8 @@ class DistillationConfigs(LMConfigs):
         student_logits = self.model(inputs)
         # 3. The soft-target term: $T^2$ times the divergence, averaged over
         # every position, the student's own bytes included
-        if self.divergence == 'forward_kl':
-            soft = soft_target_loss(student_logits, teacher_logits, self.temperature)
-        else:
-            soft = soft_target_loss(student_logits, teacher_logits, self.temperature,
-                                    divergence=self.divergence, beta=self.beta)
+        soft = soft_target_loss(student_logits, teacher_logits, self.temperature,
+                                divergence=self.divergence, beta=self.beta)
         # 4. The label term, $-\log \mathrm{softmax}(z_i)_{x_{i+1}}$, averaged over the positions whose next byte is data
         label = nn.functional.cross_entropy(student_logits[data_targets], windows[:, 1:][data_targets])
         # 5. $\alpha \, \mathcal{L}_{soft} + \beta_{label} \, \mathcal{L}_{label}$
