@@ -126,12 +126,12 @@ def _teacher_model(c: DistillationConfigs) -> nn.Module:
     """
     The teacher, loaded onto the device in evaluation mode.
     """
-    return load_teacher(c.teacher, c.context).to(c.device).eval().requires_grad_(False)
+    return load_model(c.teacher, c.context).to(c.device).eval().requires_grad_(False)
 
 
-class TeacherNotFound(Exception):
+class RunNotFound(Exception):
     """
-    No teacher checkpoint where the command looked, or one that does not fit.
+    No checkpoint where the command looked, or one that does not fit.
     """
 
 
@@ -147,26 +147,27 @@ def find_teacher(spec: str, logs_dir: str, profile: str) -> Path:
         finished = [(state['updated'], path) for path in runs.glob('*/checkpoints/checkpoint.pt')
                     if (state := load_checkpoint(path, mmap=True)) and state.get('finished')]
         if not finished:
-            raise TeacherNotFound(f'no finished teacher in {runs}; train one first: '
+            raise RunNotFound(f'no finished teacher in {runs}; train one first: '
                                   f'python -m labml_nn.distillation.lm.train teacher --profile {profile}')
         return max(finished)[1]
     path = Path(spec) if Path(spec).suffix == '.pt' else runs / spec / 'checkpoints' / 'checkpoint.pt'
     if not path.is_file():
-        raise TeacherNotFound(f'--teacher {spec}: no checkpoint at {path}')
+        raise RunNotFound(f'--teacher {spec}: no checkpoint at {path}')
     return path
 
 
-def load_teacher(path: str, context: int) -> ByteTransformer:
+def load_model(path: str, context: int) -> ByteTransformer:
     """
-    The model of a teacher checkpoint, which must see at least `context` bytes.
+    The model of a checkpoint of this trainer, the teacher's for example, which must
+    see at least `context` bytes.
     """
     state = load_checkpoint(Path(path))
     if not isinstance(state, dict) or 'model' not in state or 'settings' not in state:
-        raise TeacherNotFound(f'{path} is not a checkpoint of this trainer')
+        raise RunNotFound(f'{path} is not a checkpoint of this trainer')
     settings = state['settings']
     shape = {k: settings[k] for k in ('context', 'd_model', 'layers', 'heads')}
     if shape['context'] < context:
-        raise TeacherNotFound(f'the teacher {path} sees {shape["context"]} bytes, fewer than the student\'s '
+        raise RunNotFound(f'the teacher {path} sees {shape["context"]} bytes, fewer than the student\'s '
                               f'context {context}; train the student with --context {shape["context"]} or less')
     model = ByteTransformer(**shape)
     model.load_state_dict(state['model'])

@@ -32,8 +32,8 @@ from typing import Any, Dict, Optional
 import torch
 
 from labml_nn.distillation.lm.data import DataError, load_corpus
-from labml_nn.distillation.lm.distill import DIVERGENCES, DistillationConfigs, TeacherNotFound, find_teacher, \
-    load_teacher
+from labml_nn.distillation.lm.distill import DIVERGENCES, DistillationConfigs, RunNotFound, find_teacher, \
+    load_model
 from labml_nn.distillation.lm.trainer import LMConfigs, train
 from labml_nn.distillation.train import CannotWrite, check_writable, device, non_negative, positive
 from labml_nn.experiments.runs import RunBusy
@@ -177,7 +177,7 @@ def main(argv: Optional[list] = None):
         corpus = load_corpus(args.data_dir, settings['context'] + 1)
         if args.model == 'distilled':
             teacher = find_teacher(args.teacher, args.logs_dir, args.profile)
-            load_teacher(str(teacher), settings['context'])
+            load_model(str(teacher), settings['context'])
             settings['teacher'] = str(teacher)
         result = train(configs_for(args.model), settings, corpus, fresh=args.fresh)
     print(f'{args.model}: validation {result.valid_bpb:.3f} bits per byte, test {result.test_bpb:.3f}; '
@@ -191,7 +191,7 @@ def command_errors():
     """
     try:
         yield
-    except (DataError, TeacherNotFound, CannotWrite, RunBusy) as e:
+    except (DataError, RunNotFound, CannotWrite, RunBusy) as e:
         print(f'error: {e}', file=sys.stderr)
         sys.exit(2)
     except Diverged as e:

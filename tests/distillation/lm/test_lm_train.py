@@ -197,3 +197,17 @@ def test_cached_sampling_matches_full_forward_passes():
     assert torch.equal(tokens, expected)
     with pytest.raises(ValueError, match='do not fit'):
         sample(model, prompt, 9, torch.Generator())
+
+
+def test_sample_command_prints_each_model(tmp_path, text, capsys):
+    from labml_nn.distillation.lm.sample import main as sample_main
+    logs = tmp_path / 'logs'
+    main(_args(text, logs, 'teacher'))
+    main(_args(text, logs, 'student'))
+    capsys.readouterr()
+    sample_main(['--logs-dir', str(logs), '--profile', 'smoke', '--prompt', 'x_'])
+    out = capsys.readouterr().out
+    assert out.count('--- ') == 2 and 'teacher, seed 0' in out and 'student, seed 0' in out
+    with pytest.raises(SystemExit):
+        sample_main(['--logs-dir', str(logs), '--profile', 'smoke', '--prompt', 'x' * 40])
+    assert 'the prompt has 40 bytes' in capsys.readouterr().err
