@@ -93,10 +93,9 @@ class DistillationConfigs(LMConfigs):
         `windows` is `[batch, context + 1]` bytes of the corpus; returns the
         loss the student minimizes.
         """
-        # 0. The coin is drawn at every step, so that runs with $\lambda = 0$
-        # and $\lambda > 0$ draw the same windows. On an on-policy step the
-        # student rewrites the last `sampled_bytes` of each window, sampling
-        # at $T = 1$ from its own predictions
+        # 0. A coin that comes up with probability $\lambda$ makes the step
+        # on-policy: the student rewrites the last `sampled_bytes` of each
+        # window, sampling at $T = 1$ from its own predictions
         data_targets = torch.ones_like(windows[:, 1:], dtype=torch.bool)
         if torch.rand((), generator=generator) < self.on_policy:
             kept = windows.shape[1] - self.sampled_bytes

@@ -45,11 +45,13 @@ from labml_nn.experiments.trainer import Diverged, Interrupted
 # distilled student) settings in each profile.
 #
 # * `cpu` fits one thread of a laptop CPU. The teacher, 4 blocks of width
-#   256 (3.2 million parameters), trains on every training byte; the
-#   students, 2 blocks of width 96 (about 8 times smaller), train for fewer
-#   steps. The step counts were sized by measuring a step on one thread of
-#   the 2-core CPU of the [studies](studies.html).
-# * `full` has the same models and more steps, for a faster machine.
+#   192 (1.9 million parameters), trains for 700 steps of 16 windows of 128
+#   bytes; the students, 2 blocks of width 96 (0.26 million, 7 times
+#   smaller), for 300 steps. Both were sized by timing steps on one thread
+#   of the shared 2-core CPU of the [studies](studies.html), for a teacher of
+#   about 15 minutes and students of a few minutes each.
+# * `full` is a larger teacher (6 blocks of width 256, a context of 256
+#   bytes) and more steps, for a GPU; it has not been run here.
 # * `smoke` takes seconds, for tests.
 PROFILES: Dict[str, Dict[str, Dict[str, Any]]] = {
     'cpu': {
