@@ -1,4 +1,4 @@
-"""
+r"""
 ---
 title: Bytes of Python source, the data every machine has
 summary: >

@@ -1,4 +1,4 @@
-"""
+r"""
 ---
 title: The language-model studies in one command
 summary: >
@@ -28,11 +28,11 @@ The three studies, with their results on [their page](studies.html):
 * `limited`: on the first 100,000 training bytes only (about 1% of them),
   the student on the next bytes against the distilled student (forward KL);
 * `on-policy`: in the same limited regime, distillation with half the
-  batches written by the student itself ($\\lambda = 0.5$) against $\\lambda = 0$.
+  batches written by the student itself ($\lambda = 0.5$) against $\lambda = 0$.
 
 Runs are identified by their settings and the corpus, so a variant shared by
 two studies (the limited regime's distilled student is the on-policy study's
-$\\lambda = 0$) trains once, and running the command again reuses every
+$\lambda = 0$) trains once, and running the command again reuses every
 finished run and resumes an interrupted one. Two studies may run at once in
 two processes: a run being trained by one is refused to the other, which
 then ends with a message; run it again later to collect the results.

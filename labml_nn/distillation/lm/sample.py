@@ -1,4 +1,4 @@
-"""
+r"""
 ---
 title: Text sampled from each model
 summary: >
@@ -17,7 +17,7 @@ python -m labml_nn.distillation.lm.sample --profile cpu --prompt 'class ' RUN_ID
 Without runs named, it samples from the newest finished run of the teacher,
 of the student and of the distilled student of the profile; a run is named
 by its id or its checkpoint's path. Every model continues the same prompt
-with the same random numbers, at temperature $\\tau$ (default $0.8$: a
+with the same random numbers, at temperature $\tau$ (default $0.8$: a
 little sharper than the model's own distribution, as is usual when reading
 samples), until its context is full.
 """
