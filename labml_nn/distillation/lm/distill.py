@@ -56,6 +56,7 @@ from torch import nn
 from labml_nn.distillation.loss import soft_target_loss
 from labml_nn.distillation.lm.trainer import LMConfigs, experiment_name
 from labml_nn.distillation.lm.transformer import ByteTransformer, sample
+from labml_nn.experiments import distributed
 from labml_nn.experiments.runs import load_checkpoint
 
 DIVERGENCES = ('forward_kl', 'reverse_kl', 'jsd')
@@ -90,17 +91,20 @@ class DistillationConfigs(LMConfigs):
 
         ## One distillation step
 
-        `windows` is `[batch, context + 1]` bytes of the corpus; returns the
-        loss the student minimizes.
+        `windows` is the global batch, `[batch, context + 1]` bytes of the
+        corpus; returns the loss the student minimizes on this process's slice.
         """
         # 0. A coin that comes up with probability $\lambda$ makes the step
         # on-policy: the student rewrites the last `sampled_bytes` of each
-        # window, sampling at $T = 1$ from its own predictions
+        # window, sampling at $T = 1$ from its own predictions. Every process
+        # samples the whole global batch with the same random numbers, then
+        # keeps its slice, as one process would
         data_targets = torch.ones_like(windows[:, 1:], dtype=torch.bool)
         if torch.rand((), generator=generator) < self.on_policy:
             kept = windows.shape[1] - self.sampled_bytes
             windows = sample(self.model, windows[:, :kept], self.sampled_bytes, generator)
             data_targets[:, kept - 1:] = False
+        windows, data_targets = distributed.local_part(windows), distributed.local_part(data_targets)
         inputs = windows[:, :-1]
         # 1. The teacher's logits $v_i$ at every position. It is fixed: no
         # gradients, evaluation mode; `clone` turns the inference tensor into
@@ -108,8 +112,9 @@ class DistillationConfigs(LMConfigs):
         with torch.inference_mode():
             teacher_logits = self.teacher_model(inputs)
         teacher_logits = teacher_logits.clone()
-        # 2. The student's logits $z_i$
-        student_logits = self.model(inputs)
+        # 2. The student's logits $z_i$, through its replica, which averages
+        # its gradients over the processes under torchrun
+        student_logits = self.replica(inputs)
         # 3. The soft-target term: $T^2$ times the divergence, averaged over
         # every position, the student's own bytes included
         soft = soft_target_loss(student_logits, teacher_logits, self.temperature,

@@ -41,6 +41,7 @@ then ends with a message; run it again later to collect the results.
 import argparse
 import json
 import platform
+import sys
 from pathlib import Path
 from typing import Any, Dict, List, NamedTuple, Optional
 
@@ -51,7 +52,9 @@ from labml_nn.distillation.lm.train import command_errors, configs_for, profile_
 from labml_nn.distillation.lm.trainer import LMRecord, train
 from labml_nn.distillation.pipeline import figure, japanese_font, mean_std
 from labml_nn.distillation.train import check_writable, positive
+from labml_nn.experiments import distributed
 from labml_nn.experiments.data import write_atomic
+from labml_nn.experiments.trainer import default_device
 
 
 class Variant(NamedTuple):
@@ -100,8 +103,11 @@ def main(argv: Optional[list] = None):
     ## Entry point
     """
     args = argument_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
     variants = studies(args.limited_bytes)
-    with command_errors():
+    with command_errors(), distributed.process_group(default_device()):
+        for model in ('teacher', 'student'):
+            distributed.check_batch_size(profile_settings(args.profile, model)['batch_size'])
         check_writable(Path(args.out), '--out')
         check_writable(Path(args.logs_dir), '--logs-dir')
         corpus = load_corpus(args.data_dir, 1 + max(profile_settings(args.profile, m)['context']
@@ -113,11 +119,13 @@ def main(argv: Optional[list] = None):
                                                            teacher), corpus))
                     for seed in range(args.seeds) for variant in variants[study]]
             results = {'study': study, 'profile': args.profile, 'machine': machine(), 'data': describe(corpus),
-                       'command': 'python -m labml_nn.distillation.lm.pipeline ' + ' '.join(argv or []),
+                       'command': 'python -m labml_nn.distillation.lm.pipeline ' + ' '.join(argv),
                        'teacher': run_result(Variant('teacher', '教師', 'teacher', {}), teacher),
                        'variants': [v._asdict() for v in variants[study]], 'runs': runs,
                        'summary': summarize(runs, variants[study])}
-            write_results(results, Path(args.out) / study)
+            # Under torchrun every run trains on all the processes, and rank 0 writes the results
+            if distributed.is_main():
+                write_results(results, Path(args.out) / study)
 
 
 def argument_parser() -> argparse.ArgumentParser:

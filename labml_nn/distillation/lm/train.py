@@ -21,6 +21,14 @@ from a finished teacher. Settings are the configurations' defaults, then the
 profile's, then the command line's; running the same command again resumes
 an interrupted run or reports the finished one. Mistakes end with one
 message and no traceback, before any work.
+
+Each command also runs under `torchrun`, on several processes, each
+training its slice of every batch, with the weights of one process (up to
+rounding; see [training on several processes](../../experiments/distributed.html)):
+
+```bash
+torchrun --standalone --nproc-per-node 2 -m labml_nn.distillation.lm.train student --profile cpu
+```
 """
 
 import argparse
@@ -36,8 +44,9 @@ from labml_nn.distillation.lm.distill import DIVERGENCES, DistillationConfigs, R
     load_model
 from labml_nn.distillation.lm.trainer import LMConfigs, train
 from labml_nn.distillation.train import CannotWrite, check_writable, device, non_negative, positive
+from labml_nn.experiments import distributed
 from labml_nn.experiments.runs import RunBusy
-from labml_nn.experiments.trainer import Diverged, Interrupted
+from labml_nn.experiments.trainer import Diverged, Interrupted, default_device
 
 # ## Profiles
 #
@@ -175,15 +184,18 @@ def main(argv: Optional[list] = None):
     with command_errors():
         settings = settings_from_args(args)
         check_settings(settings)
+        distributed.check_batch_size(settings['batch_size'])
         check_writable(Path(args.logs_dir), '--logs-dir')
         corpus = load_corpus(args.data_dir, settings['context'] + 1)
         if args.model == 'distilled':
             teacher = find_teacher(args.teacher, args.logs_dir, args.profile)
             load_model(str(teacher), settings['context'])
             settings['teacher'] = str(teacher)
-        result = train(configs_for(args.model), settings, corpus, fresh=args.fresh)
-    print(f'{args.model}: validation {result.valid_bpb:.3f} bits per byte, test {result.test_bpb:.3f}; '
-          f'{result.parameters:,} parameters, {result.train_seconds:.0f} s of training')
+        with distributed.process_group(settings.get('device') or default_device()):
+            result = train(configs_for(args.model), settings, corpus, fresh=args.fresh)
+    if distributed.is_main():
+        print(f'{args.model}: validation {result.valid_bpb:.3f} bits per byte, test {result.test_bpb:.3f}; '
+              f'{result.parameters:,} parameters, {result.train_seconds:.0f} s of training')
 
 
 @contextmanager
@@ -193,11 +205,16 @@ def command_errors():
     """
     try:
         yield
-    except (DataError, RunNotFound, CannotWrite, RunBusy) as e:
+    except (DataError, RunNotFound, CannotWrite, RunBusy, distributed.DistributedError) as e:
         print(f'error: {e}', file=sys.stderr)
         sys.exit(2)
     except Diverged as e:
         print(f'error: {e}', file=sys.stderr)
+        sys.exit(1)
+    except torch.distributed.DistError as e:
+        # Under torchrun: another process ended, or did not answer in time
+        print(f'error: process {distributed.world().rank} lost the other processes; see their messages. {e}',
+              file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt as e:
         where = f' after step {e.epoch}' if isinstance(e, Interrupted) else ''

@@ -30,7 +30,7 @@ import time
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import torch
 from labml import experiment, lab, tracker
@@ -40,6 +40,7 @@ from torch import nn
 from labml_nn.distillation.lm.data import (Corpus, describe, evenly_spaced_windows, load_corpus, random_windows,
                                            stdlib_folder, training_bytes)
 from labml_nn.distillation.lm.transformer import ByteTransformer
+from labml_nn.experiments import distributed
 from labml_nn.experiments.data import write_atomic
 from labml_nn.experiments.runs import checkpoint_path, has_finite_weights, load_checkpoint, run_key, run_lock
 from labml_nn.experiments.trainer import Diverged, Interrupted, default_device, learning_rate_schedule
@@ -81,6 +82,9 @@ class LMConfigs(BaseConfigs):
     device: str
     model: nn.Module
     optimizer: torch.optim.Optimizer
+    # The model as the step calls it: `model` itself in one process, wrapped
+    # for [several processes](../../experiments/distributed.html#data-parallel) under torchrun
+    replica: nn.Module
 
     def step(self, windows: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         r"""
@@ -88,17 +92,24 @@ class LMConfigs(BaseConfigs):
 
         ## One step on the next bytes
 
-        `windows` is `[batch, context + 1]` bytes; the loss is the
-        cross-entropy of the next byte, $-\log \mathrm{softmax}(z_i)_{x_{i+1}}$,
-        averaged over every position of every window.
+        `windows` is the global batch, `[batch, context + 1]` bytes; the loss
+        is the cross-entropy of the next byte,
+        $-\log \mathrm{softmax}(z_i)_{x_{i+1}}$, averaged over every position
+        of this process's windows.
         """
-        logits = self.model(windows[:, :-1])
+        windows = distributed.local_part(windows)
+        logits = self.replica(windows[:, :-1])
         return nn.functional.cross_entropy(logits.flatten(0, 1), windows[:, 1:].flatten())
 
 
 @option(LMConfigs.device)
 def _device(c: LMConfigs) -> str:
-    return default_device()
+    return distributed.process_device(default_device())
+
+
+@option(LMConfigs.replica)
+def _replica(c: LMConfigs) -> nn.Module:
+    return distributed.data_parallel(c.model)
 
 
 @option(LMConfigs.model)
@@ -184,20 +195,35 @@ def train(c: LMConfigs, settings: Dict[str, Any], corpus: Optional[Corpus] = Non
         corpus = load_corpus(settings['data_dir'], context + 1)
     # Settings that do not fit the data stop here, before a run folder is made
     training_bytes(corpus, settings.get('train_bytes', defaults.train_bytes))
-    name, logs_dir = experiment_name(settings), settings['logs_dir']
     # The key names the corpus folder: the standard library's when `data_dir` is `''`
     key = run_key(settings | {'data_dir': settings['data_dir'] or str(stdlib_folder())})
-    earlier = None if fresh else find_run(logs_dir, name, key, corpus.fingerprint)
+    # Rank 0 looks the run up and takes its lock, held until training ends;
+    # every process gets what it found
+    with ExitStack() as lock:
+        found = distributed.from_main(lambda: _find(settings, corpus.fingerprint, key, fresh, lock))
+        if isinstance(found, LMRecord):
+            return found
+        uuid, resume = found
+        return _train_run(c, settings, corpus, key, uuid, resume)
+
+
+def _find(settings: Dict[str, Any], fingerprint: str, key: str, fresh: bool,
+          lock: ExitStack) -> Union[LMRecord, Tuple[str, Optional[Dict[str, Any]]]]:
+    """
+    A finished run's record; else the id of the run to train and its
+    checkpoint to resume from (`None` for a new run), its lock entered in `lock`.
+    """
+    name, logs_dir = experiment_name(settings), settings['logs_dir']
+    earlier = None if fresh else find_run(logs_dir, name, key, fingerprint)
     if earlier is not None and (finished := finished_record(load_checkpoint(earlier, mmap=True))):
         return finished
     uuid = earlier.parent.parent.name if earlier else experiment.generate_uuid()
-    with ExitStack() as stack:
-        stack.enter_context(run_lock(Path(logs_dir) / name / uuid, f'Run {uuid} of {name}'))
-        # Read the checkpoint again under the lock: its holder may have trained more since
-        resume = load_checkpoint(earlier) if earlier else None
-        if resume is not None and (finished := finished_record(resume)):
-            return finished
-        return _train_run(c, settings, corpus, key, uuid, resume)
+    lock.enter_context(run_lock(Path(logs_dir) / name / uuid, f'Run {uuid} of {name}'))
+    # Read the checkpoint again under the lock: its holder may have trained more since
+    resume = load_checkpoint(earlier) if earlier else None
+    if resume is not None and (finished := finished_record(resume)):
+        return finished
+    return uuid, resume
 
 
 def finished_record(state: Dict[str, Any]) -> Optional[LMRecord]:
@@ -217,11 +243,18 @@ def _train_run(c: LMConfigs, settings: Dict[str, Any], corpus: Corpus, key: str,
     """
     name, logs_dir = experiment_name(settings), settings['logs_dir']
     lab.configure({'path': str(Path.cwd()), 'experiments_path': str(Path(logs_dir).resolve())})
-    experiment.create(name=name, uuid=uuid, writers={'file'})
+    if distributed.is_main():
+        experiment.create(name=name, uuid=uuid, writers={'file'})
+    else:
+        # The other processes compute the same configurations and write nothing
+        experiment.evaluate()
     # Seed before the model is made, so that its initial weights are the seed's
     torch.manual_seed(settings.get('seed', 0))
-    experiment.configs(c, settings)
-    model, optimizer = c.model, c.optimizer
+    overrides = dict(settings)
+    if 'device' in settings:
+        overrides['device'] = distributed.process_device(settings['device'])
+    experiment.configs(c, overrides)
+    model, optimizer, _ = c.model, c.optimizer, c.replica
     scheduler = learning_rate_schedule(optimizer, c.steps, 'one_cycle')
     # The windows' random numbers (and the on-policy ones), kept apart from dropout's
     generator = torch.Generator().manual_seed(c.seed)
@@ -236,7 +269,8 @@ def _train_run(c: LMConfigs, settings: Dict[str, Any], corpus: Corpus, key: str,
         torch.set_rng_state(resume['rng']['torch'])
         for k in ('step', 'history', 'valid_bpb', 'train_seconds'):
             setattr(record, k, resume[k])
-        print(f'Resuming {name} run {uuid} after step {record.step}')
+        if distributed.is_main():
+            print(f'Resuming {name} run {uuid} after step {record.step}')
     path = checkpoint_path(logs_dir, name, uuid)
     try:
         with experiment.start():
@@ -256,6 +290,7 @@ def _train_steps(c: LMConfigs, record: LMRecord, corpus: Corpus, scheduler, gene
     valid = evenly_spaced_windows(corpus.valid, c.valid_windows, c.context + 1)
     model.train()
     started = time.perf_counter()
+    # Every process draws the same global batch; the step keeps its slice
     while record.step < c.steps:
         windows = random_windows(data, c.batch_size, c.context + 1, generator).to(c.device)
         loss = c.step(windows, generator)
@@ -280,13 +315,16 @@ def _train_steps(c: LMConfigs, record: LMRecord, corpus: Corpus, scheduler, gene
             test = evenly_spaced_windows(corpus.test, c.test_windows, c.context + 1)
             record.test_bpb = bits_per_byte(model, test, c.device)
         tracker.save(record.step, {'bpb.valid': record.valid_bpb})
-        print(f'{record.name} seed {record.seed} step {record.step}/{c.steps}: validation {record.valid_bpb:.3f} '
-              f'bits per byte, {record.train_seconds:.0f} s', flush=True)
         record.updated = time.time()
-        saved = asdict(record) | {'model': model.state_dict(), 'optimizer': optimizer.state_dict(),
-                                  'scheduler': scheduler.state_dict(),
-                                  'rng': {'windows': generator.get_state(), 'torch': torch.get_rng_state()}}
-        write_atomic(path, lambda tmp: torch.save(saved, tmp))
+        # Rank 0 writes the checkpoint while the others wait: they hold the same state
+        if distributed.is_main():
+            print(f'{record.name} seed {record.seed} step {record.step}/{c.steps}: validation '
+                  f'{record.valid_bpb:.3f} bits per byte, {record.train_seconds:.0f} s', flush=True)
+            saved = asdict(record) | {'model': model.state_dict(), 'optimizer': optimizer.state_dict(),
+                                      'scheduler': scheduler.state_dict(),
+                                      'rng': {'windows': generator.get_state(), 'torch': torch.get_rng_state()}}
+            write_atomic(path, lambda tmp: torch.save(saved, tmp))
+        distributed.barrier()
         started = time.perf_counter()
 
 

@@ -136,7 +136,7 @@ def test_on_policy_step_leaves_sampled_bytes_out_of_the_label_term(monkeypatch):
     c = DistillationConfigs()
     model = ByteTransformer(context=10, d_model=16, layers=1, heads=2)
     teacher = ByteTransformer(context=10, d_model=16, layers=1, heads=2).eval()
-    c.model, c.teacher_model = model, teacher
+    c.model, c.replica, c.teacher_model = model, model, teacher
     c.on_policy, c.sampled_bytes, c.soft_target_weight, c.label_loss_weight = 1.0, 4, 0.0, 1.0
     windows = torch.randint(0, 256, (3, 11))
     loss = c.step(windows, torch.Generator().manual_seed(0))
