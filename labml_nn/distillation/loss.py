@@ -630,8 +630,8 @@ class _FusedSettings(NamedTuple):
 
 def _linear(hidden: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
             out: torch.Tensor) -> torch.Tensor:
-    """
-    The logits $h W^\\top + b$ of a chunk, written into `out` (in the compute dtype).
+    r"""
+    The logits $h W^\top + b$ of a chunk, written into `out` (in the compute dtype).
     """
     if hidden.dtype == weight.dtype == out.dtype and (bias is None or bias.dtype == out.dtype):
         if bias is None:
