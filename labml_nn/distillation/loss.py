@@ -703,8 +703,8 @@ class _FusedLinearDistillation(torch.autograd.Function):
         # The gradients, filled chunk by chunk; the weight's and bias's are sums, kept in `dtype`
         grad_hidden = grad_weight = grad_bias = None
         if settings.gradients:
-            grad_hidden = torch.zeros_like(hidden)
-            grad_weight = torch.zeros(weight.shape, dtype=dtype, device=hidden.device)
+            grad_hidden = torch.empty_like(hidden)
+            grad_weight = torch.empty(weight.shape, dtype=dtype, device=hidden.device)
             grad_bias = None if bias is None else torch.zeros(vocab, dtype=dtype, device=hidden.device)
         total = torch.zeros((), dtype=dtype, device=hidden.device)
         for start in range(0, tokens, rows):
@@ -724,9 +724,10 @@ class _FusedLinearDistillation(torch.autograd.Function):
                 continue
             grad = _fused_chunk_gradient(logits, teacher_logits, chunk_target, chunk_valid, count,
                                          settings, work)
-            # $G W$ for the chunk's hidden states; $G^\top h$ and $\sum_i G_i$ added up
-            grad_hidden[chunk] = grad.to(weight.dtype) @ weight
-            grad_weight.addmm_(grad.t(), h.to(dtype))
+            # $G W$ for the chunk's hidden states; $G^\top h$ and $\sum_i G_i$ added up, the
+            # first chunk's $G^\top h$ replacing what the empty tensor held (`beta=0` ignores it)
+            _linear(grad.to(weight.dtype), weight.t(), None, out=grad_hidden[chunk])
+            grad_weight.addmm_(grad.t(), h.to(dtype), beta=0 if start == 0 else 1)
             if grad_bias is not None:
                 grad_bias += grad.sum(dim=0)
         ctx.save_for_backward(grad_hidden, grad_weight, grad_bias)
