@@ -5,7 +5,9 @@ summary: >
   The temperature-scaled soft-target loss from "Distilling the Knowledge in a
   Neural Network", first as the plain formula, then as a memory-lean,
   precise and synchronisation-free PyTorch implementation with masking,
-  token-level shapes and low-precision inputs.
+  token-level shapes and low-precision inputs; with the reverse KL and the
+  generalized JSD, and a fused loss for language models that never holds
+  their full logits.
 ---
 
 # The soft-target loss
