@@ -706,7 +706,10 @@ class _FusedLinearDistillation(torch.autograd.Function):
         grad_hidden = grad_weight = grad_bias = None
         if settings.gradients:
             grad_hidden = torch.empty_like(hidden)
+            # The first chunk overwrites it; without tokens there is no chunk, and it is zero
             grad_weight = torch.empty(weight.shape, dtype=dtype, device=hidden.device)
+            if tokens == 0:
+                grad_weight.zero_()
             grad_bias = None if bias is None else torch.zeros(vocab, dtype=dtype, device=hidden.device)
         total = torch.zeros((), dtype=dtype, device=hidden.device)
         for start in range(0, tokens, rows):
