@@ -5,7 +5,9 @@ summary: >
   The temperature-scaled soft-target loss from "Distilling the Knowledge in a
   Neural Network", first as the plain formula, then as a memory-lean,
   precise and synchronisation-free PyTorch implementation with masking,
-  token-level shapes and low-precision inputs.
+  token-level shapes and low-precision inputs; with the reverse KL and the
+  generalized JSD, and a fused loss for language models that never holds
+  their full logits.
 ---
 
 # The soft-target loss
@@ -630,8 +632,8 @@ class _FusedSettings(NamedTuple):
 
 def _linear(hidden: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
             out: torch.Tensor) -> torch.Tensor:
-    """
-    The logits $h W^\\top + b$ of a chunk, written into `out` (in the compute dtype).
+    r"""
+    The logits $h W^\top + b$ of a chunk, written into `out` (in the compute dtype).
     """
     if hidden.dtype == weight.dtype == out.dtype and (bias is None or bias.dtype == out.dtype):
         if bias is None:
@@ -639,6 +641,48 @@ def _linear(hidden: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Ten
         return torch.addmm(bias, hidden, weight.t(), out=out)
     # Lower-precision layers compute in their own dtype, as the model does
     return out.copy_(F.linear(hidden, weight, bias))
+
+
+def _fused_chunk_loss(logits: torch.Tensor, teacher_logits: torch.Tensor,
+                      target: Optional[torch.Tensor], valid: Optional[torch.Tensor],
+                      settings: _FusedSettings, work: List[torch.Tensor]) -> torch.Tensor:
+    r"""
+    The sum over a chunk's valid rows of $\alpha T^2 D_i + \beta_{label} \mathrm{CE}_i$.
+    """
+    temperature = settings.temperature
+    per_token = _divergence_rows(logits, teacher_logits, temperature, settings.divergence, settings.beta,
+                                 work).mul_(settings.soft_target_weight * temperature ** 2)
+    if settings.label_loss_weight:
+        cross_entropy = F.cross_entropy(logits, target, ignore_index=settings.ignore_index, reduction='none')
+        per_token.add_(cross_entropy, alpha=settings.label_loss_weight)
+    # Masked-out rows add nothing, even if they hold NaN
+    if valid is not None:
+        per_token = torch.where(valid, per_token, 0.)
+    return per_token.sum()
+
+
+def _fused_chunk_gradient(logits: torch.Tensor, teacher_logits: torch.Tensor,
+                          target: Optional[torch.Tensor], valid: Optional[torch.Tensor],
+                          count: Union[torch.Tensor, int], settings: _FusedSettings,
+                          work: List[torch.Tensor]) -> torch.Tensor:
+    r"""
+    $G = \frac{1}{n}\big(\alpha T^2 \frac{\partial D}{\partial z} + \beta_{label} (\mathrm{softmax}(z) - \text{one-hot}(y))\big)$
+    for a chunk's rows, zero for masked-out ones, in the fourth work buffer.
+    """
+    # `_gradient_rows` gives $T \frac{\partial D}{\partial z}$
+    grad = _gradient_rows(logits, teacher_logits, settings.temperature, settings.divergence,
+                          settings.beta, work[:3], out=work[3])
+    grad.mul_(settings.soft_target_weight * settings.temperature)
+    if settings.label_loss_weight:
+        # $\mathrm{softmax}(z) - \text{one-hot}(y)$, with any class for masked-out rows
+        labels = torch.where(valid, target, 0).unsqueeze(-1)
+        label_grad = torch.softmax(logits, dim=-1, out=work[0])
+        label_grad.scatter_add_(-1, labels, torch.full_like(labels, -1, dtype=label_grad.dtype))
+        grad.add_(label_grad, alpha=settings.label_loss_weight)
+    grad.div_(count)
+    if valid is not None:
+        grad.masked_fill_(~valid.unsqueeze(-1), 0.)
+    return grad
 
 
 class _FusedLinearDistillation(torch.autograd.Function):
@@ -651,60 +695,49 @@ class _FusedLinearDistillation(torch.autograd.Function):
                 teacher_hidden: torch.Tensor, teacher_weight: Optional[torch.Tensor],
                 teacher_bias: Optional[torch.Tensor], target: Optional[torch.Tensor],
                 settings: _FusedSettings):
-        s = settings
-        tokens, vocab = hidden.shape[0], weight.shape[0]
+        tokens, vocab, rows = hidden.shape[0], weight.shape[0], settings.rows
         dtype = _compute_dtype(hidden, teacher_hidden)
-        valid = None if target is None else target != s.ignore_index
+        valid = None if target is None else target != settings.ignore_index
         count = _sample_count(valid, tokens)
-        # Two buffers for the chunk's logits, and five for the work on them
-        buffers = [torch.empty(min(s.rows, tokens), vocab, dtype=dtype, device=hidden.device)
-                   for _ in range(7 if s.divergence == 'jsd' else 6)]
-        grad_hidden = torch.zeros_like(hidden) if s.gradients else None
-        grad_weight = torch.zeros(weight.shape, dtype=dtype, device=hidden.device) if s.gradients else None
-        grad_bias = None if bias is None or not s.gradients else torch.zeros(vocab, dtype=dtype,
-                                                                             device=hidden.device)
+        # Two buffers for the chunk's logits, and four (five for the JSD) for the work on them
+        buffers = [torch.empty(min(rows, tokens), vocab, dtype=dtype, device=hidden.device)
+                   for _ in range(7 if settings.divergence == 'jsd' else 6)]
+        # The gradients, filled chunk by chunk; the weight's and bias's are sums, kept in `dtype`
+        grad_hidden = grad_weight = grad_bias = None
+        if settings.gradients:
+            grad_hidden = torch.empty_like(hidden)
+            # The first chunk overwrites it; without tokens there is no chunk, and it is zero
+            grad_weight = torch.empty(weight.shape, dtype=dtype, device=hidden.device)
+            if tokens == 0:
+                grad_weight.zero_()
+            grad_bias = None if bias is None else torch.zeros(vocab, dtype=dtype, device=hidden.device)
         total = torch.zeros((), dtype=dtype, device=hidden.device)
-        for start in range(0, tokens, s.rows):
-            end = min(start + s.rows, tokens)
-            h = hidden[start:end]
-            logits, teacher_logits, *work = (b[:end - start] for b in buffers)
+        for start in range(0, tokens, rows):
+            chunk = slice(start, min(start + rows, tokens))
+            h = hidden[chunk]
+            chunk_target = None if target is None else target[chunk]
+            chunk_valid = None if valid is None else valid[chunk]
+            logits, teacher_logits, *work = (b[:h.shape[0]] for b in buffers)
             # Both models' logits for the chunk; the teacher's may be given as they are
             _linear(h, weight, bias, out=logits)
             if teacher_weight is None:
-                teacher_logits = teacher_hidden[start:end]
+                teacher_logits = teacher_hidden[chunk]
             else:
-                _linear(teacher_hidden[start:end], teacher_weight, teacher_bias, out=teacher_logits)
-            # $\alpha T^2 D_i + \beta_{label} \mathrm{CE}_i$ for each row
-            per_token = _divergence_rows(logits, teacher_logits, s.temperature, s.divergence, s.beta,
-                                         work).mul_(s.soft_target_weight * s.temperature ** 2)
-            if s.label_loss_weight:
-                cross_entropy = F.cross_entropy(logits, target[start:end], ignore_index=s.ignore_index,
-                                                reduction='none')
-                per_token.add_(cross_entropy, alpha=s.label_loss_weight)
-            if valid is not None:
-                per_token = torch.where(valid[start:end], per_token, 0.)
-            total += per_token.sum()
-            if not s.gradients:
+                _linear(teacher_hidden[chunk], teacher_weight, teacher_bias, out=teacher_logits)
+            total += _fused_chunk_loss(logits, teacher_logits, chunk_target, chunk_valid, settings, work)
+            if not settings.gradients:
                 continue
-            # $G = \frac{1}{n}\big(\alpha T^2 \frac{\partial D}{\partial z} + \beta_{label} (\mathrm{softmax}(z) - \text{one-hot}(y))\big)$;
-            # `_gradient_rows` gives $T \frac{\partial D}{\partial z}$
-            grad = _gradient_rows(logits, teacher_logits, s.temperature, s.divergence, s.beta,
-                                  work[:3], out=work[3]).mul_(s.soft_target_weight * s.temperature)
-            if s.label_loss_weight:
-                labels = torch.where(valid[start:end], target[start:end], 0).unsqueeze(-1)
-                label_grad = torch.softmax(logits, dim=-1, out=work[0])
-                label_grad.scatter_add_(-1, labels, torch.full_like(labels, -1, dtype=dtype))
-                grad.add_(label_grad, alpha=s.label_loss_weight)
-            grad.div_(count)
-            if valid is not None:
-                grad.masked_fill_(~valid[start:end].unsqueeze(-1), 0.)
-            # $G W$ for the chunk's hidden states, $G^\top h$ and $\sum_i G_i$ added up
-            grad_hidden[start:end] = grad.to(weight.dtype) @ weight
-            grad_weight.addmm_(grad.t(), h.to(dtype))
+            grad = _fused_chunk_gradient(logits, teacher_logits, chunk_target, chunk_valid, count,
+                                         settings, work)
+            # $G W$ for the chunk's hidden states; $G^\top h$ and $\sum_i G_i$ added up, the
+            # first chunk's $G^\top h$ replacing what the empty tensor held (`beta=0` ignores it)
+            _linear(grad.to(weight.dtype), weight.t(), None, out=grad_hidden[chunk])
+            grad_weight.addmm_(grad.t(), h.to(dtype), beta=0 if start == 0 else 1)
             if grad_bias is not None:
                 grad_bias += grad.sum(dim=0)
         ctx.save_for_backward(grad_hidden, grad_weight, grad_bias)
         ctx.dtypes = weight.dtype, None if bias is None else bias.dtype
+        # $\frac{1}{n} \sum_i \big(\alpha T^2 D_i + \beta_{label} \mathrm{CE}_i\big)$
         return total / count
 
     @staticmethod
@@ -715,7 +748,8 @@ class _FusedLinearDistillation(torch.autograd.Function):
         # The stored gradients times the incoming gradient, in the layers' dtypes
         grad_weight = (grad_weight * grad_output).to(weight_dtype)
         grad_bias = None if grad_bias is None else (grad_bias * grad_output).to(bias_dtype)
-        return grad_hidden * grad_output.to(grad_hidden.dtype), grad_weight, grad_bias, None, None, None, None, None
+        grad_hidden = grad_hidden * grad_output.to(grad_hidden.dtype)
+        return grad_hidden, grad_weight, grad_bias, None, None, None, None, None
 
 
 def fused_linear_distillation_loss(student_hidden: torch.Tensor, student_weight: torch.Tensor,

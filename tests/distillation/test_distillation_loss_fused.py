@@ -34,7 +34,8 @@ def make_inputs(leading=(3, 7), dtype=torch.float32, seed=0, ignored=0.3):
                   teacher_weight=randn(VOCAB, TEACHER_HIDDEN), teacher_bias=randn(VOCAB))
     target = torch.randint(0, VOCAB, leading, generator=generator)
     target[torch.rand(leading, generator=generator) < ignored] = -100
-    target.view(-1)[0] = 1
+    if target.numel():
+        target.view(-1)[0] = 1
     return inputs, target
 
 
@@ -136,6 +137,13 @@ def test_all_tokens_ignored_gives_zero():
     value, grads = value_and_grads(fused_linear_distillation_loss, inputs, torch.full_like(target, -100),
                                    label_loss_weight=1.0)
     assert value == 0 and all((grad == 0).all() for grad in grads)
+
+
+def test_no_tokens_gives_zero():
+    inputs, target = make_inputs(leading=(0, 3), seed=12)
+    value, grads = value_and_grads(fused_linear_distillation_loss, inputs, target, label_loss_weight=1.0)
+    assert value == 0 and all((grad == 0).all() for grad in grads)
+    assert grads[0].shape == (0, 3, HIDDEN) and grads[1].shape == (VOCAB, HIDDEN)
 
 
 def test_low_precision_layers():
