@@ -40,6 +40,7 @@ docs-check: install
 
 bench: install
 	$(PY) benchmarks/loss_memory.py
+	$(PY) benchmarks/fused_loss.py
 	$(PY) benchmarks/render_speed.py
 	$(PY) benchmarks/distillation_throughput.py --data-dir $(CIFAR10_DIR)
 	$(PY) benchmarks/distributed_throughput.py --data-dir $(CIFAR10_DIR)

@@ -1,0 +1,226 @@
+"""
+---
+title: The language-model training commands
+summary: >
+  The settings profiles of the byte-level teacher and students, and one
+  command that trains the teacher, the student on next-byte labels, or the
+  distilled student.
+---
+
+# The training commands
+
+```bash
+python -m labml_nn.distillation.lm.train teacher --profile cpu
+python -m labml_nn.distillation.lm.train student --profile cpu
+python -m labml_nn.distillation.lm.train distilled --profile cpu --teacher latest
+```
+
+Each trains one model with the [trainer](trainer.html): the teacher, the
+student on the next bytes alone, or the student [distilled](distill.html)
+from a finished teacher. Settings are the configurations' defaults, then the
+profile's, then the command line's; running the same command again resumes
+an interrupted run or reports the finished one. Mistakes end with one
+message and no traceback, before any work.
+
+Each command also runs under `torchrun`, on several processes, each
+training its slice of every batch, with the weights of one process (up to
+rounding; see [training on several processes](../../experiments/distributed.html)):
+
+```bash
+torchrun --standalone --nproc-per-node 2 -m labml_nn.distillation.lm.train student --profile cpu
+```
+"""
+
+import argparse
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import torch
+
+from labml_nn.distillation.lm.data import DataError, load_corpus
+from labml_nn.distillation.lm.distill import DIVERGENCES, DistillationConfigs, RunNotFound, find_teacher, \
+    load_model
+from labml_nn.distillation.lm.trainer import LMConfigs, train
+from labml_nn.distillation.train import CannotWrite, check_writable, device, non_negative, positive
+from labml_nn.experiments import distributed
+from labml_nn.experiments.runs import RunBusy
+from labml_nn.experiments.trainer import Diverged, Interrupted, default_device
+
+# ## Profiles
+#
+# The teacher's (`teacher`) and the students' (`student`, shared by the
+# distilled student) settings in each profile.
+#
+# * `cpu` fits one thread of a laptop CPU. The teacher, 4 blocks of width
+#   192 (1.9 million parameters), trains for 700 steps of 16 windows of 128
+#   bytes; the students, 2 blocks of width 96 (0.26 million, 7 times
+#   smaller), for 300 steps. Both were sized by timing steps on one thread
+#   of the shared 2-core CPU of the [studies](studies.html), for a teacher of
+#   about 15 minutes and students of a few minutes each.
+# * `full` is a larger teacher (6 blocks of width 256, a context of 256
+#   bytes) and more steps, for a GPU; it has not been run here.
+# * `smoke` takes seconds, for tests.
+PROFILES: Dict[str, Dict[str, Dict[str, Any]]] = {
+    'cpu': {
+        'teacher': dict(context=128, d_model=192, layers=4, heads=4, steps=700, batch_size=16,
+                        learning_rate=2e-3, eval_every=100),
+        'student': dict(context=128, d_model=96, layers=2, heads=4, steps=300, batch_size=16,
+                        learning_rate=3e-3, eval_every=50, sampled_bytes=32),
+    },
+    'full': {
+        'teacher': dict(context=256, d_model=256, layers=6, heads=8, steps=10000, batch_size=64,
+                        learning_rate=1e-3, eval_every=500),
+        'student': dict(context=256, d_model=96, layers=2, heads=4, steps=4000, batch_size=64,
+                        learning_rate=3e-3, eval_every=250),
+    },
+    'smoke': {
+        'teacher': dict(context=16, d_model=32, layers=1, heads=2, steps=6, batch_size=4, eval_every=3,
+                        valid_windows=4, test_windows=4),
+        'student': dict(context=16, d_model=16, layers=1, heads=2, steps=4, batch_size=4, eval_every=2,
+                        valid_windows=4, test_windows=4, sampled_bytes=4),
+    },
+}
+
+# ## The command line
+#
+# The settings each command can change, with the check a value must pass and its help.
+OPTIONS: Dict[str, tuple] = {
+    'seed': (non_negative(int), 'seed of the initial weights and of the windows'),
+    'steps': (positive(int), 'training steps'),
+    'batch_size': (positive(int), 'windows per step'),
+    'context': (positive(int), 'bytes the model reads'),
+    'd_model': (positive(int), 'the model\'s width'),
+    'layers': (positive(int), 'transformer blocks'),
+    'heads': (positive(int), 'attention heads; must divide the width'),
+    'learning_rate': (positive(float), 'the largest learning rate'),
+    'train_bytes': (non_negative(int), 'training bytes to use, from the start of the training split; 0 for all'),
+    'eval_every': (positive(int), 'measure validation and write a checkpoint every N steps'),
+    'device': (device, 'cpu, cuda, cuda:1, ... (default: cuda when available)'),
+}
+DISTILLATION_OPTIONS: Dict[str, tuple] = {
+    'temperature': (positive(float), 'T, the temperature of the soft targets'),
+    'divergence': (str, 'forward_kl, reverse_kl or jsd'),
+    'soft_target_weight': (non_negative(float), 'the weight of the soft-target term'),
+    'label_loss_weight': (non_negative(float), 'the weight of the label term'),
+    'on_policy': (non_negative(float), 'lambda, the fraction of batches the student samples itself'),
+    'sampled_bytes': (positive(int), 'bytes the student writes at the end of an on-policy window'),
+}
+MODELS = ('teacher', 'student', 'distilled')
+
+
+def configs_for(model_name: str) -> LMConfigs:
+    return DistillationConfigs() if model_name == 'distilled' else LMConfigs()
+
+
+def options(model_name: str) -> Dict[str, tuple]:
+    return OPTIONS | (DISTILLATION_OPTIONS if model_name == 'distilled' else {})
+
+
+def profile_settings(profile: str, model_name: str) -> Dict[str, Any]:
+    """
+    Every setting of `model_name` the command line can change, at its
+    default, with the profile's values on top, so that a run is found again
+    wherever a value came from.
+    """
+    defaults = configs_for(model_name)
+    settings = {name: getattr(defaults, name) for name in options(model_name) if name != 'device'}
+    settings |= {'valid_windows': defaults.valid_windows, 'test_windows': defaults.test_windows}
+    # The students' profile also holds the distilled student's own settings
+    chosen = PROFILES[profile]['teacher' if model_name == 'teacher' else 'student']
+    settings |= {k: v for k, v in chosen.items() if k in settings}
+    return settings | {'model_name': model_name, 'profile': profile}
+
+
+def check_settings(settings: Dict[str, Any]):
+    """
+    Values that each pass their own check but not together.
+    """
+    if settings['d_model'] % settings['heads']:
+        raise DataError(f'--heads {settings["heads"]} does not divide --d-model {settings["d_model"]}')
+    if settings.get('divergence', 'forward_kl') not in DIVERGENCES:
+        raise DataError(f'--divergence {settings["divergence"]!r} is not one of {", ".join(DIVERGENCES)}')
+    if settings.get('on_policy', 0) > 1:
+        raise DataError(f'--on-policy {settings["on_policy"]} is a fraction of batches: give 0 to 1')
+    if settings.get('sampled_bytes', 1) >= settings['context']:
+        raise DataError(f'--sampled-bytes {settings["sampled_bytes"]} must be less than --context '
+                        f'{settings["context"]}: an on-policy window keeps some bytes of the corpus')
+
+
+def argument_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog='python -m labml_nn.distillation.lm.train',
+                                     description='Train a byte-level language model: the teacher, the student on '
+                                                 'the next bytes, or the student distilled from the teacher.')
+    parser.add_argument('model', choices=MODELS)
+    parser.add_argument('--data-dir', default='',
+                        help='a folder of text files (default: the Python standard library\'s source)')
+    parser.add_argument('--logs-dir', default='./logs', help='where runs are written (default: ./logs)')
+    parser.add_argument('--profile', choices=sorted(PROFILES), default='cpu', help='settings profile (default: cpu)')
+    for name, (check, help_text) in (OPTIONS | DISTILLATION_OPTIONS).items():
+        parser.add_argument('--' + name.replace('_', '-'), type=check, help=help_text + " (default: the profile's)")
+    parser.add_argument('--teacher', default='latest',
+                        help='distilled only: latest, a teacher run id, or a checkpoint path (default: latest)')
+    parser.add_argument('--fresh', action='store_true', help='start a new run even if one with these settings exists')
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> Dict[str, Any]:
+    settings = profile_settings(args.profile, args.model)
+    given = {name: getattr(args, name) for name in OPTIONS | DISTILLATION_OPTIONS if getattr(args, name) is not None}
+    unknown = set(given) - set(options(args.model))
+    if unknown:
+        raise DataError(f'--{sorted(unknown)[0].replace("_", "-")} is an option of the distilled student only')
+    return settings | given | {'data_dir': args.data_dir, 'logs_dir': args.logs_dir}
+
+
+def main(argv: Optional[list] = None):
+    """
+    ## Entry point
+
+    Checks the settings, the logs folder, the data and the teacher, then trains.
+    """
+    args = argument_parser().parse_args(argv)
+    with command_errors():
+        settings = settings_from_args(args)
+        check_settings(settings)
+        distributed.check_batch_size(settings['batch_size'])
+        check_writable(Path(args.logs_dir), '--logs-dir')
+        corpus = load_corpus(args.data_dir, settings['context'] + 1)
+        if args.model == 'distilled':
+            teacher = find_teacher(args.teacher, args.logs_dir, args.profile)
+            load_model(str(teacher), settings['context'])
+            settings['teacher'] = str(teacher)
+        with distributed.process_group(settings.get('device') or default_device()):
+            result = train(configs_for(args.model), settings, corpus, fresh=args.fresh)
+    if distributed.is_main():
+        print(f'{args.model}: validation {result.valid_bpb:.3f} bits per byte, test {result.test_bpb:.3f}; '
+              f'{result.parameters:,} parameters, {result.train_seconds:.0f} s of training')
+
+
+@contextmanager
+def command_errors():
+    """
+    The errors a command ends with: a message on standard error and an exit status, no traceback.
+    """
+    try:
+        yield
+    except (DataError, RunNotFound, CannotWrite, RunBusy, distributed.DistributedError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        sys.exit(2)
+    except Diverged as e:
+        print(f'error: {e}', file=sys.stderr)
+        sys.exit(1)
+    except torch.distributed.DistError as e:
+        # Under torchrun: another process ended, or did not answer in time
+        print(f'error: process {distributed.world().rank} lost the other processes; see their messages. {e}',
+              file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt as e:
+        where = f' after step {e.epoch}' if isinstance(e, Interrupted) else ''
+        print(f'\ninterrupted{where}; run the same command to resume', file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == '__main__':
+    main()
