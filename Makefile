@@ -1,5 +1,8 @@
-# Two commands for a fresh machine: `make demo` runs the CIFAR-10 study on a CPU,
-# `make test` runs the test suite.  Both create `.venv` and install what they need.
+# Commands for a fresh machine: `make demo` runs the CIFAR-10 study on a CPU,
+# `make demo-lm` the language-model studies on a CPU (on the Python standard
+# library's source; 50 minutes of training on one thread of the CPU that wrote
+# the committed results), `make test` runs the test suite.  Each creates `.venv`
+# and installs what it needs.
 
 PYTHON ?= python3
 VENV := .venv
@@ -7,13 +10,14 @@ PY := $(VENV)/bin/python
 # The CIFAR-10 data: the official python release or an image-folder layout
 CIFAR10_DIR ?= ./data
 DEMO_OUT ?= ./out/cpu
+DEMO_LM_OUT ?= ./out/lm
 # Where the sources are online, so that every page links to its file there (as
 # "view code" does on nn.labml.ai): the folder of the labml_nn package, such as
 # REPOSITORY=https://github.com/you/labml_nn/blob/main/labml_nn/
 REPOSITORY ?=
 DOCS_FLAGS := $(if $(REPOSITORY),--repository $(REPOSITORY))
 
-.PHONY: install test demo docs docs-check bench clean
+.PHONY: install test demo demo-lm docs docs-check bench clean
 
 # The stamp is newer than setup.py once the editable install has succeeded
 $(VENV)/.installed: setup.py
@@ -31,6 +35,9 @@ test: install
 demo: install
 	$(PY) -m labml_nn.distillation.pipeline --profile cpu --seeds 1 \
 		--data-dir $(CIFAR10_DIR) --out $(DEMO_OUT)
+
+demo-lm: install
+	$(PY) -m labml_nn.distillation.lm.pipeline --study all --profile cpu --seeds 3 --out $(DEMO_LM_OUT)
 
 docs: install
 	$(PY) -m labml_nn.literate --out docs $(DOCS_FLAGS)

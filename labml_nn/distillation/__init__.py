@@ -36,6 +36,9 @@ The pages:
   and [the teacher's logits computed once](teacher_cache.html) that make them fast.
 * [Distributed distillation with torchrun](distributed.html): the commands
   on several GPUs or machines, with the results of one process.
+* [Distilling a language model](lm/index.html): the same soft targets for a
+  small byte-level transformer, with studies of divergences, scarce data and
+  on-policy batches.
 
 This module imports nothing, so `import labml_nn.distillation.loss` stays cheap.
 """

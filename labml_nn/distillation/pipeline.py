@@ -204,9 +204,10 @@ def main(argv=None):
         write_results(results | provenance(sys.argv[1:] if argv is None else argv), out)
 
 
-def provenance(argv: List[str]) -> Dict[str, Any]:
+def provenance(argv: List[str], module: str = 'labml_nn.distillation.pipeline') -> Dict[str, Any]:
     """
-    What a reader needs to make the results again: the command, the commit
+    What a reader needs to make the results again: the command (`module`
+    run with the arguments `argv`), the commit
     of the code (`+changes` when the working tree differed from it; `None`
     outside a git repository) and the date, in UTC.
     """
@@ -222,7 +223,7 @@ def provenance(argv: List[str]) -> Dict[str, Any]:
     commit = git('rev-parse', '--short', 'HEAD')
     if commit and git('status', '--porcelain', '--untracked-files=no'):
         commit += '+changes'
-    return {'command': shlex.join(['python', '-m', 'labml_nn.distillation.pipeline', *argv]), 'commit': commit,
+    return {'command': shlex.join(['python', '-m', module, *argv]), 'commit': commit,
             'date': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}
 
 

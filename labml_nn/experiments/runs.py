@@ -33,25 +33,30 @@ import hashlib
 import json
 import os
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Type, TypeVar
 
 import torch
 
 # The checkpoint's entries that are not record fields: the training state
 WEIGHTS = ('model', 'optimizer', 'scheduler', 'rng')
 
+# A trainer's record class, for the functions that read any of them
+R = TypeVar('R', bound='Record')
+
 
 @dataclass
-class RunRecord:
+class Record:
     """
     <a id="run-record"></a>
 
     ## The run record
 
-    What the trainer writes about a run after every epoch, and what the
-    pipeline's results table and the teacher lookup read.
+    What a trainer writes about a run after every evaluation, and what finds
+    the run again: the fields every trainer's record has. Each trainer's
+    record ([this one](#cifar-record), the
+    [language models'](../distillation/lm/trainer.html)) adds its own.
     """
     # The run's id, and the experiment it belongs to (`small-cpu`, for example)
     uuid: str
@@ -63,23 +68,10 @@ class RunRecord:
     settings: Dict[str, Any]
     model_name: str
     seed: int
-    # Epochs to train, and epochs done
-    epochs: int
-    epoch: int = 0
-    # The model's trainable parameters, and the data's class names in label order
-    parameters: int = 0
-    classes: List[str] = field(default_factory=list)
-    # Validation accuracy after each epoch (`None` for an epoch not measured);
-    # the last one measured; the test accuracy when finished, `None` when the
-    # data has no test split
-    history: List[Optional[float]] = field(default_factory=list)
-    valid_accuracy: Optional[float] = None
-    test_accuracy: Optional[float] = None
-    # Seconds spent training, and images trained on, for throughput
-    train_seconds: float = 0.0
-    images: int = 0
+    # After each record's own fields, named when given: whether the run is
+    # finished, and when the checkpoint was written, `time.time()`
+    _: KW_ONLY
     finished: bool = False
-    # When the checkpoint was written, `time.time()`
     updated: float = 0.0
     # The checkpoint this record was read from; not stored in it
     path: Optional[Path] = field(default=None, compare=False)
@@ -91,7 +83,7 @@ class RunRecord:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != 'path'}
 
     @classmethod
-    def from_checkpoint(cls, state: Any, path: Path) -> Optional['RunRecord']:
+    def from_checkpoint(cls: Type[R], state: Any, path: Path) -> Optional[R]:
         """
         The record in a loaded checkpoint, or `None` when it is not a
         checkpoint of this trainer (a stray `checkpoint.pt` from elsewhere).
@@ -112,6 +104,33 @@ class RunRecord:
             return None
 
 
+@dataclass
+class RunRecord(Record):
+    """
+    <a id="cifar-record"></a>
+
+    ### The CIFAR-10 trainer's record
+
+    What the pipeline's results table and the teacher lookup read, besides
+    the run's identity.
+    """
+    # Epochs to train, and epochs done
+    epochs: int
+    epoch: int = 0
+    # The model's trainable parameters, and the data's class names in label order
+    parameters: int = 0
+    classes: List[str] = field(default_factory=list)
+    # Validation accuracy after each epoch (`None` for an epoch not measured);
+    # the last one measured; the test accuracy when finished, `None` when the
+    # data has no test split
+    history: List[Optional[float]] = field(default_factory=list)
+    valid_accuracy: Optional[float] = None
+    test_accuracy: Optional[float] = None
+    # Seconds spent training, and images trained on, for throughput
+    train_seconds: float = 0.0
+    images: int = 0
+
+
 def run_key(settings: Dict[str, Any]) -> str:
     """
     A short hash of a run's settings, with the data folder as an absolute path.
@@ -124,14 +143,15 @@ def run_key(settings: Dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def find_earlier_run(logs_dir: str, name: str, key: str, data_fingerprint: str) -> Optional[RunRecord]:
+def find_earlier_run(logs_dir: str, name: str, key: str, data_fingerprint: str,
+                     record: Type[R] = RunRecord) -> Optional[R]:
     """
     The newest run of experiment `name` with the settings `key` on the data
-    `data_fingerprint`, to resume or reuse. When the settings match only runs
+    `data_fingerprint`, to resume or reuse, as a `record`. When the settings match only runs
     on other data, the data changed: say so. A run whose weights are not all
     finite numbers is never picked.
     """
-    same_settings = [r for r in find_runs(logs_dir, name) if r.key == key]
+    same_settings = [r for r in find_runs(logs_dir, name, record) if r.key == key]
     same_data = [r for r in same_settings if r.data_fingerprint == data_fingerprint]
     if same_settings and not same_data:
         print(f'{name}: the data changed since run {same_settings[0].uuid} with these settings '
@@ -143,19 +163,20 @@ def find_earlier_run(logs_dir: str, name: str, key: str, data_fingerprint: str) 
     return None
 
 
-def find_runs(logs_dir: str, name: str) -> List[RunRecord]:
+def find_runs(logs_dir: str, name: str, record: Type[R] = RunRecord) -> List[R]:
     """
     ## Finding runs
 
     The records of every run of experiment `name` (a glob pattern), newest
-    first. Files that are not checkpoints of this trainer are skipped.
+    first, as the trainer's `record` class. Files that are not checkpoints
+    of that trainer are skipped.
     """
     found = []
     for path in Path(logs_dir).glob(f'{name}/*/checkpoints/checkpoint.pt'):
         # `mmap` reads the record without reading every weight
-        record = RunRecord.from_checkpoint(load_checkpoint(path, mmap=True), path)
-        if record is not None:
-            found.append(record)
+        run = record.from_checkpoint(load_checkpoint(path, mmap=True), path)
+        if run is not None:
+            found.append(run)
     return sorted(found, key=lambda r: (r.updated, str(r.path)), reverse=True)
 
 

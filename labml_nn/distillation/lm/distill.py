@@ -54,10 +54,10 @@ from labml.configs import option
 from torch import nn
 
 from labml_nn.distillation.loss import soft_target_loss
-from labml_nn.distillation.lm.trainer import LMConfigs, experiment_name
+from labml_nn.distillation.lm.trainer import LMConfigs, LMRecord, experiment_name
 from labml_nn.distillation.lm.transformer import ByteTransformer, sample
 from labml_nn.experiments import distributed
-from labml_nn.experiments.runs import load_checkpoint
+from labml_nn.experiments.runs import find_runs, load_checkpoint
 
 DIVERGENCES = ('forward_kl', 'reverse_kl', 'jsd')
 
@@ -146,14 +146,14 @@ def find_teacher(spec: str, logs_dir: str, profile: str) -> Path:
     `latest`: the newest finished teacher run of the profile; a run id;
     or a checkpoint path.
     """
-    runs = Path(logs_dir) / experiment_name({'model_name': 'teacher', 'profile': profile})
+    name = experiment_name({'model_name': 'teacher', 'profile': profile})
+    runs = Path(logs_dir) / name
     if spec == 'latest':
-        finished = [(state['updated'], path) for path in runs.glob('*/checkpoints/checkpoint.pt')
-                    if (state := load_checkpoint(path, mmap=True)) and state.get('finished')]
+        finished = [r for r in find_runs(logs_dir, name, LMRecord) if r.finished]
         if not finished:
             raise RunNotFound(f'no finished teacher in {runs}; train one first: '
-                                  f'python -m labml_nn.distillation.lm.train teacher --profile {profile}')
-        return max(finished)[1]
+                              f'python -m labml_nn.distillation.lm.train teacher --profile {profile}')
+        return finished[0].path
     path = Path(spec) if Path(spec).suffix == '.pt' else runs / spec / 'checkpoints' / 'checkpoint.pt'
     if not path.is_file():
         raise RunNotFound(f'--teacher {spec}: no checkpoint at {path}')

@@ -17,7 +17,8 @@ python -m labml_nn.distillation.lm.pipeline --study divergence --profile cpu --s
 2. for each seed, trains each variant of the study's students;
 3. writes `OUT/STUDY/results.json` (every run's settings, its validation
    bits per byte by step, its test bits per byte and its training time, with
-   the Python version and the hash of the corpus's file list),
+   the Python version and the hash of the corpus's file list, the machine,
+   and the command, the commit and the date that wrote it),
    `OUT/STUDY/results.md`, and `OUT/STUDY/bpb.png` with its Japanese twin
    `bpb.ja.png` when a font with Japanese characters is installed.
 
@@ -50,7 +51,7 @@ import torch
 from labml_nn.distillation.lm.data import describe, load_corpus
 from labml_nn.distillation.lm.train import command_errors, configs_for, profile_settings
 from labml_nn.distillation.lm.trainer import LMRecord, train
-from labml_nn.distillation.pipeline import figure, japanese_font, mean_std
+from labml_nn.distillation.pipeline import figure, japanese_font, mean_std, provenance
 from labml_nn.distillation.train import check_writable, positive
 from labml_nn.experiments import distributed
 from labml_nn.experiments.data import write_atomic
@@ -118,8 +119,9 @@ def main(argv: Optional[list] = None):
                                               run_settings(args, variant.model_name, variant.settings, seed,
                                                            teacher), corpus))
                     for seed in range(args.seeds) for variant in variants[study]]
+            # The machine, and the command, the commit and the date that made these results
             results = {'study': study, 'profile': args.profile, 'machine': machine(), 'data': describe(corpus),
-                       'command': 'python -m labml_nn.distillation.lm.pipeline ' + ' '.join(argv),
+                       **provenance(argv, 'labml_nn.distillation.lm.pipeline'),
                        'teacher': run_result(Variant('teacher', '教師', 'teacher', {}), teacher),
                        'variants': [v._asdict() for v in variants[study]], 'runs': runs,
                        'summary': summarize(runs, variants[study])}

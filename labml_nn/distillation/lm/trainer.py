@@ -13,8 +13,8 @@ The [CIFAR-10 trainer](../../experiments/trainer.html) is built around
 epochs of augmented images; a language model trains on random windows of one
 long stream of bytes, for a number of *steps*. This loop is its short twin in
 purpose, not in code: it reuses the CIFAR-10 track's
-[runs on disk](../../experiments/runs.html) (the settings' key, the lock,
-the checkpoint path), its learning-rate schedule and its atomic writes.
+[runs on disk](../../experiments/runs.html) (the run record and its lookup,
+the settings' key, the lock, the checkpoint path), its learning-rate schedule and its atomic writes.
 
 Each step takes `batch_size` windows of `context + 1` bytes at random places
 of the training bytes; the model reads the first `context` bytes of each and
@@ -28,7 +28,7 @@ divided by $\ln 2$: a model that knew nothing would need 8 bits per byte.
 import math
 import time
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
@@ -42,7 +42,7 @@ from labml_nn.distillation.lm.data import (Corpus, describe, evenly_spaced_windo
 from labml_nn.distillation.lm.transformer import ByteTransformer
 from labml_nn.experiments import distributed
 from labml_nn.experiments.data import write_atomic
-from labml_nn.experiments.runs import checkpoint_path, has_finite_weights, load_checkpoint, run_key, run_lock
+from labml_nn.experiments.runs import Record, checkpoint_path, find_earlier_run, load_checkpoint, run_key, run_lock
 from labml_nn.experiments.trainer import Diverged, Interrupted, default_device, learning_rate_schedule
 
 
@@ -130,32 +130,26 @@ def _optimizer(c: LMConfigs) -> torch.optim.Optimizer:
 
 
 @dataclass
-class LMRecord:
+class LMRecord(Record):
     """
     ## The run record
 
     What the checkpoint holds besides the weights, and what the
-    [studies](pipeline.html) read.
+    [studies](pipeline.html) read: the [record of every trainer](../../experiments/runs.html#run-record),
+    which identifies the run, and these fields.
     """
-    uuid: str
-    name: str
-    key: str
-    data_fingerprint: str
-    settings: Dict[str, Any]
-    model_name: str
-    seed: int
+    # Steps to train, and steps done
     steps: int
     step: int = 0
     parameters: int = 0
     # The corpus: Python version, file list hash, fingerprint, bytes per split
     data: Dict[str, Any] = field(default_factory=dict)
-    # `(step, validation bits per byte)` after every `eval_every` steps
+    # `(step, validation bits per byte)` after every `eval_every` steps, the
+    # last of them, and the test split's when finished
     history: List[List[float]] = field(default_factory=list)
     valid_bpb: Optional[float] = None
     test_bpb: Optional[float] = None
     train_seconds: float = 0.0
-    finished: bool = False
-    updated: float = 0.0
 
 
 def experiment_name(settings: Dict[str, Any]) -> str:
@@ -163,19 +157,6 @@ def experiment_name(settings: Dict[str, Any]) -> str:
     Runs are grouped by model and profile, `lm-teacher-cpu` for example.
     """
     return f"lm-{settings['model_name']}-{settings['profile']}"
-
-
-def find_run(logs_dir: str, name: str, key: str, fingerprint: str) -> Optional[Path]:
-    """
-    The checkpoint of the newest run of `name` with the settings `key` on
-    the data `fingerprint` whose weights are finite numbers, or `None`.
-    """
-    found = []
-    for path in Path(logs_dir).glob(f'{name}/*/checkpoints/checkpoint.pt'):
-        state = load_checkpoint(path, mmap=True)
-        if isinstance(state, dict) and state.get('key') == key and state.get('data_fingerprint') == fingerprint:
-            found.append((state.get('updated', 0.0), path))
-    return next((path for _, path in sorted(found, reverse=True) if has_finite_weights(path)), None)
 
 
 def train(c: LMConfigs, settings: Dict[str, Any], corpus: Optional[Corpus] = None, fresh: bool = False) -> LMRecord:
@@ -214,26 +195,18 @@ def _find(settings: Dict[str, Any], fingerprint: str, key: str, fresh: bool,
     checkpoint to resume from (`None` for a new run), its lock entered in `lock`.
     """
     name, logs_dir = experiment_name(settings), settings['logs_dir']
-    earlier = None if fresh else find_run(logs_dir, name, key, fingerprint)
-    if earlier is not None and (finished := finished_record(load_checkpoint(earlier, mmap=True))):
-        return finished
-    uuid = earlier.parent.parent.name if earlier else experiment.generate_uuid()
+    earlier = None if fresh else find_earlier_run(logs_dir, name, key, fingerprint, LMRecord)
+    if earlier is not None and earlier.finished:
+        print(f'{name} seed {earlier.seed}: reusing the finished run {earlier.uuid}')
+        return earlier
+    uuid = earlier.uuid if earlier else experiment.generate_uuid()
     lock.enter_context(run_lock(Path(logs_dir) / name / uuid, f'Run {uuid} of {name}'))
     # Read the checkpoint again under the lock: its holder may have trained more since
-    resume = load_checkpoint(earlier) if earlier else None
-    if resume is not None and (finished := finished_record(resume)):
-        return finished
+    resume = load_checkpoint(earlier.path) if earlier else None
+    if resume is not None and resume['finished']:
+        print(f'{name} seed {resume["seed"]}: reusing the finished run {uuid}')
+        return LMRecord.from_checkpoint(resume, earlier.path)
     return uuid, resume
-
-
-def finished_record(state: Dict[str, Any]) -> Optional[LMRecord]:
-    """
-    The record of a checkpoint when its run is finished, else `None`.
-    """
-    if not state['finished']:
-        return None
-    print(f'{state["name"]} seed {state["seed"]}: reusing the finished run {state["uuid"]}')
-    return LMRecord(**{k: state[k] for k in LMRecord.__dataclass_fields__})
 
 
 def _train_run(c: LMConfigs, settings: Dict[str, Any], corpus: Corpus, key: str, uuid: str,
@@ -320,9 +293,9 @@ def _train_steps(c: LMConfigs, record: LMRecord, corpus: Corpus, scheduler, gene
         if distributed.is_main():
             print(f'{record.name} seed {record.seed} step {record.step}/{c.steps}: validation '
                   f'{record.valid_bpb:.3f} bits per byte, {record.train_seconds:.0f} s', flush=True)
-            saved = asdict(record) | {'model': model.state_dict(), 'optimizer': optimizer.state_dict(),
-                                      'scheduler': scheduler.state_dict(),
-                                      'rng': {'windows': generator.get_state(), 'torch': torch.get_rng_state()}}
+            saved = record.fields() | {'model': model.state_dict(), 'optimizer': optimizer.state_dict(),
+                                       'scheduler': scheduler.state_dict(),
+                                       'rng': {'windows': generator.get_state(), 'torch': torch.get_rng_state()}}
             write_atomic(path, lambda tmp: torch.save(saved, tmp))
         distributed.barrier()
         started = time.perf_counter()

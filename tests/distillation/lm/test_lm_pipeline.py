@@ -5,6 +5,8 @@ studies have in common, and reuses them when run again.
 """
 
 import json
+import re
+import shlex
 
 import pytest
 
@@ -24,6 +26,11 @@ def test_all_studies_write_results_and_share_runs(tmp_path, capsys):
         assert len(results['runs']) == variants
         assert all(r['test_bpb'] > 0 and r['valid_history'] for r in results['runs'])
         assert results['data']['python'] and results['data']['files_hash']
+        # What the results page shows of how they were made
+        assert results['machine'] and 'torch' in results['machine']
+        assert results['command'] == shlex.join(['python', '-m', 'labml_nn.distillation.lm.pipeline', *args])
+        assert results['commit'] is None or re.fullmatch(r'[0-9a-f]{7,40}(\+changes)?', results['commit'])
+        assert re.fullmatch(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ', results['date'])
         assert (out / study / 'bpb.png').stat().st_size > 0
         assert '| student |' in (out / study / 'results.md').read_text()
     # The limited study's distilled student is the on-policy study's λ = 0
