@@ -15,7 +15,7 @@ from labml_nn.distillation.lm.data import DataError, corpus_files, load_corpus, 
 from labml_nn.distillation.lm.distill import DistillationConfigs
 from labml_nn.distillation.lm.train import main, profile_settings
 from labml_nn.distillation.lm.transformer import ByteTransformer, sample
-from labml_nn.experiments.runs import RunBusy, run_lock
+from labml_nn.experiments.runs import RunBusy, find_earlier_run, find_runs, run_lock
 
 pytestmark = pytest.mark.usefixtures('outside_the_repository')
 
@@ -211,3 +211,18 @@ def test_sample_command_prints_each_model(tmp_path, text, capsys):
     with pytest.raises(SystemExit):
         sample_main(['--logs-dir', str(logs), '--profile', 'smoke', '--prompt', 'x' * 40])
     assert 'the prompt has 40 bytes' in capsys.readouterr().err
+
+
+def test_each_record_class_reads_only_its_trainers_checkpoints(tmp_path):
+    # A language-model checkpoint and a CIFAR-10 one in the same folder of runs
+    identity = {'key': 'k', 'data_fingerprint': 'f', 'settings': {}, 'seed': 0, 'finished': True,
+                'model': {'w': torch.ones(2)}}
+    for uuid, own in (('lm', {'model_name': 'teacher', 'steps': 4, 'step': 4, 'test_bpb': 2.5}),
+                      ('cifar', {'model_name': 'large', 'epochs': 1, 'epoch': 1})):
+        path = tmp_path / 'runs' / uuid / 'checkpoints' / 'checkpoint.pt'
+        path.parent.mkdir(parents=True)
+        torch.save(identity | own | {'uuid': uuid}, path)
+    [lm] = find_runs(str(tmp_path), 'runs', trainer.LMRecord)
+    assert (lm.uuid, lm.name, lm.steps, lm.test_bpb, lm.finished) == ('lm', 'runs', 4, 2.5, True)
+    assert [r.uuid for r in find_runs(str(tmp_path), 'runs')] == ['cifar']
+    assert find_earlier_run(str(tmp_path), 'runs', 'k', 'f', trainer.LMRecord).uuid == 'lm'
