@@ -241,7 +241,8 @@ def _checked(kind, accepts, wanted: str):
 
 # The largest temperature the soft-target loss works at: it scales the soft
 # term by $T^2$, which must stay a finite float32 number, below
-# $3.4 \cdot 10^{38}$. (The loss module checks the same limit.)
+# $3.4 \cdot 10^{38}$. It is the [loss module's](loss.html) `MAX_TEMPERATURE`,
+# written again here so that checking the command line needs no PyTorch (a test keeps them equal).
 MAX_TEMPERATURE = 1e19
 
 

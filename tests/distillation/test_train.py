@@ -597,3 +597,12 @@ def test_the_labml_profile_is_labmls_loss_in_our_weights():
     labml_soft = 100 * torch.nn.functional.kl_div(log_q, p, reduction='mean')
     ours = distilled['soft_target_weight'] * 5 ** 2 * torch.nn.functional.kl_div(log_q, p, reduction='batchmean')
     assert torch.allclose(labml_soft, ours)
+
+
+def test_the_command_lines_temperature_limit_is_the_losss():
+    """
+    The command line refuses the temperatures the loss refuses, from a copy
+    of its limit that needs no PyTorch.
+    """
+    from labml_nn.distillation import loss, train as commands
+    assert commands.MAX_TEMPERATURE == loss.MAX_TEMPERATURE
