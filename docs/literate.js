@@ -5,15 +5,15 @@
 // * copy a code section or a command with one button, without line numbers,
 // * find a heading or a definition in the page's table of contents,
 // * search every page of the site, from the index built with it,
-// * click an image to see it as large as the screen,
+// * click an image, or press Enter on it, to see it as large as the screen,
 // * read a display formula a little too wide for the notes without scrolling.
 (function () {
   var japanese = document.documentElement.lang === 'ja';
   var words = japanese
     ? {copy: 'コピー', copied: 'コピーしました', contents: '目次', search: '検索',
-       nothing: '見つかりません', noIndex: '検索インデックスがありません'}
+       nothing: '見つかりません', noIndex: '検索インデックスがありません', close: '閉じる'}
     : {copy: 'Copy', copied: 'Copied', contents: 'On this page', search: 'Search',
-       nothing: 'Nothing found', noIndex: 'No search index'};
+       nothing: 'Nothing found', noIndex: 'No search index', close: 'Close'};
   // The top of the site, where the script and the search index are
   var script = document.currentScript;
   var root = script ? script.src.replace(/literate\.js(\?.*)?$/, '') : '';
@@ -26,6 +26,17 @@
     });
     return e;
   }
+
+  // The page in another language has the same anchors: its link leads to the
+  // section being read
+  var languages = document.querySelectorAll('.bar .links a[hreflang]');
+  function carrySection() {
+    languages.forEach(function (link) {
+      link.href = link.href.split('#')[0] + location.hash;
+    });
+  }
+  carrySection();
+  window.addEventListener('hashchange', carrySection);
 
   // Names: click one to mark it wherever it is used
   var names = ['n', 'nf', 'nc', 'nb', 'bp', 'nn', 'ne', 'nd', 'vm', 'fm']
@@ -42,10 +53,23 @@
     });
   });
 
-  // A wrapped line continues further in than where its own code starts
+  // A wrapped line continues further in than where its own code starts. The
+  // indent goes in a box of its own, which the style sheet narrows when it is
+  // deep; the spaces stay in the text, so copying keeps them
+  // A long line may also break after a bracket, a dot or a comma, as one
+  // would break it by hand, and not only at its spaces
   document.querySelectorAll('.code .line').forEach(function (line) {
-    var indent = /^ */.exec(line.textContent)[0].length;
-    if (indent) line.style.setProperty('--indent', indent + 'ch');
+    if (line.textContent.length > 40) {
+      line.querySelectorAll('.p, .o').forEach(function (mark) {
+        if (/[.([{,]$/.test(mark.textContent)) mark.after(document.createElement('wbr'));
+      });
+    }
+    var first = line.firstChild;
+    var indent = first && first.nodeType === 3 ? /^ */.exec(first.textContent)[0].length : 0;
+    if (!indent) return;
+    line.style.setProperty('--indent', indent + 'ch');
+    first.splitText(indent);
+    line.replaceChild(element('span', {'class': 'indent'}, [first.textContent]), first);
   });
 
   // Copy buttons: the text is the code's own, so line numbers, drawn by the
@@ -89,11 +113,25 @@
     addCopyButton(pre, function () { return code.textContent; });
   });
 
-  // A heading's words, without the TeX source that MathML keeps beside a formula
-  function wordsOf(e) {
-    var copy = e.cloneNode(true);
-    copy.querySelectorAll('annotation, .anchor').forEach(function (a) { a.remove(); });
-    return copy.textContent.replace(/\s+/g, ' ').trim();
+  // A heading as the table of contents shows it: its formulas typeset (`T²`,
+  // not `T2`), its links plain text, since the entry is a link itself
+  function labelOf(heading) {
+    var label = element('span');
+    heading.childNodes.forEach(function (node) {
+      if (!(node.classList && node.classList.contains('anchor'))) label.appendChild(node.cloneNode(true));
+    });
+    label.querySelectorAll('a').forEach(function (a) { a.replaceWith(element('span', {}, [a.textContent])); });
+    label.querySelectorAll('[id]').forEach(function (e) { e.removeAttribute('id'); });
+    return label;
+  }
+  // A long name breaks only after a dot, never inside a word: `DistillationLoss.` `__init__`
+  function nameLabel(name) {
+    var code = element('code');
+    name.split('.').forEach(function (part, i) {
+      if (i) code.append('.', element('wbr'));
+      code.append(part);
+    });
+    return code;
   }
 
   // The table of contents: the headings of the notes, and under them the
@@ -105,7 +143,7 @@
     section.querySelectorAll('.notes h1, .notes h2, .notes h3').forEach(function (heading, k) {
       if (!heading.id) heading.id = section.id + '-' + (k + 1);
       level = Number(heading.tagName[1]);
-      entries.push({level: level, text: wordsOf(heading), id: heading.id});
+      entries.push({level: level, label: labelOf(heading), id: heading.id});
     });
     if (!/^section-\d+$/.test(section.id) && section.querySelector('.code .line')) {
       entries.push({level: Math.min(level + 1, 4), name: section.id, id: section.id});
@@ -113,7 +151,7 @@
   });
   if (entries.length > 1) {
     var list = element('ol', {}, entries.map(function (entry) {
-      var label = entry.name ? element('code', {}, [entry.name]) : entry.text;
+      var label = entry.name ? nameLabel(entry.name) : entry.label;
       return element('li', {'class': 'level-' + entry.level + (entry.name ? ' definition' : '')},
                      [element('a', {href: '#' + encodeURIComponent(entry.id)}, [label])]);
     }));
@@ -147,25 +185,89 @@
     });
     formulas.forEach(function (box) { resized.observe(box); });
   }
+  // An inline formula cannot break across lines: one wider than its
+  // paragraph is drawn smaller, down to 70%, and a wider one still scrolls in
+  // a box of its own, so that the page never scrolls sideways
+  var inline = Array.prototype.filter.call(document.querySelectorAll('.notes .katex'), function (formula) {
+    return !formula.closest('.math-display');
+  });
+  function fitInline() {
+    inline.forEach(function (formula) {
+      formula.style.fontSize = '';
+      formula.classList.remove('scroll');
+      // With the punctuation that breaks with it
+      var piece = formula.parentNode.classList.contains('nobreak') ? formula.parentNode : formula;
+      var room = piece.parentNode.closest('p, li, td, th, div').clientWidth;
+      var width = piece.getBoundingClientRect().width;
+      if (width <= room) return;
+      if (width * 0.7 <= room) formula.style.fontSize = Math.floor(room / width * 100) / 100 + 'em';
+      else formula.classList.add('scroll');
+    });
+  }
+  fitInline();
+  window.addEventListener('resize', fitInline);
 
-  // Images: a click shows one as large as the screen; a click or Escape closes it
+  // On a page of notes only, the column is narrower than the window: a table
+  // wider than the column spreads into the room beside it, as far on each
+  // side, rather than hide its last columns
+  var notesOnly = !document.querySelector('.code .line');
+  function widenTables() {
+    var main = document.querySelector('main');
+    document.querySelectorAll('.notes table').forEach(function (table) {
+      table.style.removeProperty('--bleed');
+      var spare = table.getBoundingClientRect().left - main.getBoundingClientRect().left - 16;
+      var extra = Math.min(table.scrollWidth - table.clientWidth, 2 * spare);
+      if (extra > 1) table.style.setProperty('--bleed', Math.ceil(extra / 2) + 'px');
+    });
+  }
+  if (notesOnly) {
+    widenTables();
+    window.addEventListener('resize', widenTables);
+  }
+
+  // Images: a click, or Enter on one reached with Tab, shows it as large as
+  // the screen; its close button, a click anywhere or Escape closes it, and
+  // the keyboard is back on the image
   var zoomed = null;
   function closeZoom() {
-    if (zoomed) { zoomed.remove(); zoomed = null; }
+    if (!zoomed) return;
+    var image = zoomed.image;
+    zoomed.remove();
+    zoomed = null;
+    image.focus();
+  }
+  function openZoom(image) {
+    closeZoom();
+    var copy = element('img', {src: image.currentSrc || image.src, alt: image.alt});
+    var close = element('button', {type: 'button', 'class': 'close', 'aria-label': words.close}, ['×']);
+    zoomed = element('div', {'class': 'zoom', role: 'dialog', 'aria-modal': 'true', 'aria-label': image.alt},
+                     [close, copy]);
+    zoomed.image = image;
+    zoomed.addEventListener('click', closeZoom);
+    document.body.appendChild(zoomed);
+    close.focus();
   }
   document.querySelectorAll('.notes img').forEach(function (image) {
+    image.setAttribute('tabindex', '0');
+    image.setAttribute('role', 'button');
     image.addEventListener('click', function (event) {
       event.stopPropagation();
-      closeZoom();
-      var copy = element('img', {src: image.currentSrc || image.src, alt: image.alt});
-      zoomed = element('div', {'class': 'zoom', role: 'dialog', 'aria-label': image.alt, tabindex: '-1'}, [copy]);
-      zoomed.addEventListener('click', closeZoom);
-      document.body.appendChild(zoomed);
-      zoomed.focus();
+      openZoom(image);
+    });
+    image.addEventListener('keydown', function (event) {
+      if (event.key === 'Enter' || event.key === ' ') {
+        event.preventDefault();
+        openZoom(image);
+      }
     });
   });
   document.addEventListener('keydown', function (event) {
     if (event.key === 'Escape') closeZoom();
+    // The close button is all there is to reach while the image is shown
+    if (event.key === 'Tab' && zoomed) {
+      event.preventDefault();
+      zoomed.querySelector('.close').focus();
+    }
   });
 
   // Search, over the index of the page's language that the site builder
