@@ -124,11 +124,15 @@
     label.querySelectorAll('[id]').forEach(function (e) { e.removeAttribute('id'); });
     return label;
   }
-  // A long name breaks only after a dot, never inside a word: `DistillationLoss.` `__init__`
+  // A long name breaks only between its words, never inside one: after a dot
+  // (`DistillationLoss.` `__init__`), after an inner underscore
+  // (`fused_` `linear_` `loss`) or before an inner capital (`Fused` `Linear`)
   function nameLabel(name) {
     var code = element('code');
-    name.split('.').forEach(function (part, i) {
-      if (i) code.append('.', element('wbr'));
+    var marked = name.replace(/\./g, '.\u0000').replace(/([A-Za-z0-9])_(?=[A-Za-z0-9])/g, '$1_\u0000')
+      .replace(/([a-z])(?=[A-Z])/g, '$1\u0000');
+    marked.split('\u0000').forEach(function (part, i) {
+      if (i) code.append(element('wbr'));
       code.append(part);
     });
     return code;

@@ -666,8 +666,9 @@ def _fused_chunk_gradient(logits: torch.Tensor, teacher_logits: torch.Tensor,
                           count: Union[torch.Tensor, int], settings: _FusedSettings,
                           work: List[torch.Tensor]) -> torch.Tensor:
     r"""
-    $G = \frac{1}{n}\big(\alpha T^2 \frac{\partial D}{\partial z} + \beta_{label} (\mathrm{softmax}(z) - \text{one-hot}(y))\big)$
-    for a chunk's rows, zero for masked-out ones, in the fourth work buffer.
+    The gradient of a chunk's rows, zero for masked-out ones, in the fourth work buffer:
+
+    $$G = \frac{1}{n}\big(\alpha T^2 \frac{\partial D}{\partial z} + \beta_{label} (\mathrm{softmax}(z) - \text{one-hot}(y))\big)$$
     """
     # `_gradient_rows` gives $T \frac{\partial D}{\partial z}$
     grad = _gradient_rows(logits, teacher_logits, settings.temperature, settings.divergence,
