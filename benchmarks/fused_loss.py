@@ -43,10 +43,8 @@ variant's extra peak memory and no more time.
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 # Run from a checkout without installing: make `labml_nn` and `benchmarks` importable
@@ -57,7 +55,7 @@ if str(ROOT) not in sys.path:
 import torch
 import torch.nn.functional as F
 
-from benchmarks.loss_memory import _status_kib, check_device, positive_int
+from benchmarks.loss_memory import check_device, extra_peak_bytes, median_seconds, positive_int
 from labml_nn.distillation.loss import (DIVERGENCES, fused_linear_distillation_loss,
                                         plain_soft_target_loss)
 
@@ -131,19 +129,7 @@ def measure_memory_child(variant: str, tokens: int, hidden: int, vocab: int, dev
     # One-time set-up on a tiny input, so that it is not counted
     forward_backward(variant, make_inputs(4, 8, 16, device, seed=1), divergence)
     _synchronize(device)
-    if device.startswith('cuda'):
-        before = torch.cuda.memory_allocated()
-        torch.cuda.reset_peak_memory_stats()
-        forward_backward(variant, inputs, divergence)
-        torch.cuda.synchronize()
-        return {'extra_bytes': torch.cuda.max_memory_allocated() - before,
-                'method': 'torch.cuda.max_memory_allocated'}
-    # CPU: the kernel's peak resident set size, reset just before the pass
-    before_kib = _status_kib('VmRSS')
-    with open('/proc/self/clear_refs', 'w') as f:
-        f.write('5')
-    forward_backward(variant, inputs, divergence)
-    return {'extra_bytes': (_status_kib('VmHWM') - before_kib) * 1024, 'method': 'VmHWM after clear_refs'}
+    return extra_peak_bytes(lambda: forward_backward(variant, inputs, divergence), device)
 
 
 def measure_memory(variant: str, tokens: int, hidden: int, vocab: int, device: str,
@@ -181,16 +167,9 @@ def measure_time(tokens: int, hidden: int, vocab: int, device: str, repeats: int
     differences.update({name: _relative(fused, plain)
                         for name, fused, plain in zip(LEAVES, fused_grads, plain_grads)})
     del results, plain_grads, fused_grads
-    times = {variant: [] for variant in VARIANTS}
-    for _ in range(repeats):
-        for variant in VARIANTS:
-            _synchronize(device)
-            start = time.perf_counter()
-            forward_backward(variant, inputs, divergence)
-            _synchronize(device)
-            times[variant].append(time.perf_counter() - start)
-    return {'median': {variant: statistics.median(times[variant]) for variant in VARIANTS},
-            'values': {'plain': plain_value, 'fused': fused_value}, 'differences': differences}
+    median = median_seconds({variant: lambda v=variant: forward_backward(v, inputs, divergence)
+                             for variant in VARIANTS}, repeats, device)
+    return {'median': median, 'values': {'plain': plain_value, 'fused': fused_value}, 'differences': differences}
 
 
 def report(tokens: int, hidden: int, vocab: int, memory: dict, timing: dict):

@@ -69,6 +69,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable, Dict
 
 # Run from a checkout without installing: make `labml_nn` importable
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,11 +136,19 @@ def measure_memory_child(variant: str, rows: int, classes: int, device: str) -> 
     forward_backward(variant, tiny_student, tiny_teacher)
     del tiny_student, tiny_teacher
     _synchronize(device)
+    return extra_peak_bytes(lambda: forward_backward(variant, student, teacher), device)
 
+
+def extra_peak_bytes(run: Callable[[], None], device: str) -> dict:
+    """
+    The extra peak bytes of `run()` in this process, and how they were read:
+    on a GPU the allocator's peak; on a CPU the kernel's peak resident set
+    size, reset just before.
+    """
     if device.startswith('cuda'):
         before = torch.cuda.memory_allocated()
         torch.cuda.reset_peak_memory_stats()
-        forward_backward(variant, student, teacher)
+        run()
         torch.cuda.synchronize()
         return {'extra_bytes': torch.cuda.max_memory_allocated() - before,
                 'method': 'torch.cuda.max_memory_allocated'}
@@ -153,7 +162,7 @@ def measure_memory_child(variant: str, rows: int, classes: int, device: str) -> 
         method = 'VmHWM after clear_refs'
     except OSError:
         method = 'ru_maxrss (could not reset the peak)'
-    forward_backward(variant, student, teacher)
+    run()
     if method.startswith('VmHWM'):
         peak_kib = _status_kib('VmHWM')
     else:
@@ -182,20 +191,29 @@ def measure_time(rows: int, classes: int, device: str, repeats: int) -> dict:
     Median seconds of a forward and backward pass, the variants taking turns.
     """
     student, teacher = make_inputs(rows, classes, device)
-    times = {variant: [] for variant in VARIANTS}
     values = {}
     # Warm up each variant once
     for variant in VARIANTS:
         values[variant] = forward_backward(variant, student, teacher)
+    return {'median': median_seconds({variant: lambda v=variant: forward_backward(v, student, teacher)
+                                      for variant in VARIANTS}, repeats, device),
+            'values': values}
+
+
+def median_seconds(runs: Dict[str, Callable[[], None]], repeats: int, device: str) -> Dict[str, float]:
+    """
+    The median seconds of each of `runs`, timed in alternating rounds so
+    that noise from other work falls on all of them.
+    """
+    times = {name: [] for name in runs}
     for _ in range(repeats):
-        for variant in VARIANTS:
+        for name, run in runs.items():
             _synchronize(device)
             start = time.perf_counter()
-            forward_backward(variant, student, teacher)
+            run()
             _synchronize(device)
-            times[variant].append(time.perf_counter() - start)
-    return {'median': {variant: statistics.median(times[variant]) for variant in VARIANTS},
-            'values': values}
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(seconds) for name, seconds in times.items()}
 
 
 def positive_int(text: str) -> int:
