@@ -72,6 +72,10 @@ def _check_teacher_file(path: Path) -> Path:
     if not has_finite_weights(path):
         raise TeacherNotFound(f'{path} has weights that are not finite numbers (its training diverged); '
                               f'it cannot be a teacher')
+    if not state.get('finished'):
+        raise TeacherNotFound(f"{path} is a teacher stopped after epoch {state.get('epoch', 0)} of "
+                              f"{state.get('epochs', '?')}, not finished: run its command again to finish it, or "
+                              f"name a kept epoch, checkpoints/epoch-N.pt, to teach from an early-stopped teacher")
     return path
 
 

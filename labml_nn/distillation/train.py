@@ -126,13 +126,13 @@ PROFILES: Dict[str, Dict[str, Dict[str, Any]]] = {
                       weight_decay=5e-4, schedule='one_cycle'),
     },
     'labml': {
-        'large': dict(epochs=20),
+        'large': dict(epochs=20, keep_epochs=(2, 5, 10)),
         'small': dict(epochs=10),
         'distilled': dict(temperature=5.0, soft_target_weight=0.4, label_loss_weight=0.5),
     },
     'cpu': {
         'large': dict(epochs=6, batch_size=128, optimizer_name='sgd', learning_rate=0.1,
-                      weight_decay=5e-4, schedule='one_cycle'),
+                      weight_decay=5e-4, schedule='one_cycle', keep_epochs=(1, 2, 3, 4, 5)),
         'small': dict(epochs=50, optimizer_name='sgd', learning_rate=0.05,
                       weight_decay=5e-4, schedule='one_cycle', train_size=2000),
     },

@@ -22,9 +22,10 @@ The trainer also holds a lock on each run's [identity](#identity), in
 `LOGS/.locks/`, from before the run is looked up until it ends.
 
 A run is found again by its *key*, a hash of every setting that changes the
-result, and by the *fingerprint* of the data it was trained on: running the
-same command on the same data resumes an interrupted run or returns a
-finished one, and changed data starts a new run.
+result (its [identity](#identity)), and by the *fingerprint* of the data it
+was trained on: running the same command on the same data, wherever the data
+lies, resumes an interrupted run or returns a finished one, and changed data
+starts a new run.
 """
 
 import dataclasses
@@ -131,16 +132,43 @@ class RunRecord(Record):
     images: int = 0
 
 
+# ## Identity
+#
+# A run is what it trains: its settings, less those that say where it is
+# read from and written to, how often it is measured, how fast it runs, and
+# which of its epochs are kept. Copying the data elsewhere, or moving the
+# logs, finds the same runs (the data's contents are the fingerprint's part).
+NOT_IDENTITY = ('data_dir', 'logs_dir', 'valid_every', 'compile', 'keep_epochs')
+# The layout of the identity record: raise it when the record changes meaning,
+# with a rule below that reads the older layouts
+IDENTITY_VERSION = 2
+# Settings renamed since runs were first written, old name to new name, so
+# that a run started under the old name is found under the new one
+RENAMED: Dict[str, str] = {}
+
+
+def identity(settings: Dict[str, Any]) -> Dict[str, Any]:
+    """
+    The record that names a run: the settings that change what is trained,
+    under their current names, with whole floats written as integers (a
+    temperature of `5` and of `5.0` are one run), and the layout's version.
+    It is computed from a run's stored settings whenever the run is looked up,
+    so runs written by earlier versions of the code, whose stored key hashed
+    other fields, are found as long as this function reads their settings.
+    """
+    def plain(value):
+        return int(value) if isinstance(value, float) and value.is_integer() else value
+
+    settings = {RENAMED.get(name, name): value for name, value in settings.items()}
+    return {'version': IDENTITY_VERSION,
+            'settings': {name: plain(value) for name, value in settings.items() if name not in NOT_IDENTITY}}
+
+
 def run_key(settings: Dict[str, Any]) -> str:
     """
-    A short hash of a run's settings, with the data folder as an absolute path.
-    Where the run is written, how often it is measured and whether its step
-    is compiled are not part of what it is: a run finished with one
-    `valid_every` serves another.
+    A short hash of a run's [identity](#identity).
     """
-    settings = {k: v for k, v in settings.items() if k not in ('logs_dir', 'valid_every', 'compile')}
-    settings['data_dir'] = str(Path(settings['data_dir']).resolve())
-    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps(identity(settings), sort_keys=True).encode()).hexdigest()[:16]
 
 
 def find_earlier_run(logs_dir: str, name: str, key: str, data_fingerprint: str,
@@ -151,7 +179,9 @@ def find_earlier_run(logs_dir: str, name: str, key: str, data_fingerprint: str,
     on other data, the data changed: say so. A run whose weights are not all
     finite numbers is never picked.
     """
-    same_settings = [r for r in find_runs(logs_dir, name, record) if r.key == key]
+    # The key is computed again from each run's stored settings, not read from
+    # its checkpoint: runs written under an older identity layout are found too
+    same_settings = [r for r in find_runs(logs_dir, name, record) if run_key(r.settings) == key]
     same_data = [r for r in same_settings if r.data_fingerprint == data_fingerprint]
     if same_settings and not same_data:
         print(f'{name}: the data changed since run {same_settings[0].uuid} with these settings '

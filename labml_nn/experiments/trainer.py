@@ -115,6 +115,11 @@ class Configs(BaseConfigs):
     # images costs about as much as an epoch on a 2,000-image transfer set,
     # so a study of many runs measures less often
     valid_every: int = 1
+    # Epochs whose weights are kept beside the run's checkpoint, as
+    # `checkpoints/epoch-N.pt`, each a teacher stopped early that can be
+    # named with `--teacher` (the [teacher-quality study](../distillation/teacher_quality.html)).
+    # Like `valid_every` it changes what is kept, not the run; those epochs are always measured
+    keep_epochs: tuple = ()
     # A class whose every image is left out of the training images (its name),
     # for the [omitted-class study](../distillation/omitted_class.html); `''` keeps all
     omit_class: str = ''
@@ -389,7 +394,8 @@ def _train_epochs(c: Configs, record: RunRecord, data: CIFAR10, train_split: Spl
         record.finished = record.epoch == c.epochs
         # Validation accuracy after every `valid_every` epochs and after the
         # last, for the plot and for choices; `None` in the history where not measured
-        if record.finished or record.epoch % c.valid_every == 0:
+        kept = record.epoch in c.keep_epochs and not record.finished
+        if record.finished or kept or record.epoch % c.valid_every == 0:
             record.valid_accuracy = accuracy(c, model, valid_split)
             tracker.save({'accuracy.valid': record.valid_accuracy})
             record.history.append(record.valid_accuracy)
@@ -405,8 +411,26 @@ def _train_epochs(c: Configs, record: RunRecord, data: CIFAR10, train_split: Spl
                 model.state_dict(), optimizer.state_dict(), scheduler.state_dict(),
                 {'augment': generator.get_state(), 'torch': torch.get_rng_state()})))
             save_checkpoint(record.path, saved, record.epoch)
+            if kept:
+                save_checkpoint(epoch_path(record.path, record.epoch), stopped_early(record, model), record.epoch)
         distributed.barrier()
         tracker.new_line()
+
+
+def epoch_path(checkpoint: Path, epoch: int) -> Path:
+    """
+    Where the weights of a run's kept `epoch` are, beside its `checkpoint`.
+    """
+    return checkpoint.parent / f'epoch-{epoch}.pt'
+
+
+def stopped_early(record: RunRecord, model: nn.Module) -> Dict[str, Any]:
+    """
+    A kept epoch as a finished run of that many epochs: its record, under the
+    run's identity, and its weights alone. Teacher lookups find only
+    `checkpoint.pt`, so it teaches only when named.
+    """
+    return record.fields() | {'epochs': record.epoch, 'finished': True, 'model': model.state_dict()}
 
 
 def _train_epoch(c: Configs, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler,

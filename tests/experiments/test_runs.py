@@ -6,6 +6,8 @@ divergence, which must never be saved or reused.
 Runs use the `smoke` profile on the CPU, on tiny image folders.
 """
 
+import hashlib
+import json
 import os
 import shutil
 import signal
@@ -17,9 +19,9 @@ import pytest
 import torch
 from labml.configs import option
 
-from labml_nn.experiments import trainer
+from labml_nn.experiments import runs, trainer
 from labml_nn.experiments.cifar10 import CIFAR10VGGModel
-from labml_nn.experiments.runs import RunBusy, RunRecord, find_runs, has_finite_weights, run_lock
+from labml_nn.experiments.runs import RunBusy, RunRecord, find_runs, has_finite_weights, run_key, run_lock
 from labml_nn.experiments.trainer import Configs, Diverged, train
 
 # labml skips recording the git state outside a repository (see conftest.py)
@@ -184,6 +186,69 @@ def test_changed_data_starts_a_new_run(tmp_path, capsys, image_folder, smoke_set
     assert second.uuid != first.uuid and second.finished
     assert f'the data changed since run {first.uuid}' in out and 'starting a new run' in out
     assert second.data_fingerprint != first.data_fingerprint
+
+
+def test_a_copy_of_the_data_finds_the_same_runs(tmp_path, capsys, image_folder, smoke_settings_for):
+    """
+    The data's place is not part of a run: the same images copied elsewhere
+    reuse the finished run.
+    """
+    first = train(TinyConfigs(), smoke_settings_for('small', image_folder, tmp_path / 'logs', epochs=1))
+    copy = tmp_path / 'copy'
+    shutil.copytree(image_folder, copy)
+    again = train(TinyConfigs(), smoke_settings_for('small', copy, tmp_path / 'logs', epochs=1))
+    assert again.uuid == first.uuid and f'reusing the finished run {first.uuid}' in capsys.readouterr().out
+
+
+def _v1_key(settings):
+    """
+    The key of the first layout, before identities had a version: a hash of
+    every setting but three, with the data folder resolved.
+    """
+    settings = {k: v for k, v in settings.items() if k not in ('logs_dir', 'valid_every', 'compile')}
+    settings['data_dir'] = str(Path(settings['data_dir']).resolve())
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def test_runs_written_under_the_first_key_layout_are_still_found(tmp_path, capsys, image_folder, cifar_data,
+                                                                 smoke_settings_for):
+    settings = smoke_settings_for('small', image_folder, tmp_path, epochs=1)
+    first = train(TinyConfigs(), settings, cifar_data)
+    # Rewrite its checkpoint as the code before identity versions wrote it
+    state = torch.load(first.path, weights_only=False)
+    torch.save(state | {'key': _v1_key(settings)}, first.path)
+    assert find_runs(str(tmp_path), 'small-smoke')[0].key != run_key(settings)
+    again = train(TinyConfigs(), settings, cifar_data)
+    assert again.uuid == first.uuid and f'reusing the finished run {first.uuid}' in capsys.readouterr().out
+
+
+def test_a_renamed_setting_finds_its_runs(monkeypatch):
+    old = {'model_name': 'small', 'profile': 'cpu', 'label_weight': 0.1, 'data_dir': '/a', 'logs_dir': 'l'}
+    new = {'model_name': 'small', 'profile': 'cpu', 'label_loss_weight': 0.1, 'data_dir': '/b', 'logs_dir': 'm'}
+    assert run_key(old) != run_key(new)
+    monkeypatch.setitem(runs.RENAMED, 'label_weight', 'label_loss_weight')
+    assert run_key(old) == run_key(new)
+    assert run_key({'temperature': 5}) == run_key({'temperature': 5.0}) != run_key({'temperature': 5.5})
+    assert run_key(new | {'keep_epochs': (1, 2), 'valid_every': 3}) == run_key(new)
+
+
+# ## Kept epochs
+
+def test_kept_epochs_are_teachers_stopped_early(tmp_path, image_folder, cifar_data, smoke_settings_for):
+    """
+    `keep_epochs` writes `epoch-N.pt` beside the checkpoint: a finished
+    record of N epochs with the weights of that epoch, measured then. It
+    does not change the run: a run without it is the same run.
+    """
+    settings = smoke_settings_for('small', image_folder, tmp_path, epochs=3, valid_every=3)
+    result = train(TinyConfigs(), settings | {'keep_epochs': (1, 3)}, cifar_data)
+    assert sorted(p.name for p in result.path.parent.iterdir()) == ['checkpoint.pt', 'epoch-1.pt']
+    assert result.history[0] is not None and result.history[1] is None
+    kept = RunRecord.from_checkpoint(torch.load(result.path.parent / 'epoch-1.pt', weights_only=False),
+                                     result.path.parent / 'epoch-1.pt')
+    assert (kept.finished, kept.epochs, kept.epoch, kept.valid_accuracy) == (True, 1, 1, result.history[0])
+    assert kept.uuid == result.uuid and kept.key == result.key
+    assert train(TinyConfigs(), settings, cifar_data).uuid == result.uuid
 
 
 # ## Divergence

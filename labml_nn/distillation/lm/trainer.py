@@ -38,7 +38,7 @@ from labml.configs import BaseConfigs, option
 from torch import nn
 
 from labml_nn.distillation.lm.data import (Corpus, describe, evenly_spaced_windows, load_corpus, random_windows,
-                                           stdlib_folder, training_bytes)
+                                           training_bytes)
 from labml_nn.distillation.lm.transformer import ByteTransformer
 from labml_nn.experiments import distributed
 from labml_nn.experiments.data import write_atomic
@@ -176,8 +176,7 @@ def train(c: LMConfigs, settings: Dict[str, Any], corpus: Optional[Corpus] = Non
         corpus = load_corpus(settings['data_dir'], context + 1)
     # Settings that do not fit the data stop here, before a run folder is made
     training_bytes(corpus, settings.get('train_bytes', defaults.train_bytes))
-    # The key names the corpus folder: the standard library's when `data_dir` is `''`
-    key = run_key(settings | {'data_dir': settings['data_dir'] or str(stdlib_folder())})
+    key = run_key(settings)
     # Rank 0 looks the run up and takes its lock, held until training ends;
     # every process gets what it found
     with ExitStack() as lock:

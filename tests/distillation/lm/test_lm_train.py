@@ -15,7 +15,7 @@ from labml_nn.distillation.lm.data import DataError, corpus_files, load_corpus, 
 from labml_nn.distillation.lm.distill import DistillationConfigs
 from labml_nn.distillation.lm.train import main, profile_settings
 from labml_nn.distillation.lm.transformer import ByteTransformer, sample
-from labml_nn.experiments.runs import RunBusy, find_earlier_run, find_runs, run_lock
+from labml_nn.experiments.runs import RunBusy, find_earlier_run, find_runs, run_key, run_lock
 
 pytestmark = pytest.mark.usefixtures('outside_the_repository')
 
@@ -225,4 +225,4 @@ def test_each_record_class_reads_only_its_trainers_checkpoints(tmp_path):
     [lm] = find_runs(str(tmp_path), 'runs', trainer.LMRecord)
     assert (lm.uuid, lm.name, lm.steps, lm.test_bpb, lm.finished) == ('lm', 'runs', 4, 2.5, True)
     assert [r.uuid for r in find_runs(str(tmp_path), 'runs')] == ['cifar']
-    assert find_earlier_run(str(tmp_path), 'runs', 'k', 'f', trainer.LMRecord).uuid == 'lm'
+    assert find_earlier_run(str(tmp_path), 'runs', run_key({}), 'f', trainer.LMRecord).uuid == 'lm'
