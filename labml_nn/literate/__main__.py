@@ -15,6 +15,9 @@ python -m labml_nn.literate [SOURCE_DIR] --lang ja --update-translations
 
 `SOURCE_DIR` is the installed `labml_nn` package unless given. Without `--lang`
 the site is built in English and in every language that has translations.
+With it, only that language's pages are written or checked, and they are the
+same pages the whole build gives, links to the other languages included; the
+other languages' pages in `OUT_DIR` stay as they are.
 
 * `--check` builds the site in memory and compares it with `OUT_DIR` without
   writing anything; it fails, listing what differs, if a page is out of date or
@@ -132,7 +135,7 @@ def build_site(source: Path, translations: Path, lang: Optional[str] = None,
                   for language in languages if language is not ENGLISH
                   for path, page in pages.items() if language.covers(path)}
     # 4. Every page in every language, the home page, the search index, the style sheet and the images
-    site = Site(source, pages, images, code, translated, languages, warnings, repository)
+    site = Site(source, pages, images, code, translated, languages, every_language, warnings, repository)
     untranslated = [line for translation in translated.values() for line in translation.untranslated]
     return Built(site.build(), owned, site.warnings, untranslated)
 

@@ -15,16 +15,18 @@ mistyped `--out` may point anywhere. So the renderer keeps a *manifest*,
 `.literate-manifest` in the output folder, listing every file (and every
 folder) it wrote there. A build
 
-* writes its files, each to a temporary file first and then renamed into place,
-  so a page is never half written;
+* writes every file that changed to a temporary file beside it first, and
+  only once all of them are written renames them into place: a disk that fills
+  up, or a build stopped while it writes, leaves the previous site whole, with
+  no page half written and no page of the new site beside pages of the old;
 * deletes only files of the manifest that the sources no longer give, and only
   folders of the manifest that are left empty;
 * never touches any other file, and refuses, before writing anything, to
   replace a file that is not in the manifest.
 
-The manifest is written before the files, listing everything the build is
-about to write, and again at the end without what was deleted; a build that
-is stopped half way leaves nothing unrecorded behind.
+The manifest is renamed into place before the files, listing everything the
+build is about to put there, and written again at the end without what was
+deleted; a build that is stopped half way leaves nothing unrecorded behind.
 
 Before any work, [the command line](__main__.html) checks the folders
 themselves: the source must be a folder, the output must not be a file, must not
@@ -65,9 +67,12 @@ class Manifest:
         return cls({line for line in lines if not line.endswith('/')},
                    {line.rstrip('/') for line in lines if line.endswith('/')})
 
-    def write(self, out: Path) -> None:
+    def text(self) -> bytes:
         lines = sorted(self.files) + sorted(folder + '/' for folder in self.folders)
-        _write_atomic(out / MANIFEST, (_HEADER + ''.join(line + '\n' for line in lines)).encode('utf-8'))
+        return (_HEADER + ''.join(line + '\n' for line in lines)).encode('utf-8')
+
+    def write(self, out: Path) -> None:
+        os.replace(_stage(out / MANIFEST, self.text()), out / MANIFEST)
 
 
 def compare(out: Path, files: dict, owned: Callable[[str], bool]) -> list:
@@ -99,23 +104,28 @@ def write(out: Path, files: dict, owned: Callable[[str], bool]) -> None:
     """
     Brings the output folder up to date: writes the files that changed, and
     deletes the files of the last build that `owned` accepts and the sources
-    no longer give. Files of other languages' builds stay.
+    no longer give. Files of other languages' builds stay. A file system
+    error while the new files are written (a full disk) leaves the folder as
+    it was and is one `LiterateError`.
     """
     manifest = Manifest.read(out) or Manifest()
     # A file of someone else's that already holds what the build would write is left as it is
     theirs = _foreign(out, files, manifest)
     files = {path: data for path, data in files.items() if path not in theirs}
+    changed = {path: data for path, data in files.items()
+               if not (out / path).is_file() or (out / path).read_bytes() != data}
     stale = {path for path in manifest.files if owned(path) and path not in files}
     made = {folder for path in files for folder in _parents(path) if not (out / folder).is_dir()}
     # Record first what is about to be written, so a stopped build leaves nothing unlisted
     manifest = Manifest(manifest.files | set(files), manifest.folders | made)
-    out.mkdir(parents=True, exist_ok=True)
-    manifest.write(out)
-    for path, data in files.items():
-        target = out / path
-        if not target.is_file() or target.read_bytes() != data:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            _write_atomic(target, data)
+    staged = _stage_all(out, changed, made, manifest)
+    try:
+        for path, temporary in staged.items():
+            os.replace(temporary, out / path)
+    finally:
+        # Those not renamed when the build was stopped
+        for temporary in staged.values():
+            temporary.unlink(missing_ok=True)
     for path in stale:
         if (out / path).is_file():
             (out / path).unlink()
@@ -123,7 +133,40 @@ def write(out: Path, files: dict, owned: Callable[[str], bool]) -> None:
     for folder in sorted(manifest.folders, key=lambda f: f.count('/'), reverse=True):
         if (out / folder).is_dir() and not any((out / folder).iterdir()):
             (out / folder).rmdir()
-    Manifest(manifest.files - stale, {f for f in manifest.folders if (out / f).is_dir()}).write(out)
+    try:
+        Manifest(manifest.files - stale, {f for f in manifest.folders if (out / f).is_dir()}).write(out)
+    except OSError as e:
+        # The manifest in place lists more than there is now, which the next build puts right
+        raise LiterateError(f'the site in {out} is written, but its {MANIFEST} could not be updated: '
+                            f'{e.strerror or e}; build again once that is fixed') from None
+
+
+def _stage_all(out: Path, changed: dict, made: set, manifest: Manifest) -> dict:
+    """
+    Writes each changed file, and the manifest, to a temporary file beside
+    its target, making the folders `made`; returns the temporary files by
+    target path, the manifest first. Nothing a reader sees has changed yet:
+    on any error, the temporary files and the new folders go again, and a
+    file system error (a full disk) is a `LiterateError` saying so.
+    """
+    staged, made = {}, made | ({''} if not out.exists() else set())
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        staged[MANIFEST] = _stage(out / MANIFEST, manifest.text())
+        for path, data in changed.items():
+            (out / path).parent.mkdir(parents=True, exist_ok=True)
+            staged[path] = _stage(out / path, data)
+    except BaseException as e:
+        for temporary in staged.values():
+            temporary.unlink(missing_ok=True)
+        for folder in sorted(made, key=lambda f: len(Path(f).parts), reverse=True):
+            if (out / folder).is_dir() and not any((out / folder).iterdir()):
+                (out / folder).rmdir()
+        if isinstance(e, OSError):
+            raise LiterateError(f'cannot write the site to {out}: {e.strerror or e}; nothing there was '
+                                f'changed. Make room (or fix the folder) and build again') from None
+        raise
+    return staged
 
 
 def _foreign(out: Path, files: dict, manifest: Manifest) -> set:
@@ -155,20 +198,22 @@ def _parents(path: str) -> list:
     return ['/'.join(parts[:depth]) for depth in range(1, len(parts) + 1)]
 
 
-def _write_atomic(target: Path, data: bytes) -> None:
+def _stage(target: Path, data: bytes) -> Path:
     """
-    Writes a temporary file beside the target and renames it into place, with
-    the permissions a new file gets (a temporary file is private at first).
+    Writes `data` to a new temporary file beside `target`, with the
+    permissions a new file gets (a temporary file is private at first), and
+    returns its path; renaming it onto `target` puts it into place whole.
+    The file's name starts with a dot, so a check never lists it.
     """
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f'.{target.name}.')
     try:
         with os.fdopen(handle, 'wb') as file:
             file.write(data)
         os.chmod(temporary, 0o666 & ~_umask())
-        os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    return Path(temporary)
 
 
 def _umask() -> int:

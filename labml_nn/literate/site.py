@@ -90,7 +90,9 @@ class Site:
     * `code` is the code column of each page, by path: one piece of HTML per section
     * `translations` are each page's notes in each language that covers it,
       by language code and path
-    * `languages` are the languages to build
+    * `languages` are the languages to build, and `every_language` those the
+      site has: a page links to itself in each, so that a build of one
+      language gives the same pages as a build of all
     * `repository`, if given, is where the source files are online, such as
       `https://github.com/you/project/blob/main/labml_nn/`
     """
@@ -100,6 +102,7 @@ class Site:
     code: dict
     translations: dict
     languages: list
+    every_language: list
     warnings: list = field(default_factory=list)
     repository: Optional[str] = None
 
@@ -171,7 +174,7 @@ class Site:
             source_link=self.repository + page.path if self.repository and page.exists else None,
             source_label=language.ui['source'],
             alternates=[(other.code, root + _folder(other) + out, other.name)
-                        for other in self.languages if other.covers(page.path)],
+                        for other in self.every_language if other.covers(page.path)],
             sections=sections, notes_only=page.markdown, after=contents)
         # A page in one language only needs no language links
         if len(parts.alternates) == 1:

@@ -3,6 +3,7 @@ The output folder: the renderer replaces and deletes only what it wrote, and
 refuses folders where it could lose someone's files before writing anything.
 """
 
+import errno
 import os
 import subprocess
 import sys
@@ -190,23 +191,98 @@ def test_the_command_exits_with_status_2_and_no_traceback(source, tmp_path):
     assert tree(tmp_path) == before
 
 
-def test_a_build_stopped_half_way_leaves_nothing_unrecorded(source, tmp_path, monkeypatch):
+def changed_source(source: Path) -> None:
+    """
+    Changes every page of the `source` fixture and adds one, as an edit would.
+    """
+    (source / '__init__.py').write_text('"""\n# Home, changed\n"""\n', encoding='utf-8')
+    (source / 'pkg' / 'loss.py').write_text('# The loss, changed\nloss = 3\n', encoding='utf-8')
+    (source / 'other' / 'thing.py').write_text('# A thing, changed\nthing = 4\n', encoding='utf-8')
+    (source / 'new').mkdir()
+    (source / 'new' / 'page.py').write_text('# A new page\npage = 5\n', encoding='utf-8')
+
+
+class FillsUp:
+    """
+    `os.fdopen` on a disk that is full once `room` files have been written:
+    the next file's write fails as it would there.
+    """
+
+    def __init__(self, room: int):
+        self.room, self.real = room, os.fdopen
+
+    def __call__(self, *args, **kwargs):
+        file = self.real(*args, **kwargs)
+        if self.room == 0:
+            file.write = self.full
+        self.room -= 1
+        return file
+
+    @staticmethod
+    def full(data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+@pytest.mark.parametrize('room', [0, 2])
+def test_a_full_disk_leaves_the_previous_site_whole_with_one_message(source, tmp_path, monkeypatch, room):
+    # Issue 28, item 11: on a full disk, after `room` files were written
     out = tmp_path / 'site'
-    written = []
+    assert build(source, out) == 0
+    before = tree(out)
+    changed_source(source)
+    monkeypatch.setattr(os, 'fdopen', FillsUp(room))
+    with pytest.raises(LiterateError, match=f'cannot write the site to {out}: No space left on device; '
+                                            f'nothing there was changed'):
+        build(source, out)
+    monkeypatch.undo()
+    # Every page as it was, no temporary file, no new folder
+    assert tree(out) == before
+    # Once there is room, the build finishes
+    assert build(source, out) == 0 and build(source, out, '--check') == 0
 
-    def stop_after_two(target, data):
-        if len(written) == 2 and target.name != MANIFEST:
-            raise KeyboardInterrupt
-        if target.name != MANIFEST:
-            written.append(target)
-        real_write(target, data)
 
-    real_write = output._write_atomic
-    monkeypatch.setattr(output, '_write_atomic', stop_after_two)
+def test_a_full_disk_on_a_first_build_leaves_no_folder(source, tmp_path, monkeypatch):
+    out = tmp_path / 'site'
+    monkeypatch.setattr(os, 'fdopen', FillsUp(1))
+    with pytest.raises(LiterateError, match='No space left on device'):
+        build(source, out)
+    assert not out.exists()
+
+
+def test_a_build_stopped_while_writing_leaves_the_previous_site(source, tmp_path, monkeypatch):
+    out = tmp_path / 'site'
+    assert build(source, out) == 0
+    before = tree(out)
+    changed_source(source)
+    stop = FillsUp(2)
+    stop.full = lambda data: (_ for _ in ()).throw(KeyboardInterrupt)
+    monkeypatch.setattr(os, 'fdopen', stop)
     with pytest.raises(KeyboardInterrupt):
         build(source, out)
     monkeypatch.undo()
-    assert len(written) == 2 and not any(p.name.startswith('.') and p.name != MANIFEST for p in out.rglob('*'))
+    assert tree(out) == before
+
+
+def test_a_build_stopped_while_renaming_leaves_nothing_unrecorded(source, tmp_path, monkeypatch):
+    out = tmp_path / 'site'
+    assert build(source, out) == 0
+    changed_source(source)
+    renamed = []
+
+    def stop_after_three(source_path, target):
+        if len(renamed) == 3:
+            raise KeyboardInterrupt
+        renamed.append(target)
+        real_replace(source_path, target)
+
+    real_replace = os.replace
+    monkeypatch.setattr(os, 'replace', stop_after_three)
+    with pytest.raises(KeyboardInterrupt):
+        build(source, out)
+    monkeypatch.undo()
+    # The manifest went first; no temporary file is left behind
+    assert Path(renamed[0]).name == MANIFEST
+    assert not any(p.name.startswith('.') and p.name != MANIFEST for p in out.rglob('*'))
     # The next build knows the files as its own and finishes the job
     assert build(source, out) == 0 and build(source, out, '--check') == 0
 
@@ -248,3 +324,22 @@ def test_a_file_of_someone_else_that_matches_the_build_stays_theirs(source, tmp_
     # ...and not deleted as the renderer's when its source goes
     (source / 'pkg' / 'new.py').unlink()
     assert build(source, out) == 0 and (out / 'pkg' / 'new.html').is_file()
+
+
+@pytest.mark.parametrize('lang', ['ja', 'en'])
+def test_a_build_of_one_language_gives_the_pages_of_the_full_build(source, tmp_path, lang):
+    # Issue 28, item 12: each page keeps its links to its other languages
+    translations = tmp_path / 'translations'
+    (translations / 'ja').mkdir(parents=True)
+    (translations / 'ja' / 'language.yaml').write_text('name: 日本語\npages: [pkg/]\n', encoding='utf-8')
+    (translations / 'ja' / 'pkg').mkdir()
+    (translations / 'ja' / 'pkg' / 'loss.py.yaml').write_text('- {key: section-0/1, en: The loss, ja: 損失}\n',
+                                                              encoding='utf-8')
+    out = tmp_path / 'site'
+    arguments = [str(source), '--translations', str(translations), '--out', str(out)]
+    assert main(arguments) == 0 and main(arguments + ['--check']) == 0
+    full = tree(out)
+    assert 'hreflang="en"' in full['ja/pkg/loss.html'].decode() and 'hreflang="ja"' in full['pkg/loss.html'].decode()
+    assert main(arguments + ['--lang', lang, '--check']) == 0
+    assert main(arguments + ['--lang', lang]) == 0
+    assert tree(out) == full
