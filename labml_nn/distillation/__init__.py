@@ -2,43 +2,75 @@
 ---
 title: Distilling the Knowledge in a Neural Network
 summary: >
-  An annotated PyTorch implementation of knowledge distillation (Hinton, Vinyals
-  and Dean, 2015), with a CIFAR-10 study of a large teacher and a small student.
+  Why distil: a model trained large, or as an ensemble, and deployed small,
+  and what the large model's probabilities teach the small one that labels
+  cannot. An annotated PyTorch implementation of Hinton, Vinyals and Dean
+  (2015).
 ---
 
 # Distilling the Knowledge in a Neural Network
 
 This is a [PyTorch](https://pytorch.org) implementation of
 [Distilling the Knowledge in a Neural Network](https://arxiv.org/abs/1503.02531)
-by Geoffrey Hinton, Oriol Vinyals and Jeff Dean.
+by Geoffrey Hinton, Oriol Vinyals and Jeff Dean (2015).
 
-A large model, or an ensemble, is often the most accurate, and too slow to
-serve. Distillation trains a small model to imitate the large one: instead of
-the one-hot labels alone, the small *student* learns from the large
-*teacher*'s full probability distribution over the classes, softened by a
-temperature $T$. Those *soft targets* carry how the teacher generalizes:
-which wrong classes it finds plausible, and how much.
+## Why distil
 
-The pages:
+Training and deployment ask different things of a model. To learn as much
+as possible from the data, training can afford a cumbersome model: a very
+large network, strongly regularized, or an ensemble of many networks,
+whatever the cost in computation. Deployed to many users, a model must
+answer quickly and cheaply, and should be small. The paper likens this to
+insects, whose larvae are built to feed and whose adult form is built to
+travel and reproduce: one animal, in a form for each job.
 
-* [Overview and results](readme.html) of the CIFAR-10 study.
-* [The soft-target loss](loss.html), the part to import into your own code.
-* [The large teacher](large.html) and [the small student](small.html).
-* [The distillation step](distill.html): the teacher's and the student's
-  logits on the same batch, and the two terms of the loss.
+*Distillation* moves what the cumbersome model has learned into the small
+one, by training the small *student* to imitate the large *teacher*. What it
+imitates is more than the teacher's answers. A trained classifier gives every
+class a probability, and the small probabilities of the wrong classes say how
+the teacher sees the image. One image of a 2 may be given a probability of
+$10^{-6}$ of being a 3 and $10^{-9}$ of being a 7, and another 2 the other
+way round: the first looks a little like a 3, the second a little like a 7.
+The label of both is just "2". This knowledge, in the relative sizes of the
+small probabilities, is often called *dark knowledge*, and a student that
+learns it generalizes the way the teacher does, from fewer examples.
+
+Those probabilities are too close to zero to count in a loss as they are.
+So both models' outputs are softened by a temperature $T$: the logits are
+divided by $T$ before the softmax, and a higher $T$ gives a flatter
+distribution, in which the small probabilities are large enough to learn
+from. The student is trained to match these *soft targets*, and, with a
+smaller weight, the true labels.
+
+## The pages
+
+The tutorial, in the order of [the reading path](../index.html):
+
+1. [The soft-target loss](loss.html), the part to import into your own code.
+2. [The large teacher](large.html) and [the small student](small.html),
+   VGG-style models for CIFAR-10.
+3. [The distillation step](distill.html): the teacher's and the student's
+   logits on the same batch, and the two terms of the loss.
+4. [The whole study in one command](pipeline.html), with results over seeds,
+   and [what it measured](readme.html).
+5. Dark knowledge, measured: [a class the student never saw](omitted_class.html),
+   [which temperature](temperature.html) and [soft targets against
+   labels](weight.html), with [the measures](dark_knowledge.html) they report.
+6. [Distilling a language model](lm/index.html): the same soft targets for a
+   small byte-level transformer, with studies of divergences, scarce data and
+   on-policy batches.
+
+How it runs:
+
+* [The soft-target loss, engineered](loss_engine.html): little memory,
+  precision at high temperatures, exact derivatives; and [the fused loss for
+  language models](fused_loss.html), which never holds their full logits.
 * [Finding and loading the teacher](teacher.html), and
-  [making a fixed teacher fast](fixed_teacher.html).
+  [making a fixed teacher fast](fixed_teacher.html), with
+  [the teacher's logits computed once](teacher_cache.html).
 * [The training commands](train.html): profiles and the command line.
-* [The whole study in one command](pipeline.html), with results over seeds.
-* Dark knowledge, measured: [a class the student never saw](omitted_class.html),
-  [which temperature](temperature.html) and [soft targets against
-  labels](weight.html), with [the measures](dark_knowledge.html) they report
-  and [the teacher's logits computed once](teacher_cache.html) that make them fast.
 * [Distributed distillation with torchrun](distributed.html): the commands
   on several GPUs or machines, with the results of one process.
-* [Distilling a language model](lm/index.html): the same soft targets for a
-  small byte-level transformer, with studies of divergences, scarce data and
-  on-policy batches.
 
 This module imports nothing, so `import labml_nn.distillation.loss` stays cheap.
 """

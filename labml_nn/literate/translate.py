@@ -85,7 +85,9 @@ class Language:
 
 
 # English is the language of the source; the empty prefix covers every page
-ENGLISH = Language('en', 'English', [''], {'source': 'Source', 'contents': 'Pages'})
+ENGLISH = Language('en', 'English', [''], {'source': 'Source', 'contents': 'Pages',
+                                           'appendix': 'Appendix: how it works', 'next': 'Next',
+                                           'home': 'Home page'})
 
 
 def load_languages(folder: Path, source: Optional[Path] = None) -> list:

@@ -14,7 +14,7 @@ import yaml
 import labml_nn
 
 from labml_nn.literate.__main__ import build_site, main
-from labml_nn.literate.site import output_path, reading_order
+from labml_nn.literate.site import output_path, reading_order, reading_path
 from labml_nn.literate.sources import page_order, read_pages
 
 LOSS = '''\
@@ -96,11 +96,15 @@ def test_english_pages(source, translations):
     assert '<section class="section" id="loss">' in loss
     assert '<span class="line" data-n="16"><span class="k">def</span>' in loss
     assert 'href="../other/thing.html"' in loss and 'href="index.html"' in loss
-    # The home page lists every page with its title and summary
+    # With no reading path, the home page lists every page with its title and summary, by folder
     home = files['index.html'].decode()
-    assert '<a href="pkg/loss.html">The loss</a> <code class="path">pkg/loss.py</code>A loss with a summary.' in home
-    assert '<a href="pkg/index.html">The package</a>' in home
+    assert '<h2>Pages</h2>' in home
+    assert '<a href="pkg/loss.html">The loss</a> <span class="summary">A loss with a summary.</span>' in home
+    assert '<h3><a href="pkg/index.html">The package</a></h3>' in home
     assert '<a href="other/thing.html">other/thing.py</a>' in home
+    # and every other page ends with a link back to it
+    assert loss.endswith('<nav class="next-steps">\n<a class="home" href="../index.html">Home page</a>\n</nav>\n'
+                         '</main>\n<script src="../literate.js"></script>\n</body>\n</html>\n')
     # A Markdown file is a page of notes only
     assert '<main class="notes-only">' in files['pkg/readme.html'].decode()
 
@@ -311,12 +315,73 @@ def test_this_packages_home_page_reads_in_order_with_a_title_each():
     pages = {path: pages[path] for path in reading_order(pages)}
     titles = [page.meta.get('title') or page.heading or path for path, page in pages.items()]
     assert sorted(title for title in titles if titles.count(title) > 1) == []
-    # Overview, loss, models, training, the study, then the renderer
+    # The reading path: why, the loss, the models, the step, the experiment, the studies, the language model
+    studies = ['distillation/omitted_class.md', 'distillation/temperature.md', 'distillation/weight.md']
+    if (source / 'distillation' / 'teacher_quality.md').exists():
+        studies.append('distillation/teacher_quality.md')
+    assert reading_path(pages) == [
+        ['distillation/__init__.py'], ['distillation/loss.py'], ['distillation/large.py', 'distillation/small.py'],
+        ['distillation/distill.py'], ['distillation/pipeline.py', 'distillation/readme.md'], studies,
+        ['distillation/lm/__init__.py', 'distillation/lm/distill.py', 'distillation/lm/studies.md']]
+    # and the appendix ends with the renderer
     order = list(pages)
-    reading = ['distillation/__init__.py', 'distillation/readme.md', 'distillation/loss.py', 'distillation/large.py',
-               'distillation/small.py', 'distillation/train.py', 'distillation/pipeline.py', 'literate/__init__.py']
-    assert sorted(reading, key=order.index) == reading
     assert all(path.startswith('literate/') for path in order[order.index('literate/__init__.py'):])
+
+
+HOME_WITH_A_PATH = '''"""
+# Home
+
+1. [Why](pkg/index.html): the idea.
+2. The two: [the loss](pkg/loss.html) and
+   [the thing](other/thing.html#a-section).
+3. What we found:
+   * [in the notes](pkg/readme.html): what they say;
+   * [a page still to write](pkg/draft.html): not there yet.
+4. [A step still to write](pkg/later.html), not there either.
+
+Other pages follow, and [the loss](pkg/loss.html) is not linked twice.
+"""
+'''
+
+
+def test_the_reading_path_is_the_home_pages_numbered_list(source, translations, capsys, tmp_path):
+    # Issue 30: a numbered path through the tutorial, every page ending with the next step and home
+    (source / '__init__.py').write_text(HOME_WITH_A_PATH, encoding='utf-8')
+    (source / 'pkg' / 'extra.py').write_text('# More\nextra = 1\n', encoding='utf-8')
+    pages, _ = read_pages(source)
+    assert reading_path(pages) == [['pkg/__init__.py'], ['pkg/loss.py', 'other/thing.py'], ['pkg/readme.md']]
+    # A Japanese home page, with the same links
+    home = HOME_WITH_A_PATH.split('"""')[1].strip('\n')
+    japanese = (home.replace('the idea', '考え方').replace('what they say', '注釈の内容')
+                .replace('not there yet', 'まだない'))
+    with open(translations / 'ja' / 'language.yaml', 'a', encoding='utf-8') as language:
+        language.write('  home: トップページ\n')
+    (translations / 'ja' / '__init__.py.yaml').write_text(yaml.safe_dump(
+        [{'key': 'section-0/1', 'en': home, 'ja': japanese}], allow_unicode=True), encoding='utf-8')
+    assert main([str(source), '--translations', str(translations), '--out', str(tmp_path / 'site')]) == 0
+    # The steps whose pages are not there are left out, and no link leads nowhere
+    assert 'no page' not in capsys.readouterr().err
+    site = tmp_path / 'site'
+    for folder, idea, said in (('', 'the idea', 'what they say'), ('ja/', '考え方', '注釈の内容')):
+        front = (site / folder / 'index.html').read_text(encoding='utf-8')
+        assert idea in front and said in front
+        assert 'draft.html' not in front and 'later.html' not in front and '4.' not in front
+        # The appendix: the pages off the path, by folder
+        appendix = front.split('<section class="contents"', 1)[1]
+        assert 'pkg/extra.html' in appendix and 'pkg/loss.html' not in appendix and 'other/thing.html' not in appendix
+    # Each page of the path links the next one and home; the last, and a page off the path, only home
+    nav = {path: (site / path).read_text(encoding='utf-8').split('<nav class="next-steps">')[1].split('</nav>')[0]
+           for path in ('index.html', 'pkg/index.html', 'pkg/loss.html', 'other/thing.html', 'pkg/readme.html',
+                        'pkg/extra.html', 'ja/pkg/loss.html')}
+    assert 'href="pkg/index.html"' in nav['index.html'] and 'class="home"' not in nav['index.html']
+    assert 'rel="next" href="loss.html">' in nav['pkg/index.html']
+    assert 'rel="next" href="../other/thing.html">' in nav['pkg/loss.html']
+    assert 'rel="next" href="../pkg/readme.html">' in nav['other/thing.html']
+    assert 'rel="next"' not in nav['pkg/readme.html'] and 'rel="next"' not in nav['pkg/extra.html']
+    assert all('class="home" href="../index.html"' in links for path, links in nav.items() if path != 'index.html')
+    # A Japanese page leads to the next Japanese page where there is one, or else to the English one
+    assert 'rel="next" href="../../other/thing.html">' in nav['ja/pkg/loss.html']
+    assert 'href="../index.html">トップページ' in nav['ja/pkg/loss.html']
 
 
 def test_make_docs_takes_the_repository():
