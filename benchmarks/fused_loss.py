@@ -8,7 +8,7 @@ their output layers (`[vocab, hidden]` weights):
 * **plain**: the logits of both models (`hidden @ weight.T`, the teacher's
   without a gradient), then `labml_nn.distillation.loss.plain_soft_target_loss`,
   the plain formula, all differentiated by autograd;
-* **fused**: `labml_nn.distillation.loss.fused_linear_distillation_loss`, which
+* **fused**: `labml_nn.distillation.fused_loss.fused_linear_distillation_loss`, which
   walks over the tokens in chunks and never holds the full `[tokens, vocab]`
   logits of either model.
 
@@ -56,8 +56,8 @@ import torch
 import torch.nn.functional as F
 
 from benchmarks.loss_memory import check_device, extra_peak_bytes, median_seconds, positive_int
-from labml_nn.distillation.loss import (DIVERGENCES, fused_linear_distillation_loss,
-                                        plain_soft_target_loss)
+from labml_nn.distillation.fused_loss import fused_linear_distillation_loss
+from labml_nn.distillation.loss import DIVERGENCES, plain_soft_target_loss
 
 # The temperature; any $T \ne 1$ makes both variants do the scaling work
 TEMPERATURE = 2.0

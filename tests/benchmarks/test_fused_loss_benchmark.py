@@ -30,7 +30,8 @@ def test_bad_arguments(script, benchmark_fails, monkeypatch, argv, message):
 
 
 def test_variants_are_the_module_functions(script):
-    from labml_nn.distillation.loss import fused_linear_distillation_loss, plain_soft_target_loss
+    from labml_nn.distillation.fused_loss import fused_linear_distillation_loss
+    from labml_nn.distillation.loss import plain_soft_target_loss
     inputs = script.make_inputs(6, 4, 9, 'cpu')
     for variant in script.VARIANTS:
         assert script.LOSSES[variant](**inputs, divergence='jsd') > 0

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils._python_dispatch import TorchDispatchMode
 
-import labml_nn.distillation.loss as loss_module
+import labml_nn.distillation.loss_engine as engine
 from labml_nn.distillation.loss import (DistillationLoss, DistillationTerms, plain_soft_target_loss,
                                         soft_target_loss)
 
@@ -347,17 +347,17 @@ def test_chunks_give_the_same_result(monkeypatch, chunk_elements):
     value, grad = student_grad(soft_target_loss, student, teacher, 3.0, mask)
     # The row counts of the chunks whose logits get scaled by $1/T$
     calls = []
-    original = loss_module._scaled
+    original = engine._scaled
 
     def counting(logits, *args):
         if logits.dim() == 2:
             calls.append(logits.shape[0])
         return original(logits, *args)
 
-    monkeypatch.setattr(loss_module, 'CHUNK_ELEMENTS', chunk_elements)
-    monkeypatch.setattr(loss_module, '_scaled', counting)
+    monkeypatch.setattr(engine, 'CHUNK_ELEMENTS', chunk_elements)
+    monkeypatch.setattr(engine, '_scaled', counting)
     chunked_value, chunked_grad = student_grad(soft_target_loss, student, teacher, 3.0, mask)
-    rows = loss_module._chunk_rows(37, 11)
+    rows = engine._chunk_rows(37, 11)
     assert rows == max(1, chunk_elements // 11)
     # Forward and backward each scale the student's and the teacher's logits
     # of every row, in chunks of `rows`
@@ -369,7 +369,7 @@ def test_chunks_give_the_same_result(monkeypatch, chunk_elements):
 
 def test_chunk_sizes():
     def chunks(samples, classes):
-        rows = loss_module._chunk_rows(samples, classes)
+        rows = engine._chunk_rows(samples, classes)
         return math.ceil(samples / rows), min(rows, samples) * classes
 
     # Small inputs are one chunk: a chunk holds at least 2^18 logits unless the input is smaller

@@ -13,7 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import labml_nn.distillation.loss as loss_module
+import labml_nn.distillation.loss_engine as engine
 from labml_nn.distillation.loss import (DIVERGENCES, MAX_TEMPERATURE, DistillationLoss,
                                         plain_soft_target_loss, soft_target_loss)
 
@@ -156,8 +156,8 @@ def test_chunks_give_the_same_result(monkeypatch, settings):
     student, teacher = make_logits(37, 11, seed=18), make_logits(37, 11, seed=19)
     mask = make_mask((37,), seed=20)
     value, grad = student_grad(soft_target_loss, student, teacher, 3.0, mask, **settings)
-    monkeypatch.setattr(loss_module, 'CHUNK_ELEMENTS', 50)
-    assert loss_module._chunk_rows(37, 11) == 4
+    monkeypatch.setattr(engine, 'CHUNK_ELEMENTS', 50)
+    assert engine._chunk_rows(37, 11) == 4
     chunked_value, chunked_grad = student_grad(soft_target_loss, student, teacher, 3.0, mask, **settings)
     torch.testing.assert_close(chunked_value, value, rtol=1e-6, atol=1e-7)
     torch.testing.assert_close(chunked_grad, grad, rtol=1e-6, atol=1e-9)

@@ -1,5 +1,5 @@
 """
-Tests of `labml_nn.distillation.loss.fused_linear_distillation_loss`: the
+Tests of `labml_nn.distillation.fused_loss.fused_linear_distillation_loss`: the
 same value and gradients as the plain computation (the logits, then
 `soft_target_loss` and the cross-entropy), chunking, no `[tokens, vocab]`
 tensor, no host reads, and its input checks.
@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from labml_nn.distillation.loss import fused_linear_distillation_loss, soft_target_loss
+from labml_nn.distillation.fused_loss import fused_linear_distillation_loss
+from labml_nn.distillation.loss import soft_target_loss
 
 from test_distillation_loss import _HostReads
 
