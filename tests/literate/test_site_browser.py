@@ -11,8 +11,9 @@ import pytest
 
 from labml_nn.literate.__main__ import main
 
-# Phones, tablets upright and on their side, laptops and desktops
-WIDTHS = (360, 390, 768, 820, 1024, 1200, 1280, 1366, 1400)
+# Phones, tablets upright and on their side, laptops and desktops; on either
+# side of where the table of contents takes a column of its own
+WIDTHS = (360, 390, 768, 820, 1024, 1200, 1279, 1280, 1366, 1400)
 
 
 @pytest.fixture(scope='module')
@@ -30,8 +31,9 @@ def pages(site: Path) -> list:
 SETTLED = 'new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))'
 
 # At one width: how many rows each wrapped source line takes (the worst),
-# how wide the page is, and each table of the notes that hides some of itself
-# while there is room beside it that it could take
+# how wide the page is, each table of the notes that hides some of itself
+# while there is room beside it that it could take, each that hides some of
+# itself at all, and how wide the code column is
 LAYOUT = '''(() => {
   const rows = line => Math.round(line.getBoundingClientRect().height / parseFloat(getComputedStyle(line).lineHeight));
   let worst = [0, ''];
@@ -40,10 +42,12 @@ LAYOUT = '''(() => {
     if (n > worst[0]) worst = [n, line.dataset.n + ': ' + line.textContent.trim().slice(0, 50)];
   });
   const room = document.querySelector('main').clientWidth - 40;
-  const clipped = [...document.querySelectorAll('.notes table')]
-    .filter(t => t.scrollWidth > t.clientWidth + 1 && t.clientWidth < room)
-    .map(t => t.rows[0].textContent.trim().slice(0, 40));
-  return {rows: worst, page: document.scrollingElement.scrollWidth, clipped};
+  const hiding = [...document.querySelectorAll('.notes table')].filter(t => t.scrollWidth > t.clientWidth + 1);
+  const clipped = hiding.filter(t => t.clientWidth < room).map(t => t.rows[0].textContent.trim().slice(0, 40));
+  const code = document.querySelector('.code pre');
+  return {rows: worst, page: document.scrollingElement.scrollWidth, clipped,
+          hidden: hiding.map(t => t.rows[0].textContent.trim().slice(0, 40)),
+          code: code && code.getClientRects().length ? code.getBoundingClientRect().width : null};
 })()'''
 
 
@@ -71,18 +75,24 @@ def test_every_page_at_every_width(site, browser):
     # Issue 23, items 1 to 3 and 5: no source line wraps into more than 4 rows,
     # no page scrolls sideways, and no table is cut off while the window has
     # room for it (a table wider than the window scrolls inside its own box);
-    # the table of contents keeps formulas and whole names
+    # the table of contents keeps formulas and whole names. Issue 30: from
+    # 1024 px up, no table hides any of its columns, and the code column never
+    # narrows as the window widens
     found, names, formulas = [], 0, 0
     for page in pages(site):
         browser.open((site / page).as_uri(), 1400)
+        code = 0
         for width in WIDTHS:
             browser.screen(width, touch=width < 768)
             browser.evaluate(SETTLED)
             layout = browser.evaluate(LAYOUT)
             if layout['rows'][0] > 4 or layout['page'] > width or layout['clipped']:
                 found.append((page, width, layout))
-            # The table of contents is a column beside the notes from 1200 px, narrowest at 1200
-            if width == 1200:
+            if width >= 1024 and (layout['hidden'] or (layout['code'] or 0) < code - 1):
+                found.append((page, width, layout, f'code column {code} px at the width before'))
+            code = (layout['code'] or 0) if width >= 1024 else 0
+            # The table of contents is a column beside the notes from 1280 px, narrowest at 1280
+            if width == 1280:
                 contents = browser.evaluate(CONTENTS)
                 names, formulas = names + contents['names'], formulas + contents['formulas']
                 if contents['wrong']:
@@ -137,3 +147,72 @@ def test_japanese_words_and_numbers_stay_whole(site, browser):
             })()''')
     browser.screen(1400)
     assert found == [], found
+
+
+def test_the_other_language_keeps_the_section_after_plain_scrolling(site, browser):
+    # Issue 30: scrolled to a section without a link, the language link leads to it
+    for page, other in (('distillation/loss.html', 'ja/distillation/loss.html'),
+                        ('ja/distillation/omitted_class.html', 'distillation/omitted_class.html')):
+        browser.open((site / page).as_uri(), 1400)
+        # A section taller than half the window, half way down the page, brought to the top
+        section = browser.evaluate('''(() => {
+          const tall = [...document.querySelectorAll('main .section[id]')].filter(s => s.offsetHeight > innerHeight / 2);
+          const section = tall[Math.floor(tall.length / 2)];
+          window.scrollTo(0, section.getBoundingClientRect().top + scrollY - 10);
+          return section.id;
+        })()''')
+        browser.evaluate(SETTLED)
+        link = browser.evaluate("document.querySelector('.bar .links a[hreflang]').href")
+        assert link == (site / other).as_uri() + '#' + section
+        # Back at the top, the link leads to the top of the other page
+        browser.evaluate('window.scrollTo(0, 0); true')
+        browser.evaluate(SETTLED)
+        assert browser.evaluate("document.querySelector('.bar .links a[hreflang]').href") == (site / other).as_uri()
+        browser.open(link)
+        assert browser.evaluate("document.querySelector(':target').id") == section
+
+
+# Each row label of a Japanese table (a row's first cell) with one or two
+# characters on a line before its last
+SQUEEZED = r'''(() => {
+  const found = [];
+  document.querySelectorAll('.notes tr > :first-child').forEach(cell => {
+    const text = cell.textContent.trim();
+    if (!/[\u3040-\u30ff\u4e00-\u9fff]/.test(text)) return;
+    const lines = [];
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let node; (node = walker.nextNode());) {
+      for (let i = 0; i < node.textContent.length; i++) {
+        if (!node.textContent[i].trim()) continue;
+        const range = document.createRange();
+        range.setStart(node, i);
+        range.setEnd(node, i + 1);
+        const box = range.getBoundingClientRect();
+        if (!box.height) continue;
+        const middle = box.top + box.height / 2;
+        const line = lines.find(l => Math.abs(l.middle - middle) < box.height / 2);
+        if (line) line.characters++;
+        else lines.push({middle, characters: 1});
+      }
+    }
+    lines.sort((a, b) => a.middle - b.middle);
+    if (lines.slice(0, -1).some(l => l.characters < 3)) found.push(text + ': ' + lines.map(l => l.characters).join('/'));
+  });
+  return found;
+})()'''
+
+
+def test_japanese_row_labels_are_never_squeezed(site, browser):
+    # Issue 30: never 「ラベ/ルの/み」, from a phone to a desktop
+    found, labels = [], 0
+    for page in pages(site):
+        if not page.startswith('ja/') or '<table>' not in (site / page).read_text(encoding='utf-8'):
+            continue
+        browser.open((site / page).as_uri(), 1400)
+        labels += browser.evaluate("document.querySelectorAll('.notes tr > :first-child').length")
+        for width in (360, 1024, 1400):
+            browser.screen(width, touch=width < 768)
+            browser.evaluate(SETTLED)
+            found += [(page, width, label) for label in browser.evaluate(SQUEEZED)]
+    browser.screen(1400)
+    assert labels > 50 and found == [], found
