@@ -34,7 +34,9 @@ no host read) before the first chunk.
 The backward pass then only scales the stored gradients by the incoming
 gradient. The memory beyond the inputs is those gradients (which a backward
 pass returns anyway; the backward pass holds them twice, scaled and not, for a
-moment) and a few buffers of one chunk's logits.
+moment) and a few buffers of one chunk's logits. The inputs are kept until the
+backward pass, for [second derivatives](#_gradients_with_graph); with
+`teacher_weight=None` they include the teacher's full logits.
 `benchmarks/fused_loss.py` measures it against the plain formula.
 
 The optional label term is the cross-entropy at $T = 1$ with `target`, whose
@@ -59,16 +61,16 @@ them (count them before the first micro-batch), and add rather than average.
 """
 
 from numbers import Integral
-from typing import List, NamedTuple, Optional, Union
+from typing import List, NamedTuple, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 
 from labml_nn.distillation.loss import DIVERGENCES, MAX_TEMPERATURE
 from labml_nn.distillation.loss_engine import (_check_divergence, _check_ignore_index, _check_target,
-                                               _check_temperature, _check_weights, _chunk_rows, _compute_dtype,
-                                               _divergence_rows, _effective_divergence, _gradient_rows,
-                                               _sample_count)
+                                               _check_target_range, _check_temperature, _check_weights, _chunk_rows,
+                                               _compute_dtype, _divergence_rows, _effective_divergence,
+                                               _gradient_rows, _gradient_with_graph, _sample_count)
 
 
 class _FusedSettings(NamedTuple):
@@ -85,16 +87,45 @@ class _FusedSettings(NamedTuple):
     gradients: bool
 
 
+# <a id="dtypes"></a>
+#
+# ## Dtypes
+#
+# Each model's logits are computed in the dtype that PyTorch's type promotion
+# gives its hidden states, weight and bias: a bfloat16 layer stays in bfloat16,
+# as the model computes it, and float16 hidden states with a float32 weight (a
+# model trained under `torch.autocast`) give float32 logits. A tensor of
+# another dtype is converted once, before the first chunk, which holds a copy
+# of it. The loss itself is computed in float32, or in float64 when any of the
+# tensors is float64, and each gradient is returned in its tensor's dtype.
+
+def _layer_dtype(hidden: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.dtype:
+    """
+    The dtype of one model's logits: the promotion of its three tensors' dtypes.
+    """
+    dtype = torch.promote_types(hidden.dtype, weight.dtype)
+    return dtype if bias is None else torch.promote_types(dtype, bias.dtype)
+
+
+def _layer(weight: torch.Tensor, bias: Optional[torch.Tensor],
+           dtype: torch.dtype) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """
+    A model's output layer in the dtype of its logits; no copy when it has it already.
+    """
+    return weight.to(dtype), None if bias is None else bias.to(dtype)
+
+
 def _linear(hidden: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
             out: torch.Tensor) -> torch.Tensor:
     r"""
-    The logits $h W^\top + b$ of a chunk, written into `out` (in the compute dtype).
+    The logits $h W^\top + b$ of a chunk, in the dtype of `weight` and `bias`,
+    written into `out`.
     """
-    if hidden.dtype == weight.dtype == out.dtype and (bias is None or bias.dtype == out.dtype):
+    hidden = hidden.to(weight.dtype)
+    if weight.dtype == out.dtype:
         if bias is None:
             return torch.mm(hidden, weight.t(), out=out)
         return torch.addmm(bias, hidden, weight.t(), out=out)
-    # Lower-precision layers compute in their own dtype, as the model does
     return out.copy_(F.linear(hidden, weight, bias))
 
 
@@ -152,7 +183,12 @@ class _FusedLinearDistillation(torch.autograd.Function):
                 teacher_bias: Optional[torch.Tensor], target: Optional[torch.Tensor],
                 settings: _FusedSettings):
         tokens, vocab, rows = hidden.shape[0], weight.shape[0], settings.rows
-        dtype = _compute_dtype(hidden, teacher_hidden)
+        dtype = _compute_dtype(hidden, weight, bias, teacher_hidden, teacher_weight, teacher_bias)
+        layer = _layer_dtype(hidden, weight, bias)
+        layer_weight, layer_bias = _layer(weight, bias, layer)
+        if teacher_weight is not None:
+            teacher_weight, teacher_bias = _layer(teacher_weight, teacher_bias,
+                                                  _layer_dtype(teacher_hidden, teacher_weight, teacher_bias))
         valid = None if target is None else target != settings.ignore_index
         count = _sample_count(valid, tokens)
         # Two buffers for the chunk's logits, and four (five for the JSD) for the work on them
@@ -175,7 +211,7 @@ class _FusedLinearDistillation(torch.autograd.Function):
             chunk_valid = None if valid is None else valid[chunk]
             logits, teacher_logits, *work = (b[:h.shape[0]] for b in buffers)
             # Both models' logits for the chunk; the teacher's may be given as they are
-            _linear(h, weight, bias, out=logits)
+            _linear(h, layer_weight, layer_bias, out=logits)
             if teacher_weight is None:
                 teacher_logits = teacher_hidden[chunk]
             else:
@@ -187,25 +223,69 @@ class _FusedLinearDistillation(torch.autograd.Function):
                                          settings, work)
             # $G W$ for the chunk's hidden states; $G^\top h$ and $\sum_i G_i$ added up, the
             # first chunk's $G^\top h$ replacing what the empty tensor held (`beta=0` ignores it)
-            _linear(grad.to(weight.dtype), weight.t(), None, out=grad_hidden[chunk])
+            _linear(grad, layer_weight.t(), None, out=grad_hidden[chunk])
             grad_weight.addmm_(grad.t(), h.to(dtype), beta=0 if start == 0 else 1)
             if grad_bias is not None:
                 grad_bias += grad.sum(dim=0)
-        ctx.save_for_backward(grad_hidden, grad_weight, grad_bias)
-        ctx.dtypes = weight.dtype, None if bias is None else bias.dtype
+        # The gradients, and the inputs for a second derivative (references, not copies)
+        ctx.save_for_backward(grad_hidden, grad_weight, grad_bias, hidden, weight, bias, teacher_hidden,
+                              teacher_weight, teacher_bias, target)
+        ctx.settings = settings
         # $\frac{1}{n} \sum_i \big(w_{soft} T^2 D_i + w_{label} \mathrm{CE}_i\big)$
         return total / count
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx, grad_output: torch.Tensor):
-        grad_hidden, grad_weight, grad_bias = ctx.saved_tensors
-        weight_dtype, bias_dtype = ctx.dtypes
-        # The stored gradients times the incoming gradient, in the layers' dtypes
-        grad_weight = (grad_weight * grad_output).to(weight_dtype)
-        grad_bias = None if grad_bias is None else (grad_bias * grad_output).to(bias_dtype)
-        grad_hidden = grad_hidden * grad_output.to(grad_hidden.dtype)
-        return grad_hidden, grad_weight, grad_bias, None, None, None, None, None
+        grad_hidden, grad_weight, grad_bias, hidden, weight, bias, *teacher_and_target = ctx.saved_tensors
+        # Autograd runs this with gradients enabled only when it is asked to
+        # build a graph of the backward pass (`create_graph=True`)
+        if torch.is_grad_enabled():
+            grads = _gradients_with_graph(hidden, weight, bias, *teacher_and_target, ctx.settings, grad_output)
+        else:
+            # The stored gradients times the incoming gradient, in the inputs' dtypes
+            grads = (grad_hidden * grad_output.to(grad_hidden.dtype), (grad_weight * grad_output).to(weight.dtype),
+                     None if bias is None else (grad_bias * grad_output).to(bias.dtype))
+        return *grads, None, None, None, None, None
+
+
+def _gradients_with_graph(hidden: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
+                          teacher_hidden: torch.Tensor, teacher_weight: Optional[torch.Tensor],
+                          teacher_bias: Optional[torch.Tensor], target: Optional[torch.Tensor],
+                          settings: _FusedSettings, grad_output: torch.Tensor) -> tuple:
+    r"""
+    ## Second derivatives
+
+    The gradients for the hidden states, the weight and the bias, from
+    operations that autograd records, so that they can be differentiated again
+    (a gradient penalty, `create_graph=True`): $G$ from
+    [the soft-target loss's formulas](loss_engine.html#gradients) and the label
+    term's, then $G W$, $G^\top h$ and $\sum_i G_i$. This holds both models'
+    full logits, as the plain computation does; the first derivatives alone
+    never need it.
+    """
+    dtype = _compute_dtype(hidden, weight, bias, teacher_hidden, teacher_weight, teacher_bias)
+    layer_weight, layer_bias = _layer(weight, bias, _layer_dtype(hidden, weight, bias))
+    logits = F.linear(hidden.to(layer_weight.dtype), layer_weight, layer_bias).to(dtype)
+    if teacher_weight is not None:
+        teacher_weight, teacher_bias = _layer(teacher_weight, teacher_bias,
+                                              _layer_dtype(teacher_hidden, teacher_weight, teacher_bias))
+        teacher_hidden = F.linear(teacher_hidden.to(teacher_weight.dtype), teacher_weight, teacher_bias)
+    valid = None if target is None else target != settings.ignore_index
+    # $\frac{1}{n}$ times the incoming gradient
+    scale = grad_output.to(dtype) / _sample_count(valid, hidden.shape[0])
+    # $w_{soft} T^2 \frac{\partial D}{\partial z}$; `_gradient_with_graph` gives
+    # $T \frac{\partial D}{\partial z}$ times the scale it is given
+    grad = _gradient_with_graph(logits, teacher_hidden, valid, settings.temperature, settings.divergence,
+                                settings.beta, scale * settings.soft_target_weight * settings.temperature)
+    if settings.label_loss_weight:
+        # $w_{label} (\mathrm{softmax}(z) - \text{one-hot}(y))$, zero for masked-out rows
+        one_hot = torch.zeros_like(logits).scatter(-1, torch.where(valid, target, 0).unsqueeze(-1), 1.)
+        label_grad = torch.where(valid.unsqueeze(-1), torch.softmax(logits, dim=-1) - one_hot, 0.)
+        grad = grad + label_grad * (scale * settings.label_loss_weight)
+    grad_hidden = (grad.to(layer_weight.dtype) @ layer_weight).to(hidden.dtype)
+    grad_weight = (grad.t() @ hidden.to(dtype)).to(weight.dtype)
+    grad_bias = None if bias is None else grad.sum(dim=0).to(bias.dtype)
+    return grad_hidden, grad_weight, grad_bias
 
 
 def fused_linear_distillation_loss(student_hidden: torch.Tensor, student_weight: torch.Tensor,
@@ -241,8 +321,8 @@ def fused_linear_distillation_loss(student_hidden: torch.Tensor, student_weight:
     term plus `label_loss_weight` times the cross-entropy: the same number as
     `soft_target_weight * soft_target_loss(...) + label_loss_weight * cross_entropy`
     on the full logits. Gradients flow to the student's hidden states, weight
-    and bias, once (no second derivatives); they are computed during the
-    forward pass when gradients are enabled.
+    and bias; they are computed during the forward pass when gradients are
+    enabled, and can be differentiated again. [Dtypes](#dtypes) may be mixed.
     """
     _check_fused(student_hidden, student_weight, student_bias, teacher_hidden, teacher_weight,
                  teacher_bias, target, chunk_size)
@@ -258,6 +338,8 @@ def fused_linear_distillation_loss(student_hidden: torch.Tensor, student_weight:
     teacher = teacher_hidden.detach().reshape(-1, teacher_hidden.shape[-1])
     labels = None if target is None else target.reshape(-1).long()
     vocab = student_weight.shape[0]
+    if labels is not None:
+        _check_target_range(labels, vocab, ignore_index)
     gradients = torch.is_grad_enabled() and any(
         t is not None and t.requires_grad for t in (student_hidden, student_weight, student_bias))
     settings = _FusedSettings(float(temperature), _effective_divergence(divergence, beta),
@@ -318,10 +400,7 @@ def _check_fused(student_hidden: torch.Tensor, student_weight: torch.Tensor,
             raise ValueError(f'{name} must be [vocab] = ({student_weight.shape[0]},), '
                              f'got {tuple(bias.shape)}')
     if target is not None:
-        _check_target(target, student_hidden.shape[:-1])
-        if target.device != student_hidden.device:
-            raise ValueError(f'target must be on the device of student_hidden, '
-                             f'{student_hidden.device}, got {target.device}')
+        _check_target(target, student_hidden.shape[:-1], student_hidden.device, 'student_hidden')
     if chunk_size is not None and (not isinstance(chunk_size, Integral) or isinstance(chunk_size, bool)
                                    or chunk_size < 1):
         raise ValueError(f'chunk_size must be a positive number of tokens or None, got {chunk_size!r}')

@@ -78,8 +78,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from labml_nn.distillation.loss_engine import (_check_divergence, _check_ignore_index, _check_logits, _check_mask,
-                                               _check_target, _check_temperature, _check_weights,
-                                               _chunked_soft_target_loss, _effective_divergence)
+                                               _check_target, _check_target_range, _check_temperature,
+                                               _check_weights, _chunked_soft_target_loss, _effective_divergence)
 
 
 def plain_soft_target_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
@@ -272,9 +272,10 @@ class DistillationLoss(nn.Module):
         integer dtype, and has the leading shape of the logits.
         """
         _check_logits(student_logits, teacher_logits)
-        _check_target(target, student_logits.shape[:-1])
+        _check_target(target, student_logits.shape[:-1], student_logits.device, 'the logits')
         # `cross_entropy` takes int64 class indices
         target = target.long()
+        _check_target_range(target, student_logits.shape[-1], self.ignore_index)
         # Samples that count in both terms
         valid = target != self.ignore_index
         soft = soft_target_loss(student_logits, teacher_logits, self.temperature, valid,

@@ -340,12 +340,12 @@ MIN_CHUNKS = 4
 MIN_CHUNK_ELEMENTS = 1 << 18
 
 
-def _compute_dtype(student: torch.Tensor, teacher: torch.Tensor) -> torch.dtype:
+def _compute_dtype(*tensors: Optional[torch.Tensor]) -> torch.dtype:
     """
     The loss is computed in float32, so bfloat16 and float16 logits lose no
-    precision in the softmax; float64 logits (for `gradcheck`) stay float64.
+    precision in the softmax; float64 inputs (for `gradcheck`) make it float64.
     """
-    if torch.float64 in (student.dtype, teacher.dtype):
+    if any(tensor is not None and tensor.dtype == torch.float64 for tensor in tensors):
         return torch.float64
     return torch.float32
 
@@ -501,9 +501,10 @@ def _check_ignore_index(ignore_index: int):
                         f'matches no class), got {type(ignore_index).__name__}')
 
 
-def _check_target(target: torch.Tensor, leading_shape: torch.Size):
+def _check_target(target: torch.Tensor, leading_shape: torch.Size, device: torch.device, logits_name: str):
     """
-    The labels: an integer tensor of class indices, one per sample.
+    The labels: an integer tensor of class indices, one per sample, on the
+    device of the logits (or, for the fused loss, of the hidden states).
     """
     if (not isinstance(target, torch.Tensor) or target.is_floating_point() or target.is_complex()
             or target.dtype == torch.bool):
@@ -512,4 +513,28 @@ def _check_target(target: torch.Tensor, leading_shape: torch.Size):
     if target.shape != leading_shape:
         raise ValueError(f'target must have the shape of the logits without their last (class) '
                          f'dimension, {tuple(leading_shape)}, got {tuple(target.shape)}')
+    if target.device != device:
+        raise ValueError(f'target must be on the device of {logits_name}, {device}, got {target.device}')
 
+
+# The device types whose targets are read to check that each is a class index.
+# Reading a CPU tensor costs nothing; reading a GPU tensor would make the CPU
+# wait for the device, so there the check is left out, and `cross_entropy`
+# stops the program at an index out of range with an assertion on the device
+RANGE_CHECKED_DEVICES = ('cpu',)
+
+
+def _check_target_range(target: torch.Tensor, classes: int, ignore_index: int):
+    """
+    Each target a class index, $0$ to `classes - 1`, or `ignore_index`; `target`
+    is int64, so that no comparison wraps around a smaller integer type.
+    """
+    if target.device.type not in RANGE_CHECKED_DEVICES:
+        return
+    outside = ((target < 0) | (target >= classes)) & (target != ignore_index)
+    if outside.any():
+        found = sorted(set(target[outside].tolist()))
+        shown = ', '.join(map(str, found[:5])) + (', ...' if len(found) > 5 else '')
+        raise ValueError(f'target holds class indices outside 0 to {classes - 1}: {shown}; each target '
+                         f'must be a class index from 0 to {classes - 1}, or ignore_index ({ignore_index}) '
+                         f'to leave the sample out')
