@@ -37,7 +37,8 @@ own, and each uses only the stages before it:
 [Translations](translate.html) come in at the site: each notes block is shown
 in the page's language where a translator has written it. One page is written
 by the renderer itself: [the results page](results.html), from the committed
-`results/*.json` files.
+`results/*.json` files, with [the words](measures.html) that name what they
+measured.
 
 The pages need nothing from the network: the style sheet and the small script
 that highlights a name where it is used are in the output folder, and the math

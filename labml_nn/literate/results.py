@@ -3,8 +3,8 @@
 title: The results page
 summary: >
   Every measurement committed as a results/*.json file, on one page generated
-  when the site is built: its table, the machine, the command, the commit and
-  the date, in English and Japanese, with no prose written by hand.
+  when the site is built: what it measured, its table named in words, the
+  machine, the command, the commit and the date, in English and Japanese.
 ---
 
 # The results page
@@ -16,25 +16,38 @@ renderer gathers every `results/*.json` under the source folder into one page,
 site, so a new file shows up by itself, and `--check` (`make docs-check`)
 fails when a file was added or changed and the site was not built again.
 
-For each file the page shows
+The page is written for a reader who did not write the files. For each file
+it shows
 
-* what it measured, from its `study` and `profile` fields, if it has them;
-* where it was measured (`machine`), the `command`, the `commit` and the
-  `date`, each "not recorded" where an older file does not say;
-* its table: the file's `summary` if it has one, or else its first table-like
-  field, a map of maps or a list of maps. A map of maps, such as a summary by
-  variant, is shown with one column per variant and one row per measure, so
-  that a dozen measures fit across the page; a list of maps, such as a
-  benchmark's measurements, with a row per map. A mean with its standard
-  deviation over several runs is shown as `72.74 ± 0.39`, and an accuracy or
-  an agreement as a percentage.
+* a heading that says what was measured, "Language model: which divergence",
+  and one sentence: what, in what unit, and which way is better, both from
+  the file's `study` field and the [words for it](measures.html); two files of
+  one study are told apart by their machine. Each section has an anchor made
+  from its file's path, `results.html#distillation-temperature` for
+  `distillation/results/temperature.json`, for a study page to link;
+* the file, its `profile`, and how it was made: the `machine`, the `command`,
+  the `commit` and the `date`, each "not recorded" where an older file does
+  not say. A command is shown as a reader would type it again, without the
+  folders of the machine it ran on (`--logs-dir` and `--out` with an absolute
+  path);
+* its `summary` as a table: a column for each model trained, the teacher
+  first and called the teacher (the language model's teacher from the
+  file's `teacher` field), a row for the seeds and a row for each measure,
+  named in words with its unit; a model's accuracy on the class a study left
+  out, where it has no measure of its own, is its entry of the accuracy per
+  class. A mean over several runs is shown as `72.74 ± 0.39`, an accuracy or
+  an agreement in percent, bits per byte to three decimals. A time whose
+  standard deviation is larger than itself is marked †, with a note under
+  the table: it says little about what the method costs.
 
-A file of a shape it does not know still gets its section: its other fields,
-and no table. A file that is not JSON stops the build with its name.
+A file of a shape it does not know still gets its section: its fields as
+they are, and its first list of maps, such as a benchmark's measurements, as
+a table with a row per map. A file that is not JSON stops the build with its
+name.
 
 The page is made as Markdown in each language and then rendered like any
-other Markdown page; only its few words are translated, here, since its
-numbers are the same in every language.
+other Markdown page; only its words are translated, since its numbers are
+the same in every language.
 
 ## A table of one file on any page
 
@@ -87,6 +100,7 @@ import yaml
 
 from labml_nn.literate import LiterateError
 from labml_nn.literate.sources import Page
+from labml_nn.literate.measures import MEASURES, WORDS, class_name, measure_label, study_words
 from labml_nn.literate.split import split_markdown
 from labml_nn.literate.translate import PageTranslation
 
@@ -96,38 +110,11 @@ RESULTS_PAGE = 'results.md'
 # The fields that say how a file was made, in the order they are shown
 PROVENANCE = ('machine', 'command', 'commit', 'date')
 
-# The page's words in each language it is written in; another language shows it in English
-WORDS = {
-    'en': {
-        'title': 'Results',
-        'summary': 'Every measurement committed in a results folder: its table, machine, command, commit and '
-                   'date, generated from the files.',
-        'intro': 'Every measurement committed to the repository, one section per `results/*.json` file. '
-                 'This page is generated from the files when the site is built, so a new file appears here '
-                 'by itself. The pages that discuss a study name the files their numbers come from.\n\n'
-                 'For each file: what it measured, on which machine, with which command, at which commit '
-                 'and when, then its table. A measure over several runs is their mean ± standard deviation; '
-                 'an accuracy or an agreement is in percent.',
-        'study': 'study', 'profile': 'profile', 'machine': 'machine', 'command': 'command',
-        'commit': 'commit', 'date': 'date', 'missing': 'not recorded', 'file': 'the file',
-        'other': 'other fields', 'measure': 'measure', 'runs': 'runs', 'is': ': ', 'code': 'en',
-    },
-    'ja': {
-        'title': '結果',
-        'summary': 'results フォルダーにコミットしたすべての測定：表、マシン、コマンド、コミット、日付を、'
-                   'ファイルから生成します。',
-        'intro': 'リポジトリにコミットしたすべての測定です。`results/*.json` のファイルごとに一つの'
-                 'セクションがあります。このページはサイトを作るときにファイルから生成されるので、'
-                 '新しいファイルはひとりでにここに現れます。実験を論じるページは、その数値がどのファイルから'
-                 '来たかを示しています。\n\n'
-                 'ファイルごとに、何を測ったか、どのマシンで、どのコマンドで、どのコミットで、いつ測ったかを'
-                 '示し、その後に表を示します。複数の実行にわたる値は平均 ± 標準偏差です。正解率と一致率は'
-                 'パーセントで示します。',
-        'study': '実験', 'profile': 'プロファイル', 'machine': 'マシン', 'command': 'コマンド',
-        'commit': 'コミット', 'date': '日付', 'missing': '記録なし', 'file': 'ファイル',
-        'other': 'その他のフィールド', 'measure': '測定', 'runs': '実行の数', 'is': '：', 'code': 'ja',
-    },
-}
+# The studies in the order the page shows them; another study comes after them, by its file's path
+STUDY_ORDER = ('compare', 'omitted-class', 'temperature', 'weight', 'divergence', 'limited', 'on-policy')
+
+# The options of a recorded command whose value is a folder of the machine it ran on, shown without it
+SCRATCH_FOLDER = re.compile(r' --(?:logs-dir|out)(?:=| +)/\S*')
 
 
 def read_results(source: Path) -> dict:
@@ -147,7 +134,7 @@ def results_page(results: dict) -> Page:
     """
     words = WORDS['en']
     # Not a source file: it has no file of its own to link to in the repository
-    return Page(RESULTS_PAGE, split_markdown(_markdown(results, words)),
+    return Page(RESULTS_PAGE, split_markdown(_markdown(results, 'en')),
                 {'title': words['title'], 'summary': words['summary']}, words['title'], markdown=True,
                 exists=False)
 
@@ -160,10 +147,9 @@ def results_translation(results: dict, page: Page, code: str) -> PageTranslation
     path = Path(__file__)
     if code not in WORDS:
         return PageTranslation(path, {}, [])
-    words = WORDS[code]
-    sections = split_markdown(_markdown(results, words))
+    sections = split_markdown(_markdown(results, code))
     texts = {f'{english.anchor}/1': own.notes[0].text for english, own in zip(page.sections, sections)}
-    texts.update(title=words['title'], summary=words['summary'])
+    texts.update(title=WORDS[code]['title'], summary=WORDS[code]['summary'])
     return PageTranslation(path, texts, [])
 
 
@@ -174,69 +160,178 @@ def _load(file: Path):
         raise LiterateError(f'{file}: not a JSON file of results ({e}); fix it or move it out of results/')
 
 
-def _markdown(data: dict, words: dict) -> str:
+def _markdown(data: dict, code: str) -> str:
     """
-    The whole page as Markdown: the introduction, then a section per file.
+    The whole page as Markdown in the language `code`: the introduction,
+    then a section per file, the studies in `STUDY_ORDER`.
     """
+    words = WORDS[code]
+    files = {path: results if isinstance(results, dict) else {'': results} for path, results in data.items()}
+    order = sorted(files, key=lambda path: (_study_rank(files[path]), path))
+    titles = {path: _title(files[path], path, code) for path in order}
     sections = [f'# {words["title"]}\n\n{words["intro"]}']
-    for path, results in data.items():
-        sections.append(_file_section(path, results if isinstance(results, dict) else {'': results}, words))
+    for path in order:
+        title = titles[path]
+        # Two files of one study, such as the same study on two machines, are told apart by their machine
+        if list(titles.values()).count(title) > 1:
+            title = words['qualified'].format(title=title, machine=files[path].get('machine') or words['missing'])
+        sections.append(_file_section(path, files[path], title, code))
     return '\n\n'.join(sections) + '\n'
 
 
-def _file_section(path: str, results: dict, words: dict) -> str:
+def _study_rank(results: dict) -> int:
+    study = results.get('study')
+    return STUDY_ORDER.index(study) if study in STUDY_ORDER else len(STUDY_ORDER)
+
+
+def _title(results: dict, path: str, code: str) -> str:
     """
-    One file: its heading, what it measured and how, and its table.
+    What a file measured, as its section's heading: its study's title, or
+    else its file's name.
     """
-    lines = [f'## {path.rsplit("/", 1)[-1]}', '', f'{words["file"]}{words["is"]}[`{path}`]({path})', '']
-    for key in ('study', 'profile') + PROVENANCE:
+    known = study_words(str(results.get('study')), code)
+    return known[0].format(**_facts(results, code)) if known else path.rsplit('/', 1)[-1]
+
+
+def _facts(results: dict, code: str) -> dict:
+    """
+    What a study's title and sentence may name: the class it left out and
+    the bytes its students trained on.
+    """
+    settings = [v.get('settings') or {} for v in results.get('variants') or [] if isinstance(v, dict)]
+    train_bytes = next((s['train_bytes'] for s in settings if _is_number(s.get('train_bytes'))), None)
+    return {'omitted': class_name(str(results.get('omitted_class') or ''), code),
+            'train_bytes': _number(train_bytes) if train_bytes is not None else ''}
+
+
+def anchor(path: str) -> str:
+    """
+    The anchor of a file's section, from its path, so that a page can link
+    it: `distillation/results/temperature.json` is `#distillation-temperature`.
+    """
+    return '-'.join(part for part in path.removesuffix('.json').split('/') if part != 'results')
+
+
+def _file_section(path: str, results: dict, title: str, code: str) -> str:
+    """
+    One file: its heading, what it measured, how it was made, and its table.
+    """
+    words = WORDS[code]
+    known = study_words(str(results.get('study')), code)
+    lines = [f'## {title} <a id="{anchor(path)}"></a>', '']
+    if known:
+        lines += [known[1].format(**_facts(results, code)), '']
+    lines.append(f'* {words["file"]}{words["is"]}[`{path}`]({path})')
+    if results.get('profile'):
+        lines.append(f'* {words["profile"]}{words["is"]}`{_cell(str(results["profile"]))}`')
+    for key in PROVENANCE:
         value = results.get(key)
-        shown = _inline(value) if value not in (None, '', [], {}) else words['missing']
-        if key in PROVENANCE or value is not None:
-            lines.append(f'* {words[key]}{words["is"]}{shown}')
-    key, table = _table_of(results)
-    others = [k for k, v in results.items()
-              if k not in ('study', 'profile', key) + PROVENANCE and _is_scalar(v) and v is not None]
-    if others:
-        lines.append(f'* {words["other"]}{words["is"]}' + '; '.join(f'`{k}` {_inline(results[k])}' for k in others))
-    if isinstance(table, dict):
-        lines += ['', _render_table(table, words, _variant_names(results, words['code']))]
-    elif isinstance(table, list):
-        lines += ['', _render_rows(table)]
-    return '\n'.join(lines)
+        shown = _provenance(key, value) if value not in (None, '') else words['missing']
+        lines.append(f'* {words[key]}{words["is"]}{shown}')
+    corpus = _corpus(results.get('data'), words)
+    if corpus:
+        lines.append(f'* {words["corpus"]}{words["is"]}{corpus}')
+    summary = results.get('summary')
+    if isinstance(summary, dict) and any(isinstance(v, dict) for v in summary.values()):
+        table, spread = _summary_table(results, code)
+        lines += ['', table, '']
+        lines += [f'{measure_label(key, code)}{words["is"]}{_value(key, value)}\n' for key, value in summary.items()
+                  if _is_number(value) and key in MEASURES]
+        lines += [words['spread']] if spread else []
+    else:
+        # A file of a shape the page does not know: its table of rows, and its other fields as they are
+        key, table = _table_of(results)
+        lines += [f'* `{k}`{words["is"]}{_value(k, v)}' for k, v in results.items()
+                  if k not in ('study', 'profile') + PROVENANCE and (_is_number(v) or isinstance(v, str))]
+        lines += ['', _render_rows(table)] if table else []
+    return '\n'.join(lines).rstrip('\n')
+
+
+def _provenance(key: str, value) -> str:
+    """
+    How a file was made, as the page shows it: a command without the
+    folders of the machine it ran on, a commit as code.
+    """
+    text = _cell(str(value))
+    if key == 'command':
+        return f'`{SCRATCH_FOLDER.sub("", text)}`'
+    return f'`{text}`' if key == 'commit' else text
+
+
+def _corpus(data, words: dict) -> str:
+    """
+    The text a language model's study read, where the file says.
+    """
+    if not isinstance(data, dict) or not isinstance(data.get('bytes'), dict) or 'python' not in data:
+        return ''
+    sizes = {split: _number(data['bytes'].get(split, 0)) for split in ('train', 'valid', 'test')}
+    return words['corpus text'].format(python=data['python'], **sizes)
+
+
+def _summary_table(results: dict, code: str) -> tuple:
+    """
+    A study's summary as a Markdown table: a column per model trained (the
+    teacher first, where the file has it), a row for the seeds and one per
+    measure, named in words. A time whose spread is larger than itself is
+    marked †; the second value says whether one is.
+    """
+    words = WORDS[code]
+    summary = {name: fields for name, fields in results['summary'].items() if isinstance(fields, dict)}
+    teacher = results.get('teacher')
+    if isinstance(teacher, dict) and 'large' not in summary:
+        summary = {'large': teacher, **summary}
+    names = _variant_names(results, code)
+    columns = list(summary)
+    first = next((c for c in columns if c != 'large'), '')
+    heading = {c: words['variants'].get(c) or (names.get(c) if code != 'en' else None) or c for c in columns}
+    omitted = str(results.get('omitted_class') or '')
+    classes = results.get('classes') or []
+    # The measures named in words, then any other measure over seeds under its own name
+    fields = [f for f in MEASURES if any(_shown(summary[c], f, omitted, classes) is not None for c in columns)]
+    fields += [f for f in _fields(summary.values()) if f not in MEASURES
+               and any(_is_mean(summary[c].get(f)) for c in columns)]
+    lines = [f'| {words["measure"]} | ' + ' | '.join(_cell(heading[c]) for c in columns) + ' |',
+             '|---|' + '---:|' * len(columns)]
+    spread = False
+    # A model with no mean over seeds, such as the teacher, is one run
+    seeds = [max((v.get('n', 0) for v in summary[c].values() if _is_mean(v)), default=1) for c in columns]
+    if any(seeds):
+        lines.append(f'| {words["seeds"]} | ' + ' | '.join(_number(n) if n else '' for n in seeds) + ' |')
+    for field in fields:
+        label = measure_label(field, code, omitted, heading.get(first, first))
+        cells = []
+        for column in columns:
+            value = _shown(summary[column], field, omitted, classes)
+            # A count against the first model is not the first model's own measure
+            cells.append('—' if field == 'below_baseline' and column == first else _value(field, value))
+            if field.endswith('_seconds') and _is_mean(value) and (value.get('std') or 0) > value['mean']:
+                cells[-1], spread = cells[-1] + ' †', True
+        lines.append(f'| {_cell(label)} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines), spread
+
+
+def _shown(fields: dict, field: str, omitted: str, classes: list):
+    """
+    A model's value of a measure: its own, or, for the accuracy on the class
+    left out, its entry of the accuracy per class, as the teacher has it.
+    """
+    value = fields.get(field)
+    per_class = fields.get('per_class_valid_accuracy')
+    if value is None and field == 'omitted_valid_accuracy' and omitted in classes and isinstance(per_class, list):
+        return per_class[classes.index(omitted)]
+    return value
 
 
 def _table_of(results: dict) -> tuple:
     """
-    The field to show as the file's table, `(key, value)`: `summary`, or the
-    first map of maps or list of maps; `(None, None)` if there is none.
+    The field to show as a file of another shape's table, `(key, value)`:
+    the first list of maps, such as a benchmark's measurements; `(None,
+    None)` if there is none.
     """
-    candidates = ['summary'] + [k for k in results if k != 'summary']
-    for key in candidates:
-        value = results.get(key)
-        if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
-            return key, value
+    for key, value in results.items():
         if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             return key, value
     return None, None
-
-
-def _render_table(table: dict, words: dict, names: dict) -> str:
-    """
-    A map of maps as a Markdown table: a column per outer key, headed by its
-    name in `names` where it has one, and a row per inner field that has a
-    number or a mean in some column.
-    """
-    columns = list(table)
-    fields = _fields(table.values())
-    header = f'| {words["measure"]} | ' + ' | '.join(_cell(str(names.get(c) or c)) for c in columns) + ' |'
-    lines = [header, '|---|' + '---:|' * len(columns)]
-    runs = [max((v.get('n', 0) for v in table[c].values() if _is_mean(v)), default=0) for c in columns]
-    if any(runs):
-        lines.append(f'| {words["runs"]} | ' + ' | '.join(str(n) if n else '' for n in runs) + ' |')
-    for field in fields:
-        lines.append(f'| `{field}` | ' + ' | '.join(_value(field, table[c].get(field)) for c in columns) + ' |')
-    return '\n'.join(lines)
 
 
 def _render_rows(rows: list) -> str:
@@ -413,24 +508,27 @@ def _fields(rows) -> list:
 def _value(field: str, value) -> str:
     """
     One cell: a number, a mean ± standard deviation, or text; a fraction
-    named an accuracy or an agreement is shown as a percentage.
+    named an accuracy or an agreement is shown as a percentage, and bits
+    per byte to three decimals, where language models differ.
     """
     if value is None:
         return ''
     scale = _scale(field)
+    decimals = 3 if field.endswith('_bpb') else None
     if _is_mean(value):
         mean, std = scale * value['mean'], scale * (value.get('std') or 0.0)
         if value.get('n', 1) > 1:
-            return f'{_number(mean)} ± {_number(std, _decimals(mean))}'
-        return _number(mean)
+            return f'{_number(mean, decimals)} ± {_number(std, decimals or _decimals(mean))}'
+        return _number(mean, decimals)
     if _is_number(value):
-        return _number(scale * value if isinstance(value, float) else value)
+        return _number(scale * value if isinstance(value, float) else value, decimals)
     return _cell(str(value))
 
 
 def _scale(field: str) -> int:
-    # An accuracy or an agreement, a fraction in the files, is shown in percent
-    return 100 if field.endswith(('accuracy', 'agreement')) else 1
+    # An accuracy or an agreement, a fraction in the files, is shown in percent, and a difference of
+    # accuracies in points
+    return 100 if field.endswith(('accuracy', 'agreement')) or field == 'distillation_gain_valid' else 1
 
 
 def _number(value, decimals: Optional[int] = None) -> str:
@@ -457,28 +555,9 @@ def _decimals(value: float) -> int:
     return 2 - math.floor(math.log10(abs(value)))
 
 
-def _inline(value) -> str:
-    """
-    A field's value on one line: a map as `key: value` pairs, a list joined.
-    """
-    if isinstance(value, dict):
-        return '; '.join(f'{k}: {_inline(v)}' for k, v in value.items())
-    if isinstance(value, list):
-        return ', '.join(_inline(v) for v in value)
-    if _is_number(value):
-        return _number(value)
-    text = _cell(str(value))
-    # A command, a commit or a path reads as code
-    return f'`{text}`' if ' --' in text or text.startswith(('python', 'make')) or _is_hash(text) else text
-
-
 def _cell(text: str) -> str:
     # A table cell holds one line, and a `|` would end it
     return ' '.join(text.split()).replace('|', '\\|')
-
-
-def _is_hash(text: str) -> bool:
-    return 7 <= len(text) <= 40 and all(c in '0123456789abcdef' for c in text)
 
 
 def _is_number(value) -> bool:
@@ -487,7 +566,3 @@ def _is_number(value) -> bool:
 
 def _is_mean(value) -> bool:
     return isinstance(value, dict) and _is_number(value.get('mean'))
-
-
-def _is_scalar(value) -> bool:
-    return not isinstance(value, (dict, list))

@@ -46,17 +46,17 @@ def source(tmp_path: Path) -> Path:
 def test_every_result_file_on_one_page(tmp_path):
     files = build_site(source(tmp_path), TRANSLATIONS, 'en').files
     page = files['results.html'].decode('utf-8')
-    # A section per file, in a fixed order, each linked to the file, which the site holds
-    order = [page.index(name) for name in ('memory.json', 'temperature.json', 'weight.json')]
+    # A section per file, the studies in their order and then the rest, each linked to the file, which the site holds
+    order = [page.index(name) for name in ('temperature.json', 'weight.json', 'memory.json')]
     assert order == sorted(order)
     assert 'href="study/results/temperature.json"' in page
     assert files['study/results/temperature.json'] == (tmp_path / 'source/study/results/temperature.json').read_bytes()
     # How it was made, or "not recorded"
-    temperature = page[page.index('temperature.json'):page.index('weight.json')]
+    temperature = page[page.index('CIFAR-10: which temperature'):page.index('CIFAR-10: soft targets')]
     for said in ('AMD EPYC, avx512_bf16, 2 threads, torch 2.14.1', '<code>79eb837</code>', '2026-12-01',
                  'python -m labml_nn.distillation.pipeline --study temperature --seeds 3'):
         assert said in temperature, said
-    weight = page[page.index('weight.json'):]
+    weight = page[page.index('CIFAR-10: soft targets'):page.index('memory.json')]
     assert weight.count('not recorded') == 4
     # The table: a column per variant, a row per measure, accuracies in percent, a mean ± its deviation
     assert '<th style="text-align:right">labels only</th>' in temperature
@@ -64,7 +64,7 @@ def test_every_result_file_on_one_page(tmp_path):
     assert '0.147\u00a0±\u00a00.001' in temperature and '437,034' in temperature
     assert 'per_class_valid_accuracy' not in temperature
     # A shape it does not know: a row per item, and its other fields
-    memory = page[page.index('memory.json'):page.index('temperature.json')]
+    memory = page[page.index('memory.json'):]
     assert '32,000' in memory and '0.93' in memory and 'loss memory' in memory
     # Listed on the home page, and searchable
     assert 'href="results.html"' in files['index.html'].decode('utf-8')

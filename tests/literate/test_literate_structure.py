@@ -11,8 +11,8 @@ import labml_nn.literate
 PACKAGE = Path(labml_nn.literate.__file__).parent
 
 # The stages, each using only those before it
-ORDER = ['__init__', 'split', 'sources', 'code', 'notes', 'page', 'search', 'translate', 'results', 'site', 'output',
-         '__main__']
+ORDER = ['__init__', 'split', 'sources', 'code', 'notes', 'page', 'search', 'translate', 'measures', 'results', 'site',
+         'output', '__main__']
 
 
 def imported(module: str) -> set:

@@ -156,7 +156,8 @@ def test_the_other_language_keeps_the_section_after_plain_scrolling(site, browse
         browser.open((site / page).as_uri(), 1400)
         # A section taller than half the window, half way down the page, brought to the top
         section = browser.evaluate('''(() => {
-          const tall = [...document.querySelectorAll('main .section[id]')].filter(s => s.offsetHeight > innerHeight / 2);
+          const tall = [...document.querySelectorAll('main .section[id]')]
+            .filter(s => s.offsetHeight > innerHeight / 2);
           const section = tall[Math.floor(tall.length / 2)];
           window.scrollTo(0, section.getBoundingClientRect().top + scrollY - 10);
           return section.id;
@@ -196,7 +197,9 @@ SQUEEZED = r'''(() => {
       }
     }
     lines.sort((a, b) => a.middle - b.middle);
-    if (lines.slice(0, -1).some(l => l.characters < 3)) found.push(text + ': ' + lines.map(l => l.characters).join('/'));
+    if (lines.slice(0, -1).some(l => l.characters < 3)) {
+      found.push(text + ': ' + lines.map(l => l.characters).join('/'));
+    }
   });
   return found;
 })()'''
@@ -216,3 +219,16 @@ def test_japanese_row_labels_are_never_squeezed(site, browser):
             found += [(page, width, label) for label in browser.evaluate(SQUEEZED)]
     browser.screen(1400)
     assert labels > 50 and found == [], found
+
+
+def test_the_results_page_hides_no_column(site, browser):
+    # Issue 30: the tables of every study, with a column per model, whole at 1024 and 1400 px
+    for page in ('results.html', 'ja/results.html'):
+        browser.open((site / page).as_uri(), 1400)
+        for width in (1024, 1400):
+            browser.screen(width)
+            browser.evaluate(SETTLED)
+            tables = browser.evaluate("[...document.querySelectorAll('.notes table')]"
+                                      ".map(t => [t.rows[0].cells.length, t.scrollWidth - t.clientWidth])")
+            assert len(tables) >= 10 and max(columns for columns, _ in tables) >= 8, tables
+            assert [hidden for _, hidden in tables if hidden > 1] == [], (page, width, tables)
