@@ -68,7 +68,8 @@ import torch.nn.functional as F
 
 from labml_nn.distillation.loss import DIVERGENCES, MAX_TEMPERATURE
 from labml_nn.distillation.loss_engine import (_check_divergence, _check_ignore_index, _check_target,
-                                               _check_target_range, _check_temperature, _check_weights, _chunk_rows,
+                                               _check_target_range, _check_temperature, _check_vocab_size,
+                                               _check_weights, _chunk_rows,
                                                _compute_dtype, _divergence_rows, _effective_divergence,
                                                _gradient_rows, _gradient_with_graph, _sample_count)
 
@@ -296,7 +297,8 @@ def fused_linear_distillation_loss(student_hidden: torch.Tensor, student_weight:
                                    label_loss_weight: float = 0.0, ignore_index: int = -100,
                                    student_bias: Optional[torch.Tensor] = None,
                                    teacher_bias: Optional[torch.Tensor] = None,
-                                   chunk_size: Optional[int] = None) -> torch.Tensor:
+                                   chunk_size: Optional[int] = None,
+                                   vocab_size: Optional[int] = None) -> torch.Tensor:
     r"""
     <a id="fused-linear-distillation-loss"></a>
 
@@ -316,6 +318,10 @@ def fused_linear_distillation_loss(student_hidden: torch.Tensor, student_weight:
     * `chunk_size` is the number of tokens in a chunk; by default a chunk holds
       at most [`CHUNK_ELEMENTS`](loss_engine.html#chunks) logits,
       as in `soft_target_loss`.
+    * `vocab_size`, if given, keeps the first `vocab_size` rows of both output
+      layers (or classes of the teacher's logits), for layers padded past the
+      last real token; the padding rows get a zero gradient. Without it both
+      vocabularies must have the same size.
 
     Returns the mean over valid tokens of `soft_target_weight` times the soft
     term plus `label_loss_weight` times the cross-entropy: the same number as
@@ -325,7 +331,7 @@ def fused_linear_distillation_loss(student_hidden: torch.Tensor, student_weight:
     enabled, and can be differentiated again. [Dtypes](#dtypes) may be mixed.
     """
     _check_fused(student_hidden, student_weight, student_bias, teacher_hidden, teacher_weight,
-                 teacher_bias, target, chunk_size)
+                 teacher_bias, target, chunk_size, vocab_size)
     _check_temperature(temperature, MAX_TEMPERATURE)
     _check_divergence(divergence, beta, DIVERGENCES)
     _check_weights(soft_target_weight, label_loss_weight)
@@ -333,6 +339,16 @@ def fused_linear_distillation_loss(student_hidden: torch.Tensor, student_weight:
     if target is None and label_loss_weight:
         raise ValueError(f'label_loss_weight is {label_loss_weight} but there is no target: '
                          f'pass the labels as target, or set label_loss_weight=0')
+    # The rows (or classes) both models use; slicing keeps a view, and autograd
+    # gives the rows left out a zero gradient
+    if vocab_size is not None:
+        student_weight = student_weight[:vocab_size]
+        student_bias = None if student_bias is None else student_bias[:vocab_size]
+        if teacher_weight is None:
+            teacher_hidden = teacher_hidden[..., :vocab_size]
+        else:
+            teacher_weight = teacher_weight[:vocab_size]
+            teacher_bias = None if teacher_bias is None else teacher_bias[:vocab_size]
     # Every leading dimension becomes one token dimension
     student = student_hidden.reshape(-1, student_hidden.shape[-1])
     teacher = teacher_hidden.detach().reshape(-1, teacher_hidden.shape[-1])
@@ -355,10 +371,11 @@ def fused_linear_distillation_loss(student_hidden: torch.Tensor, student_weight:
 def _check_fused(student_hidden: torch.Tensor, student_weight: torch.Tensor,
                  student_bias: Optional[torch.Tensor], teacher_hidden: torch.Tensor,
                  teacher_weight: Optional[torch.Tensor], teacher_bias: Optional[torch.Tensor],
-                 target: Optional[torch.Tensor], chunk_size: Optional[int]):
+                 target: Optional[torch.Tensor], chunk_size: Optional[int], vocab_size: Optional[int]):
     """
     The tensors of the fused loss: floating point, on one device, with shapes
-    that fit together, and one vocabulary for both models.
+    that fit together, and one vocabulary for both models, or `vocab_size`
+    entries in each.
     """
     named = {'student_hidden': student_hidden, 'student_weight': student_weight,
              'teacher_hidden': teacher_hidden, 'teacher_weight': teacher_weight,
@@ -386,18 +403,17 @@ def _check_fused(student_hidden: torch.Tensor, student_weight: torch.Tensor,
     teacher_vocab, teacher_source = ((teacher_hidden.shape[-1], 'teacher logits, teacher_hidden.shape[-1]')
                                      if teacher_weight is None else
                                      (teacher_weight.shape[0], 'teacher_weight.shape[0]'))
-    if student_weight.shape[0] != teacher_vocab:
-        raise ValueError(f"the student's and the teacher's vocabularies differ: the student has "
-                         f'{student_weight.shape[0]} (student_weight.shape[0]) and the teacher '
-                         f'{teacher_vocab} ({teacher_source}); distillation compares them token by '
-                         f'token, so both models must use the same tokenizer')
+    _check_vocab_size(vocab_size, student_weight.shape[0], teacher_vocab,
+                      f"the student's and the teacher's vocabularies differ: the student has "
+                      f'{student_weight.shape[0]} (student_weight.shape[0]) and the teacher '
+                      f'{teacher_vocab} ({teacher_source})')
     if student_hidden.shape[:-1] != teacher_hidden.shape[:-1]:
         raise ValueError(f'student_hidden and teacher_hidden must have the same leading (token) '
                          f'shape, got {tuple(student_hidden.shape[:-1])} and '
                          f'{tuple(teacher_hidden.shape[:-1])}')
-    for name, bias in (('student_bias', student_bias), ('teacher_bias', teacher_bias)):
-        if bias is not None and tuple(bias.shape) != (student_weight.shape[0],):
-            raise ValueError(f'{name} must be [vocab] = ({student_weight.shape[0]},), '
+    for side, bias, weight in (('student', student_bias, student_weight), ('teacher', teacher_bias, teacher_weight)):
+        if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+            raise ValueError(f'{side}_bias must be [vocab] = ({side}_weight.shape[0],) = ({weight.shape[0]},), '
                              f'got {tuple(bias.shape)}')
     if target is not None:
         _check_target(target, student_hidden.shape[:-1], student_hidden.device, 'student_hidden')

@@ -79,7 +79,8 @@ from torch import nn
 
 from labml_nn.distillation.loss_engine import (_check_divergence, _check_ignore_index, _check_logits, _check_mask,
                                                _check_target, _check_target_range, _check_temperature,
-                                               _check_weights, _chunked_soft_target_loss, _effective_divergence)
+                                               _check_vocab_size_type, _check_weights, _chunked_soft_target_loss,
+                                               _effective_divergence, _first_classes)
 
 
 def plain_soft_target_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
@@ -91,8 +92,7 @@ def plain_soft_target_loss(student_logits: torch.Tensor, teacher_logits: torch.T
     The loss as it is usually written: two softmaxes and `F.kl_div`, with
     autograd differentiating it. It takes the arguments of
     [`soft_target_loss`](#soft-target-loss) and computes in the dtype of the
-    logits, without checking them. The tests compare `soft_target_loss` with it
-    (in float64) and `benchmarks/loss_memory.py` measures against it.
+    logits, without checking them.
     """
     # $\log q_c = \log \mathrm{softmax}(z / T)_c$, the student's log-probabilities
     log_q = F.log_softmax(student_logits / temperature, dim=-1)
@@ -173,17 +173,17 @@ def plain_soft_target_loss(student_logits: torch.Tensor, teacher_logits: torch.T
 # (the limits of $\mathrm{JSD}_\beta / \beta$ and $\mathrm{JSD}_\beta / (1 - \beta)$);
 # between them the value is the formula above, so it jumps at the two ends.
 #
-# The largest temperature the loss accepts: the loss is multiplied by $T^2$, which
-# must stay finite in float32 ($\sqrt{3.4 \cdot 10^{38}} \approx 1.8 \cdot 10^{19}$);
-# [the precision notes](loss_engine.html) say how many digits are left at high $T$
+# The largest temperature the loss accepts (the loss is multiplied by $T^2$, which
+# must stay finite in float32; [the precision notes](loss_engine.html) say how many
+# digits are left at high $T$), and the names of the three divergences
 MAX_TEMPERATURE = 1e19
-# The divergences, by name
 DIVERGENCES = ('forward_kl', 'reverse_kl', 'jsd')
 
 
 def soft_target_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
                      temperature: float = 1.0, mask: Optional[torch.Tensor] = None, *,
-                     divergence: str = 'forward_kl', beta: float = 0.5) -> torch.Tensor:
+                     divergence: str = 'forward_kl', beta: float = 0.5,
+                     vocab_size: Optional[int] = None) -> torch.Tensor:
     r"""
     <a id="soft-target-loss"></a>
 
@@ -197,20 +197,21 @@ def soft_target_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
       out of the sum and of $n$. `None` means every sample counts.
     * `divergence` is `'forward_kl'` (the default), `'reverse_kl'` or `'jsd'`,
       and `beta` is the $\beta$ of the JSD.
+    * `vocab_size`, if given, keeps the first `vocab_size` classes of both
+      logits, for output layers padded past the last real token; without it
+      the two must have the same number of classes.
 
-    Returns a float32 scalar, $\frac{T^2}{n} \sum_{i} D_i$,
-    computed in float32 whatever the dtype of the logits (float64 logits give
-    a float64 result). Gradients flow to `student_logits` only, and can be
-    differentiated again. Nothing is read back to the CPU, so the function can
-    be compiled with `torch.compile(..., fullgraph=True)`. The computation is
-    [the soft-target loss, engineered](loss_engine.html).
+    Returns $\frac{T^2}{n} \sum_{i} D_i$, computed in float32 whatever the
+    dtype of the logits (float64 for float64 logits). Gradients flow to
+    `student_logits` only, and can be differentiated again.
     """
-    _check_logits(student_logits, teacher_logits)
+    _check_logits(student_logits, teacher_logits, vocab_size)
     _check_temperature(temperature, MAX_TEMPERATURE)
     _check_divergence(divergence, beta, DIVERGENCES)
     if mask is not None:
         _check_mask(mask, student_logits.shape[:-1], student_logits.device)
-    return _chunked_soft_target_loss(student_logits, teacher_logits, temperature, mask,
+    return _chunked_soft_target_loss(_first_classes(student_logits, vocab_size),
+                                     _first_classes(teacher_logits, vocab_size), temperature, mask,
                                      _effective_divergence(divergence, beta), beta)
 
 
@@ -248,22 +249,25 @@ class DistillationLoss(nn.Module):
 
     Samples whose `target` equals `ignore_index` (padding, for example) are left
     out of **both** terms, and each term is an average over the samples that count.
+    `vocab_size` is that of `soft_target_loss`, for both terms.
     """
 
     def __init__(self, temperature: float = 4.0, soft_target_weight: float = 0.9,
                  label_loss_weight: float = 0.1, ignore_index: int = -100, *,
-                 divergence: str = 'forward_kl', beta: float = 0.5):
+                 divergence: str = 'forward_kl', beta: float = 0.5, vocab_size: Optional[int] = None):
         super().__init__()
         _check_temperature(temperature, MAX_TEMPERATURE)
         _check_weights(soft_target_weight, label_loss_weight)
         _check_ignore_index(ignore_index)
         _check_divergence(divergence, beta, DIVERGENCES)
+        _check_vocab_size_type(vocab_size)
         self.temperature = temperature
         self.divergence = divergence
         self.beta = beta
         self.soft_target_weight = soft_target_weight
         self.label_loss_weight = label_loss_weight
         self.ignore_index = ignore_index
+        self.vocab_size = vocab_size
 
     def terms(self, student_logits: torch.Tensor, teacher_logits: torch.Tensor,
               target: torch.Tensor) -> DistillationTerms:
@@ -271,8 +275,11 @@ class DistillationLoss(nn.Module):
         The total loss and its two terms. `target` holds class indices, of any
         integer dtype, and has the leading shape of the logits.
         """
-        _check_logits(student_logits, teacher_logits)
+        _check_logits(student_logits, teacher_logits, self.vocab_size)
         _check_target(target, student_logits.shape[:-1], student_logits.device, 'the logits')
+        # The classes both terms use
+        student_logits = _first_classes(student_logits, self.vocab_size)
+        teacher_logits = _first_classes(teacher_logits, self.vocab_size)
         # `cross_entropy` takes int64 class indices
         target = target.long()
         _check_target_range(target, student_logits.shape[-1], self.ignore_index)

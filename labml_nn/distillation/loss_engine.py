@@ -399,10 +399,11 @@ def _sample_count(valid: Optional[torch.Tensor], samples: int) -> Union[torch.Te
 #
 # Bad input is caught before any work, with a message that says what is wrong.
 
-def _check_logits(student_logits: torch.Tensor, teacher_logits: torch.Tensor):
+def _check_logits(student_logits: torch.Tensor, teacher_logits: torch.Tensor, vocab_size: Optional[int]):
     """
     Both logits: floating-point tensors of one shape, with a class dimension
-    last, on one device.
+    last, on one device; or, with `vocab_size`, of one leading shape and at
+    least `vocab_size` classes each.
     """
     for name, logits in (('student_logits', student_logits), ('teacher_logits', teacher_logits)):
         if not isinstance(logits, torch.Tensor):
@@ -414,17 +415,51 @@ def _check_logits(student_logits: torch.Tensor, teacher_logits: torch.Tensor):
             raise ValueError(f'{name} must have a class dimension (the last one), got a scalar')
         if logits.shape[-1] == 0:
             raise ValueError(f'{name} must have at least one class, got shape {tuple(logits.shape)}')
-    if student_logits.shape[-1] != teacher_logits.shape[-1]:
-        raise ValueError(f'student_logits and teacher_logits must have the same shape, but their '
-                         f'vocabularies differ: the student has {student_logits.shape[-1]} classes '
-                         f'and the teacher {teacher_logits.shape[-1]}; distillation compares them '
-                         f'class by class, so both models must use the same tokenizer or class list')
-    if student_logits.shape != teacher_logits.shape:
+    student_classes, teacher_classes = student_logits.shape[-1], teacher_logits.shape[-1]
+    _check_vocab_size(vocab_size, student_classes, teacher_classes,
+                      f'student_logits and teacher_logits must have the same shape, but their vocabularies '
+                      f'differ: the student has {student_classes} classes and the teacher {teacher_classes}')
+    if student_logits.shape[:-1] != teacher_logits.shape[:-1]:
         raise ValueError(f'student_logits and teacher_logits must have the same shape, got '
                          f'{tuple(student_logits.shape)} and {tuple(teacher_logits.shape)}')
     if student_logits.device != teacher_logits.device:
         raise ValueError(f'student_logits and teacher_logits must be on the same device, got '
                          f'{student_logits.device} and {teacher_logits.device}')
+
+
+def _check_vocab_size(vocab_size: Optional[int], student_size: int, teacher_size: int, difference: str):
+    """
+    Without `vocab_size`, the two vocabularies must have one size; with it, both
+    must have at least `vocab_size` entries. `difference` says, in words, how
+    the sizes differ, for the message.
+    """
+    _check_vocab_size_type(vocab_size)
+    smaller = min(student_size, teacher_size)
+    if vocab_size is None:
+        if student_size != teacher_size:
+            raise ValueError(f'{difference}. If both models use one tokenizer and an output layer is padded past '
+                             f'its last real token, pass vocab_size= the number of real tokens (at most '
+                             f'{smaller}) to use the first vocab_size entries of each; otherwise distillation, '
+                             f'which compares the two class by class, needs one tokenizer or class list for both')
+        return
+    if not 1 <= vocab_size <= smaller:
+        raise ValueError(f'vocab_size must be between 1 and the smaller vocabulary, {smaller} (the student has '
+                         f'{student_size} and the teacher {teacher_size}), got {vocab_size}')
+
+
+def _check_vocab_size_type(vocab_size: Optional[int]):
+    """
+    `vocab_size`: a number of classes, or `None`.
+    """
+    if vocab_size is not None and (not isinstance(vocab_size, Integral) or isinstance(vocab_size, bool)):
+        raise TypeError(f'vocab_size must be an integer number of classes or None, got {type(vocab_size).__name__}')
+
+
+def _first_classes(logits: torch.Tensor, vocab_size: Optional[int]) -> torch.Tensor:
+    """
+    The first `vocab_size` classes of the logits, a view; all of them for `None`.
+    """
+    return logits if vocab_size is None else logits[..., :vocab_size]
 
 
 def _check_temperature(temperature: float, most: float):
