@@ -54,21 +54,18 @@ The whole loss, averaged over the $n$ valid samples, is
 
 $$\mathcal{L}_{soft} = \frac{T^2}{n} \sum_{i\ \text{valid}} \sum_c p_{i,c}\left(\log p_{i,c} - \log q_{i,c}\right)$$
 
-The first function below writes exactly this with PyTorch's own functions.
-[`soft_target_loss`](#soft-target-loss) returns the same number; how it
-does so with little memory, precisely at high temperatures and without
-waiting for the GPU is the subject of
-[the soft-target loss, engineered](loss_engine.html). A language model's logits
-are often too large to hold at all: [the fused loss](fused_loss.html) starts
-from the models' last hidden states instead.
+The first function below writes exactly this with PyTorch's own functions;
+[`soft_target_loss`](#soft-target-loss) returns the same number with little
+memory and without waiting for the GPU ([the loss, engineered](loss_engine.html)),
+and [the fused loss](fused_loss.html) computes it for language models from
+their last hidden states.
 
-## Mistakes this module avoids
+## Mistakes to avoid
 
-* `F.kl_div(..., reduction='mean')` averages over samples **and classes**,
-  which quietly divides the loss by the number of classes: sum over the
-  classes, or use `'batchmean'`.
-* Forgetting $T^2$ makes the soft term fade as the temperature grows.
-* Letting gradients flow into the teacher, whose logits are constants here.
+* `F.kl_div(..., reduction='mean')` divides by the number of classes too:
+  use `'batchmean'`.
+* Without $T^2$ the soft term fades as the temperature grows.
+* No gradient may flow into the teacher.
 """
 
 from typing import NamedTuple, Optional
@@ -136,42 +133,50 @@ def plain_soft_target_loss(student_logits: torch.Tensor, teacher_logits: torch.T
 # | $q$ at $T = 4$ | 0.481 | 0.227 | 0.292 |
 # | gradient $T (q - p)$ | -0.494 | 0.019 | 0.474 |
 #
-# At $T = 1$ the teacher's second and third guesses get 1.8% and 0.7%, too
-# little to teach anything; at $T = 4$ they get 22% and 17%, and the student
-# can see that this 2 looks more like a 3 than like a 7. The student has the 3
-# about right and gives the 7 too much. At $T = 4$, $\mathrm{KL}(p \| q) = 0.0429$
-# and the loss is $T^2 \cdot 0.0429 = 0.687$; its gradient with respect to $z$,
-# $T^2 \cdot \frac{1}{T}(q - p)$, raises the logit of the 2, lowers the 7 and
-# leaves the 3 nearly alone. Without the factor $T^2$ it would be 16 times
-# smaller, (-0.031, 0.001, 0.030).
+# At $T = 1$ the 3 and the 7 get 1.8% and 0.7%, too little to teach anything;
+# at $T = 4$ they get 22% and 17%. The student gives the 7 too much:
+# $\mathrm{KL}(p \| q) = 0.0429$, the loss is $T^2 \cdot 0.0429 = 0.687$, and its
+# gradient $T^2 \cdot \frac{1}{T}(q - p)$ raises the 2, lowers the 7 and leaves
+# the 3 nearly alone. Without $T^2$ it would be 16 times smaller,
+# (-0.031, 0.001, 0.030).
 
 # ## Three divergences
 #
-# Forward KL is not the only way to compare two distributions, and for language
-# models it is often not the best: a student too small to cover every mode of
-# the teacher spreads its probability over all of them under
-# $\mathrm{KL}(p \| q)$, and puts it on words the teacher would never say.
-# The loss offers three divergences $D$, chosen with `divergence`:
+# A student too small to cover every mode of the teacher spreads its probability
+# over all of them under $\mathrm{KL}(p \| q)$, and puts some on words the
+# teacher would never say. `divergence` chooses $D$:
 #
 # * `'forward_kl'`, $\mathrm{KL}(p \| q)$, Hinton's loss and the default;
-# * `'reverse_kl'`, $\mathrm{KL}(q \| p) = \sum_c q_c (\log q_c - \log p_c)$, which
-#   punishes the student for putting probability where the teacher puts
-#   little, so the student picks modes rather than covering them
-#   ([MiniLLM, Gu et al. 2023](https://arxiv.org/abs/2306.08543));
+# * `'reverse_kl'`, $\mathrm{KL}(q \| p)$, which punishes the student for putting
+#   probability where the teacher puts little, so it picks modes rather than
+#   covering them ([MiniLLM, Gu et al. 2023](https://arxiv.org/abs/2306.08543));
 # * `'jsd'`, the generalized Jensen-Shannon divergence of
-#   [GKD (Agarwal et al. 2023)](https://arxiv.org/abs/2306.13649), with the
-#   mixture $m = \beta p + (1 - \beta) q$:
+#   [GKD (Agarwal et al. 2023)](https://arxiv.org/abs/2306.13649), finite even
+#   where one model rules out a class the other allows, with $m = \beta p + (1 - \beta) q$:
 #
 # $$\mathrm{JSD}_\beta = \beta\, \mathrm{KL}(p \| m) + (1 - \beta)\, \mathrm{KL}(q \| m)$$
 #
-# $\mathrm{JSD}_\beta$ is bounded, and finite even where one model rules out a
-# class the other allows. As $\beta \to 0$ it shrinks like
-# $\beta\, \mathrm{KL}(p \| q)$, and as $\beta \to 1$ like
-# $(1 - \beta)\, \mathrm{KL}(q \| p)$, so it interpolates between the two KLs
-# only up to those vanishing factors. Like TRL's GKD trainer, `beta=0` and
-# `beta=1` are therefore taken to mean the forward and the reverse KL themselves
-# (the limits of $\mathrm{JSD}_\beta / \beta$ and $\mathrm{JSD}_\beta / (1 - \beta)$);
-# between them the value is the formula above, so it jumps at the two ends.
+# **One meaning of $\beta$.** TRL's `GKDConfig.beta` and Liger-Kernel's
+# `LigerJSD(beta=...)` document the same formula, with $p$ the teacher, and
+# the same ends:
+#
+# | $D$ | here | TRL | Liger |
+# |---|---|---|---|
+# | $\mathrm{KL}(p \| q)$ | `'forward_kl'`, or `'jsd'` and `beta=0` | `beta=0` | `beta=0` |
+# | $\mathrm{KL}(q \| p)$ | `'reverse_kl'`, or `'jsd'` and `beta=1` | `beta=1` | `beta=1` |
+# | $\mathrm{JSD}_\beta$ | `'jsd'` and `beta` $= \beta$ | `beta` $= \beta$ | `beta` $= \beta$ |
+#
+# Neither multiplies by $T^2$: this loss is $T^2$ times theirs at the same
+# temperature (Liger's takes log-probabilities, so $T$ is applied before it).
+# Some releases of Liger's fused `LigerFusedLinearJSDLoss` mixed
+# $m = \beta q + (1 - \beta) p$ instead, with no special ends.
+#
+# **The ends.** As $\beta \to 0$, $\mathrm{JSD}_\beta \approx \beta\, \mathrm{KL}(p \| q)$,
+# and as $\beta \to 1$, $\approx (1 - \beta)\, \mathrm{KL}(q \| p)$, while `beta=0`
+# and `beta=1` are the KLs themselves: the value and the gradient's size jump
+# there (its direction does not), as in TRL and Liger. A small $\beta$ trains
+# like the forward KL with a learning rate $\beta$ times smaller. A `beta`
+# outside $[0, 1]$ is refused, never clamped.
 #
 # The largest temperature the loss accepts (the loss is multiplied by $T^2$, which
 # must stay finite in float32; [the precision notes](loss_engine.html) say how many
@@ -240,12 +245,10 @@ class DistillationLoss(nn.Module):
     (`label_loss_weight`) must not both be zero. `divergence` and `beta` choose
     $D$, as in `soft_target_loss`.
 
-    The defaults are $T = 4$, $w_{soft} = 0.9$ and $w_{label} = 0.1$. The paper
-    reports its best results with a considerably lower weight on the label
-    term; since $\mathcal{L}_{soft}$ already carries the $T^2$ factor, the
-    weights need not change with $T$. $T = 4$ flattens a confident 10-class
-    teacher enough that its second and third guesses get noticeable
-    probability. Both are starting points: tune them on held-out data.
+    The defaults, $T = 4$, $w_{soft} = 0.9$ and $w_{label} = 0.1$, are starting
+    points to tune on held-out data: the paper did best with a much lower
+    weight on the label term, and with $T^2$ in $\mathcal{L}_{soft}$ the
+    weights need not change with $T$.
 
     Samples whose `target` equals `ignore_index` (padding, for example) are left
     out of **both** terms, and each term is an average over the samples that count.
@@ -277,10 +280,9 @@ class DistillationLoss(nn.Module):
         """
         _check_logits(student_logits, teacher_logits, self.vocab_size)
         _check_target(target, student_logits.shape[:-1], student_logits.device, 'the logits')
-        # The classes both terms use
+        # The classes both terms use, and int64 class indices, which `cross_entropy` takes
         student_logits = _first_classes(student_logits, self.vocab_size)
         teacher_logits = _first_classes(teacher_logits, self.vocab_size)
-        # `cross_entropy` takes int64 class indices
         target = target.long()
         _check_target_range(target, student_logits.shape[-1], self.ignore_index)
         # Samples that count in both terms
@@ -308,34 +310,35 @@ class DistillationLoss(nn.Module):
 
 # ## In your own training loop
 #
-# A complete example, with two small stand-ins for a trained teacher and its
-# student on 10 classes:
+# A complete example, with stand-ins for a trained teacher and its student:
 #
 # ```python
 # import torch
 # from torch import nn
-# from labml_nn.distillation.loss import DistillationLoss, soft_target_loss
+# from labml_nn.distillation.loss import (
+#     DistillationLoss, soft_target_loss)
 #
-# teacher = nn.Sequential(nn.Linear(32, 256), nn.ReLU(), nn.Linear(256, 10)).eval()
+# teacher = nn.Linear(32, 10).eval()
 # student = nn.Linear(32, 10)
-# optimizer = torch.optim.SGD(student.parameters(), lr=0.1)
-# loss_fn = DistillationLoss(temperature=4.0, soft_target_weight=0.9, label_loss_weight=0.1)
+# opt = torch.optim.SGD(student.parameters(), 0.1)
+# loss_fn = DistillationLoss(temperature=4.0)
 #
 # for step in range(100):
-#     inputs, labels = torch.randn(64, 32), torch.randint(0, 10, (64,))
-#     # The teacher's logits are targets: no gradient flows into the teacher
+#     x = torch.randn(64, 32)
+#     y = torch.randint(0, 10, (64,))
+#     # No gradient for the teacher
 #     with torch.no_grad():
-#         teacher_logits = teacher(inputs)
-#     loss = loss_fn(student(inputs), teacher_logits, labels)
-#     optimizer.zero_grad()
+#         teacher_logits = teacher(x)
+#     loss = loss_fn(student(x), teacher_logits, y)
+#     opt.zero_grad()
 #     loss.backward()
-#     optimizer.step()
+#     opt.step()
 #
-# # Without labels (a transfer set of unlabelled inputs), the soft term alone
-# loss = soft_target_loss(student(inputs), teacher_logits, temperature=4.0)
+# # Without labels, the soft term alone
+# loss = soft_target_loss(student(x), teacher_logits,
+#                         temperature=4.0)
 # ```
 #
-# `loss_fn.terms(...)` returns both terms too, for logging. For sequences the
-# logits are `[batch, seq, vocab]`: labels of `-100` (`ignore_index`) leave
-# padded positions out of both terms, and `soft_target_loss` takes the same
-# positions as `mask=labels != -100`.
+# `loss_fn.terms(...)` gives both terms, for logging. For sequences, labels of
+# `-100` leave padding out of both terms; `soft_target_loss` takes
+# `mask=labels != -100`.
