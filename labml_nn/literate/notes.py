@@ -121,7 +121,7 @@ def _markdown() -> MarkdownIt:
 
 # Inline code that is not Python: an option (`--teacher`), a path
 # (`benchmarks/loss_memory.py`, `docs/`), a command (`make docs`), a commit
-# (`5334f50`, which would otherwise show as the number 5334 and a name)
+# hash, which would otherwise show as a number followed by a name
 _NOT_PYTHON = re.compile(r'-(?!\d)|[\w.-]*/|(python|make|pip|git|cd) |[0-9a-f]{7,40}$')
 
 

@@ -13,16 +13,14 @@ from pathlib import Path
 import pytest
 
 import labml_nn
-from labml_nn.literate.__main__ import TRANSLATIONS, build_site
 from labml_nn.literate.results import anchor, read_results
 
 SOURCE = Path(labml_nn.__file__).parent
 
 
 @pytest.fixture(scope='module')
-def pages() -> dict:
-    files = build_site(SOURCE, TRANSLATIONS).files
-    return {code: files[folder + 'results.html'].decode('utf-8') for code, folder in (('en', ''), ('ja', 'ja/'))}
+def pages(package_site) -> dict:
+    return {code: package_site[folder + 'results.html'].decode('utf-8') for code, folder in (('en', ''), ('ja', 'ja/'))}
 
 
 @pytest.fixture(scope='module')

@@ -241,8 +241,9 @@
   window.addEventListener('resize', fitInline);
 
   // On a page of notes only, the column is narrower than the window: a table
-  // wider than the column spreads into the room beside it, as far on each
-  // side, rather than hide its last columns. On any page, a table still a
+  // that would be wider than the column, its cells unwrapped, spreads into the
+  // room beside it, as far on each side, rather than hide its last columns or
+  // wrap its row labels into a narrow column. On any page, a table still a
   // little wider than its room is drawn smaller to fit, down to 80%; only a
   // wider one scrolls in its box
   var notesOnly = !document.querySelector('.code .line');
@@ -253,8 +254,11 @@
       table.style.removeProperty('--bleed');
       table.style.fontSize = '';
       if (notesOnly) {
+        table.style.maxWidth = 'none';
+        var wanted = table.offsetWidth;
+        table.style.maxWidth = '';
         var spare = table.getBoundingClientRect().left - main.getBoundingClientRect().left - 16;
-        var extra = Math.min(table.scrollWidth - table.clientWidth, 2 * spare);
+        var extra = Math.min(wanted - table.clientWidth, 2 * spare);
         if (extra > 1) table.style.setProperty('--bleed', Math.ceil(extra / 2) + 'px');
       }
       for (var size = 0.98; size >= 0.8 && table.scrollWidth > table.clientWidth + 1; size -= 0.02) {
