@@ -285,7 +285,7 @@ class Site:
                          f'{escape(language.ui["home"])}</a>')
         if not links:
             return ''
-        return f'<nav class="next-steps">\n' + '\n'.join(links) + '\n</nav>\n'
+        return '<nav class="next-steps">\n' + '\n'.join(links) + '\n</nav>\n'
 
     def _href(self, here: str, page: str, language: Language) -> str:
         """

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from labml_nn.literate import LiterateError, output
+from labml_nn.literate import LiterateError
 from labml_nn.literate.__main__ import main
 from labml_nn.literate.output import MANIFEST
 

@@ -20,7 +20,8 @@ SOURCE = Path(labml_nn.__file__).parent
 
 @pytest.fixture(scope='module')
 def pages(package_site) -> dict:
-    return {code: package_site[folder + 'results.html'].decode('utf-8') for code, folder in (('en', ''), ('ja', 'ja/'))}
+    return {code: package_site[folder + 'results.html'].decode('utf-8')
+            for code, folder in (('en', ''), ('ja', 'ja/'))}
 
 
 @pytest.fixture(scope='module')
