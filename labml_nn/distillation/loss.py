@@ -135,10 +135,10 @@ def plain_soft_target_loss(student_logits: torch.Tensor, teacher_logits: torch.T
 #
 # At $T = 1$ the 3 and the 7 get 1.8% and 0.7%, too little to teach anything;
 # at $T = 4$ they get 22% and 17%. The student gives the 7 too much:
-# $\mathrm{KL}(p \| q) = 0.0429$, the loss is $T^2 \cdot 0.0429 = 0.687$, and its
-# gradient $T^2 \cdot \frac{1}{T}(q - p)$ raises the 2, lowers the 7 and leaves
-# the 3 nearly alone. Without $T^2$ it would be 16 times smaller,
-# (-0.031, 0.001, 0.030).
+# $\mathrm{KL}(p \| q) = 0.0429$, the loss is $T^2 \cdot 0.0429 = 0.687$, and a step
+# against its gradient $T^2 \cdot \frac{1}{T}(q - p)$ raises the 2, lowers the 7
+# and leaves the 3 nearly alone. Without $T^2$ the gradient would be 16 times
+# smaller, (-0.031, 0.001, 0.030).
 
 # ## Three divergences
 #
