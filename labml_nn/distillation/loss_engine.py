@@ -554,8 +554,9 @@ def _check_target(target: torch.Tensor, leading_shape: torch.Size, device: torch
 
 # The device types whose targets are read to check that each is a class index.
 # Reading a CPU tensor costs nothing; reading a GPU tensor would make the CPU
-# wait for the device, so there the check is left out, and `cross_entropy`
-# stops the program at an index out of range with an assertion on the device
+# wait for the device, so there the check is left out, and where a label term
+# is computed `cross_entropy` stops the program at an index out of range with
+# an assertion on the device
 RANGE_CHECKED_DEVICES = ('cpu',)
 
 
