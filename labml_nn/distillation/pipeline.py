@@ -459,11 +459,13 @@ def machine(device: torch.device, jobs: int = 1) -> str:
 
 def class_name(spec: str, classes: List[str]) -> str:
     """
-    The class `spec` names, by name or by index.
+    The class `spec` names, by name or by index. An index is written in
+    ASCII digits only: `str.isdigit` is also true for `²`, which `int`
+    cannot read, and `int` reads other scripts' digits, such as `٣`.
     """
     if spec in classes:
         return spec
-    if spec.isdigit() and int(spec) < len(classes):
+    if spec.isascii() and spec.isdigit() and int(spec) < len(classes):
         return classes[int(spec)]
     raise DataError(f'--omit {spec!r} is not a class of the data: use a name or an index 0-{len(classes) - 1} '
                     f'of {", ".join(classes)}')

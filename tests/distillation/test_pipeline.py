@@ -425,3 +425,18 @@ def test_workers_are_started_with_ctrl_c_ignored(tmp_path, cifar_data, monkeypat
     with pytest.raises(Started):
         pipeline.train_students(tasks, cifar_data, 2, tmp_path)
     assert seen == [signal.SIG_IGN] and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+@pytest.mark.parametrize('omit', ['²', '٣', '1²'])
+def test_only_ascii_digits_are_a_class_index(tmp_path, image_folder, omit, capsys):
+    """
+    `str.isdigit` is true for superscripts (`²`) and `int` reads other
+    scripts' digits (`٣`, Arabic-Indic three): neither is an index, so either
+    is an unknown class, refused before any work like a misspelt name.
+    """
+    with pytest.raises(SystemExit) as exit_:
+        pipeline.main(['--study', 'omitted-class', '--omit', omit, '--data-dir', str(image_folder),
+                       '--profile', 'smoke', '--out', str(tmp_path / 'out'), '--logs-dir', str(tmp_path / 'logs')])
+    assert exit_.value.code == 2
+    assert f"--omit {omit!r} is not a class of the data: use a name or an index 0-3" in capsys.readouterr().err
+    assert not (tmp_path / 'logs').exists()
