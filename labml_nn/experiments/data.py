@@ -188,6 +188,9 @@ def _list_folder(folder: Path, classes: Optional[List[str]] = None) -> Tuple[Lis
 
     Hidden folders and files (`.ipynb_checkpoints`, `._image.jpg` from macOS)
     are not classes or images: an extra class would shift every label after it.
+    A name like an image's that is not a regular file (a folder called
+    `x.jpg`, a link to nothing, a named pipe, which would never finish being
+    read) is refused with its path.
     """
     names = sorted(d.name for d in folder.iterdir() if d.is_dir() and not d.name.startswith('.'))
     if not names:
@@ -204,6 +207,7 @@ def _list_folder(folder: Path, classes: Optional[List[str]] = None) -> Tuple[Lis
     for name in names:
         for path in sorted((folder / name).iterdir()):
             if path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith('.'):
+                _check_image_file(path)
                 files.append((path, classes.index(name)))
     if not files:
         raise DataError(f'{folder} has class folders but no .jpg or .png images')
@@ -214,6 +218,17 @@ def _list_folder(folder: Path, classes: Optional[List[str]] = None) -> Tuple[Lis
         raise DataError(f'{folder} has class folders without .jpg or .png images: '
                         f'{", ".join(str(folder / name) for name in empty)}. Add their images, or remove them')
     return classes, files
+
+
+def _check_image_file(path: Path):
+    """
+    Refuse `path`, named like an image, unless it is a regular file (or a link to one).
+    """
+    if path.is_file():
+        return
+    what = ('a folder' if path.is_dir() else 'a link to nothing' if path.is_symlink() and not path.exists()
+            else 'not a regular file')
+    raise DataError(f'{path} is named like an image but is {what}, not an image file; remove or rename it')
 
 
 def _decode(path: Path) -> np.ndarray:

@@ -108,6 +108,23 @@ def test_hidden_folders_and_files_are_not_data(tmp_path, make_image_folder):
     assert data.train.labels.tolist() == [0, 0, 1, 1]
 
 
+@pytest.mark.parametrize('make, what', [(lambda path: path.mkdir(), 'a folder'),
+                                        (lambda path: path.symlink_to(path.parent / 'gone.png'), 'a link to nothing'),
+                                        (lambda path: os.mkfifo(path), 'not a regular file')],
+                         ids=['folder', 'broken-link', 'pipe'])
+def test_a_name_like_an_image_that_is_no_image_file_is_named(tmp_path, make_image_folder, make, what):
+    """
+    A folder, a broken link or a named pipe called like an image is refused
+    with its path, before anything is read (a pipe would never end).
+    """
+    root = _small_folder(tmp_path, make_image_folder)
+    odd = root / 'train' / 'a' / 'folder.jpg'
+    make(odd)
+    with pytest.raises(DataError) as error:
+        load_cifar10(str(root), download=False)
+    assert str(error.value) == f'{odd} is named like an image but is {what}, not an image file; remove or rename it'
+
+
 def test_more_than_ten_classes(tmp_path, make_image_folder):
     root = make_image_folder(tmp_path / 'data', classes=[f'class{i:02d}' for i in range(11)], train=1, test=None)
     with pytest.raises(DataError, match='11 class folders; CIFAR-10 has 10'):
