@@ -46,7 +46,8 @@ from labml_nn.distillation.large import LargeModel
 from labml_nn.distillation.small import SmallModel
 from labml_nn.distillation.fixed_teacher import fixed_teacher
 from labml_nn.distillation.teacher import TeacherNotFound, find_teacher, load_teacher
-from labml_nn.distillation.train import PROFILES, configs_for, positive
+from labml_nn.distillation.train import PROFILES, configs_for
+from labml_nn.experiments.checks import positive
 from labml_nn.experiments.data import MEAN, STD, DataError, load_cifar10, normalize, split_train
 from labml_nn.experiments.trainer import cpu_has_bf16
 

@@ -33,7 +33,8 @@ WORLD_SIZES = (1, 2)
 
 
 def launcher():
-    from labml_nn.distillation.train import configs_for, positive
+    from labml_nn.distillation.train import configs_for
+    from labml_nn.experiments.checks import positive
     from labml_nn.experiments.data import DataError, load_cifar10
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[1])
     parser.add_argument('--data-dir', required=True)

@@ -38,7 +38,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from labml_nn.distillation.pipeline import STUDIES
-from labml_nn.distillation.train import PROFILES, configs_for, positive
+from labml_nn.distillation.train import PROFILES, configs_for
+from labml_nn.experiments.checks import positive
 from labml_nn.experiments.trainer import Configs, cpu_has_bf16
 
 # The matrix product that sets the speed to compare with
@@ -135,7 +136,7 @@ def main():
     print(f'one run: {c.epochs} epochs x {steps_per_epoch} steps = {steps_per_run} steps; '
           f'{args.cores} runs side by side')
     for name in SWEEPS:
-        runs = len(STUDIES[name]('')) * args.seeds
+        runs = len(STUDIES[name]('', 'cpu')) * args.seeds
         busiest = math.ceil(runs / args.cores) * steps_per_run
         print(f'{name}: {runs} runs, at least {busiest * seconds / 60:.1f} min at the measured step time, '
               f'{busiest * flops / peak / 60:.1f} min at the matrix product\'s speed')

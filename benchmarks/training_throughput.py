@@ -35,8 +35,10 @@ import torch
 
 from labml_nn.distillation.fixed_teacher import fixed_teacher
 from labml_nn.distillation.large import LargeModel
-from labml_nn.distillation.train import PROFILES, boolean, configs_for, device, positive
-from labml_nn.experiments.trainer import Configs, default_device
+from labml_nn.distillation.train import PROFILES, configs_for
+from labml_nn.experiments.checks import boolean, device, positive
+from labml_nn.experiments.trainer import Configs
+from labml_nn.experiments.training import default_device
 
 # The models timed, by the command that trains them
 MODELS = ('large', 'small', 'distilled')

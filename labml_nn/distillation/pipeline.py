@@ -60,14 +60,10 @@ import dataclasses
 import json
 import multiprocessing
 import os
-import platform
-import shlex
 import signal
 import statistics
-import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from dataclasses import field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -75,14 +71,16 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import torch
 
 from labml_nn.distillation import dark_knowledge
-from labml_nn.distillation.teacher import find_teacher, load_teacher_for
-from labml_nn.distillation.train import (COMMANDS, OPTIONS, PROFILES, add_options, check_writable, command_class,
-                                         command_errors, configs_for, distillation_problem, positive,
-                                         profile_settings)
+from labml_nn.distillation.teacher import TeacherNotFound, find_teacher, load_teacher_for
+from labml_nn.distillation.train import COMMANDS, OPTIONS, PROFILES, add_options, command_class, configs_for, \
+    profile_settings
 from labml_nn.experiments import distributed
-from labml_nn.experiments.data import CIFAR10, DataError, Split, load_cifar10, normalize, split_train, write_atomic
-from labml_nn.experiments.runs import RunRecord, load_checkpoint
-from labml_nn.experiments.trainer import check_settings, default_device, eval_batch_size, train
+from labml_nn.experiments.checks import check_writable, command_errors, distillation_problem, folder, positive
+from labml_nn.experiments.data import CIFAR10, DataError, Split, load_cifar10, normalize, split_train
+from labml_nn.experiments.reporting import Progress, figure, japanese_font, machine, mean_std, provenance, say
+from labml_nn.experiments.runs import RunRecord, load_checkpoint, write_atomic
+from labml_nn.experiments.trainer import check_settings, epoch_path, eval_batch_size, train
+from labml_nn.experiments.training import default_device
 
 # The settings the study's command line can change for all its runs at once
 SHARED = ['valid_size', 'device', 'compile']
@@ -114,7 +112,7 @@ class Variant:
 CACHED = {'teacher_cache': True}
 
 
-def compare_study(omit: str) -> List[Variant]:
+def compare_study(omit: str, profile: str) -> List[Variant]:
     """
     ## The studies
 
@@ -125,7 +123,7 @@ def compare_study(omit: str) -> List[Variant]:
             Variant('distilled', 'distilled', ja='蒸留した生徒')]
 
 
-def omitted_class_study(omit: str) -> List[Variant]:
+def omitted_class_study(omit: str, profile: str) -> List[Variant]:
     """
     `omitted-class`: [the transfer set without one class](omitted_class.html),
     on labels and distilled, and a distilled student that saw every class.
@@ -136,7 +134,7 @@ def omitted_class_study(omit: str) -> List[Variant]:
             Variant('distilled, all classes', 'distilled', CACHED, '蒸留（全クラス）')]
 
 
-def temperature_study(omit: str) -> List[Variant]:
+def temperature_study(omit: str, profile: str) -> List[Variant]:
     """
     `temperature`: [$T$ from 1 to 16](temperature.html) at the profile's weights.
     """
@@ -145,7 +143,7 @@ def temperature_study(omit: str) -> List[Variant]:
         for t in (1, 2, 4, 8, 16)]
 
 
-def weight_study(omit: str) -> List[Variant]:
+def weight_study(omit: str, profile: str) -> List[Variant]:
     r"""
     `weight`: [the soft-target weight $\alpha$](weight.html) from $0$ (labels
     only) to $1$ (soft targets only), with $\beta = 1 - \alpha$ on the labels.
@@ -156,9 +154,24 @@ def weight_study(omit: str) -> List[Variant]:
         for a in (0.5, 0.9, 0.99, 1.0)]
 
 
-STUDIES: Dict[str, Callable[[str], List[Variant]]] = {
+def teacher_quality_study(omit: str, profile: str) -> List[Variant]:
+    """
+    `teacher-quality`: [which teacher teaches best](teacher_quality.html):
+    students distilled from the teacher stopped after each of the epochs
+    the profile keeps (`keep_epochs`) and from the finished teacher, against
+    labels only. A variant's `teacher_epoch` picks its teacher; its place on
+    the axis, that teacher's validation accuracy, is known once the teacher is.
+    """
+    large = profile_settings(profile, 'large')
+    epochs = [*large.get('keep_epochs', ()), large['epochs']]
+    return [Variant('labels only', 'small', ja='ラベルのみ')] + [
+        Variant(f'teacher of epoch {e}', 'distilled', {'teacher_epoch': e} | CACHED, f'エポック {e} の教師')
+        for e in epochs]
+
+
+STUDIES: Dict[str, Callable[[str, str], List[Variant]]] = {
     'compare': compare_study, 'omitted-class': omitted_class_study,
-    'temperature': temperature_study, 'weight': weight_study,
+    'temperature': temperature_study, 'weight': weight_study, 'teacher-quality': teacher_quality_study,
 }
 # The class the omitted-class study leaves out unless `--omit` names one
 DEFAULT_OMITTED = 'cat'
@@ -180,7 +193,7 @@ def main(argv=None):
     if args.omit is not None and args.study != 'omitted-class':
         parser.error(f'--omit is for --study omitted-class, not --study {args.study}')
     for name in distilled_settings(args):
-        if any(name in variant.settings for variant in STUDIES[args.study](DEFAULT_OMITTED)):
+        if any(name in variant.settings for variant in STUDIES[args.study](DEFAULT_OMITTED, args.profile)):
             parser.error(f"--{name.replace('_', '-')} is what --study {args.study} varies; leave it out")
     problem = distillation_problem(profile_settings(args.profile, 'distilled') | distilled_settings(args))
     if problem:
@@ -201,30 +214,8 @@ def main(argv=None):
             results = run_study(args)
     # Under torchrun, rank 0 writes the results, with where they came from
     if distributed.is_main():
-        write_results(results | provenance(sys.argv[1:] if argv is None else argv), out)
-
-
-def provenance(argv: List[str], module: str = 'labml_nn.distillation.pipeline') -> Dict[str, Any]:
-    """
-    What a reader needs to make the results again: the command (`module`
-    run with the arguments `argv`), the commit
-    of the code (`+changes` when the working tree differed from it; `None`
-    outside a git repository) and the date, in UTC.
-    """
-    folder = Path(__file__).parent
-
-    def git(*arguments) -> Optional[str]:
-        try:
-            done = subprocess.run(['git', '-C', str(folder), *arguments], capture_output=True, text=True, timeout=30)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return done.stdout.strip() if done.returncode == 0 else None
-
-    commit = git('rev-parse', '--short', 'HEAD')
-    if commit and git('status', '--porcelain', '--untracked-files=no'):
-        commit += '+changes'
-    return {'command': shlex.join(['python', '-m', module, *argv]), 'commit': commit,
-            'date': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}
+        write_results(results | provenance(sys.argv[1:] if argv is None else argv, 'labml_nn.distillation.pipeline'),
+                      out)
 
 
 def argument_parser() -> argparse.ArgumentParser:
@@ -234,7 +225,8 @@ def argument_parser() -> argparse.ArgumentParser:
                     'and report how much distillation helps.')
     parser.add_argument('--study', choices=list(STUDIES), default='compare',
                         help='compare (default): labels against distillation; omitted-class: a class the '
-                             'students never see; temperature, weight: sweeps of T and of the soft-target weight')
+                             'students never see; temperature, weight: sweeps of T and of the soft-target weight; '
+                             'teacher-quality: students of the teacher stopped at each kept epoch')
     parser.add_argument('--omit', help=f'the class the omitted-class study leaves out, a name or an index '
                                        f'(default: {DEFAULT_OMITTED})')
     parser.add_argument('--data-dir', default='./data',
@@ -242,8 +234,8 @@ def argument_parser() -> argparse.ArgumentParser:
     parser.add_argument('--profile', choices=sorted(PROFILES), default='cpu',
                         help='settings profile (default: cpu)')
     parser.add_argument('--seeds', type=positive(int), default=1, help='student seeds, 0..N-1 (default: 1)')
-    parser.add_argument('--out', default='./out', help='where the results are written (default: ./out)')
-    parser.add_argument('--logs-dir', default='./logs', help='where runs are written (default: ./logs)')
+    parser.add_argument('--out', type=folder, default='./out', help='where the results are written (default: ./out)')
+    parser.add_argument('--logs-dir', type=folder, default='./logs', help='where runs are written (default: ./logs)')
     parser.add_argument('--teacher', help='use this teacher (latest, a run id or a checkpoint path) '
                                           'instead of training one')
     parser.add_argument('--jobs', type=positive(int), default=1,
@@ -282,9 +274,9 @@ def run_study(args: argparse.Namespace) -> Dict[str, Any]:
     if teacher_path:
         load_teacher_for(teacher_path, data.classes)
     omit = class_name(args.omit or DEFAULT_OMITTED, data.classes) if args.study == 'omitted-class' else ''
-    variants = STUDIES[args.study](omit)
+    variants = STUDIES[args.study](omit, args.profile)
     students = [(variant, seed) for seed in range(args.seeds) for variant in variants]
-    stages = 1 + len(students)
+    progress = Progress(len(students) + (0 if args.teacher else 1))
     # Every run's settings, the teacher's first, must fit the data before any of them trains
     teacher_settings = profile_settings(args.profile, 'large') | common
     tasks = []
@@ -301,31 +293,50 @@ def run_study(args: argparse.Namespace) -> Dict[str, Any]:
     if teacher_path:
         teacher = RunRecord.from_checkpoint(load_checkpoint(teacher_path, mmap=True), teacher_path)
     else:
-        say(f'[1/{stages}] large teacher')
+        progress.start('large teacher')
         teacher = train(configs_for('large'), teacher_settings, data)
+        progress.done(f'validation accuracy {teacher.valid_accuracy:.2%}', teacher.updated)
     # The study's time starts once the teacher is there
     started = time.perf_counter()
     judge = Measures(args, data, teacher, omit)
     runs = [results_row('large', 'large', teacher) | judge.of_teacher()]
 
-    # The students, in order of seed, `--jobs` of them side by side; the distilled ones learn from the teacher
+    # The students, in order of seed, `--jobs` of them side by side; the
+    # distilled ones learn from the teacher, or from one of its kept epochs
     for _, model, settings in tasks:
         if COMMANDS[model]['teacher']:
-            settings['teacher'] = str(teacher.path)
-    records = train_students(tasks, data, args.jobs, Path(args.logs_dir))
+            settings['teacher'] = str(teacher_of_epoch(teacher, settings.pop('teacher_epoch', teacher.epochs)))
+    variants = [dataclasses.replace(v, x=100 * teacher.history[v.settings['teacher_epoch'] - 1])
+                if 'teacher_epoch' in v.settings else v for v in variants]
+    records = train_students(tasks, data, args.jobs, Path(args.logs_dir), progress)
     for (variant, seed), record in zip(students, records):
         runs.append(results_row(variant.model, variant.name, record) | judge.of_student(record))
     say(f'{args.study}: {len(students)} student runs in {(time.perf_counter() - started) / 60:.1f} minutes, '
         f'measures included, the teacher\'s training not (finished runs are reused, not timed again)')
     side_by_side = min(args.jobs, len(students))
-    return {'study': args.study, 'profile': args.profile, 'machine': machine(judge.device, side_by_side),
+    return {'study': args.study, 'profile': args.profile,
+            'machine': machine(str(judge.device), threads_per_run(side_by_side), side_by_side),
             'classes': data.classes, 'omitted_class': omit or None, 'distilled_settings': distilled,
             'variants': [dataclasses.asdict(v) for v in variants],
             'runs': runs, 'summary': summarize(runs, variants)}
 
 
+def teacher_of_epoch(teacher: RunRecord, epoch: int) -> Path:
+    """
+    The checkpoint of `teacher` after `epoch`: the run's own when it is the
+    last, else the epoch it kept; a teacher that did not keep it is named.
+    """
+    if epoch == teacher.epochs:
+        return teacher.path
+    path = epoch_path(teacher.path, epoch)
+    if not path.is_file():
+        raise TeacherNotFound(f'teacher run {teacher.uuid} kept no checkpoint of epoch {epoch} ({path}); '
+                              f'a teacher keeps the epochs of its profile\'s keep_epochs when it trains')
+    return path
+
+
 def train_students(tasks: List[Tuple[str, str, Dict[str, Any]]], data: CIFAR10, jobs: int,
-                   logs_dir: Path) -> List[RunRecord]:
+                   logs_dir: Path, progress: Progress) -> List[RunRecord]:
     """
     <a id="jobs"></a>
 
@@ -344,13 +355,14 @@ def train_students(tasks: List[Tuple[str, str, Dict[str, Any]]], data: CIFAR10, 
     `LOGS/pipeline-jobs.log`; Ctrl-C stops them all, and the same command
     resumes their runs.
     """
-    # The progress lines count stages, the teacher's first; never more workers than runs
-    stages, jobs = len(tasks) + 1, min(jobs, len(tasks))
+    # Never more workers than runs
+    jobs = min(jobs, len(tasks))
     if jobs <= 1:
         records = []
-        for stage, (label, model, settings) in enumerate(tasks, start=2):
-            say(f'[{stage}/{stages}] {label}')
+        for label, model, settings in tasks:
+            progress.start(label)
             records.append(train(configs_for(model), settings, data))
+            progress.done(f'validation accuracy {records[-1].valid_accuracy:.2%}', records[-1].updated)
         return records
     warn_about_memory(jobs, data)
     threads, log = threads_per_run(jobs), logs_dir / 'pipeline-jobs.log'
@@ -368,7 +380,8 @@ def train_students(tasks: List[Tuple[str, str, Dict[str, Any]]], data: CIFAR10, 
     try:
         for i, record in pool.imap_unordered(_train_task, enumerate(tasks)):
             finished[i] = record
-            say(f'[{len(finished) + 1}/{stages}] {tasks[i][0]}: {record.valid_accuracy:.2%} validation accuracy')
+            say(f'[{len(finished) + progress.index}/{progress.runs}] {tasks[i][0]}: '
+                f'{record.valid_accuracy:.2%} validation accuracy')
     except BaseException:
         # Ctrl-C or a failed run: stop the other runs; their checkpoints keep the epochs done
         pool.terminate()
@@ -439,22 +452,6 @@ def _train_task(task: Tuple[int, Tuple[str, str, Dict[str, Any]]]) -> Tuple[int,
     """
     i, (_, model, settings) = task
     return i, train(configs_for(model), settings, load_cifar10(settings['data_dir']))
-
-
-def machine(device: torch.device, jobs: int = 1) -> str:
-    """
-    Where the runs trained, for the report: the GPU's name, or the CPU's
-    architecture and each run's threads; the runs trained side by side; and
-    PyTorch's version.
-    """
-    if device.type == 'cuda':
-        where = torch.cuda.get_device_name(device)
-    else:
-        threads = threads_per_run(jobs)
-        where = f'{platform.machine()} CPU, {threads} thread{"s" if threads > 1 else ""}'
-    if jobs > 1:
-        where += f' per run, {jobs} runs side by side'
-    return f'{where}, torch {torch.__version__}'
 
 
 def class_name(spec: str, classes: List[str]) -> str:
@@ -555,15 +552,6 @@ def logits(model: torch.nn.Module, split: Split, device: torch.device) -> torch.
                       for i in range(0, len(split.labels), batch_size)])
 
 
-def say(message: str):
-    """
-    Print, once: under torchrun only rank 0 prints the study's progress. At
-    once, too, when the output goes to a file rather than a terminal.
-    """
-    if distributed.is_main():
-        print(message, flush=True)
-
-
 def results_row(model_name: str, variant: str, record: RunRecord) -> Dict[str, Any]:
     """
     One row of `results.json`, from a run's final record.
@@ -610,14 +598,6 @@ MEASURED = ('valid_accuracy', 'test_accuracy', 'train_seconds', 'train_images_pe
             'matched_omitted_valid_accuracy', 'matched_test_accuracy', 'matched_omitted_test_accuracy',
             'omitted_valid_probability', 'teacher_omitted_valid_probability',
             'omitted_valid_probability_on_class', 'teacher_omitted_valid_probability_on_class')
-
-
-def mean_std(values: List[float]) -> Dict[str, float]:
-    """
-    Mean and sample standard deviation ($0$ for a single value).
-    """
-    return {'mean': statistics.fmean(values), 'std': statistics.stdev(values) if len(values) > 1 else 0.0,
-            'n': len(values)}
 
 
 def write_results(results: Dict[str, Any], out: Path):
@@ -708,10 +688,12 @@ def markdown_table(results: Dict[str, Any]) -> str:
 PLOT_WORDS = {
     'en': {'epoch': 'epoch', 'accuracy': 'validation accuracy (%)', 'large': 'large teacher',
            'temperature': 'temperature T', 'weight': 'soft-target weight α', 'class': 'class',
+           'teacher-quality': "the teacher's validation accuracy (%)",
            'labels only': 'labels only', 'teacher': 'teacher',
            'before': 'distilled without the class', 'after': 'the same, bias corrected'},
     'ja': {'epoch': 'エポック', 'accuracy': '検証正解率 (%)', 'large': '大きな教師',
            'temperature': '温度 T', 'weight': 'ソフトターゲットの重み α', 'class': 'クラス',
+           'teacher-quality': '教師の検証正解率 (%)',
            'labels only': 'ラベルのみ', 'teacher': '教師',
            'before': 'そのクラスなしで蒸留した生徒', 'after': '同じ生徒、バイアス補正後'},
 }
@@ -728,24 +710,6 @@ def variant_label(results: Dict[str, Any], name: str, language: str) -> str:
         return PLOT_WORDS[language]['large']
     variant = next(v for v in results['variants'] if v['name'] == name)
     return variant['ja'] if language == 'ja' and variant['ja'] else name
-
-
-@contextmanager
-def figure(path: Path, font: Optional[str], size=(7, 4.5)):
-    """
-    A matplotlib figure and its axes, saved to `path` as PNG, whole or not
-    at all, in the font family `font` (matplotlib's default when `None`).
-    """
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    with plt.rc_context({'font.family': font} if font else {}):
-        fig, axes = plt.subplots(figsize=size)
-        yield axes
-        axes.grid(alpha=0.3)
-        fig.tight_layout()
-        write_atomic(path, lambda tmp: fig.savefig(tmp, format='png', dpi=120, metadata={'Software': None}))
-    plt.close(fig)
 
 
 def plot_history(results: Dict[str, Any], path: Path, language: str, font: Optional[str] = None):
@@ -794,6 +758,11 @@ def plot_sweep(results: Dict[str, Any], path: Path, language: str, font: Optiona
         if results['study'] == 'temperature':
             axes.set_xscale('log', base=2)
             axes.set_xticks(xs, [f'{x:g}' for x in xs])
+        if results['study'] == 'teacher-quality':
+            # Each teacher named by the epoch it stopped after
+            for v, x, y in zip(on_axis, xs, means):
+                axes.annotate(f"{words['epoch']} {v['settings']['teacher_epoch']}", (x, y),
+                              textcoords='offset points', xytext=(6, -12), fontsize=8)
         axes.set_xlabel(words[results['study']])
         axes.set_ylabel(words['accuracy'])
 
@@ -831,22 +800,8 @@ PLOTS = {
     'omitted-class': [('accuracy', plot_history), ('per_class', plot_per_class)],
     'temperature': [('accuracy', plot_history), ('sweep', plot_sweep)],
     'weight': [('accuracy', plot_history), ('sweep', plot_sweep)],
+    'teacher-quality': [('accuracy', plot_history), ('sweep', plot_sweep)],
 }
-
-
-def japanese_font() -> Optional[str]:
-    """
-    The first installed font family of `JAPANESE_FONTS`, fonts made for
-    Japanese text, or `None` when none of them is installed.
-    """
-    from matplotlib import font_manager
-    installed = {entry.name for entry in font_manager.fontManager.ttflist}
-    return next((family for family in JAPANESE_FONTS if family in installed), None)
-
-
-# Font families with Japanese characters: Debian's and Ubuntu's first, then macOS's and Windows'
-JAPANESE_FONTS = ('Noto Sans CJK JP', 'IPAexGothic', 'IPAGothic', 'TakaoGothic', 'VL Gothic',
-                  'Source Han Sans JP', 'Hiragino Sans', 'Yu Gothic', 'MS Gothic')
 
 
 if __name__ == '__main__':

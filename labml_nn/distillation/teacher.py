@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import List
 
 from labml_nn.distillation.large import LargeModel
+from labml_nn.experiments.checks import CommandError
 from labml_nn.experiments.runs import RunRecord, find_runs, has_finite_weights, load_checkpoint
 
 
-class TeacherNotFound(Exception):
+class TeacherNotFound(CommandError):
     """
     No teacher matches `--teacher`; the message says how to train one.
     """

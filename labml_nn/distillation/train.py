@@ -36,12 +36,11 @@ import argparse
 import ast
 import importlib
 import importlib.util
-import math
-import sys
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Dict, Optional
+
+from labml_nn.experiments.checks import (boolean, check_writable, command_errors, device, distillation_problem, folder,
+                                         non_negative, positive, seed, temperature)
 
 # PyTorch, labml and the models are imported only when a command runs, in
 # the functions that need them: importing PyTorch takes seconds, and
@@ -137,8 +136,8 @@ PROFILES: Dict[str, Dict[str, Dict[str, Any]]] = {
                       weight_decay=5e-4, schedule='one_cycle', train_size=2000),
     },
     'smoke': {
-        'large': dict(epochs=1, batch_size=8, optimizer_name='sgd', learning_rate=0.01,
-                      schedule='one_cycle', valid_size=8),
+        'large': dict(epochs=2, batch_size=8, optimizer_name='sgd', learning_rate=0.01,
+                      schedule='one_cycle', valid_size=8, keep_epochs=(1,)),
         'small': dict(epochs=2, batch_size=8, optimizer_name='sgd', learning_rate=0.01,
                       schedule='one_cycle', valid_size=8),
     },
@@ -201,110 +200,13 @@ def profile_settings(profile: str, model_name: str) -> Dict[str, Any]:
     return settings | {'model_name': model_name, 'profile': profile}
 
 
-def _number(kind, text: str):
-    """
-    `text` as an `int` or a `float`, with `argparse`'s usual message when it is not one.
-    """
-    try:
-        return kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'invalid {kind.__name__} value: {text!r}') from None
-
-
-def positive(kind):
-    """
-    An `argparse` type that accepts only positive finite numbers, so bad
-    values stop the command before any work starts.
-    """
-    return _checked(kind, lambda value: value > 0, 'positive and finite')
-
-
-def non_negative(kind):
-    """
-    Likewise for numbers that may be $0$.
-    """
-    return _checked(kind, lambda value: value >= 0, '0 or more and finite')
-
-
-def _checked(kind, accepts, wanted: str):
-    """
-    An `argparse` type for finite numbers of `kind` that `accepts`; `wanted`
-    says which, in the message.
-    """
-    def parse(text: str):
-        value = _number(kind, text)
-        if not (accepts(value) and math.isfinite(value)):
-            raise argparse.ArgumentTypeError(f'must be {wanted}, got {text}')
-        return value
-    return parse
-
-
-# The largest temperature the soft-target loss works at: it scales the soft
-# term by $T^2$, which must stay a finite float32 number, below
-# $3.4 \cdot 10^{38}$. It is the [loss module's](loss.html) `MAX_TEMPERATURE`,
-# written again here so that checking the command line needs no PyTorch (a test keeps them equal).
-MAX_TEMPERATURE = 1e19
-
-
-def temperature(text: str) -> float:
-    """
-    A positive temperature no larger than `MAX_TEMPERATURE`.
-    """
-    return _checked(float, lambda value: 0 < value <= MAX_TEMPERATURE,
-                    f'positive, finite and at most {MAX_TEMPERATURE:g}')(text)
-
-
-def distillation_problem(settings: Dict[str, Any]) -> Optional[str]:
-    """
-    What is wrong with a distilled student's `settings`, or `None`: with both
-    weights $0$ the loss is $0$ and nothing would be learned.
-    """
-    if settings['soft_target_weight'] == 0 and settings['label_loss_weight'] == 0:
-        return ('--soft-target-weight and --label-loss-weight are both 0: the loss would be 0 and the '
-                'student would learn nothing. Give at least one of them a positive weight')
-    return None
-
-
-def boolean(text: str) -> bool:
-    """
-    `true` or `false` (also `yes`/`no`, `1`/`0`), in any case.
-    """
-    answers = {'true': True, 'yes': True, '1': True, 'false': False, 'no': False, '0': False}
-    if text.lower() not in answers:
-        raise argparse.ArgumentTypeError(f'must be true or false, got {text!r}')
-    return answers[text.lower()]
-
-
-def device(text: str) -> str:
-    """
-    A device that exists on this machine: `cpu`, `cuda`, `cuda:N` or `mps`.
-    """
-    import torch
-    try:
-        chosen = torch.device(text)
-    except RuntimeError:
-        raise argparse.ArgumentTypeError(f'unknown device {text!r}; use cpu, cuda or cuda:N') from None
-    if chosen.type == 'cuda':
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if count == 0:
-            raise argparse.ArgumentTypeError('no CUDA device here; use --device cpu')
-        if chosen.index is not None and chosen.index >= count:
-            raise argparse.ArgumentTypeError(f'no CUDA device {chosen.index} here: {count} found, '
-                                             f'cuda:0 to cuda:{count - 1}')
-    elif chosen.type == 'mps' and not torch.backends.mps.is_available():
-        raise argparse.ArgumentTypeError('no MPS device here; use --device cpu')
-    elif chosen.type not in ('cpu', 'cuda', 'mps'):
-        raise argparse.ArgumentTypeError(f'device {text!r} is not supported; use cpu or cuda')
-    return text
-
-
 # ## The command line
 #
 # The settings each command can change, with the check a value must pass and
 # its help; the options' names and defaults come from these and the
 # configurations, not from a second list.
 OPTIONS: Dict[str, tuple] = {
-    'seed': (non_negative(int), 'seed of the initial weights and of the data order'),
+    'seed': (seed, 'seed of the initial weights and of the data order'),
     'epochs': (positive(int), 'epochs to train'),
     'batch_size': (positive(int), 'images per training step'),
     'learning_rate': (positive(float), 'the largest learning rate'),
@@ -363,7 +265,8 @@ def argument_parser(model_name: str) -> argparse.ArgumentParser:
                                      description=f"{COMMANDS[model_name]['what']} on CIFAR-10.")
     parser.add_argument('--data-dir', default='./data',
                         help='cifar-10-batches-py, or train/<class>/*.jpg (default: ./data)')
-    parser.add_argument('--logs-dir', default='./logs', help='where runs are written (default: ./logs)')
+    parser.add_argument('--logs-dir', type=folder, default='./logs',
+                        help='where runs are written (default: ./logs)')
     parser.add_argument('--profile', choices=sorted(PROFILES), default='full',
                         help='settings profile (default: full)')
     add_options(parser, model_name)
@@ -398,7 +301,8 @@ def main(model_name: str, argv: Optional[list] = None):
     from labml_nn.distillation.teacher import find_teacher, load_teacher_for
     from labml_nn.experiments import distributed
     from labml_nn.experiments.data import load_cifar10
-    from labml_nn.experiments.trainer import default_device, train
+    from labml_nn.experiments.trainer import train
+    from labml_nn.experiments.training import default_device
     settings = settings_from_args(model_name, args)
     if COMMANDS[model_name]['teacher'] and distillation_problem(settings):
         parser.error(distillation_problem(settings))
@@ -419,55 +323,3 @@ def main(model_name: str, argv: Optional[list] = None):
     print(f'{model_name}: validation accuracy {result.valid_accuracy:.2%}'
           + (f', test accuracy {test:.2%}' if test is not None else '')
           + f'; checkpoint {result.path}')
-
-
-class CannotWrite(Exception):
-    """
-    An output folder cannot be made or written to.
-    """
-
-
-def check_writable(folder: Path, option: str):
-    """
-    Make `folder` if needed and write (then remove) a temporary file in it,
-    so that a folder the program cannot write to is refused before any work
-    rather than after it.
-    """
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as e:
-        raise CannotWrite(f'cannot write to {option} {folder}: {e.strerror or e}') from None
-
-
-@contextmanager
-def command_errors():
-    """
-    The errors a command ends with: a message on standard error and an exit
-    status, no traceback.
-    """
-    import torch
-    from labml_nn.distillation.teacher import TeacherNotFound
-    from labml_nn.experiments import distributed
-    from labml_nn.experiments.data import DataError
-    from labml_nn.experiments.runs import RunBusy
-    from labml_nn.experiments.trainer import CannotResume, CannotSave, Diverged, Interrupted
-    try:
-        yield
-    except (DataError, TeacherNotFound, CannotWrite, RunBusy, CannotResume, distributed.DistributedError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        sys.exit(2)
-    except (Diverged, CannotSave) as e:
-        print(f'error: {e}', file=sys.stderr)
-        sys.exit(1)
-    except torch.distributed.DistError as e:
-        # Under torchrun: another process ended, or did not answer within the timeout
-        print(f'error: process {distributed.world().rank} lost the other processes (one of them ended, or '
-              f'did not answer within {distributed.TIMEOUT}); see their messages. {e}', file=sys.stderr)
-        sys.exit(1)
-    except KeyboardInterrupt as e:
-        # A run's epoch when one run was training; runs side by side each kept their own
-        where = f' after epoch {e.epoch}' if isinstance(e, Interrupted) else ''
-        print(f'\ninterrupted{where}; run the same command to resume', file=sys.stderr)
-        sys.exit(130)

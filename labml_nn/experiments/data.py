@@ -32,10 +32,13 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Callable, List, NamedTuple, Optional, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 import numpy as np
 import torch
+
+from labml_nn.experiments.checks import CommandError
+from labml_nn.experiments.runs import write_atomic
 
 # The per-channel mean and standard deviation of CIFAR-10's training pixels, on a 0-255 scale
 MEAN = (125.3, 123.0, 113.9)
@@ -43,7 +46,7 @@ STD = (63.0, 62.1, 66.7)
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png')
 
 
-class DataError(Exception):
+class DataError(CommandError):
     """
     The data is missing or broken. The message says what to do; the command
     line prints it without a traceback.
@@ -314,31 +317,6 @@ def _save_cache(path: Path, data: dict):
         write_atomic(path, lambda tmp: torch.save(data, tmp))
     except OSError:
         pass
-
-
-def write_atomic(path: Path, write: Callable[[str], None]):
-    """
-    ## Writing without half-written files
-
-    `write` fills a new temporary file in `path`'s folder, which is then
-    renamed over `path`: an interrupted or failed write leaves the old file as
-    it was and no temporary file behind. `mkstemp` makes the file readable by
-    its owner alone, and the rename would keep that, so it gets the
-    permissions of any new file. The cache, the checkpoints and the results
-    are all written this way.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=path.suffix + '.tmp')
-    os.close(fd)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def split_train(train: Split, valid_size: int, train_size: Optional[int], seed: int = 0) -> Tuple[Split, Split]:

@@ -49,6 +49,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from labml_nn.experiments.checks import CommandError
+
 # How long a process waits for the others in a collective operation before
 # it gives up with an error. A process that died, or one that hangs, then ends
 # every process with a message instead of leaving them waiting forever. Rank
@@ -57,7 +59,7 @@ from torch import nn
 TIMEOUT = timedelta(minutes=10)
 
 
-class DistributedError(Exception):
+class DistributedError(CommandError):
     """
     A setting that does not fit the processes torchrun started; the command
     line prints the message and exits with status 2.

@@ -33,12 +33,16 @@ import fcntl
 import hashlib
 import json
 import os
-from contextlib import contextmanager
+import tempfile
+import uuid as uuids
+from contextlib import ExitStack, contextmanager
 from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Type, TypeVar
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Type, TypeVar, Union
 
 import torch
+
+from labml_nn.experiments.checks import CommandError
 
 # The checkpoint's entries that are not record fields: the training state
 WEIGHTS = ('model', 'optimizer', 'scheduler', 'rng')
@@ -204,7 +208,11 @@ def find_runs(logs_dir: str, name: str, record: Type[R] = RunRecord) -> List[R]:
     found = []
     for path in Path(logs_dir).glob(f'{name}/*/checkpoints/checkpoint.pt'):
         # `mmap` reads the record without reading every weight
-        run = record.from_checkpoint(load_checkpoint(path, mmap=True), path)
+        state = load_checkpoint(path, mmap=True)
+        if state is None:
+            print(f'{path.parent.parent.parent.name}: the checkpoint of run {path.parent.parent.name} cannot be read '
+                  f'(damaged or cut short), so that run is left as it is and not used: {path}')
+        run = record.from_checkpoint(state, path)
         if run is not None:
             found.append(run)
     return sorted(found, key=lambda r: (r.updated, str(r.path)), reverse=True)
@@ -224,7 +232,7 @@ def has_finite_weights(path: Path) -> bool:
                if isinstance(w, torch.Tensor) and w.is_floating_point())
 
 
-class RunBusy(Exception):
+class RunBusy(CommandError):
     """
     Another live process is training the run.
     """
@@ -324,6 +332,79 @@ def identity_lock(logs_dir: str, name: str, key: str, data_fingerprint: str) -> 
                   f'waiting for it to end', flush=True)
             fcntl.flock(file, fcntl.LOCK_EX)
         yield RunIdentity(file)
+
+
+def claim_run(logs_dir: str, name: str, key: str, fingerprint: str, fresh: bool, lock: ExitStack,
+              record: Type[R]) -> Union[R, Tuple[str, Optional[Dict[str, Any]]]]:
+    """
+    <a id="claim"></a>
+
+    ## The run to train, or the finished one
+
+    What both trainers do before training: take the identity's lock, find
+    the run with this `key` on the data `fingerprint`, and return its
+    `record` when it is finished; else the id of the run to train, with its
+    checkpoint to resume from (`None` for a new run), its run lock entered in
+    `lock`. A run whose folder has no checkpoint yet, left by a command
+    killed before its first one, is taken over. With `fresh`, a new run,
+    whatever there is.
+    """
+    if fresh:
+        earlier, uuid = None, uuids.uuid4().hex
+    else:
+        # Another command with these settings on this data waits here until this one ends
+        identity = lock.enter_context(identity_lock(logs_dir, name, key, fingerprint))
+        earlier = find_earlier_run(logs_dir, name, key, fingerprint, record)
+        if earlier is not None and earlier.finished:
+            print(f'{name} seed {earlier.seed}: reusing the finished run {earlier.uuid}')
+            return earlier
+        uuid = earlier.uuid if earlier else (_unsaved_run(logs_dir, name, identity.last_run()) or uuids.uuid4().hex)
+        identity.claim(uuid)
+    lock.enter_context(run_lock(Path(logs_dir) / name / uuid, f'Run {uuid} of {name}'))
+    # Read the checkpoint again under the lock: the process that held it
+    # may have trained more, or finished, since it was looked up
+    resume = load_checkpoint(earlier.path) if earlier else None
+    if resume is not None and resume['finished']:
+        print(f'{name} seed {resume["seed"]}: reusing the finished run {uuid}')
+        return record.from_checkpoint(resume, earlier.path)
+    return uuid, resume
+
+
+def _unsaved_run(logs_dir: str, name: str, uuid: Optional[str]) -> Optional[str]:
+    """
+    `uuid`, the run the last command with these settings started, when its
+    folder is there without a checkpoint: that command was killed (or
+    diverged) before its first one, and the new run takes the folder over.
+    """
+    if uuid is None or not (Path(logs_dir) / name / uuid).is_dir() or checkpoint_path(logs_dir, name, uuid).exists():
+        return None
+    print(f'{name}: run {uuid} ended before its first checkpoint; starting again in its folder')
+    return uuid
+
+
+def write_atomic(path: Path, write: Callable[[str], None]):
+    """
+    ## Writing without half-written files
+
+    `write` fills a new temporary file in `path`'s folder, which is then
+    renamed over `path`: an interrupted or failed write leaves the old file as
+    it was and no temporary file behind. `mkstemp` makes the file readable by
+    its owner alone, and the rename would keep that, so it gets the
+    permissions of any new file. Checkpoints, caches and results are all
+    written this way.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=path.suffix + '.tmp')
+    os.close(fd)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def checkpoint_path(logs_dir: str, name: str, uuid: str) -> Path:

@@ -65,11 +65,10 @@ and writes labml's files and the checkpoints; the other processes get its
 decision and wait for its writing at a barrier.
 """
 
-import shutil
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Dict, Optional, Union
 
 import torch
 from labml import experiment, lab, monit, tracker
@@ -78,10 +77,12 @@ from labml.internal.experiment import experiment_singleton
 from torch import nn
 
 from labml_nn.experiments import distributed
-from labml_nn.experiments.data import (CIFAR10, DataError, Split, augment, load_cifar10, normalize,
-                                       split_train, write_atomic)
-from labml_nn.experiments.runs import (WEIGHTS, RunRecord, checkpoint_path, find_earlier_run, identity_lock,
-                                       load_checkpoint, run_key, run_lock)
+from labml_nn.experiments.console import readable_output
+from labml_nn.experiments.data import CIFAR10, DataError, Split, augment, load_cifar10, normalize, split_train
+from labml_nn.experiments.runs import WEIGHTS, RunRecord, checkpoint_path, claim_run, run_key
+from labml_nn.experiments.training import (CannotResume, Diverged, Interrupted, check_device_kind, default_device,
+                                           full_disk_message, learning_rate_schedule, save_checkpoint,
+                                           weights_are_finite)
 
 
 class Configs(BaseConfigs):
@@ -193,7 +194,8 @@ def train(c: Configs, settings: Dict[str, Any], data: Optional[CIFAR10] = None,
     # Rank 0 looks the run up and takes its lock, held until training ends;
     # every process gets what it found
     with ExitStack() as lock:
-        found = distributed.from_main(lambda: _find_run(settings, data.fingerprint, key, fresh, lock))
+        found = distributed.from_main(lambda: claim_run(settings['logs_dir'], name, key, data.fingerprint, fresh,
+                                                        lock, RunRecord))
         if isinstance(found, RunRecord):
             return found
         uuid, resume = found
@@ -224,49 +226,6 @@ def check_settings(configs: type, settings: Dict[str, Any], data: CIFAR10):
                         f'choose --batch-size {trained} or less')
 
 
-def _find_run(settings: Dict[str, Any], fingerprint: str, key: str, fresh: bool,
-              lock: ExitStack) -> Union[RunRecord, Tuple[str, Optional[Dict[str, Any]]]]:
-    """
-    ### The run to train, or the finished one
-
-    A finished run's record; else the id of the run to train, with its
-    checkpoint to resume from (`None` for a new run), its lock entered in `lock`.
-    """
-    name, logs_dir = experiment_name(settings), settings['logs_dir']
-    if fresh:
-        earlier, uuid = None, experiment.generate_uuid()
-    else:
-        # Another command with these settings on this data waits here until this one ends
-        identity = lock.enter_context(identity_lock(logs_dir, name, key, fingerprint))
-        earlier = find_earlier_run(logs_dir, name, key, fingerprint)
-        if earlier is not None and earlier.finished:
-            print(f'{name} seed {earlier.seed}: reusing the finished run {earlier.uuid}')
-            return earlier
-        uuid = earlier.uuid if earlier else (_unsaved_run(logs_dir, name, identity.last_run())
-                                             or experiment.generate_uuid())
-        identity.claim(uuid)
-    lock.enter_context(run_lock(Path(logs_dir) / name / uuid, f'Run {uuid} of {name}'))
-    # Read the checkpoint again under the lock: the process that held it
-    # may have trained more epochs, or finished, since it was looked up
-    resume = load_checkpoint(earlier.path) if earlier else None
-    if resume is not None and resume['finished']:
-        print(f'{name} seed {resume["seed"]}: reusing the finished run {uuid}')
-        return RunRecord.from_checkpoint(resume, earlier.path)
-    return uuid, resume
-
-
-def _unsaved_run(logs_dir: str, name: str, uuid: Optional[str]) -> Optional[str]:
-    """
-    `uuid`, the run the last command with these settings started, when its
-    folder is there without a checkpoint: that command was killed (or
-    diverged) before its first one, and the new run takes the folder over.
-    """
-    if uuid is None or not (Path(logs_dir) / name / uuid).is_dir() or checkpoint_path(logs_dir, name, uuid).exists():
-        return None
-    print(f'{name}: run {uuid} ended before its first checkpoint; starting again in its folder')
-    return uuid
-
-
 def _train_run(c: Configs, settings: Dict[str, Any], data: CIFAR10, key: str, uuid: str, checkpoint: Path,
                resume: Optional[Dict[str, Any]]) -> RunRecord:
     """
@@ -282,6 +241,8 @@ def _train_run(c: Configs, settings: Dict[str, Any], data: CIFAR10, key: str, uu
     # Runs are written under `logs_dir`; labml records the git commit of the
     # folder the command runs in, when it is a repository
     lab.configure({'path': str(Path.cwd()), 'experiments_path': str(Path(logs_dir).resolve())})
+    # Plain lines when the output is not a terminal, and each warning once
+    readable_output()
     if distributed.is_main():
         experiment.create(name=name, uuid=uuid, writers={'screen', 'file'})
     else:
@@ -320,6 +281,7 @@ def _train_run(c: Configs, settings: Dict[str, Any], data: CIFAR10, key: str, uu
                        model_name=c.model_name, seed=c.seed, epochs=c.epochs, classes=list(data.classes),
                        parameters=sum(p.numel() for p in model.parameters() if p.requires_grad))
     if resume is not None:
+        check_device_kind(resume, c.device, name, uuid)
         model.load_state_dict(resume['model'])
         optimizer.load_state_dict(resume['optimizer'])
         scheduler.load_state_dict(resume['scheduler'])
@@ -332,39 +294,13 @@ def _train_run(c: Configs, settings: Dict[str, Any], data: CIFAR10, key: str, uu
     record.path = checkpoint
 
     try:
-        with experiment.start():
+        with full_disk_message(checkpoint.parent.parent), experiment.start():
             _train_epochs(c, record, data, train_split, valid_split, optimizer, scheduler, generator,
                           batches_per_epoch)
     except KeyboardInterrupt:
         # labml has marked the run interrupted; the checkpoint holds the epochs done
-        raise Interrupted(record.epoch) from None
-    except OSError as e:
-        # On a full disk labml's own last write, as the run ends, fails too:
-        # the checkpoint's message, not a chain of tracebacks
-        cause = e.__context__
-        while cause is not None and not isinstance(cause, CannotSave):
-            cause = cause.__context__
-        if cause is not None:
-            raise cause from None
-        raise CannotSave(f'cannot write to the run folder {checkpoint.parent.parent}: {e.strerror or e}') from None
+        raise Interrupted(f'after epoch {record.epoch}') from None
     return record
-
-
-def save_checkpoint(path: Path, state: Dict[str, Any], epoch: int):
-    """
-    Write the checkpoint of `epoch` to `path`, or stop with one message that
-    says why. Written to a temporary file then renamed, a failed write (a
-    full disk) leaves the previous checkpoint as it was.
-    """
-    try:
-        write_atomic(path, lambda tmp: torch.save(state, tmp))
-    except (OSError, RuntimeError) as e:
-        # `torch.save` reports a full disk as a `RuntimeError` of its stream
-        reason = e.strerror if isinstance(e, OSError) else 'the write failed'
-        kept = f'the checkpoint of epoch {epoch - 1} is kept' if epoch > 1 else 'nothing was saved'
-        free = shutil.disk_usage(path.parent).free / 2 ** 20
-        raise CannotSave(f'cannot write the checkpoint of epoch {epoch} to {path}: {reason} ({free:.0f} MiB free '
-                         f'there); {kept}. Free some space and run the same command to resume.') from None
 
 
 def _train_epochs(c: Configs, record: RunRecord, data: CIFAR10, train_split: Split, valid_split: Split,
@@ -380,7 +316,7 @@ def _train_epochs(c: Configs, record: RunRecord, data: CIFAR10, train_split: Spl
         _train_epoch(c, model, optimizer, scheduler, train_split, generator, batches_per_epoch)
         # A loss or a weight that is not a finite number ends the run
         # here, before anything of this epoch is saved
-        if not _weights_are_finite(model):
+        if not weights_are_finite(model):
             # End the progress line, so that the message starts a line of its own
             tracker.new_line()
             kept = (f'The checkpoint of epoch {record.epoch} is kept' if record.epoch
@@ -407,12 +343,14 @@ def _train_epochs(c: Configs, record: RunRecord, data: CIFAR10, train_split: Spl
         # The checkpoint of the epoch just completed, written by rank 0 while
         # the other processes wait: they hold the same state
         if distributed.is_main():
-            saved = record.fields() | dict(zip(WEIGHTS, (
+            saved = record.fields() | {'device_type': torch.device(c.device).type} | dict(zip(WEIGHTS, (
                 model.state_dict(), optimizer.state_dict(), scheduler.state_dict(),
                 {'augment': generator.get_state(), 'torch': torch.get_rng_state()})))
-            save_checkpoint(record.path, saved, record.epoch)
+            previous = f'of epoch {record.epoch - 1}' if record.epoch > 1 else None
+            save_checkpoint(record.path, saved, f'of epoch {record.epoch}', previous)
             if kept:
-                save_checkpoint(epoch_path(record.path, record.epoch), stopped_early(record, model), record.epoch)
+                save_checkpoint(epoch_path(record.path, record.epoch), stopped_early(record, model),
+                                f'of epoch {record.epoch}', previous)
         distributed.barrier()
         tracker.new_line()
 
@@ -474,15 +412,6 @@ def _restore_generator(generator: torch.Generator, state: torch.Tensor, name: st
     generator.set_state(state)
 
 
-def _weights_are_finite(model: nn.Module) -> bool:
-    """
-    A non-finite loss makes non-finite gradients, and the optimizer writes
-    them into the weights: checking the weights once an epoch catches both,
-    without waiting on the device at every step.
-    """
-    return all(bool(torch.isfinite(t).all()) for t in model.state_dict().values() if t.is_floating_point())
-
-
 # Images per forward pass when evaluating: on the 2-core CPU a pass of 1,000
 # images took 1.75× as long per image as a pass of 100. A GPU is kept busy
 # only by large batches, and the 5,000 validation images fit its memory many times over
@@ -529,23 +458,6 @@ def experiment_name(settings: Dict[str, Any]) -> str:
     return f"{settings['model_name']}-{settings['profile']}"
 
 
-def learning_rate_schedule(optimizer: torch.optim.Optimizer, total_steps: int, schedule: str):
-    r"""
-    ## Learning-rate schedule
-
-    For `'one_cycle'` the rate at step $t$ of $S$ is
-    $\eta \cdot \min\left(\frac{t}{0.15 S}, \frac{S - t}{0.85 S}\right)$.
-    """
-    warmup = max(1, int(0.15 * total_steps))
-
-    def factor(step: int) -> float:
-        if schedule == 'constant':
-            return 1.0
-        return min(step / warmup, max(0.0, (total_steps - step) / max(1, total_steps - warmup)))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
 def autocast(c: Configs):
     """
     bfloat16 autocast on the run's device, when `bf16` is set.
@@ -559,13 +471,6 @@ def _device(c: Configs):
     The default device; under torchrun, the GPU of the process's `LOCAL_RANK`.
     """
     return distributed.process_device(default_device())
-
-
-def default_device() -> str:
-    """
-    The first GPU when there is one, the CPU otherwise.
-    """
-    return 'cuda' if torch.cuda.is_available() else 'cpu'
 
 
 @option(Configs.bf16)
@@ -627,31 +532,3 @@ def _optimizer(c: Configs):
         return torch.optim.Adam(c.model.parameters(), lr=c.learning_rate, weight_decay=c.weight_decay)
     return torch.optim.SGD(c.model.parameters(), lr=c.learning_rate, momentum=0.9, nesterov=True,
                            weight_decay=c.weight_decay)
-
-
-class CannotSave(Exception):
-    """
-    A checkpoint or the run's files could not be written (a full disk).
-    """
-
-
-class Diverged(Exception):
-    """
-    The loss stopped being a finite number; the last good checkpoint is kept.
-    """
-
-
-class CannotResume(Exception):
-    """
-    A run's checkpoint cannot be continued on this device.
-    """
-
-
-class Interrupted(KeyboardInterrupt):
-    """
-    Ctrl-C during training, with the number of epochs the checkpoint holds.
-    """
-
-    def __init__(self, epoch: int):
-        super().__init__(epoch)
-        self.epoch = epoch

@@ -233,7 +233,7 @@ def test_divergence_message_is_a_line_of_its_own(tmp_path, capsys, image_folder,
     progress line is ended before the message, which says that nothing was
     saved rather than naming a checkpoint of epoch 0.
     """
-    monkeypatch.setattr(trainer, '_weights_are_finite', lambda model: False)
+    monkeypatch.setattr(trainer, 'weights_are_finite', lambda model: False)
     with pytest.raises(SystemExit) as exit_:
         main('small', _distill(image_folder, tmp_path))
     assert exit_.value.code == 1

@@ -25,7 +25,7 @@ import pytest
 import torch
 
 import labml_nn
-from labml_nn.distillation.pipeline import japanese_font
+from labml_nn.experiments.reporting import japanese_font
 from labml_nn.distillation.train import configs_for, main
 from labml_nn.experiments.data import load_cifar10
 from labml_nn.experiments.runs import find_runs, load_checkpoint

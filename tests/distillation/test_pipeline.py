@@ -226,7 +226,7 @@ def _made_up_results() -> dict:
              'valid_accuracy': accuracy, 'test_accuracy': None, 'train_seconds': 1.0,
              'train_images_per_second': 8.0, 'valid_history': [accuracy / 2, accuracy], 'run': model}
             for model, accuracy in (('large', 0.8), ('small', 0.6), ('distilled', 0.7))]
-    variants = pipeline.compare_study('')
+    variants = pipeline.compare_study('', 'smoke')
     return {'study': 'compare', 'profile': 'smoke', 'machine': 'x86_64 CPU, 2 threads, torch 2.14.1',
             'classes': ['a', 'b'], 'omitted_class': None,
             'variants': [dataclasses.asdict(v) for v in variants], 'runs': runs, 'summary': pipeline.summarize(runs, variants)}
@@ -322,7 +322,7 @@ def test_runs_side_by_side(tmp_path, image_folder, teacher_run, monkeypatch, cap
     assert '5 student runs, 2 side by side' in printed and printed.count('validation accuracy') >= 5
     side_by_side = json.loads((out / 'results.json').read_text())
     assert side_by_side['machine'].endswith(f'2 runs side by side, torch {torch.__version__}')
-    assert [r['variant'] for r in side_by_side['runs']] == ['large'] + [v.name for v in pipeline.weight_study('')]
+    assert [r['variant'] for r in side_by_side['runs']] == ['large'] + [v.name for v in pipeline.weight_study('', 'smoke')]
     assert 'Teacher cache written' in (logs / 'pipeline-jobs.log').read_text()
 
     monkeypatch.setattr(trainer, '_train_epoch', lambda *args, **kwargs: pytest.fail('trained again'))
@@ -344,9 +344,9 @@ def test_the_studies_share_runs_with_the_same_settings():
     def settings(variant):
         return pipeline.profile_settings('cpu', variant.model) | variant.settings
 
-    all_classes = pipeline.omitted_class_study('cat')[2]
-    t4 = next(v for v in pipeline.temperature_study('') if v.name == 'T = 4')
-    alpha = {v.x: v for v in pipeline.weight_study('')}
+    all_classes = pipeline.omitted_class_study('cat', 'smoke')[2]
+    t4 = next(v for v in pipeline.temperature_study('', 'smoke') if v.name == 'T = 4')
+    alpha = {v.x: v for v in pipeline.weight_study('', 'smoke')}
     assert settings(all_classes) == settings(t4) == settings(alpha[0.9])
     assert alpha[0.99].settings['label_loss_weight'] == 0.01 and alpha[1.0].settings['label_loss_weight'] == 0
     assert alpha[0.0].model == 'small'

@@ -22,7 +22,8 @@ from labml.configs import option
 from labml_nn.experiments import runs, trainer
 from labml_nn.experiments.cifar10 import CIFAR10VGGModel
 from labml_nn.experiments.runs import RunBusy, RunRecord, find_runs, has_finite_weights, run_key, run_lock
-from labml_nn.experiments.trainer import Configs, Diverged, train
+from labml_nn.experiments.trainer import Configs, train
+from labml_nn.experiments.training import Diverged
 
 # labml skips recording the git state outside a repository (see conftest.py)
 pytestmark = pytest.mark.usefixtures('outside_the_repository')
@@ -296,8 +297,8 @@ def test_weights_check_does_not_wait_per_step(monkeypatch, tmp_path, image_folde
     The divergence check runs once an epoch, not at every step.
     """
     calls = []
-    original = trainer._weights_are_finite
-    monkeypatch.setattr(trainer, '_weights_are_finite', lambda model: calls.append(1) or original(model))
+    original = trainer.weights_are_finite
+    monkeypatch.setattr(trainer, 'weights_are_finite', lambda model: calls.append(1) or original(model))
     train(TinyConfigs(), smoke_settings_for('small', image_folder, tmp_path, epochs=2), cifar_data)
     assert len(calls) == 2
 

@@ -1,13 +1,13 @@
 """
 ---
-title: Distilling a language model on a laptop CPU
+title: Distilling a language model on one CPU thread
 summary: >
   The second track of the tutorial: Hinton's soft targets applied to
   next-byte prediction, with a byte-level transformer teacher and student
   trained on the Python standard library's source, and three studies.
 ---
 
-# Distilling a language model on a laptop CPU
+# Distilling a language model on one CPU thread
 
 Most models distilled today are language models. A language model predicts
 the next token at every position of a text: it is a classifier applied at

@@ -44,11 +44,13 @@ from typing import Dict, List
 
 import torch
 
+from labml_nn.experiments.checks import CommandError
+
 # Folders of the standard library that are not part of the corpus
 SKIPPED_FOLDERS = {'test', 'tests', 'idle_test', 'site-packages', '__pycache__'}
 
 
-class DataError(Exception):
+class DataError(CommandError):
     """
     The corpus cannot be read, or is too small for the settings.
     """

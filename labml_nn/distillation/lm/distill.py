@@ -47,19 +47,20 @@ python -m labml_nn.distillation.lm.train distilled --profile cpu --teacher lates
 ```
 """
 
+from functools import partial
 from pathlib import Path
 
 import torch
 from labml.configs import option
 from torch import nn
 
-from labml_nn.distillation.loss import soft_target_loss
+from labml_nn.distillation.fused_loss import fused_linear_distillation_loss
+from labml_nn.distillation.loss import DIVERGENCES, soft_target_loss
 from labml_nn.distillation.lm.trainer import LMConfigs, LMRecord, experiment_name
 from labml_nn.distillation.lm.transformer import ByteTransformer, sample
 from labml_nn.experiments import distributed
-from labml_nn.experiments.runs import find_runs, load_checkpoint
-
-DIVERGENCES = ('forward_kl', 'reverse_kl', 'jsd')
+from labml_nn.experiments.checks import CommandError
+from labml_nn.experiments.runs import find_runs, has_finite_weights, load_checkpoint
 
 
 class DistillationConfigs(LMConfigs):
@@ -94,35 +95,89 @@ class DistillationConfigs(LMConfigs):
         `windows` is the global batch, `[batch, context + 1]` bytes of the
         corpus; returns the loss the student minimizes on this process's slice.
         """
-        # 0. A coin that comes up with probability $\lambda$ makes the step
+        # A coin that comes up with probability $\lambda$ makes the step
         # on-policy: the student rewrites the last `sampled_bytes` of each
         # window, sampling at $T = 1$ from its own predictions. Every process
         # samples the whole global batch with the same random numbers, then
         # keeps its slice, as one process would
         data_targets = torch.ones_like(windows[:, 1:], dtype=torch.bool)
-        if torch.rand((), generator=generator) < self.on_policy:
+        on_policy = bool(torch.rand((), generator=generator) < self.on_policy)
+        if on_policy:
             kept = windows.shape[1] - self.sampled_bytes
             windows = sample(self.model, windows[:, :kept], self.sampled_bytes, generator)
             data_targets[:, kept - 1:] = False
-        windows, data_targets = distributed.local_part(windows), distributed.local_part(data_targets)
+        return self.fused_loss(distributed.local_part(windows), distributed.local_part(data_targets), on_policy)
+
+    def plain_loss(self, windows: torch.Tensor, data_targets: torch.Tensor) -> torch.Tensor:
+        r"""
+        <a id="plain-loss"></a>
+
+        ## The loss, from the logits
+
+        The loss as the paper writes it, from the full logits
+        `[batch, context, 256]`: the soft-target term on every position, the
+        label term on the positions whose next byte is data (`data_targets`).
+        """
         inputs = windows[:, :-1]
-        # 1. The teacher's logits $v_i$ at every position. It is fixed: no
-        # gradients, evaluation mode; `clone` turns the inference tensor into
-        # an ordinary one that the loss may keep for its backward pass
+        # 1. The teacher's logits $v_i$. It is fixed: no gradients, evaluation
+        # mode; `clone` turns the inference tensor into an ordinary one that
+        # the loss may keep for its backward pass
         with torch.inference_mode():
             teacher_logits = self.teacher_model(inputs)
-        teacher_logits = teacher_logits.clone()
         # 2. The student's logits $z_i$, through its replica, which averages
         # its gradients over the processes under torchrun
         student_logits = self.replica(inputs)
-        # 3. The soft-target term: $T^2$ times the divergence, averaged over
-        # every position, the student's own bytes included
-        soft = soft_target_loss(student_logits, teacher_logits, self.temperature,
+        # 3. $T^2$ times the divergence, averaged over every position
+        soft = soft_target_loss(student_logits, teacher_logits.clone(), self.temperature,
                                 divergence=self.divergence, beta=self.beta)
-        # 4. The label term, $-\log \mathrm{softmax}(z_i)_{x_{i+1}}$, averaged over the positions whose next byte is data
+        # 4. $-\log \mathrm{softmax}(z_i)_{x_{i+1}}$, averaged over the positions whose next byte is data
         label = nn.functional.cross_entropy(student_logits[data_targets], windows[:, 1:][data_targets])
         # 5. $\alpha \, \mathcal{L}_{soft} + \beta_{label} \, \mathcal{L}_{label}$
         return self.soft_target_weight * soft + self.label_loss_weight * label
+
+    def fused_loss(self, windows: torch.Tensor, data_targets: torch.Tensor, on_policy: bool) -> torch.Tensor:
+        r"""
+        <a id="fused-loss"></a>
+
+        ## The same loss, never holding the logits
+
+        The logits are `[batch, context, vocabulary]`, and a language model's
+        vocabulary has tens of thousands of entries: held whole, with their
+        softmaxes and gradients, they are most of a step's memory. Their
+        inputs are small, the last hidden states `[batch, context, d_model]`
+        and the output layer's weight $W$, so the step hands those to the
+        [fused loss](../fused_loss.html), which makes $z_i = W h_i$ (and the
+        teacher's $v_i = W' h'_i$) for a chunk of positions at a time, takes
+        that chunk's loss and gradient, and lets it go. The number and the
+        gradients are [the plain loss's](#plain-loss); the test checks both.
+        With 256 bytes the saving is small here; the step is written the way
+        a large vocabulary needs.
+        """
+        inputs, labels = windows[:, :-1], windows[:, 1:]
+        # The teacher is loaded on first use: here, outside inference mode,
+        # since its output layer's weight goes into the loss below
+        teacher = self.teacher_model
+        with torch.inference_mode():
+            teacher_hidden = teacher(inputs, hidden=True)
+        student_hidden = self.replica(inputs, hidden=True)
+        fused = partial(fused_linear_distillation_loss, student_hidden, self.model.head.weight,
+                        teacher_hidden.clone(), teacher.head.weight,
+                        temperature=self.temperature, divergence=self.divergence, beta=self.beta)
+        if not on_policy:
+            return fused(labels, soft_target_weight=self.soft_target_weight, label_loss_weight=self.label_loss_weight)
+        # On an on-policy step the two terms count different positions (the
+        # student's own bytes are no labels), so each is a call of its own
+        loss = torch.zeros((), device=student_hidden.device)
+        if self.soft_target_weight:
+            loss = loss + fused(None, soft_target_weight=self.soft_target_weight, label_loss_weight=0.0)
+        if self.label_loss_weight:
+            loss = loss + fused(labels.masked_fill(~data_targets, IGNORED), soft_target_weight=0.0,
+                                label_loss_weight=self.label_loss_weight, ignore_index=IGNORED)
+        return loss
+
+
+# The label of a position the label term leaves out
+IGNORED = -100
 
 
 @option(DistillationConfigs.teacher_model)
@@ -133,7 +188,7 @@ def _teacher_model(c: DistillationConfigs) -> nn.Module:
     return load_model(c.teacher, c.context).to(c.device).eval().requires_grad_(False)
 
 
-class RunNotFound(Exception):
+class RunNotFound(CommandError):
     """
     No checkpoint where the command looked, or one that does not fit.
     """
@@ -149,14 +204,37 @@ def find_teacher(spec: str, logs_dir: str, profile: str) -> Path:
     name = experiment_name({'model_name': 'teacher', 'profile': profile})
     runs = Path(logs_dir) / name
     if spec == 'latest':
-        finished = [r for r in find_runs(logs_dir, name, LMRecord) if r.finished]
+        finished = [r for r in find_runs(logs_dir, name, LMRecord) if r.finished and has_finite_weights(r.path)]
         if not finished:
-            raise RunNotFound(f'no finished teacher in {runs}; train one first: '
+            raise RunNotFound(f'no finished teacher with finite weights in {runs}; train one first: '
                               f'python -m labml_nn.distillation.lm.train teacher --profile {profile}')
         return finished[0].path
     path = Path(spec) if Path(spec).suffix == '.pt' else runs / spec / 'checkpoints' / 'checkpoint.pt'
     if not path.is_file():
         raise RunNotFound(f'--teacher {spec}: no checkpoint at {path}')
+    return check_teacher(path)
+
+
+def check_teacher(path: Path) -> Path:
+    """
+    A teacher named by its path must be a finished language-model teacher
+    of this trainer with finite weights: a student's checkpoint, an
+    unfinished teacher, a CIFAR-10 checkpoint or a diverged one is refused
+    with a message saying which.
+    """
+    state = load_checkpoint(path, mmap=True)
+    record = LMRecord.from_checkpoint(state, path)
+    command = 'python -m labml_nn.distillation.lm.train teacher'
+    if record is None or not isinstance(state.get('model'), dict):
+        raise RunNotFound(f'{path} is not a checkpoint of the language-model trainer; --teacher needs a teacher '
+                          f'trained with\n  {command}')
+    if record.model_name != 'teacher':
+        raise RunNotFound(f"{path} is a {record.model_name}'s checkpoint, not a teacher's; train one with\n  {command}")
+    if not record.finished:
+        raise RunNotFound(f'{path} is a teacher stopped at step {record.step} of {record.steps}; run its command '
+                          f'again to finish it')
+    if not has_finite_weights(path):
+        raise RunNotFound(f'{path} has weights that are not finite numbers (its training diverged); it cannot teach')
     return path
 
 

@@ -41,21 +41,20 @@ then ends with a message; run it again later to collect the results.
 
 import argparse
 import json
-import platform
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, NamedTuple, Optional
 
 import torch
 
-from labml_nn.distillation.lm.data import describe, load_corpus
-from labml_nn.distillation.lm.train import command_errors, configs_for, profile_settings
+from labml_nn.distillation.lm.data import describe, load_corpus, training_bytes
+from labml_nn.distillation.lm.train import configs_for, profile_settings, use_threads
 from labml_nn.distillation.lm.trainer import LMRecord, train
-from labml_nn.distillation.pipeline import figure, japanese_font, mean_std, provenance
-from labml_nn.distillation.train import check_writable, positive
 from labml_nn.experiments import distributed
-from labml_nn.experiments.data import write_atomic
-from labml_nn.experiments.trainer import default_device
+from labml_nn.experiments.checks import check_writable, command_errors, folder, positive
+from labml_nn.experiments.reporting import Progress, figure, japanese_font, machine, mean_std, provenance
+from labml_nn.experiments.runs import write_atomic
+from labml_nn.experiments.training import default_device
 
 
 class Variant(NamedTuple):
@@ -105,7 +104,9 @@ def main(argv: Optional[list] = None):
     """
     args = argument_parser().parse_args(argv)
     argv = sys.argv[1:] if argv is None else argv
+    use_threads(args.threads)
     variants = studies(args.limited_bytes)
+    chosen = STUDIES if args.study == 'all' else [args.study]
     with command_errors(), distributed.process_group(default_device()):
         for model in ('teacher', 'student'):
             distributed.check_batch_size(profile_settings(args.profile, model)['batch_size'])
@@ -113,14 +114,32 @@ def main(argv: Optional[list] = None):
         check_writable(Path(args.logs_dir), '--logs-dir')
         corpus = load_corpus(args.data_dir, 1 + max(profile_settings(args.profile, m)['context']
                                                    for m in ('teacher', 'student')))
+        # Every run's training bytes must be in the corpus before the teacher trains
+        for study in chosen:
+            for variant in variants[study]:
+                training_bytes(corpus, variant.settings.get('train_bytes', 0))
+        # Runs shared by several studies are trained once and counted once
+        progress = Progress(1 + len({(v.model_name, tuple(sorted(v.settings.items())), seed) for study in chosen
+                                     for v in variants[study] for seed in range(args.seeds)}))
+        progress.start('teacher')
         teacher = train(configs_for('teacher'), run_settings(args, 'teacher', {}, 0), corpus)
-        for study in STUDIES if args.study == 'all' else [args.study]:
-            runs = [run_result(variant, train(configs_for(variant.model_name),
-                                              run_settings(args, variant.model_name, variant.settings, seed,
-                                                           teacher), corpus))
-                    for seed in range(args.seeds) for variant in variants[study]]
+        progress.done(score(teacher), teacher.updated)
+        done = {}
+        for study in chosen:
+            runs = []
+            for seed in range(args.seeds):
+                for variant in variants[study]:
+                    which = (variant.model_name, tuple(sorted(variant.settings.items())), seed)
+                    if which not in done:
+                        progress.start(f'{variant.name} seed {seed}')
+                        done[which] = train(configs_for(variant.model_name),
+                                            run_settings(args, variant.model_name, variant.settings, seed, teacher),
+                                            corpus)
+                        progress.done(score(done[which]), done[which].updated)
+                    runs.append(run_result(variant, done[which]))
             # The machine, and the command, the commit and the date that made these results
-            results = {'study': study, 'profile': args.profile, 'machine': machine(), 'data': describe(corpus),
+            results = {'study': study, 'profile': args.profile,
+                       'machine': machine(str(default_device()), torch.get_num_threads()), 'data': describe(corpus),
                        **provenance(argv, 'labml_nn.distillation.lm.pipeline'),
                        'teacher': run_result(Variant('teacher', '教師', 'teacher', {}), teacher),
                        'variants': [v._asdict() for v in variants[study]], 'runs': runs,
@@ -144,9 +163,20 @@ def argument_parser() -> argparse.ArgumentParser:
     parser.add_argument('--seeds', type=positive(int), default=3, help='student seeds, 0..N-1 (default: 3)')
     parser.add_argument('--limited-bytes', type=positive(int), default=LIMITED_BYTES,
                         help=f'training bytes of the limited and on-policy studies (default: {LIMITED_BYTES:,})')
-    parser.add_argument('--out', default='./out/lm', help='where the results are written (default: ./out/lm)')
-    parser.add_argument('--logs-dir', default='./logs', help='where runs are written (default: ./logs)')
+    parser.add_argument('--out', type=folder, default='./out/lm',
+                        help='where the results are written (default: ./out/lm)')
+    parser.add_argument('--logs-dir', type=folder, default='./logs', help='where runs are written (default: ./logs)')
+    parser.add_argument('--threads', type=positive(int),
+                        help="CPU threads PyTorch may use (default: PyTorch's, one per core)")
     return parser
+
+
+def score(record: LMRecord) -> str:
+    """
+    A finished run's score, for the progress lines.
+    """
+    return f'test {record.test_bpb:.3f} bits per byte (validation {record.valid_bpb:.3f})'
+
 
 
 def run_settings(args: argparse.Namespace, model_name: str, changes: Dict[str, Any], seed: int,
@@ -185,19 +215,6 @@ def summarize(runs: List[Dict[str, Any]], variants: List[Variant]) -> Dict[str, 
         summary[variant.name]['parameters'] = mine[0]['parameters']
         summary[variant.name]['below_baseline'] = sum(r['test_bpb'] < baseline[r['seed']] for r in mine)
     return summary
-
-
-def machine() -> str:
-    """
-    The CPU's model (or the GPU's name), PyTorch's threads and version.
-    """
-    if torch.cuda.is_available():
-        return f'{torch.cuda.get_device_name()}, torch {torch.__version__}'
-    names = [line.split(':', 1)[1].strip() for line in Path('/proc/cpuinfo').read_text().splitlines()
-             if line.startswith('model name')] if Path('/proc/cpuinfo').exists() else []
-    cpu = names[0] if names else platform.processor() or platform.machine()
-    threads = torch.get_num_threads()
-    return f'{cpu}, {threads} thread{"s" if threads > 1 else ""}, float32, torch {torch.__version__}'
 
 
 def write_results(results: Dict[str, Any], out: Path):

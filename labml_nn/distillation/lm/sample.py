@@ -29,9 +29,8 @@ from typing import List, Optional
 import torch
 
 from labml_nn.distillation.lm.distill import RunNotFound, load_model
-from labml_nn.distillation.lm.train import command_errors
 from labml_nn.distillation.lm.transformer import sample
-from labml_nn.distillation.train import positive
+from labml_nn.experiments.checks import command_errors, positive
 from labml_nn.experiments.runs import load_checkpoint
 
 

@@ -32,21 +32,18 @@ torchrun --standalone --nproc-per-node 2 -m labml_nn.distillation.lm.train stude
 """
 
 import argparse
-import sys
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-import torch
+from labml_nn.experiments.checks import (CommandError, check_writable, command_errors, device, distillation_problem,
+                                         folder, fraction, non_negative, positive, seed, source_constant, temperature)
 
-from labml_nn.distillation.lm.data import DataError, load_corpus
-from labml_nn.distillation.lm.distill import DIVERGENCES, DistillationConfigs, RunNotFound, find_teacher, \
-    load_model
-from labml_nn.distillation.lm.trainer import LMConfigs, train
-from labml_nn.distillation.train import CannotWrite, check_writable, device, non_negative, positive
-from labml_nn.experiments import distributed
-from labml_nn.experiments.runs import RunBusy
-from labml_nn.experiments.trainer import Diverged, Interrupted, default_device
+# PyTorch and the models are imported only when a command runs, in the
+# functions that need them: importing PyTorch takes seconds, and `--help`,
+# or an option with a bad value, should answer at once.
+
+# The divergences the loss knows, read from [its module](../loss.html) without importing it
+DIVERGENCES = source_constant('labml_nn.distillation.loss', 'DIVERGENCES')
 
 # ## Profiles
 #
@@ -87,7 +84,7 @@ PROFILES: Dict[str, Dict[str, Dict[str, Any]]] = {
 #
 # The settings each command can change, with the check a value must pass and its help.
 OPTIONS: Dict[str, tuple] = {
-    'seed': (non_negative(int), 'seed of the initial weights and of the windows'),
+    'seed': (seed, 'seed of the initial weights and of the windows'),
     'steps': (positive(int), 'training steps'),
     'batch_size': (positive(int), 'windows per step'),
     'context': (positive(int), 'bytes the model reads'),
@@ -100,17 +97,22 @@ OPTIONS: Dict[str, tuple] = {
     'device': (device, 'cpu, cuda, cuda:1, ... (default: cuda when available)'),
 }
 DISTILLATION_OPTIONS: Dict[str, tuple] = {
-    'temperature': (positive(float), 'T, the temperature of the soft targets'),
-    'divergence': (str, 'forward_kl, reverse_kl or jsd'),
+    'temperature': (temperature, 'T, the temperature of the soft targets'),
+    'divergence': (str, ', '.join(DIVERGENCES)),
     'soft_target_weight': (non_negative(float), 'the weight of the soft-target term'),
     'label_loss_weight': (non_negative(float), 'the weight of the label term'),
-    'on_policy': (non_negative(float), 'lambda, the fraction of batches the student samples itself'),
+    'on_policy': (fraction, 'lambda, the fraction of batches the student samples itself'),
     'sampled_bytes': (positive(int), 'bytes the student writes at the end of an on-policy window'),
 }
 MODELS = ('teacher', 'student', 'distilled')
 
 
-def configs_for(model_name: str) -> LMConfigs:
+def configs_for(model_name: str):
+    """
+    Fresh configurations of `model_name`, imported now.
+    """
+    from labml_nn.distillation.lm.distill import DistillationConfigs
+    from labml_nn.distillation.lm.trainer import LMConfigs
     return DistillationConfigs() if model_name == 'distilled' else LMConfigs()
 
 
@@ -133,18 +135,26 @@ def profile_settings(profile: str, model_name: str) -> Dict[str, Any]:
     return settings | {'model_name': model_name, 'profile': profile}
 
 
+class SettingsError(CommandError):
+    """
+    Settings that each pass their own check but not together.
+    """
+
+
 def check_settings(settings: Dict[str, Any]):
     """
     Values that each pass their own check but not together.
     """
+    if settings['model_name'] == 'distilled' and distillation_problem(settings):
+        raise SettingsError(distillation_problem(settings))
     if settings['d_model'] % settings['heads']:
-        raise DataError(f'--heads {settings["heads"]} does not divide --d-model {settings["d_model"]}')
+        raise SettingsError(f'--heads {settings["heads"]} does not divide --d-model {settings["d_model"]}')
     if settings.get('divergence', 'forward_kl') not in DIVERGENCES:
-        raise DataError(f'--divergence {settings["divergence"]!r} is not one of {", ".join(DIVERGENCES)}')
+        raise SettingsError(f'--divergence {settings["divergence"]!r} is not one of {", ".join(DIVERGENCES)}')
     if settings.get('on_policy', 0) > 1:
-        raise DataError(f'--on-policy {settings["on_policy"]} is a fraction of batches: give 0 to 1')
+        raise SettingsError(f'--on-policy {settings["on_policy"]} is a fraction of batches: give 0 to 1')
     if settings.get('sampled_bytes', 1) >= settings['context']:
-        raise DataError(f'--sampled-bytes {settings["sampled_bytes"]} must be less than --context '
+        raise SettingsError(f'--sampled-bytes {settings["sampled_bytes"]} must be less than --context '
                         f'{settings["context"]}: an on-policy window keeps some bytes of the corpus')
 
 
@@ -155,8 +165,10 @@ def argument_parser() -> argparse.ArgumentParser:
     parser.add_argument('model', choices=MODELS)
     parser.add_argument('--data-dir', default='',
                         help='a folder of text files (default: the Python standard library\'s source)')
-    parser.add_argument('--logs-dir', default='./logs', help='where runs are written (default: ./logs)')
+    parser.add_argument('--logs-dir', type=folder, default='./logs', help='where runs are written (default: ./logs)')
     parser.add_argument('--profile', choices=sorted(PROFILES), default='cpu', help='settings profile (default: cpu)')
+    parser.add_argument('--threads', type=positive(int),
+                        help="CPU threads PyTorch may use (default: PyTorch's, one per core)")
     for name, (check, help_text) in (OPTIONS | DISTILLATION_OPTIONS).items():
         parser.add_argument('--' + name.replace('_', '-'), type=check, help=help_text + " (default: the profile's)")
     parser.add_argument('--teacher', default='latest',
@@ -170,7 +182,7 @@ def settings_from_args(args: argparse.Namespace) -> Dict[str, Any]:
     given = {name: getattr(args, name) for name in OPTIONS | DISTILLATION_OPTIONS if getattr(args, name) is not None}
     unknown = set(given) - set(options(args.model))
     if unknown:
-        raise DataError(f'--{sorted(unknown)[0].replace("_", "-")} is an option of the distilled student only')
+        raise SettingsError(f'--{sorted(unknown)[0].replace("_", "-")} is an option of the distilled student only')
     return settings | given | {'data_dir': args.data_dir, 'logs_dir': args.logs_dir}
 
 
@@ -181,6 +193,12 @@ def main(argv: Optional[list] = None):
     Checks the settings, the logs folder, the data and the teacher, then trains.
     """
     args = argument_parser().parse_args(argv)
+    use_threads(args.threads)
+    from labml_nn.distillation.lm.data import load_corpus
+    from labml_nn.distillation.lm.distill import find_teacher, load_model
+    from labml_nn.distillation.lm.trainer import train
+    from labml_nn.experiments import distributed
+    from labml_nn.experiments.training import default_device
     with command_errors():
         settings = settings_from_args(args)
         check_settings(settings)
@@ -198,28 +216,14 @@ def main(argv: Optional[list] = None):
               f'{result.parameters:,} parameters, {result.train_seconds:.0f} s of training')
 
 
-@contextmanager
-def command_errors():
+def use_threads(threads: Optional[int]):
     """
-    The errors a command ends with: a message on standard error and an exit status, no traceback.
+    Let PyTorch use `threads` CPU threads, when given: one thread makes runs
+    repeatable across machines with other core counts, and leaves cores free.
     """
-    try:
-        yield
-    except (DataError, RunNotFound, CannotWrite, RunBusy, distributed.DistributedError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        sys.exit(2)
-    except Diverged as e:
-        print(f'error: {e}', file=sys.stderr)
-        sys.exit(1)
-    except torch.distributed.DistError as e:
-        # Under torchrun: another process ended, or did not answer in time
-        print(f'error: process {distributed.world().rank} lost the other processes; see their messages. {e}',
-              file=sys.stderr)
-        sys.exit(1)
-    except KeyboardInterrupt as e:
-        where = f' after step {e.epoch}' if isinstance(e, Interrupted) else ''
-        print(f'\ninterrupted{where}; run the same command to resume', file=sys.stderr)
-        sys.exit(130)
+    if threads is not None:
+        import torch
+        torch.set_num_threads(threads)
 
 
 if __name__ == '__main__':

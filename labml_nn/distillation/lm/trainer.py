@@ -30,7 +30,7 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional
 
 import torch
 from labml import experiment, lab, tracker
@@ -41,9 +41,11 @@ from labml_nn.distillation.lm.data import (Corpus, describe, evenly_spaced_windo
                                            training_bytes)
 from labml_nn.distillation.lm.transformer import ByteTransformer
 from labml_nn.experiments import distributed
-from labml_nn.experiments.data import write_atomic
-from labml_nn.experiments.runs import Record, checkpoint_path, find_earlier_run, load_checkpoint, run_key, run_lock
-from labml_nn.experiments.trainer import Diverged, Interrupted, default_device, learning_rate_schedule
+from labml_nn.experiments.console import readable_output
+from labml_nn.experiments.runs import Record, checkpoint_path, claim_run, run_key
+from labml_nn.experiments.training import (Diverged, Interrupted, check_device_kind, default_device,
+                                           full_disk_message, learning_rate_schedule, save_checkpoint,
+                                           weights_are_finite)
 
 
 class LMConfigs(BaseConfigs):
@@ -180,32 +182,12 @@ def train(c: LMConfigs, settings: Dict[str, Any], corpus: Optional[Corpus] = Non
     # Rank 0 looks the run up and takes its lock, held until training ends;
     # every process gets what it found
     with ExitStack() as lock:
-        found = distributed.from_main(lambda: _find(settings, corpus.fingerprint, key, fresh, lock))
+        found = distributed.from_main(lambda: claim_run(settings['logs_dir'], experiment_name(settings), key,
+                                                        corpus.fingerprint, fresh, lock, LMRecord))
         if isinstance(found, LMRecord):
             return found
         uuid, resume = found
         return _train_run(c, settings, corpus, key, uuid, resume)
-
-
-def _find(settings: Dict[str, Any], fingerprint: str, key: str, fresh: bool,
-          lock: ExitStack) -> Union[LMRecord, Tuple[str, Optional[Dict[str, Any]]]]:
-    """
-    A finished run's record; else the id of the run to train and its
-    checkpoint to resume from (`None` for a new run), its lock entered in `lock`.
-    """
-    name, logs_dir = experiment_name(settings), settings['logs_dir']
-    earlier = None if fresh else find_earlier_run(logs_dir, name, key, fingerprint, LMRecord)
-    if earlier is not None and earlier.finished:
-        print(f'{name} seed {earlier.seed}: reusing the finished run {earlier.uuid}')
-        return earlier
-    uuid = earlier.uuid if earlier else experiment.generate_uuid()
-    lock.enter_context(run_lock(Path(logs_dir) / name / uuid, f'Run {uuid} of {name}'))
-    # Read the checkpoint again under the lock: its holder may have trained more since
-    resume = load_checkpoint(earlier.path) if earlier else None
-    if resume is not None and resume['finished']:
-        print(f'{name} seed {resume["seed"]}: reusing the finished run {uuid}')
-        return LMRecord.from_checkpoint(resume, earlier.path)
-    return uuid, resume
 
 
 def _train_run(c: LMConfigs, settings: Dict[str, Any], corpus: Corpus, key: str, uuid: str,
@@ -215,6 +197,8 @@ def _train_run(c: LMConfigs, settings: Dict[str, Any], corpus: Corpus, key: str,
     """
     name, logs_dir = experiment_name(settings), settings['logs_dir']
     lab.configure({'path': str(Path.cwd()), 'experiments_path': str(Path(logs_dir).resolve())})
+    # Plain lines when the output is not a terminal, and each warning once
+    readable_output()
     if distributed.is_main():
         experiment.create(name=name, uuid=uuid, writers={'file'})
     else:
@@ -234,6 +218,7 @@ def _train_run(c: LMConfigs, settings: Dict[str, Any], corpus: Corpus, key: str,
                       model_name=c.model_name, seed=c.seed, steps=c.steps, data=describe(corpus),
                       parameters=sum(p.numel() for p in model.parameters()))
     if resume is not None:
+        check_device_kind(resume, c.device, name, uuid)
         model.load_state_dict(resume['model'])
         optimizer.load_state_dict(resume['optimizer'])
         scheduler.load_state_dict(resume['scheduler'])
@@ -245,10 +230,12 @@ def _train_run(c: LMConfigs, settings: Dict[str, Any], corpus: Corpus, key: str,
             print(f'Resuming {name} run {uuid} after step {record.step}')
     path = checkpoint_path(logs_dir, name, uuid)
     try:
-        with experiment.start():
+        with full_disk_message(path.parent.parent), experiment.start():
             _train_steps(c, record, corpus, scheduler, generator, path)
     except KeyboardInterrupt:
-        raise Interrupted(record.step) from None
+        # The checkpoint holds the steps up to the last measured one
+        saved = record.history[-1][0] if record.history else 0
+        raise Interrupted(f'after step {saved}' if saved else 'before its first checkpoint') from None
     return record
 
 
@@ -262,6 +249,9 @@ def _train_steps(c: LMConfigs, record: LMRecord, corpus: Corpus, scheduler, gene
     valid = evenly_spaced_windows(corpus.valid, c.valid_windows, c.context + 1)
     model.train()
     started = time.perf_counter()
+    # The loss summed on the device since the last measure, read only then:
+    # reading it at every step would make the host wait for the device each time
+    loss_sum, losses = torch.zeros((), device=c.device), 0
     # Every process draws the same global batch; the step keeps its slice
     while record.step < c.steps:
         windows = random_windows(data, c.batch_size, c.context + 1, generator).to(c.device)
@@ -271,12 +261,14 @@ def _train_steps(c: LMConfigs, record: LMRecord, corpus: Corpus, scheduler, gene
         optimizer.step()
         scheduler.step()
         record.step += 1
-        tracker.save(record.step, {'loss.train': loss.item()})
+        loss_sum, losses = loss_sum + loss.detach(), losses + 1
         if record.step % c.eval_every and record.step < c.steps:
             continue
+        tracker.save(record.step, {'loss.train': loss_sum / losses})
+        loss_sum, losses = torch.zeros((), device=c.device), 0
         # A loss or a weight that is not a finite number ends the run
         # before anything of these steps is saved
-        if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+        if not weights_are_finite(model):
             raise Diverged(f'{record.name} run {record.uuid} diverged before step {record.step}: the weights are '
                            f'no longer finite numbers. The last checkpoint is kept; try a lower --learning-rate.')
         record.train_seconds += time.perf_counter() - started
@@ -294,8 +286,10 @@ def _train_steps(c: LMConfigs, record: LMRecord, corpus: Corpus, scheduler, gene
                   f'{record.valid_bpb:.3f} bits per byte, {record.train_seconds:.0f} s', flush=True)
             saved = record.fields() | {'model': model.state_dict(), 'optimizer': optimizer.state_dict(),
                                        'scheduler': scheduler.state_dict(),
+                                       'device_type': torch.device(c.device).type,
                                        'rng': {'windows': generator.get_state(), 'torch': torch.get_rng_state()}}
-            write_atomic(path, lambda tmp: torch.save(saved, tmp))
+            previous = f'of step {record.history[-2][0]}' if len(record.history) > 1 else None
+            save_checkpoint(path, saved, f'of step {record.step}', previous)
         distributed.barrier()
         started = time.perf_counter()
 

@@ -120,17 +120,20 @@ class ByteTransformer(nn.Module):
                 nn.init.zeros_(p)
 
     def forward(self, tokens: torch.Tensor, caches: Optional[List[Dict[str, torch.Tensor]]] = None,
-                start: int = 0) -> torch.Tensor:
+                start: int = 0, hidden: bool = False) -> torch.Tensor:
         """
         `tokens` is `[batch, length]` byte values at positions `start`
         onwards, which end at the context at most; returns the logits
-        `[batch, length, 256]`. `caches`, one dictionary per block, is for sampling.
+        `[batch, length, 256]`, or with `hidden` the last hidden states
+        `[batch, length, d_model]` that `head` turns into logits (for the
+        [fused loss](../fused_loss.html)). `caches`, one dictionary per block, is for sampling.
         """
         positions = torch.arange(start, start + tokens.shape[1], device=tokens.device)
         x = self.embedding(tokens) + self.position(positions)
         for i, block in enumerate(self.blocks):
             x = block(x, caches[i] if caches is not None else None)
-        return self.head(self.norm(x))
+        x = self.norm(x)
+        return x if hidden else self.head(x)
 
 
 @torch.no_grad()

@@ -14,6 +14,7 @@ from labml_nn.distillation.lm import trainer
 from labml_nn.distillation.lm.data import DataError, corpus_files, load_corpus, split_of
 from labml_nn.distillation.lm.distill import DistillationConfigs
 from labml_nn.distillation.lm.train import main, profile_settings
+from labml_nn.experiments import training
 from labml_nn.distillation.lm.transformer import ByteTransformer, sample
 from labml_nn.experiments.runs import RunBusy, find_earlier_run, find_runs, run_key, run_lock
 
@@ -83,7 +84,7 @@ def test_commands_train_resume_and_reuse(tmp_path, text, capsys, monkeypatch):
     assert 'teacher: validation' in capsys.readouterr().out
     # The student, interrupted after its first checkpoint, resumes to the
     # weights of an uninterrupted run
-    real_write = trainer.write_atomic
+    real_write = training.write_atomic
     writes = []
 
     def interrupt_after_first(path, write):
@@ -92,13 +93,13 @@ def test_commands_train_resume_and_reuse(tmp_path, text, capsys, monkeypatch):
         if len(writes) == 1:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(trainer, 'write_atomic', interrupt_after_first)
+    monkeypatch.setattr(training, 'write_atomic', interrupt_after_first)
     with pytest.raises(SystemExit) as exit_:
         main(_args(text, logs, 'distilled', '--on-policy', '1', '--sampled-bytes', '4'))
     assert exit_.value.code == 130 and 'after step 2' in capsys.readouterr().err
     main(_args(text, logs, 'distilled', '--on-policy', '1', '--sampled-bytes', '4'))
     assert 'Resuming' in capsys.readouterr().out
-    monkeypatch.setattr(trainer, 'write_atomic', real_write)
+    monkeypatch.setattr(training, 'write_atomic', real_write)
     main(_args(text, logs, 'distilled', '--on-policy', '1', '--sampled-bytes', '4', '--fresh'))
     resumed, uninterrupted = [torch.load(p, weights_only=False) for p in _checkpoints(logs, 'distilled')]
     assert resumed['finished'] and uninterrupted['finished']
