@@ -15,50 +15,157 @@ python -m labml_nn.distillation.lm.sample --profile cpu --prompt 'class ' RUN_ID
 ```
 
 Without runs named, it samples from the newest finished run of the teacher,
-of the student and of the distilled student of the profile; a run is named
-by its id or its checkpoint's path. Every model continues the same prompt
-with the same random numbers, at temperature $\tau$ (default $0.8$: a
-little sharper than the model's own distribution, as is usual when reading
-samples), until its context is full.
+of the student and of the distilled student of the profile. A run is named
+by its checkpoint's path, by its id, or by the start of its id when no other
+run's id starts the same way; an id is read as text, never as a pattern, and
+each sample is headed by the run it came from. Every model continues the
+same prompt with the same random numbers, at temperature $\tau$ (default
+$0.8$: a little sharper than the model's own distribution, as is usual when
+reading samples), until its context is full.
+
+Before anything is sampled, every model is checked against the prompt and
+the temperature: a model whose training diverged has nothing to say, a
+prompt must fit its context, and $\tau$ must not be
+[so small](#smallest-temperature) that the sampler's probabilities stop
+being numbers.
 """
 
 import argparse
+import math
+import os
 from pathlib import Path
 from typing import List, Optional
 
 import torch
 
 from labml_nn.distillation.lm.distill import RunNotFound, load_model
-from labml_nn.distillation.lm.transformer import sample
-from labml_nn.experiments.checks import command_errors, positive
-from labml_nn.experiments.runs import load_checkpoint
+from labml_nn.distillation.lm.train import PROFILES
+from labml_nn.distillation.lm.trainer import LMRecord, experiment_name
+from labml_nn.distillation.lm.transformer import ByteTransformer, sample
+from labml_nn.experiments.checks import CommandError, command_errors, positive
+from labml_nn.experiments.runs import find_runs, has_finite_weights, load_checkpoint
+
+
+class CannotSample(CommandError):
+    """
+    A model that cannot be sampled with this prompt or temperature.
+    """
+
+
+def prompt_bytes(text: str) -> bytes:
+    """
+    `--prompt` as the bytes given on the command line, those that are not
+    UTF-8 included (Python holds them in `argv` as surrogates, which
+    `os.fsencode` turns back into the bytes). A model continues text, so
+    there must be at least one.
+    """
+    if not text:
+        raise argparse.ArgumentTypeError("an empty prompt; the models continue text, so give at least one byte, "
+                                         "such as --prompt 'def '")
+    return os.fsencode(text)
 
 
 def newest_finished(logs_dir: str, model_name: str, profile: str) -> Optional[Path]:
     """
-    The checkpoint of the newest finished run of `model_name` in `profile`, or `None`.
+    The checkpoint of the newest finished run of `model_name` in `profile`
+    whose weights are finite numbers, or `None`: as with `--teacher latest`,
+    a run that diverged is passed over.
     """
-    finished = [(state['updated'], path) for path in Path(logs_dir).glob(f'lm-{model_name}-{profile}/*/checkpoints/'
-                                                                             f'checkpoint.pt')
-                if (state := load_checkpoint(path, mmap=True)) and state.get('finished')]
-    return max(finished)[1] if finished else None
+    runs = find_runs(logs_dir, experiment_name({'model_name': model_name, 'profile': profile}), LMRecord)
+    return next((run.path for run in runs if run.finished and has_finite_weights(run.path)), None)
+
+
+def run_name(path: Path) -> str:
+    """
+    A run as its folder of runs and its id, `lm-teacher-cpu/<id>`.
+    """
+    return f'{path.parents[2].name}/{path.parents[1].name}'
 
 
 def checkpoint_of(spec: str, logs_dir: str) -> Path:
     """
-    A checkpoint path, given as one or as a run id.
+    A checkpoint, given by its path, by its run's id, or by the start of an
+    id no other run's id starts with. The id is compared as text: `*` or a
+    row of `?`, which as a glob pattern would match some run, names none.
     """
+    if not spec:
+        raise RunNotFound('an empty run id; name a run by its id, the start of its id, or its checkpoint\'s path')
     if Path(spec).is_file():
         return Path(spec)
-    found = list(Path(logs_dir).glob(f'lm-*/{spec}/checkpoints/checkpoint.pt'))
-    if not found:
+    runs = sorted(path for path in Path(logs_dir).glob('lm-*/*/checkpoints/checkpoint.pt')
+                  if path.parents[1].name.startswith(spec))
+    if not runs:
         raise RunNotFound(f'no run {spec} in {logs_dir}, and no file of that name')
-    return found[0]
+    if len(runs) > 1:
+        raise RunNotFound(f'{spec} is the start of {len(runs)} runs: {", ".join(map(run_name, runs))}; '
+                          f'give more of the id')
+    return runs[0]
+
+
+@torch.no_grad()
+def logit_bound(model: ByteTransformer) -> float:
+    r"""
+    ## How large a logit can be
+
+    A bound on every logit the model can give, whatever it reads, from its
+    last two layers alone. The final layer norm gives
+    $y = \gamma \odot \hat{x} + \beta$, where $\hat{x}$ has mean $0$ and a
+    mean square of at most $1$ over its $d$ features, so
+    $\sum_j \hat{x}_j^2 \le d$, each $|\hat{x}_j| \le \sqrt{d}$, and
+    $|y_j| \le |\gamma_j| \sqrt{d} + |\beta_j|$. The output layer, without a
+    bias, then gives
+    $$|z_i| = \Big|\sum_j W_{ij} y_j\Big| \le \sum_j |W_{ij}| \big(|\gamma_j| \sqrt{d} + |\beta_j|\big)$$
+    """
+    norm = model.norm
+    largest_y = norm.weight.abs() * math.sqrt(norm.normalized_shape[0]) + norm.bias.abs()
+    return (model.head.weight.abs() @ largest_y).max().item()
+
+
+def smallest_temperature(model: ByteTransformer) -> float:
+    r"""
+    <a id="smallest-temperature"></a>
+
+    ## The smallest temperature
+
+    The sampler divides the logits by $\tau$ in float32, whose largest
+    number is $F \approx 3.4 \times 10^{38}$. Below some $\tau$, $z / \tau$
+    (or $1 / \tau$) is infinite, softmax computes $\infty - \infty$, and the
+    probabilities are not numbers. With every $|z_i| \le B$, the
+    [bound above](#how-large-a-logit-can-be), any
+    $\tau \ge \max(B, 1) / (F / 2)$ keeps both below $F / 2$, the half left
+    for rounding. For a trained model it is around $10^{-35}$, far below
+    any temperature worth sampling at: near $0$ the sample is already the
+    most likely byte each time. Rounded up to three significant digits, as
+    the message shows it.
+    """
+    smallest = max(logit_bound(model), 1.0) / (torch.finfo(torch.float32).max / 2)
+    step = 10.0 ** (math.floor(math.log10(smallest)) - 2)
+    return float(f'{math.ceil(smallest / step) * step:.3g}')
+
+
+def model_to_sample(path: Path, prompt: bytes, temperature: float) -> ByteTransformer:
+    """
+    The model of the checkpoint at `path`, once it is known to sample with `prompt` at `temperature`.
+    """
+    if not has_finite_weights(path):
+        raise CannotSample(f'{run_name(path)} has weights that are not finite numbers (its training diverged); '
+                           f'nothing can be sampled from it: {path}')
+    model = load_model(str(path), 1)
+    if len(prompt) >= model.context:
+        raise CannotSample(f'the prompt has {len(prompt)} bytes; the model reads {model.context}, so give it at most '
+                           f'{model.context - 1}')
+    smallest = smallest_temperature(model)
+    if temperature < smallest:
+        raise CannotSample(f'--temperature {temperature:g} is too small for {run_name(path)}: its logits divided by '
+                           f'it can overflow float32, and then the probabilities are not numbers; use at least '
+                           f'{smallest:.3g}')
+    return model
 
 
 def describe_run(path: Path) -> str:
     """
-    One line about a run: its model, the settings that make it what it is, and its test bits per byte.
+    One line about a run: which it is, its model, the settings that make it
+    what it is, and its test bits per byte.
     """
     state = load_checkpoint(path, mmap=True)
     settings = state['settings']
@@ -70,17 +177,21 @@ def describe_run(path: Path) -> str:
         if settings.get('on_policy'):
             what.append(f"λ = {settings['on_policy']}")
     test = state.get('test_bpb')
-    return ', '.join(what) + (f'; test {test:.3f} bits per byte' if test is not None else '') + f' ({state["uuid"]})'
+    return (f'{experiment_name(settings)}/{state["uuid"]}: ' + ', '.join(what) +
+            (f'; test {test:.3f} bits per byte' if test is not None else ''))
 
 
 def main(argv: Optional[List[str]] = None):
     parser = argparse.ArgumentParser(prog='python -m labml_nn.distillation.lm.sample',
                                      description='Print text sampled from trained byte-level models.')
-    parser.add_argument('runs', nargs='*', help='run ids or checkpoint paths (default: the newest finished '
-                                                'teacher, student and distilled student of the profile)')
+    parser.add_argument('runs', nargs='*', help='run ids, starts of run ids, or checkpoint paths (default: the '
+                                                'newest finished teacher, student and distilled student of the '
+                                                'profile)')
     parser.add_argument('--logs-dir', default='./logs', help='where runs are (default: ./logs)')
-    parser.add_argument('--profile', default='cpu', help='the profile of the default runs (default: cpu)')
-    parser.add_argument('--prompt', default='import os\n\n\ndef ', help='the text every model continues')
+    parser.add_argument('--profile', choices=sorted(PROFILES), default='cpu',
+                        help='the profile of the default runs (default: cpu)')
+    parser.add_argument('--prompt', type=prompt_bytes, default='import os\n\n\ndef ',
+                        help='the text every model continues')
     parser.add_argument('--temperature', type=positive(float), default=0.8, help='tau (default: 0.8)')
     parser.add_argument('--seed', type=int, default=0, help='seed of the random numbers (default: 0)')
     args = parser.parse_args(argv)
@@ -90,11 +201,10 @@ def main(argv: Optional[List[str]] = None):
                   if (p := newest_finished(args.logs_dir, m, args.profile)) is not None])
         if not paths:
             raise RunNotFound(f'no finished runs of profile {args.profile} in {args.logs_dir}; train one first')
-        prompt = torch.tensor([list(args.prompt.encode())])
-        for path in paths:
-            model = load_model(str(path), 1)
-            if prompt.shape[1] >= model.context:
-                raise RunNotFound(f'the prompt has {prompt.shape[1]} bytes; the model reads {model.context}')
+        # Every model is checked before any is sampled from
+        models = [model_to_sample(path, args.prompt, args.temperature) for path in paths]
+        prompt = torch.tensor([list(args.prompt)])
+        for path, model in zip(paths, models):
             text = sample(model, prompt, model.context + 1 - prompt.shape[1],
                           torch.Generator().manual_seed(args.seed), args.temperature)
             print(f'--- {describe_run(path)}\n{bytes(text[0].tolist()).decode(errors="replace")}\n')
