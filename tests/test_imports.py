@@ -98,9 +98,27 @@ def test_cycle_finder_finds_cycles():
     assert find_cycle({'a': {'b'}, 'b': set()}) == []
 
 
+# CIFAR-10's own modules: its data, its trainer and models, its commands and studies
+CIFAR10 = ['labml_nn.experiments.data', 'labml_nn.experiments.trainer', 'labml_nn.experiments.cifar10',
+           'labml_nn.distillation.train', 'labml_nn.distillation.pipeline', 'labml_nn.distillation.large',
+           'labml_nn.distillation.small', 'labml_nn.distillation.distill', 'labml_nn.distillation.teacher',
+           'labml_nn.distillation.teacher_cache', 'labml_nn.distillation.fixed_teacher',
+           'labml_nn.distillation.dark_knowledge']
+# The layer both tracks stand on
+SHARED = ['labml_nn.experiments.runs', 'labml_nn.experiments.checks', 'labml_nn.experiments.training',
+          'labml_nn.experiments.reporting', 'labml_nn.experiments.console', 'labml_nn.experiments.distributed']
+# The loss imports PyTorch only: none of the package's other modules
+LOSS = ['labml_nn.distillation.loss', 'labml_nn.distillation.loss_engine', 'labml_nn.distillation.fused_loss']
+
+
 @pytest.mark.parametrize('package, forbidden', [
     ('labml_nn.experiments', ['labml_nn.distillation']),
     ('labml_nn.literate', ['labml_nn.distillation', 'labml_nn.experiments']),
+    # The language-model track stands on the shared layer, never on CIFAR-10's modules
+    ('labml_nn.distillation.lm', CIFAR10),
+    *[(module, CIFAR10) for module in SHARED],
+    *[(module, ['labml_nn.experiments', 'labml_nn.distillation.lm', 'labml_nn.literate'] + CIFAR10)
+      for module in LOSS],
 ])
 def test_dependencies_point_one_way(package, forbidden):
     wrong = {module: sorted(t for t in targets if any(t == f or t.startswith(f + '.') for f in forbidden))
