@@ -106,9 +106,9 @@ device once per step.
 `benchmarks/teacher_cache.py` times training steps of the small student at
 batch 64 side by side, on the `cpu` profile's 2,000-image transfer set of
 CIFAR-10: on labels alone, distilled from the cache, and distilled online.
-On the 2-core CPU this project is developed on (no bfloat16 instructions,
-so everything in float32), with nothing else running, two threads, medians
-of 3 rounds of 10 steps, run twice at commit `cfee506`:
+On a 2-core server CPU (virtual machine; no bfloat16 instructions, so
+everything in float32), with nothing else running, two threads, medians of
+3 rounds of 10 steps, in two runs of the benchmark:
 
 | step | ms per step | against labels |
 |---|---|---|

@@ -1,16 +1,19 @@
 """
-The numbers the study pages quote in their prose, and in the tables still
-typed by hand, against the committed `results/*.json` files they come from:
-each, rounded as the page rounds it, must be the file's value. The tables
+The numbers the pages quote in their prose, and in the tables still typed by
+hand, against the committed results files they come from: the CIFAR-10
+study pages and overview (`labml_nn/distillation/results/*.json`) and the
+language-model pages (`labml_nn/distillation/lm/results/*.json`). Each
+number, rounded as the page rounds it, must be the file's value. The tables
 made by `results` blocks need no such list: the renderer makes them from the
 files.
 
 Each entry is a page, a piece of its text with each checked number in
 braces, the file, and what each of those numbers is. A piece of text the
 page no longer has fails too, so that a changed sentence gets its entry
-changed with it. Not covered: numbers no file holds (times in minutes, the
-teacher's probabilities per class, the bfloat16 machine's column of the
-overview, the paper's figures).
+changed with it. Not covered: numbers no results file holds (the teacher's
+probabilities per class on the omitted-class page, the benchmarks' times on
+the teacher-cache and distributed pages, the paper's figures, the settings of
+the profiles).
 """
 
 import json
@@ -26,7 +29,9 @@ JAPANESE = Path(__file__).parents[2] / 'labml_nn' / 'literate' / 'translations' 
 
 
 def results(file: str) -> dict:
-    return json.loads((FOLDER / 'results' / file).read_text(encoding='utf-8'))
+    # `temperature.json` is in `results/` beside the CIFAR-10 pages, `lm/limited.json` in `lm/results/`
+    folder, _, name = file.rpartition('/')
+    return json.loads((FOLDER / folder / 'results' / name).read_text(encoding='utf-8'))
 
 
 # What a quoted number is, as a function of the file; accuracies and agreements in percent
@@ -112,6 +117,91 @@ def labels_only_matched(files):
                                                    'matched_omitted_valid_accuracy')]
 
 
+def matched_gain(file: str) -> float:
+    # How many times as many of the omitted class the distilled student gets as the labels-only one, with
+    # the bias matched to the teacher's count
+    r = results(file)
+    summary = r['summary']
+    return (summary[f'distilled, no {r["omitted_class"]}']['matched_omitted_valid_accuracy']['mean'] /
+            summary[f'small, no {r["omitted_class"]}']['matched_omitted_valid_accuracy']['mean'])
+
+
+def the_same(*values, decimals: int = 0):
+    # One number quoted for several values: rounded as quoted, they must all be that number
+    def value(r):
+        numbers = [v(r) for v in values]
+        assert len({f'{n:.{decimals}f}' for n in numbers}) == 1, f'{numbers} are quoted as one number'
+        return numbers[0]
+    return value
+
+
+CAT_FILES = ('omitted-class-cat.json', 'omitted-class-cat-jobs2.json')
+OMITTED_FILES = (*CAT_FILES, 'omitted-class-automobile.json')
+
+# The run trained before the others, which the time tables name on their own
+EARLIER_RUN = {('labels only', 0), ('α = 0 (labels only)', 0)}
+
+
+def student_times(files, but=EARLIER_RUN) -> list:
+    # The training seconds of every student run of the files but those of `but`, as (variant, seed)
+    return [run['train_seconds'] for f in files for run in results(f)['runs']
+            if run['variant'] != 'large' and (run['variant'], run['seed']) not in but]
+
+
+def time_range(*files):
+    return [lambda r: min(student_times(files)), lambda r: max(student_times(files))]
+
+
+def teacher_seconds(r):
+    return r['summary']['large']['train_seconds']['mean']
+
+
+def earlier_run_seconds(r):
+    return next(run['train_seconds'] for run in r['runs'] if (run['variant'], run['seed']) in EARLIER_RUN)
+
+
+# The language-model files: their runs record seeds and numbers as text
+LM_FILES = ('lm/limited.json', 'lm/divergence.json', 'lm/on_policy.json')
+
+
+def lm_seeds(r, variant: str, field: str = 'test_bpb') -> list:
+    runs = sorted((run for run in r['runs'] if run['variant'] == variant), key=lambda run: int(run['seed']))
+    return [float(run[field]) for run in runs]
+
+
+def lm_row(variant: str, against: str = None) -> list:
+    # A row of a language-model table: test bits per byte (mean ± std, per seed, minus `against`'s of the same
+    # seed) and the training seconds per seed
+    row = [mean(variant, 'test_bpb', 1), std(variant, 'test_bpb', 1)]
+    row += [lambda r, s=s: lm_seeds(r, variant)[s] for s in range(3)]
+    if against:
+        row += [lambda r, s=s: lm_seeds(r, variant)[s] - lm_seeds(r, against)[s] for s in range(3)]
+    return row + [lambda r, s=s: lm_seeds(r, variant, 'train_seconds')[s] for s in range(3)]
+
+
+def lm_gap(a: str, b: str):
+    # Mean test bits per byte of `a` minus those of `b`
+    return lambda r: r['summary'][a]['test_bpb']['mean'] - r['summary'][b]['test_bpb']['mean']
+
+
+def lm_gains(r, variant: str, against: str = 'labels only') -> list:
+    # How much lower `variant`'s test bits per byte are than `against`'s, seed by seed
+    return [b - a for a, b in zip(lm_seeds(r, variant), lm_seeds(r, against))]
+
+
+def lm_times(variants, files=LM_FILES) -> list:
+    return [float(run['train_seconds']) for f in files for run in results(f)['runs'] if run['variant'] in variants]
+
+
+def lm_student_minutes(r):
+    # Every student run of the three studies once: the on-policy study's λ = 0 runs are the limited study's
+    runs = {run['uuid']: float(run['train_seconds']) for f in LM_FILES for run in results(f)['runs']}
+    return sum(runs.values()) / 60
+
+
+DISTILLED_LM = ('distilled', 'forward KL', 'reverse KL', 'JSD')
+FORWARD_AND_JSD = ('forward KL', 'JSD')
+
 QUOTES = [
     # The temperature sweep
     ('temperature.md', 'with the `cpu` teacher ({78.48}% on validation)', 'temperature.json',
@@ -133,26 +223,33 @@ QUOTES = [
     ('temperature.md', 'This student has {437,034} parameters against the teacher\'s {14.7} million',
      'temperature.json', [lambda r: r['summary']['T = 4']['parameters'],
                           lambda r: r['summary']['large']['parameters'] / 1e6]),
-    ('temperature.md', 'labels only {67.11} ± {0.48}%; $T$ = 1: {72.89} ± {0.34}, below $T = 4$ in each seed (by '
-                       '{0.10} to {0.70} points); 2: {73.42} ± {0.45}; 4: {73.33} ± {0.18}; 8: {73.47} ± {0.17}; '
-                       '16: {73.23} ± {0.21}', 'temperature-jobs2.json',
-     [mean('labels only'), std('labels only'), mean('T = 1'), std('T = 1'),
-      lambda r: -max(differences(r, 'T = 1', 'T = 4')), lambda r: -min(differences(r, 'T = 1', 'T = 4')),
-      mean('T = 2'), std('T = 2'), mean('T = 4'), std('T = 4'), mean('T = 8'), std('T = 8'),
-      mean('T = 16'), std('T = 16')]),
-    ('temperature.md', 'Agreement with the teacher rises from {82.45}% at $T = 1$ to about {84.7} to {84.9}% from 4 up',
-     'temperature-jobs2.json', [mean('T = 1', 'teacher_agreement'), spread(T_FROM_4, 'teacher_agreement', pick=min),
-                                spread(T_FROM_4, 'teacher_agreement')]),
+    ('temperature.md', '$T = 1$ is below $T = 4$ in each seed (by {0.10} to {0.70} points), the temperatures from 2 '
+                       'to 16 lie within {0.24} points of each other, about one standard deviation across seeds '
+                       '({0.17} to {0.45}), and agreement with the teacher rises from {82.45}% at $T = 1$ to about '
+                       '{84.7} to {84.9}% from 4 up', 'temperature-jobs2.json',
+     [lambda r: -max(differences(r, 'T = 1', 'T = 4')), lambda r: -min(differences(r, 'T = 1', 'T = 4')),
+      lambda r: spread(T_FROM_2)(r) - spread(T_FROM_2, pick=min)(r),
+      spread(T_FROM_2, of='std', pick=min), spread(T_FROM_2, of='std'),
+      mean('T = 1', 'teacher_agreement'), spread(T_FROM_4, 'teacher_agreement', pick=min),
+      spread(T_FROM_4, 'teacher_agreement')]),
+    ('temperature.md', '| the teacher, 6 epochs, once for every study | 2 | {6,513} |', 'temperature.json',
+     [teacher_seconds]),
+    ('temperature.md', '| a student, 50 epochs, one run at a time | 2 | {182} to {257} |', 'temperature.json',
+     time_range('temperature.json')),
+    ('temperature.md', '| a student, two runs side by side (`--jobs 2`) | 1 | {340} to {389} |',
+     'temperature-jobs2.json', time_range('temperature-jobs2.json')),
+    ('temperature.md', '(The labels-only run of seed 0, trained before the others, took {1,845} s.)',
+     'temperature.json', [earlier_run_seconds]),
     # The weight sweep
-    ('weight.md', 'reads a label ($\\alpha = 1$) gets {73.03}%', 'weight.json', [mean('α = 1.0')]),
-    ('weight.md', 'It has the highest mean, {73.81}%, and beats $\\alpha = 0.9$ in each of the three seeds (by {0.08}, '
-                  '{0.36} and {1.24} points, {0.56} on average)', 'weight.json',
+    ('weight.md', 'reads a label ($w_{soft} = 1$) gets {73.03}%', 'weight.json', [mean('α = 1.0')]),
+    ('weight.md', 'It has the highest mean, {73.81}%, and beats $w_{soft} = 0.9$ in each of the three seeds (by '
+                  '{0.08}, {0.36} and {1.24} points, {0.56} on average)', 'weight.json',
      [mean('α = 0.5')] + [lambda r, s=s: differences(r, 'α = 0.5', 'α = 0.9')[s] for s in range(3)]
      + [gap('α = 0.5', 'α = 0.9')]),
     ('weight.md', 'Between 0.9, 0.99 and 1 the differences ({0.1} to {0.2} points)', 'weight.json',
      [lambda r: min(abs(gap(a, b)(r)) for a in ALPHA_FROM_09 for b in ALPHA_FROM_09 if a < b),
       lambda r: max(abs(gap(a, b)(r)) for a in ALPHA_FROM_09 for b in ALPHA_FROM_09 if a < b)]),
-    ('weight.md', 'agreement rises from {82.4}% at $\\alpha = 0.5$ to about {84.7}% from 0.9 up, and the KL '
+    ('weight.md', 'agreement rises from {82.4}% at $w_{soft} = 0.5$ to about {84.7}% from 0.9 up, and the KL '
                   'divergence falls from {0.186} to {0.145}', 'weight.json',
      [mean('α = 0.5', 'teacher_agreement'),
       lambda r: statistics.fmean(mean(v, 'teacher_agreement')(r) for v in ALPHA_FROM_09),
@@ -161,19 +258,22 @@ QUOTES = [
      [lambda r: 100 - mean('large')(r)]),
     ('weight.md', 'take the student from {67.1}% to {73.0}%, with the teacher at {78.5}%', 'weight.json',
      [mean('α = 0 (labels only)'), mean('α = 1.0'), mean('large')]),
-    ('weight.md', 'Labels only: {67.11} ± {0.48}%; $\\alpha$ = 0.5: **{74.11} ± {0.19}**; 0.9: {73.33} ± {0.18}; '
-                  '0.99: {73.17} ± {0.31}; 1: {73.00} ± {0.16}. Again $\\alpha = 0.5$ beats 0.9 in each seed, by '
-                  '{0.76} to {0.80} points, and agreement with the teacher rises with $\\alpha$ ({82.55}% at 0.5, '
-                  'about {84.7}% from 0.9)', 'weight-jobs2.json',
-     [mean('α = 0 (labels only)'), std('α = 0 (labels only)'), mean('α = 0.5'), std('α = 0.5'),
-      mean('α = 0.9'), std('α = 0.9'), mean('α = 0.99'), std('α = 0.99'), mean('α = 1.0'), std('α = 1.0'),
-      lambda r: min(differences(r, 'α = 0.5', 'α = 0.9')), lambda r: max(differences(r, 'α = 0.5', 'α = 0.9')),
-      mean('α = 0.5', 'teacher_agreement'),
+    ('weight.md', '$w_{soft} = 0.5$ is again the most accurate, {74.11}%, above 0.9 in each seed by {0.76} to '
+                  '{0.80} points, and agreement with the teacher rises with $w_{soft}$ ({82.55}% at 0.5, about '
+                  '{84.7}% from 0.9)', 'weight-jobs2.json',
+     [mean('α = 0.5'), lambda r: min(differences(r, 'α = 0.5', 'α = 0.9')),
+      lambda r: max(differences(r, 'α = 0.5', 'α = 0.9')), mean('α = 0.5', 'teacher_agreement'),
       lambda r: statistics.fmean(mean(v, 'teacher_agreement')(r) for v in ALPHA_FROM_09)]),
-    ('weight.md', 'A run on one thread took about {340} to {357} s of training', 'weight-jobs2.json',
-     [lambda r: min(s['train_seconds']['mean'] for v, s in r['summary'].items() if v != 'large'),
-      lambda r: max(s['train_seconds']['mean'] for v, s in r['summary'].items() if v != 'large')]),
+    ('weight.md', '| the teacher, 6 epochs, once for every study | 2 | {6,513} |', 'weight.json', [teacher_seconds]),
+    ('weight.md', '| a student, 50 epochs, one run at a time | 2 | {178} to {289} |', 'weight.json',
+     time_range('weight.json')),
+    ('weight.md', '| a student, two runs side by side (`--jobs 2`) | 1 | {292} to {374} |', 'weight-jobs2.json',
+     time_range('weight-jobs2.json')),
+    ('weight.md', '(The labels-only run of seed 0, trained before the others, took {1,845} s.)', 'weight.json',
+     [earlier_run_seconds]),
     # The omitted class: cat
+    ('omitted_class.md', 'with the `cpu` teacher ({78.48}% validation accuracy)', 'omitted-class-cat.json',
+     [mean('large')]),
     ('omitted_class.md', 'it labels {38}% of the cat images as cats', 'omitted-class-cat.json',
      [mean(NO_CAT, 'omitted_valid_accuracy')]),
     ('omitted_class.md', 'cat images {0.31} probability of being cats on average, where the teacher gives {0.52}. A '
@@ -210,21 +310,21 @@ QUOTES = [
     ('omitted_class.md', 'nothing to correct: {1.7}% of the automobiles with a bias of {7.5}',
      'omitted-class-automobile.json',
      [mean('small, no automobile', 'corrected_omitted_valid_accuracy'), mean('small, no automobile', 'bias', 1)]),
-    ('omitted_class.md', 'class (cat {84}%, automobile {87}%; one cat seed of three was below, at {75}%;',
+    ('omitted_class.md', 'the student that never saw the class gets {84}% (cat) and {87}% (automobile) of the '
+                         'teacher\'s accuracy on it, one cat seed of three only {75}%, and its overall accuracy is '
+                         'within {0.35} and {1.49} points of the student that saw every class',
      'omitted-class-cat.json',
      [of_teacher(NO_CAT, 'corrected_omitted_valid_accuracy'),
       lambda r: of_teacher(NO_CAR, 'corrected_omitted_valid_accuracy')(results('omitted-class-automobile.json')),
-      lambda r: min(seed_of_teacher(NO_CAT, 'corrected_omitted_valid_accuracy', s)(r) for s in range(3))]),
-    ('omitted_class.md', 'accuracy within 2 points of the student that saw every class ({0.35} and {1.49} points)',
-     'omitted-class-cat.json',
-     [gap('distilled, all classes', NO_CAT, field_b='corrected_valid_accuracy'),
+      lambda r: min(seed_of_teacher(NO_CAT, 'corrected_omitted_valid_accuracy', s)(r) for s in range(3)),
+      gap('distilled, all classes', NO_CAT, field_b='corrected_valid_accuracy'),
       lambda r: gap('distilled, all classes', NO_CAR, field_b='corrected_valid_accuracy')(
           results('omitted-class-automobile.json'))]),
-    # The cat study again, two runs at a time
+    # The cat study, two runs side by side
     ('omitted_class.md', 'they are as before: {38.21} ± {2.04}% of the cats, {72.78} ± {0.38}% of everything. After '
                          'it (biases {0.30}, {0.25}, {0.11}) they get **{47.03} ± {2.99}%** of the cats, **{72}% of '
-                         'the teacher** (seeds {76}%, {72}%, {67}%), below the 80% target, with {73.09} ± {0.28}% of '
-                         'everything, {0.24} points below their all-class students ({73.33} ± {0.18}%)',
+                         'the teacher** (seeds {76}%, {72}%, {67}%), with {73.09} ± {0.28}% of everything, {0.24} '
+                         'points below their all-class students ({73.33} ± {0.18}%)',
      'omitted-class-cat-jobs2.json',
      [mean(NO_CAT, 'omitted_valid_accuracy'), std(NO_CAT, 'omitted_valid_accuracy'), mean(NO_CAT), std(NO_CAT)]
      + [seed(NO_CAT, s, 'bias', 1) for s in range(3)]
@@ -242,13 +342,13 @@ QUOTES = [
                          'students', 'omitted-class-cat.json',
      [lambda r: 100 * min(six_cat_students('corrected_omitted_valid_accuracy')),
       lambda r: 100 * max(six_cat_students('corrected_omitted_valid_accuracy'))]),
-    ('omitted_class.md', '| cat, at `fe70e65` | {0.51} ± {0.21} | {55.16} ± {6.05} ({84}%; {83}, {75}, {94}) | '
-                         '{72.91} ± {0.31} | {0.43} ± {0.08} | **{51.62} ± {0.86}** (**{79}%**; {79}, {78}, {80}) | '
-                         '{72.80} ± {0.28} |', 'omitted-class-cat.json', matched_row(NO_CAT)),
-    ('omitted_class.md', '| cat, at `79eb837`, `--jobs 2` | {0.22} ± {0.10} | {47.03} ± {2.99} ({72}%; {76}, {72}, '
-                         '{67}) | {73.09} ± {0.28} | {0.39} ± {0.03} | **{51.84} ± {0.80}** (**{79}%**; {78}, {79}, '
-                         '{81}) | {72.94} ± {0.31} |', 'omitted-class-cat-jobs2.json', matched_row(NO_CAT)),
-    ('omitted_class.md', '| automobile, at `fe70e65` | {2.52} ± {0.09} | {76.90} ± {2.44} ({87}%; {90}, {86}, '
+    ('omitted_class.md', '| cat | {0.51} ± {0.21} | {55.16} ± {6.05} ({84}%; {83}, {75}, {94}) | '
+                         '{72.91} ± {0.31} | {0.43} ± {0.08} | **{51.62} ± {0.86}** (**{79}%**; {79}, {78}, '
+                         '{80}) | {72.80} ± {0.28} |', 'omitted-class-cat.json', matched_row(NO_CAT)),
+    ('omitted_class.md', '| cat, two runs side by side | {0.22} ± {0.10} | {47.03} ± {2.99} ({72}%; {76}, {72}, '
+                         '{67}) | {73.09} ± {0.28} | {0.39} ± {0.03} | **{51.84} ± {0.80}** (**{79}%**; {78}, '
+                         '{79}, {81}) | {72.94} ± {0.31} |', 'omitted-class-cat-jobs2.json', matched_row(NO_CAT)),
+    ('omitted_class.md', '| automobile | {2.52} ± {0.09} | {76.90} ± {2.44} ({87}%; {90}, {86}, '
                          '{85}) | {71.77} ± {0.23} | {2.38} ± {0.05} | **{73.53} ± {0.70}** (**{83}%**; {84}, '
                          '{83}, {83}) | {71.58} ± {0.17} |', 'omitted-class-automobile.json',
      matched_row(NO_CAR)),
@@ -257,37 +357,150 @@ QUOTES = [
                                 lambda r: 100 * max(six_cat_students('matched_omitted_valid_accuracy'))]),
     ('omitted_class.md', 'It costs little: {0.1} to {0.2} points of overall accuracy', 'omitted-class-cat.json',
      [lambda r: min(gap(v, v, 'corrected_valid_accuracy', 'matched_valid_accuracy')(results(f)) for f, v in
-                    (('omitted-class-cat.json', NO_CAT), ('omitted-class-cat-jobs2.json', NO_CAT),
-                     ('omitted-class-automobile.json', NO_CAR))),
+                    zip(OMITTED_FILES, (NO_CAT, NO_CAT, NO_CAR))),
       lambda r: max(gap(v, v, 'corrected_valid_accuracy', 'matched_valid_accuracy')(results(f)) for f, v in
-                    (('omitted-class-cat.json', NO_CAT), ('omitted-class-cat-jobs2.json', NO_CAT),
-                     ('omitted-class-automobile.json', NO_CAR)))]),
+                    zip(OMITTED_FILES, (NO_CAT, NO_CAT, NO_CAR)))]),
     ('omitted_class.md', 'they get {20}–{25}% of the cats and {11}–{14}% of the automobiles right',
      'omitted-class-cat.json',
-     [lambda r: min(labels_only_matched(['omitted-class-cat.json', 'omitted-class-cat-jobs2.json'])),
-      lambda r: max(labels_only_matched(['omitted-class-cat.json', 'omitted-class-cat-jobs2.json'])),
+     [lambda r: min(labels_only_matched(CAT_FILES)), lambda r: max(labels_only_matched(CAT_FILES)),
       lambda r: min(labels_only_matched(['omitted-class-automobile.json'])),
       lambda r: max(labels_only_matched(['omitted-class-automobile.json']))]),
-    # The overview: the float32 machine's seed 0, and the one GPU measurement
-    ('readme.md', '| large teacher | {14,728,266} | 76.90% | {78.48}% |', 'temperature.json',
-     [lambda r: r['summary']['large']['parameters'], seed('large', 0)]),
-    ('readme.md', '| small, labels only | {437,034} | 66.90 ± 0.36% | {66.94}% |', 'temperature.json',
-     [lambda r: r['summary']['labels only']['parameters'], seed('labels only', 0)]),
-    ('readme.md', '| small, distilled | {437,034} | 72.40 ± 0.22% | {73.48}% |', 'temperature.json',
-     [lambda r: r['summary']['T = 4']['parameters'], seed('T = 4', 0)]),
-    ('readme.md', 'and {6.5} on the second. On the second machine the distilled student gives the teacher\'s top '
-                  'answer on {84.9}% of the validation images, and the mean KL divergence from the teacher\'s '
-                  'probabilities to its own is {0.145}: it imitates the teacher closely, yet stays {5} points less '
-                  'accurate', 'temperature.json',
-     [lambda r: seed('T = 4', 0)(r) - seed('labels only', 0)(r), seed('T = 4', 0, 'teacher_agreement'),
-      seed('T = 4', 0, 'teacher_kl', 1), lambda r: seed('large', 0)(r) - seed('T = 4', 0)(r)]),
-    ('readme.md', 'teacher {82.76}%, small on labels {80.20}%, distilled {79.16}%. Students that stop after 10 '
-                  'epochs are still improving, and a teacher {2.6} points ahead', 'compare-full-h200.json',
+    ('omitted_class.md', 'The distilled students get {2.3} to {5.8} times as many.', 'omitted-class-cat.json',
+     [lambda r: min(map(matched_gain, OMITTED_FILES)), lambda r: max(map(matched_gain, OMITTED_FILES))]),
+    ('omitted_class.md', 'with the teacher\'s count the student that never saw the class gets {79}% of the teacher\'s '
+                         'accuracy on cats, in both measurements, and {83}% on automobiles; with the bias chosen for '
+                         'accuracy, cat lands anywhere from {67}% to {94}%', 'omitted-class-automobile.json',
+     [the_same(*(lambda r, f=f: of_teacher(NO_CAT, 'matched_omitted_valid_accuracy')(results(f))
+                 for f in CAT_FILES)),
+      of_teacher(NO_CAR, 'matched_omitted_valid_accuracy'),
+      lambda r: 100 * min(six_cat_students('corrected_omitted_valid_accuracy')),
+      lambda r: 100 * max(six_cat_students('corrected_omitted_valid_accuracy'))]),
+    ('omitted_class.md', '| the teacher, 6 epochs, once for every study | 2 | {6,513} |', 'omitted-class-cat.json',
+     [teacher_seconds]),
+    ('omitted_class.md', '| a student, 50 epochs, one run at a time | 2 | {188} to {290} |',
+     'omitted-class-cat.json', time_range('omitted-class-cat.json', 'omitted-class-automobile.json')),
+    ('omitted_class.md', '| a student, two runs side by side (`--jobs 2`) | 1 | {330} to {390} |',
+     'omitted-class-cat-jobs2.json', time_range('omitted-class-cat-jobs2.json')),
+    # The overview: the float32 machine's three seeds, and the one GPU measurement
+    ('readme.md', 'VGG-style CIFAR-10 models with {14.7} million and {437} thousand parameters', 'temperature.json',
+     [lambda r: r['summary']['large']['parameters'] / 1e6, lambda r: r['summary']['T = 4']['parameters'] / 1e3]),
+    ('readme.md', 'Distillation added {6.2} points, and it helped in every seed (by {5.3} to {6.7} points). The '
+                  'distilled student gives the teacher\'s top answer on {84.6}% of the validation images, and the '
+                  'mean KL divergence from the teacher\'s probabilities to its own is {0.148}: it imitates the '
+                  'teacher closely, yet stays {5.2} points less accurate', 'temperature.json',
+     [gap('T = 4', 'labels only'), lambda r: min(differences(r, 'T = 4', 'labels only')),
+      lambda r: max(differences(r, 'T = 4', 'labels only')), mean('T = 4', 'teacher_agreement'),
+      mean('T = 4', 'teacher_kl', 1), gap('large', 'T = 4')]),
+    ('readme.md', 'gave the teacher {82.76}%, the small model on labels {80.20}% and the distilled one {79.16}% '
+                  '([results](../results.html#distillation-compare-full-h200)). Students that stop after 10 epochs '
+                  'are still improving, and a teacher {2.6} points ahead', 'compare-full-h200.json',
      [mean('large'), mean('small'), mean('distilled'), gap('large', 'small')]),
+    # The language-model track
+    ('lm/__init__.py', 'a teacher of {1.9} million parameters and a student of {0.26} million, {7} times smaller',
+     'lm/limited.json', [lambda r: r['teacher']['parameters'] / 1e6,
+                         lambda r: r['summary']['distilled']['parameters'] / 1e6,
+                         lambda r: r['teacher']['parameters'] / r['summary']['distilled']['parameters']]),
+    ('lm/studies.md', 'the standard library of Python 3.11.7: {734} files, {589} of them ({9,893,091} bytes) for '
+                      'training, {66} for validation and {79} for test', 'lm/limited.json',
+     [lambda r: sum(r['data']['files'].values()), lambda r: r['data']['files']['train'],
+      lambda r: r['data']['bytes']['train'], lambda r: r['data']['files']['valid'],
+      lambda r: r['data']['files']['test']]),
+    ('lm/studies.md', '4 blocks of width 192 ({1,853,568} parameters), trained for {700} steps', 'lm/limited.json',
+     [lambda r: r['teacher']['parameters'], lambda r: r['teacher']['steps']]),
+    ('lm/studies.md', '{802} seconds of training ({13.4} minutes), reaching {2.504} bits per byte on validation and '
+                      '**{2.580} on test**', 'lm/limited.json',
+     [lambda r: r['teacher']['train_seconds'], lambda r: r['teacher']['train_seconds'] / 60,
+      lambda r: r['teacher']['valid_bpb'], lambda r: r['teacher']['test_bpb']]),
+    ('lm/studies.md', 'Every student has 2 blocks of width 96 ({260,736} parameters, {7.1} times fewer) and trains '
+                      'for {300} steps', 'lm/limited.json',
+     [lambda r: r['summary']['distilled']['parameters'],
+      lambda r: r['teacher']['parameters'] / r['summary']['distilled']['parameters'],
+      lambda r: int(r['runs'][0]['steps'])]),
+    ('lm/studies.md', '| labels only | {3.357} ± {0.009} | {3.357}, {3.349}, {3.366} | | {39}, {66}, {55} |',
+     'lm/limited.json', lm_row('labels only')),
+    ('lm/studies.md', '| distilled (forward KL) | **{3.182} ± {0.027}** | {3.173}, {3.213}, {3.161} | {−0.184}, '
+                      '{−0.136}, {−0.204} | {191}, {132}, {149} |', 'lm/limited.json',
+     lm_row('distilled', 'labels only')),
+    ('lm/studies.md', 'in every seed, by {0.136} to {0.204} bits per byte ({0.175} on average), {6.4} times the '
+                      'larger of the two standard deviations ({0.027}): it closes {22}% of the gap', 'lm/limited.json',
+     [lambda r: min(lm_gains(r, 'distilled')), lambda r: max(lm_gains(r, 'distilled')),
+      lm_gap('labels only', 'distilled'),
+      lambda r: lm_gap('labels only', 'distilled')(r) /
+      max(r['summary'][v]['test_bpb']['std'] for v in ('labels only', 'distilled')),
+      lambda r: max(r['summary'][v]['test_bpb']['std'] for v in ('labels only', 'distilled')),
+      lambda r: 100 * lm_gap('labels only', 'distilled')(r) /
+      (r['summary']['labels only']['test_bpb']['mean'] - r['teacher']['test_bpb'])]),
+    ('lm/studies.md', 'so a distilled run took {2.0} to {5.0} times as long as a labels-only one of the same seed',
+     'lm/limited.json',
+     [lambda r: min(a / b for a, b in zip(lm_seeds(r, 'distilled', 'train_seconds'),
+                                          lm_seeds(r, 'labels only', 'train_seconds'))),
+      lambda r: max(a / b for a, b in zip(lm_seeds(r, 'distilled', 'train_seconds'),
+                                          lm_seeds(r, 'labels only', 'train_seconds')))]),
+    ('lm/studies.md', '| labels only | {3.357} ± {0.102} | {3.306}, {3.474}, {3.290} | | {31}, {69}, {22} |',
+     'lm/divergence.json', lm_row('labels only')),
+    ('lm/studies.md', '| forward KL | **{3.254} ± {0.179}** | {3.168}, {3.460}, {3.135} | {−0.139}, {−0.014}, '
+                      '{−0.155} | {126}, {183}, {63} |', 'lm/divergence.json', lm_row('forward KL', 'labels only')),
+    ('lm/studies.md', '| reverse KL | {4.055} ± {0.063} | {4.120}, {3.995}, {4.050} | {+0.814}, {+0.521}, {+0.760} | '
+                      '{113}, {130}, {67} |', 'lm/divergence.json', lm_row('reverse KL', 'labels only')),
+    ('lm/studies.md', '| JSD ($\\beta = 0.5$) | **{3.255} ± {0.077}** | {3.207}, {3.344}, {3.215} | {−0.099}, '
+                      '{−0.130}, {−0.075} | {214}, {155}, {65} |', 'lm/divergence.json',
+     lm_row('JSD', 'labels only')),
+    ('lm/studies.md', 'below the labels-only student in every seed, by {0.014} to {0.155} bits per byte ({0.10} on '
+                      'average for both). The seeds spread far more than in the limited regime ({0.10} for the '
+                      'labels-only student against {0.009})', 'lm/divergence.json',
+     [lambda r: min(g for v in FORWARD_AND_JSD for g in lm_gains(r, v)),
+      lambda r: max(g for v in FORWARD_AND_JSD for g in lm_gains(r, v)),
+      the_same(*(lm_gap('labels only', v) for v in FORWARD_AND_JSD), decimals=2),
+      std('labels only', 'test_bpb', 1),
+      lambda r: std('labels only', 'test_bpb', 1)(results('lm/limited.json'))]),
+    ('lm/studies.md', 'forward KL beat JSD in seeds 0 and 2 (by {0.039} and {0.080}) and lost in seed 1 (by {0.116})',
+     'lm/divergence.json',
+     [lambda r, s=s: (lm_seeds(r, 'JSD')[s] - lm_seeds(r, 'forward KL')[s]) * (1 if s != 1 else -1)
+      for s in (0, 2, 1)]),
+    ('lm/studies.md', 'forward KL and JSD tie on average ({3.254} against {3.255} bits per byte), JSD\'s gain being '
+                      'the steadier ({0.075} to {0.130} against {0.014} to {0.155}); **reverse KL is clearly the '
+                      'worst**, {0.52} to {0.81} bits per byte above', 'lm/divergence.json',
+     [mean('forward KL', 'test_bpb', 1), mean('JSD', 'test_bpb', 1),
+      lambda r: min(lm_gains(r, 'JSD')), lambda r: max(lm_gains(r, 'JSD')),
+      lambda r: min(lm_gains(r, 'forward KL')), lambda r: max(lm_gains(r, 'forward KL')),
+      lambda r: -max(lm_gains(r, 'reverse KL')), lambda r: -min(lm_gains(r, 'reverse KL'))]),
+    ('lm/studies.md', '| $\\lambda = 0$ | **{3.182} ± {0.027}** | {3.173}, {3.213}, {3.161} | | {191}, {132}, '
+                      '{149} |', 'lm/on_policy.json', lm_row('λ = 0')),
+    ('lm/studies.md', '| $\\lambda = 0.5$ | {3.292} ± {0.221} | {3.174}, {3.546}, {3.155} | {+0.001}, {+0.333}, '
+                      '{−0.007} | {170}, {71}, {79} |', 'lm/on_policy.json', lm_row('λ = 0.5', 'λ = 0')),
+    ('lm/studies.md', 'two seeds end within {0.007} bits per byte of ordinary distillation, and seed 1 ends {0.33} '
+                      'worse', 'lm/on_policy.json',
+     [lambda r: max(abs(g) for s, g in enumerate(lm_gains(r, 'λ = 0', 'λ = 0.5')) if s != 1),
+      lambda r: -lm_gains(r, 'λ = 0.5', 'λ = 0')[1]]),
+    ('lm/studies.md', '--- teacher, seed 0; test {2.580} bits per byte', 'lm/limited.json',
+     [lambda r: r['teacher']['test_bpb']]),
+    ('lm/studies.md', '--- student, seed 0, 100,000 training bytes; test {3.357} bits per byte', 'lm/limited.json',
+     [lambda r: lm_seeds(r, 'labels only')[0]]),
+    ('lm/studies.md', '--- distilled, seed 0, 100,000 training bytes, forward_kl; test {3.173} bits per byte',
+     'lm/limited.json', [lambda r: lm_seeds(r, 'distilled')[0]]),
+    ('lm/studies.md', '| teacher | {1,853,568} | {700} | {802} s ({13.4} min) |', 'lm/limited.json',
+     [lambda r: r['teacher']['parameters'], lambda r: r['teacher']['steps'],
+      lambda r: r['teacher']['train_seconds'], lambda r: r['teacher']['train_seconds'] / 60]),
+    ('lm/studies.md', '| student, labels only | {260,736} | {300} | {22} to {69} s |', 'lm/limited.json',
+     [lambda r: r['summary']['labels only']['parameters'], lambda r: int(r['runs'][0]['steps']),
+      lambda r: min(lm_times({'labels only'})), lambda r: max(lm_times({'labels only'}))]),
+    ('lm/studies.md', '| student, distilled | {260,736} | {300} | {63} to {214} s (at most {3.6} min) |',
+     'lm/limited.json',
+     [lambda r: r['summary']['distilled']['parameters'], lambda r: int(r['runs'][1]['steps']),
+      lambda r: min(lm_times(DISTILLED_LM)), lambda r: max(lm_times(DISTILLED_LM)),
+      lambda r: max(lm_times(DISTILLED_LM)) / 60]),
+    ('lm/studies.md', '| student, on-policy $\\lambda = 0.5$ | {260,736} | {300} | {71} to {170} s |',
+     'lm/on_policy.json',
+     [lambda r: r['summary']['λ = 0.5']['parameters'], lambda r: int(r['runs'][1]['steps']),
+      lambda r: min(lm_times({'λ = 0.5'})), lambda r: max(lm_times({'λ = 0.5'}))]),
+    ('lm/studies.md', 'the teacher and the 21 student runs of the three studies trained for {50} minutes: {13.4} for '
+                      'the teacher, {36.5} for the students', 'lm/limited.json',
+     [lambda r: r['teacher']['train_seconds'] / 60 + lm_student_minutes(r),
+      lambda r: r['teacher']['train_seconds'] / 60, lm_student_minutes]),
 ]
 
-# A number in braces: what the test checks
-NUMBER = re.compile(r'\{([\d,.]+)\}')
+# A number in braces: what the test checks; a difference has its sign, and a minus sign is written −
+NUMBER = re.compile(r'\{([−+]?[\d,.]+)\}')
 
 
 def one_line(text: str) -> str:
@@ -302,13 +515,14 @@ def test_a_quoted_number_is_the_files_value_as_rounded_on_the_page(page, quote, 
     assert len(numbers) == len(values)
     data = results(file)
     for quoted, value in zip(numbers, values):
-        digits = quoted.replace(',', '')
+        digits = quoted.replace(',', '').replace('−', '-')
         decimals = len(digits.split('.')[1]) if '.' in digits else 0
-        assert f'{value(data):.{decimals}f}' == digits, f'{page}: {quoted} in "{quote[:60]}..." is not {file}'
+        sign = '+' if digits[0] in '+-' else ''
+        assert f'{value(data):{sign}.{decimals}f}' == digits, f'{page}: {quoted} in "{quote[:60]}..." is not {file}'
 
 
 # A number the Japanese pages write in their own units: 14.7 million is 1,470 万
-JAPANESE_FORM = {'14.7': '1,470 万'}
+JAPANESE_FORM = {'14.7': '1,470 万', '437': '43.7 万', '1.9': '190 万', '0.26': '26 万'}
 
 
 def test_the_japanese_pages_quote_the_same_numbers():

@@ -23,13 +23,13 @@ def test_the_checker_finds_project_talk_in_notes_only():
                                                  'fe70e65'])
 
 
-# The pages of the renderer and of the site's structure; the other pages join once their prose is clean
-OWN = ('index.html', 'distillation/index.html', 'literate/')
+# The results page records how each file was made, commits included: the one page left out
+RECORD = 'results.html'
 
 
 @pytest.mark.parametrize('folder', ['', 'ja/'])
-def test_no_project_talk_on_the_home_page_and_the_renderers_pages(package_site, folder):
+def test_no_project_talk_on_any_page_but_the_results_page(package_site, folder):
     checked = [page for page in package_site if page.endswith('.html') and page.startswith(folder)
-               and page[len(folder):].startswith(OWN)]
+               and not page.startswith('ja/', len(folder)) and page[len(folder):] != RECORD]
     found = {page: project_talk(package_site[page].decode('utf-8')) for page in checked}
-    assert len(checked) >= 14 and {page: words for page, words in found.items() if words} == {}
+    assert len(checked) >= 50 and {page: words for page, words in found.items() if words} == {}
