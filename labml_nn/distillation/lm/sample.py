@@ -26,7 +26,7 @@ reading samples), until its context is full.
 Before anything is sampled, every model is checked against the prompt and
 the temperature: a model whose training diverged has nothing to say, a
 prompt must fit its context, and $\tau$ must not be
-[so small](#smallest-temperature) that the sampler's probabilities stop
+[so small](#smallest_temperature) that the sampler's probabilities stop
 being numbers.
 """
 
@@ -123,20 +123,18 @@ def logit_bound(model: ByteTransformer) -> float:
 
 def smallest_temperature(model: ByteTransformer) -> float:
     r"""
-    <a id="smallest-temperature"></a>
-
     ## The smallest temperature
 
     The sampler divides the logits by $\tau$ in float32, whose largest
     number is $F \approx 3.4 \times 10^{38}$. Below some $\tau$, $z / \tau$
     (or $1 / \tau$) is infinite, softmax computes $\infty - \infty$, and the
     probabilities are not numbers. With every $|z_i| \le B$, the
-    [bound above](#how-large-a-logit-can-be), any
+    [bound above](#logit_bound), any
     $\tau \ge \max(B, 1) / (F / 2)$ keeps both below $F / 2$, the half left
-    for rounding. For a trained model it is around $10^{-35}$, far below
-    any temperature worth sampling at: near $0$ the sample is already the
-    most likely byte each time. Rounded up to three significant digits, as
-    the message shows it.
+    for rounding. That is $\max(B, 1)$ times $2 / F \approx 6 \times 10^{-39}$,
+    far below any temperature worth sampling at: near $0$ the sample is
+    already the most likely byte each time. Rounded up to three significant
+    digits, as the message shows it.
     """
     smallest = max(logit_bound(model), 1.0) / (torch.finfo(torch.float32).max / 2)
     step = 10.0 ** (math.floor(math.log10(smallest)) - 2)
