@@ -24,10 +24,16 @@ Two layouts are read:
   `DIR/test/<class>/...`, with classes in alphabetical order.
 
 An image folder is decoded once and cached in `DIR/.cache/`, so the next run
-starts in seconds.
+starts in seconds. It may hold fewer classes than CIFAR-10's ten, and the
+models then have one output per class it has: a smaller problem is a fair
+experiment, so it is not refused, but it is never silent. Loading such a
+folder prints how many classes the models learn and which; when each is
+one of CIFAR-10's, it also names CIFAR-10's classes that have no folder, so
+that a class folder lost in a copy shows at once.
 """
 
 import hashlib
+import multiprocessing
 import os
 import shutil
 import tempfile
@@ -37,6 +43,7 @@ from typing import List, NamedTuple, Optional, Tuple
 import numpy as np
 import torch
 
+from labml_nn.experiments import distributed
 from labml_nn.experiments.checks import CommandError
 from labml_nn.experiments.runs import write_atomic
 
@@ -44,6 +51,8 @@ from labml_nn.experiments.runs import write_atomic
 MEAN = (125.3, 123.0, 113.9)
 STD = (63.0, 62.1, 66.7)
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png')
+# CIFAR-10's classes, in the official release's label order
+CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck')
 
 
 class DataError(CommandError):
@@ -89,6 +98,7 @@ def load_cifar10(data_dir: str, download: bool = True) -> CIFAR10:
         return CIFAR10(train, test, classes, _fingerprint(official, sorted(official.iterdir())))
     if (root / 'train').is_dir():
         train, classes, fingerprint = _load_folder(root / 'train')
+        _say_classes(root / 'train', classes)
         test = None
         if (root / 'test').is_dir():
             # The test images are labelled by the training classes, so a class
@@ -100,6 +110,25 @@ def load_cifar10(data_dir: str, download: bool = True) -> CIFAR10:
         _download(root)
         return load_cifar10(data_dir, download=False)
     raise DataError(_missing_message(root))
+
+
+def _say_classes(folder: Path, classes: List[str]):
+    """
+    Say how many classes the models learn from `folder` when it is not
+    CIFAR-10's ten, and which of CIFAR-10's classes have no folder when every
+    class is one of them. Only the process that started the command says it:
+    not torchrun's other ranks, nor the pipeline's worker processes, which
+    load the same folder again.
+    """
+    if len(classes) == len(CIFAR10_CLASSES) or not distributed.is_main() or multiprocessing.parent_process():
+        return
+    note = (f"note: {folder} has {len(classes)} class folders, so the models learn {len(classes)} classes, "
+            f"not CIFAR-10's {len(CIFAR10_CLASSES)}: {', '.join(classes)}")
+    missing = [name for name in CIFAR10_CLASSES if name not in classes]
+    if set(classes) <= set(CIFAR10_CLASSES):
+        note += (f". CIFAR-10's {', '.join(missing)} {'has' if len(missing) == 1 else 'have'} no folder; "
+                 f"if that is a mistake, add {', '.join(str(folder / name) for name in missing)}")
+    print(note)
 
 
 def _missing_message(root: Path) -> str:

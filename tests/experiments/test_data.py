@@ -131,6 +131,46 @@ def test_more_than_ten_classes(tmp_path, make_image_folder):
         load_cifar10(str(root), download=False)
 
 
+CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck')
+
+
+def test_a_cifar10_folder_with_a_class_missing_says_which(tmp_path, make_image_folder, capsys):
+    """
+    Nine of CIFAR-10's ten class folders train a nine-class model: the
+    loader says so, with the classes learned and the one without a folder.
+    """
+    root = make_image_folder(tmp_path / 'data', classes=CIFAR10_CLASSES[1:], train=1, test=None)
+    data = load_cifar10(str(root), download=False)
+    assert data.classes == list(CIFAR10_CLASSES[1:])
+    assert capsys.readouterr().out == (
+        f"note: {root / 'train'} has 9 class folders, so the models learn 9 classes, not CIFAR-10's 10: "
+        f"{', '.join(CIFAR10_CLASSES[1:])}. CIFAR-10's airplane has no folder; if that is a mistake, "
+        f"add {root / 'train' / 'airplane'}\n")
+
+
+def test_a_folder_of_other_classes_says_how_many(tmp_path, make_image_folder, capsys):
+    root = _small_folder(tmp_path, make_image_folder)
+    load_cifar10(str(root), download=False)
+    assert capsys.readouterr().out == (f"note: {root / 'train'} has 2 class folders, so the models learn 2 classes, "
+                                       f"not CIFAR-10's 10: a, b\n")
+
+
+def test_ten_classes_and_other_processes_say_nothing(tmp_path, make_image_folder, monkeypatch, capsys):
+    """
+    Only the process that started the command speaks: not another rank of
+    torchrun, nor a worker process of the pipeline, which load the same data.
+    """
+    load_cifar10(str(make_image_folder(tmp_path / 'ten', classes=CIFAR10_CLASSES, train=1, test=None)),
+                 download=False)
+    root = _small_folder(tmp_path, make_image_folder)
+    monkeypatch.setenv('RANK', '1')
+    load_cifar10(str(root), download=False)
+    monkeypatch.delenv('RANK')
+    monkeypatch.setattr(data_module.multiprocessing, 'parent_process', lambda: object())
+    load_cifar10(str(root), download=False)
+    assert capsys.readouterr().out == ''
+
+
 def test_cache_written_beside_the_data_and_reused(tmp_path, make_image_folder, monkeypatch):
     root = _small_folder(tmp_path, make_image_folder, test=1)
     first = load_cifar10(str(root), download=False)
