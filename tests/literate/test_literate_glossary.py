@@ -1,7 +1,16 @@
 """
-The Japanese pages use one term per concept: the glossary at the top of
-`translations/ja/language.yaml`. These checks catch the words it rules out in
-any translated block, so a new translation cannot bring back a second term.
+One word for each concept, and one wording for each fact, on every page.
+
+The Japanese pages use one term per concept: the `glossary` of
+`translations/ja/language.yaml`, whose entries rule out the second terms
+that have been seen (`ruled_out`). These checks look for them in every
+translated block, so a new translation cannot bring back a second term.
+
+Some facts are told on several pages, in both languages, and read the same
+on each: the year of a cited paper, the machine the CPU numbers were
+measured on, and the names of the two weights of the loss ($\\beta$ is only
+the JSD's parameter). These checks look for the other wordings in every
+page's source and in every translation.
 """
 
 import re
@@ -10,39 +19,97 @@ from pathlib import Path
 import pytest
 import yaml
 
-JAPANESE = Path(__file__).parents[2] / 'labml_nn' / 'literate' / 'translations' / 'ja'
+PACKAGE = Path(__file__).parents[2] / 'labml_nn'
+JAPANESE = PACKAGE / 'literate' / 'translations' / 'ja'
 
-# A word the glossary rules out, and what to write instead
-RULED_OUT = [
-    # Accuracy is 正解率; 精度 appears only in 数値精度, 低精度 and 混合精度 (numerical precision)
-    (r'(?<![低合値])精度', 'accuracy is 正解率; 精度 only in 数値精度, 低精度, 混合精度'),
-    # The authors, in Latin letters joined by 、
-    (r'Hinton, Vinyals|Vinyals and Dean|ヒントン|ヴィニャルズ|ディーン', 'the authors are Hinton、Vinyals、Dean'),
-    (r'ソフトな項|ソフト項|ソフトラベル|ソフト・ターゲット', 'ソフトターゲット / ソフトターゲットの項'),
-    (r'先生|学生', 'teacher and student are 教師 and 生徒'),
-    (r'転送セット|転移集合', 'the transfer set is 転移セット'),
-    (r'KL ?ダイバージェンス', 'the KL divergence is KL 情報量'),
+# The glossary's entries that rule out a second term
+GLOSSARY = yaml.safe_load((JAPANESE / 'language.yaml').read_text(encoding='utf-8'))['glossary']
+RULED_OUT = [(entry['ruled_out'], f"{entry['en']} is {entry['ja']}") for entry in GLOSSARY if 'ruled_out' in entry]
+
+# A fact's other wordings, in either language, and how every page tells it
+FACTS = [
+    (r'(?:Gu|Agarwal) (?:et al\.?|ら)[,、]? ?(?!2024)\d{4}',
+     'MiniLLM (Gu et al., 2024) and GKD (Agarwal et al., 2024) are dated by their publication, ICLR 2024'),
+    (r'(?i:laptop)|this project is developed on|ノートパソコン|ラップトップ|このプロジェクトを開発している',
+     'the CPU numbers come from a 2-core server CPU (virtual machine), 2 コアのサーバー CPU（仮想マシン）'),
+    (r'\\beta_\{label\}|\\beta\s*=\s*1\s*-\s*\\alpha|\\beta\s*\\,?\s*\\mathcal\{L\}_\{label\}'
+     r'|\\alpha\s*\\,?\s*\\mathcal\{L\}_\{soft\}|\$\\alpha\$ and \$\\beta\$|\\alpha = [\d.]+\$, \$\\beta = ',
+     'the weights are $w_{soft}$ and $w_{label}$; $\\beta$ is only the JSD\'s parameter'),
 ]
 
 
-def problems(text: str) -> list:
+def problems(text: str, rules: list) -> list:
     """
-    The ruled-out words in one translated text, each with the rule it breaks.
+    The words of `text` that `rules`, (pattern, what to write) pairs, rule out.
     """
-    return [f'{match.group(0)!r}: {rule}' for pattern, rule in RULED_OUT for match in re.finditer(pattern, text)]
+    return [f'{match.group(0)!r}: {rule}' for pattern, rule in rules for match in re.finditer(pattern, text)]
 
 
-def test_the_rules_catch_a_second_term():
-    assert problems('検証精度は 72%') and problems('ヒントンらの論文') and problems('ソフトな項')
-    assert problems('数値精度と正解率、Hinton、Vinyals、Dean（2015）、ソフトターゲットの項') == []
+def test_the_glossary_catches_a_second_term():
+    for text in ['検証精度は 72%', 'ヒントンらの論文', 'ソフトな項', '暗黙知を運ぶ', 'ダイバージェンスの情報量',
+                 'KL ダイバージェンス', 'このページの隣の `results/weight.json`', 'ノートパソコンの CPU']:
+        assert problems(text, RULED_OUT), text
+    assert problems('数値精度と正解率、Hinton、Vinyals、Dean（2015）、ソフトターゲットの項、ダークナレッジ（暗黙の知識）、'
+                    '順方向の KL 情報量とカルバック・ライブラー情報量、JSD ダイバージェンス、'
+                    '[結果のページ](../results.html#distillation-weight)', RULED_OUT) == []
 
 
+def test_the_facts_catch_another_wording():
+    for text in ['[MiniLLM, Gu et al. 2023](https://arxiv.org/abs/2306.08543)', 'GKD（Agarwal ら、2023）',
+                 'on a laptop CPU', 'On the 2-core CPU this project is developed on',
+                 '$\\alpha \\, \\mathcal{L}_{soft} + \\beta \\, \\mathcal{L}_{label}$', '$\\beta = 1 - \\alpha$',
+                 '$\\alpha$ and $\\beta_{label}$', '$T = 4$, $\\alpha = 0.9$, $\\beta = 0.1$']:
+        assert problems(text, FACTS), text
+    assert problems('MiniLLM (Gu et al., 2024), GKD（Agarwal ら、2024）, a 2-core server CPU (virtual machine), '
+                    '$w_{soft} \\, \\mathcal{L}_{soft} + w_{label} \\, \\mathcal{L}_{label}$, '
+                    'JSD with $\\beta = 0.5$, $\\beta \\to 0$', FACTS) == []
+
+
+# Pages that still tell a fact another way or use a second term, in files another change owns: the
+# mark fails once the page is fixed, and the page then leaves this list
+OUTSTANDING = {
+    'distillation/distill.py': 'the weights are still alpha and beta',
+    'distillation/pipeline.py': 'the weight study still writes beta = 1 - alpha',
+    'distillation/train.py': 'the profiles still write alpha and beta for the weights',
+    'distillation/lm/distill.py': 'the weights are still alpha and beta_label',
+    'distillation/fixed_teacher.py': 'the machine is still the CPU this project is developed on',
+    'distillation/lm/train.py': 'the machine is still a laptop CPU',
+    'distillation/loss.py': 'MiniLLM and GKD are still dated 2023',
+    'ja/distillation/distill.py.yaml': 'the weights are still alpha and beta',
+    'ja/distillation/pipeline.py.yaml': 'the weight study still writes beta = 1 - alpha',
+    'ja/distillation/lm/distill.py.yaml': 'the weights are still alpha and beta_label',
+    'ja/distillation/fixed_teacher.py.yaml': 'the machine is still the CPU this project is developed on',
+    'ja/distillation/lm/train.py.yaml': 'the machine is still a laptop CPU',
+    'ja/distillation/loss.py.yaml': 'dark knowledge is still 暗黙知, MiniLLM and GKD still dated 2023',
+    'ja/distillation/__init__.py.yaml': 'dark knowledge is still 暗黙知',
+}
+
+
+def outstanding(name: str):
+    # The page as a test parameter, marked when it is on the list above
+    if name not in OUTSTANDING:
+        return name
+    return pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=f'{OUTSTANDING[name]}: fix it, then '
+                                                                          f'take it off OUTSTANDING'))
+
+
+# Every page's source; the translations are checked on their own
+SOURCES = sorted(path.relative_to(PACKAGE).as_posix() for pattern in ('*.py', '*.md')
+                 for path in PACKAGE.rglob(pattern) if JAPANESE not in path.parents)
 # Every page's translation file; `language.yaml` holds the glossary itself
-PAGES = sorted(path for path in JAPANESE.rglob('*.yaml') if path.name != 'language.yaml')
+TRANSLATIONS = sorted(path.relative_to(JAPANESE).as_posix() for path in JAPANESE.rglob('*.yaml')
+                      if path.name != 'language.yaml')
 
 
-@pytest.mark.parametrize('path', PAGES, ids=lambda path: path.relative_to(JAPANESE).as_posix())
-def test_every_translation_follows_the_glossary(path):
-    entries = yaml.safe_load(path.read_text(encoding='utf-8'))
-    found = [f"{entry.get('key')}: {problem}" for entry in entries for problem in problems(entry.get('ja') or '')]
+@pytest.mark.parametrize('name', [outstanding(name) for name in SOURCES])
+def test_every_page_tells_a_fact_the_same_way(name):
+    found = problems((PACKAGE / name).read_text(encoding='utf-8'), FACTS)
+    assert not found, '\n'.join(found)
+
+
+@pytest.mark.parametrize('name', [outstanding(f'ja/{name}') for name in TRANSLATIONS])
+def test_every_translation_follows_the_glossary_and_tells_a_fact_the_same_way(name):
+    entries = yaml.safe_load((JAPANESE.parent / name).read_text(encoding='utf-8'))
+    found = [f"{entry.get('key')}: {problem}" for entry in entries
+             for problem in problems(entry.get('ja') or '', RULED_OUT + FACTS)]
     assert not found, '\n'.join(found)
