@@ -369,3 +369,33 @@ def test_a_command_killed_before_its_first_checkpoint_leaves_nothing_behind(tmp_
     [run] = find_runs(str(logs), 'small-smoke')
     assert run.finished and run.uuid == orphan.name
     assert list((logs / 'small-smoke').iterdir()) == [orphan] and not list(logs.rglob('*.tmp'))
+
+
+def _contents(folder: Path) -> dict:
+    """
+    Every file under `folder`, by its path there, with its bytes.
+    """
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob('*')) if path.is_file()}
+
+
+def test_a_finished_run_cut_short_is_named_and_left_as_it_is(tmp_path, capsys, image_folder, cifar_data,
+                                                             smoke_settings_for):
+    """
+    A finished run whose `checkpoint.pt` was cut short (a copy interrupted,
+    a disk that filled) cannot be reused: the same command says that the
+    checkpoint cannot be read and that the run is left as it is, trains a new
+    run beside it, and does not touch the damaged run's folder.
+    """
+    settings = smoke_settings_for('small', image_folder, tmp_path, epochs=1)
+    first = train(TinyConfigs(), settings, cifar_data)
+    damaged = first.path.parent.parent
+    first.path.write_bytes(first.path.read_bytes()[:first.path.stat().st_size // 2])
+    before = _contents(damaged)
+    capsys.readouterr()
+    second = train(TinyConfigs(), settings, cifar_data)
+    out = capsys.readouterr().out
+    assert out.count(f'small-smoke: the checkpoint of run {first.uuid} cannot be read (damaged or cut short), '
+                     f'so that run is left as it is and not used: {first.path}') == 1, out
+    assert second.uuid != first.uuid and second.finished
+    assert second.path.parent.parent.parent == damaged.parent
+    assert _contents(damaged) == before
