@@ -21,11 +21,11 @@ difference: its training step. On each batch of images $x$ with labels $y$,
    $$\mathcal{L}_{soft} = T^2 \, \mathrm{KL}\big(\mathrm{softmax}(v / T) \,\|\, \mathrm{softmax}(z / T)\big)$$
 5. the label term is the usual cross-entropy with the labels at $T = 1$,
    $\mathcal{L}_{label} = -\log \mathrm{softmax}(z)_y$;
-6. the student minimizes $\alpha \, \mathcal{L}_{soft} + \beta \, \mathcal{L}_{label}$.
+6. the student minimizes $w_{soft} \, \mathcal{L}_{soft} + w_{label} \, \mathcal{L}_{label}$.
 
 The $T^2$ keeps the soft term's gradients at the scale of the label term's
 whatever $T$ is (the gradients of softened targets shrink as $1/T^2$), so
-$\alpha$ and $\beta$ need not change with $T$. The soft-target term is the
+the weights $w_{soft}$ and $w_{label}$ need not change with $T$. The soft-target term is the
 memory-lean [`soft_target_loss`](loss.html); for importing both terms into
 your own code, [`DistillationLoss`](loss.html#distillation-loss) computes the
 same sum.
@@ -59,7 +59,7 @@ class DistillationConfigs(SmallConfigs):
     teacher: str = ''
     # $T$, the temperature of the soft targets
     temperature: float = 4.0
-    # $\alpha$ and $\beta$, the weights of the soft-target and label terms:
+    # $w_{soft}$ and $w_{label}$, the weights of the soft-target and label terms:
     # the soft term dominates, as in the paper's best results
     soft_target_weight: float = 0.9
     label_loss_weight: float = 0.1
@@ -121,7 +121,7 @@ class DistillationConfigs(SmallConfigs):
         soft = soft_target_loss(student_logits, teacher_logits, self.temperature)
         # 5. The label term, $\mathcal{L}_{label} = -\log \mathrm{softmax}(z)_y$, averaged over the batch
         label = nn.functional.cross_entropy(student_logits.float(), labels)
-        # 6. $\alpha \, \mathcal{L}_{soft} + \beta \, \mathcal{L}_{label}$
+        # 6. $w_{soft} \, \mathcal{L}_{soft} + w_{label} \, \mathcal{L}_{label}$
         return self.soft_target_weight * soft + self.label_loss_weight * label
 
 

@@ -96,7 +96,7 @@ class PackedForCPU(nn.Module):
     bfloat16) every time, and converts each feature map in and out. A
     teacher's weights never change, so here they are converted once, and the
     feature maps stay in oneDNN's layout from the first convolution to the
-    last pool. On the 2-core CPU this project is developed on, that took the
+    last pool. On a 2-core server CPU (virtual machine), that took the
     large model's bfloat16 forward pass at batch 64 from 90 to 98 ms down to
     about 78 ms.
 

@@ -149,9 +149,9 @@ def plain_soft_target_loss(student_logits: torch.Tensor, teacher_logits: torch.T
 # * `'forward_kl'`, $\mathrm{KL}(p \| q)$, Hinton's loss and the default;
 # * `'reverse_kl'`, $\mathrm{KL}(q \| p)$, which punishes the student for putting
 #   probability where the teacher puts little, so it picks modes rather than
-#   covering them ([MiniLLM, Gu et al. 2023](https://arxiv.org/abs/2306.08543));
+#   covering them ([MiniLLM, Gu et al., 2024](https://arxiv.org/abs/2306.08543));
 # * `'jsd'`, the generalized Jensen-Shannon divergence of
-#   [GKD (Agarwal et al. 2023)](https://arxiv.org/abs/2306.13649), finite even
+#   [GKD (Agarwal et al., 2024)](https://arxiv.org/abs/2306.13649), finite even
 #   where one model rules out a class the other allows, with $m = \beta p + (1 - \beta) q$:
 #
 # $$\mathrm{JSD}_\beta = \beta\, \mathrm{KL}(p \| m) + (1 - \beta)\, \mathrm{KL}(q \| m)$$

@@ -145,8 +145,9 @@ def temperature_study(omit: str, profile: str) -> List[Variant]:
 
 def weight_study(omit: str, profile: str) -> List[Variant]:
     r"""
-    `weight`: [the soft-target weight $\alpha$](weight.html) from $0$ (labels
-    only) to $1$ (soft targets only), with $\beta = 1 - \alpha$ on the labels.
+    `weight`: [the soft-target weight $w_{soft}$](weight.html) from $0$ (labels
+    only) to $1$ (soft targets only), with $w_{label} = 1 - w_{soft}$ on the labels.
+    The variants are named α = $w_{soft}$, as on the plot.
     """
     return [Variant('α = 0 (labels only)', 'small', ja='α = 0（ラベルのみ）', x=0.0)] + [
         Variant(f'α = {a}', 'distilled',

@@ -83,7 +83,7 @@ def command_class(model_name: str, what: str) -> type:
 # line can override them again. The defaults are the attributes of the
 # [trainer's](../experiments/trainer.html) and the
 # [distillation step's](distill.html) configurations: Adam at
-# $2.5 \cdot 10^{-4}$, batch 64, 10 epochs, $T = 4$, $\alpha = 0.9$, $\beta = 0.1$.
+# $2.5 \cdot 10^{-4}$, batch 64, 10 epochs, $T = 4$, $w_{soft} = 0.9$, $w_{label} = 0.1$.
 #
 # * `full`, the default, is the study on every training image, for one GPU.
 #   Both models train long enough to converge, with SGD and the one-cycle
@@ -94,13 +94,13 @@ def command_class(model_name: str, what: str) -> type:
 #   scaled with the batch (Goyal et al., 2017): $0.1 \cdot 512 / 128 = 0.4$
 #   for the teacher, $0.05 \cdot 512 / 64 = 0.4$ for the students. The
 #   distillation settings are the defaults, torchdistill's $T = 4$,
-#   $\alpha = 0.9$.
+#   $w_{soft} = 0.9$.
 # * `labml` reproduces labml.ai's experiment with these two models, as the
 #   reference row: Adam at $2.5 \cdot 10^{-4}$, batch 64, no schedule, the
 #   teacher 20 epochs and the students 10, $T = 5$, and its loss
 #   $100 \cdot \mathrm{KLDivLoss}_{mean} + 0.5 \cdot \mathrm{CE}$. `mean`
 #   divides the KL divergence by the 10 classes too, so that is
-#   $10 \, \mathrm{KL} = 0.4 \, T^2 \, \mathrm{KL}$: $\alpha = 0.4$ and $\beta = 0.5$
+#   $10 \, \mathrm{KL} = 0.4 \, T^2 \, \mathrm{KL}$: $w_{soft} = 0.4$ and $w_{label} = 0.5$
 #   here. One difference remains: labml's batch normalization keeps no
 #   running statistics, so it evaluates with those of a 1,024-image batch;
 #   ours evaluates with its running statistics.

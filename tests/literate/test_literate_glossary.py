@@ -65,34 +65,6 @@ def test_the_facts_catch_another_wording():
                     'JSD with $\\beta = 0.5$, $\\beta \\to 0$', FACTS) == []
 
 
-# Pages that still tell a fact another way or use a second term, in files another change owns: the
-# mark fails once the page is fixed, and the page then leaves this list
-OUTSTANDING = {
-    'distillation/distill.py': 'the weights are still alpha and beta',
-    'distillation/pipeline.py': 'the weight study still writes beta = 1 - alpha',
-    'distillation/train.py': 'the profiles still write alpha and beta for the weights',
-    'distillation/lm/distill.py': 'the weights are still alpha and beta_label',
-    'distillation/fixed_teacher.py': 'the machine is still the CPU this project is developed on',
-    'distillation/lm/train.py': 'the machine is still a laptop CPU',
-    'distillation/loss.py': 'MiniLLM and GKD are still dated 2023',
-    'ja/distillation/distill.py.yaml': 'the weights are still alpha and beta',
-    'ja/distillation/pipeline.py.yaml': 'the weight study still writes beta = 1 - alpha',
-    'ja/distillation/lm/distill.py.yaml': 'the weights are still alpha and beta_label',
-    'ja/distillation/fixed_teacher.py.yaml': 'the machine is still the CPU this project is developed on',
-    'ja/distillation/lm/train.py.yaml': 'the machine is still a laptop CPU',
-    'ja/distillation/loss.py.yaml': 'dark knowledge is still 暗黙知, MiniLLM and GKD still dated 2023',
-    'ja/distillation/__init__.py.yaml': 'dark knowledge is still 暗黙知',
-}
-
-
-def outstanding(name: str):
-    # The page as a test parameter, marked when it is on the list above
-    if name not in OUTSTANDING:
-        return name
-    return pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=f'{OUTSTANDING[name]}: fix it, then '
-                                                                          f'take it off OUTSTANDING'))
-
-
 # Every page's source; the translations are checked on their own
 SOURCES = sorted(path.relative_to(PACKAGE).as_posix() for pattern in ('*.py', '*.md')
                  for path in PACKAGE.rglob(pattern) if JAPANESE not in path.parents)
@@ -101,15 +73,15 @@ TRANSLATIONS = sorted(path.relative_to(JAPANESE).as_posix() for path in JAPANESE
                       if path.name != 'language.yaml')
 
 
-@pytest.mark.parametrize('name', [outstanding(name) for name in SOURCES])
+@pytest.mark.parametrize('name', SOURCES)
 def test_every_page_tells_a_fact_the_same_way(name):
     found = problems((PACKAGE / name).read_text(encoding='utf-8'), FACTS)
     assert not found, '\n'.join(found)
 
 
-@pytest.mark.parametrize('name', [outstanding(f'ja/{name}') for name in TRANSLATIONS])
+@pytest.mark.parametrize('name', TRANSLATIONS)
 def test_every_translation_follows_the_glossary_and_tells_a_fact_the_same_way(name):
-    entries = yaml.safe_load((JAPANESE.parent / name).read_text(encoding='utf-8'))
+    entries = yaml.safe_load((JAPANESE / name).read_text(encoding='utf-8'))
     found = [f"{entry.get('key')}: {problem}" for entry in entries
              for problem in problems(entry.get('ja') or '', RULED_OUT + FACTS)]
     assert not found, '\n'.join(found)

@@ -27,7 +27,7 @@ averages a divergence between them over every position of every window:
 
 Each is multiplied by $T^2$, and the label term is the usual cross-entropy of
 the next byte; the student minimizes
-$\alpha \, \mathcal{L}_{soft} + \beta_{label} \, \mathcal{L}_{label}$.
+$w_{soft} \, \mathcal{L}_{soft} + w_{label} \, \mathcal{L}_{label}$.
 
 ## On-policy distillation
 
@@ -77,7 +77,7 @@ class DistillationConfigs(LMConfigs):
     # `'forward_kl'`, `'reverse_kl'` or `'jsd'`, and JSD's $\beta$
     divergence: str = 'forward_kl'
     beta: float = 0.5
-    # $\alpha$ and $\beta_{label}$, the weights of the soft-target and label terms
+    # $w_{soft}$ and $w_{label}$, the weights of the soft-target and label terms
     soft_target_weight: float = 0.9
     label_loss_weight: float = 0.1
     # $\lambda$, the fraction of on-policy batches, and the bytes the student writes in each window
@@ -132,7 +132,7 @@ class DistillationConfigs(LMConfigs):
                                 divergence=self.divergence, beta=self.beta)
         # 4. $-\log \mathrm{softmax}(z_i)_{x_{i+1}}$, averaged over the positions whose next byte is data
         label = nn.functional.cross_entropy(student_logits[data_targets], windows[:, 1:][data_targets])
-        # 5. $\alpha \, \mathcal{L}_{soft} + \beta_{label} \, \mathcal{L}_{label}$
+        # 5. $w_{soft} \, \mathcal{L}_{soft} + w_{label} \, \mathcal{L}_{label}$
         return self.soft_target_weight * soft + self.label_loss_weight * label
 
     def fused_loss(self, windows: torch.Tensor, data_targets: torch.Tensor, on_policy: bool) -> torch.Tensor:

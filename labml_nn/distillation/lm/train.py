@@ -50,12 +50,13 @@ DIVERGENCES = source_constant('labml_nn.distillation.loss', 'DIVERGENCES')
 # The teacher's (`teacher`) and the students' (`student`, shared by the
 # distilled student) settings in each profile.
 #
-# * `cpu` fits one thread of a laptop CPU. The teacher, 4 blocks of width
-#   192 (1.9 million parameters), trains for 700 steps of 16 windows of 128
-#   bytes; the students, 2 blocks of width 96 (0.26 million, 7 times
-#   smaller), for 300 steps. Both were sized by timing steps on one thread
-#   of the shared 2-core CPU of the [studies](studies.html), for a teacher of
-#   about 15 minutes and students of a few minutes each.
+# * `cpu` fits one thread of a 2-core server CPU (virtual machine). The
+#   teacher, 4 blocks of width 192 (1.9 million parameters), trains for 700
+#   steps of 16 windows of 128 bytes; the students, 2 blocks of width 96
+#   (0.26 million, 7 times smaller), for 300 steps. Both were sized by timing
+#   steps on one thread of the shared 2-core CPU of the
+#   [studies](studies.html), for a teacher of about 15 minutes and students
+#   of a few minutes each.
 # * `full` is a larger teacher (6 blocks of width 256, a context of 256
 #   bytes) and more steps, for a GPU; it has not been run here.
 # * `smoke` takes seconds, for tests.
