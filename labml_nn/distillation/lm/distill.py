@@ -55,7 +55,7 @@ from labml.configs import option
 from torch import nn
 
 from labml_nn.distillation.fused_loss import fused_linear_distillation_loss
-from labml_nn.distillation.loss import DIVERGENCES, soft_target_loss
+from labml_nn.distillation.loss import soft_target_loss
 from labml_nn.distillation.lm.trainer import LMConfigs, LMRecord, experiment_name
 from labml_nn.distillation.lm.transformer import ByteTransformer, sample
 from labml_nn.experiments import distributed

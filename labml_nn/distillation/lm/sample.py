@@ -23,15 +23,12 @@ same prompt with the same random numbers, at temperature $\tau$ (default
 $0.8$: a little sharper than the model's own distribution, as is usual when
 reading samples), until its context is full.
 
-Before anything is sampled, every model is checked against the prompt and
-the temperature: a model whose training diverged has nothing to say, a
-prompt must fit its context, and $\tau$ must not be
-[so small](#smallest_temperature) that the sampler's probabilities stop
-being numbers.
+Before anything is sampled, every model is checked against the prompt: a
+model whose training diverged has nothing to say, and a prompt must fit its
+context. Any $\tau > 0$ samples; near $0$, the most likely byte each time.
 """
 
 import argparse
-import math
 import os
 from pathlib import Path
 from typing import List, Optional
@@ -102,48 +99,9 @@ def checkpoint_of(spec: str, logs_dir: str) -> Path:
     return runs[0]
 
 
-@torch.no_grad()
-def logit_bound(model: ByteTransformer) -> float:
-    r"""
-    ## How large a logit can be
-
-    A bound on every logit the model can give, whatever it reads, from its
-    last two layers alone. The final layer norm gives
-    $y = \gamma \odot \hat{x} + \beta$, where $\hat{x}$ has mean $0$ and a
-    mean square of at most $1$ over its $d$ features, so
-    $\sum_j \hat{x}_j^2 \le d$, each $|\hat{x}_j| \le \sqrt{d}$, and
-    $|y_j| \le |\gamma_j| \sqrt{d} + |\beta_j|$. The output layer, without a
-    bias, then gives
-    $$|z_i| = \Big|\sum_j W_{ij} y_j\Big| \le \sum_j |W_{ij}| \big(|\gamma_j| \sqrt{d} + |\beta_j|\big)$$
+def model_to_sample(path: Path, prompt: bytes) -> ByteTransformer:
     """
-    norm = model.norm
-    largest_y = norm.weight.abs() * math.sqrt(norm.normalized_shape[0]) + norm.bias.abs()
-    return (model.head.weight.abs() @ largest_y).max().item()
-
-
-def smallest_temperature(model: ByteTransformer) -> float:
-    r"""
-    ## The smallest temperature
-
-    The sampler divides the logits by $\tau$ in float32, whose largest
-    number is $F \approx 3.4 \times 10^{38}$. Below some $\tau$, $z / \tau$
-    (or $1 / \tau$) is infinite, softmax computes $\infty - \infty$, and the
-    probabilities are not numbers. With every $|z_i| \le B$, the
-    [bound above](#logit_bound), any
-    $\tau \ge \max(B, 1) / (F / 2)$ keeps both below $F / 2$, the half left
-    for rounding. That is $\max(B, 1)$ times $2 / F \approx 6 \times 10^{-39}$,
-    far below any temperature worth sampling at: near $0$ the sample is
-    already the most likely byte each time. Rounded up to three significant
-    digits, as the message shows it.
-    """
-    smallest = max(logit_bound(model), 1.0) / (torch.finfo(torch.float32).max / 2)
-    step = 10.0 ** (math.floor(math.log10(smallest)) - 2)
-    return float(f'{math.ceil(smallest / step) * step:.3g}')
-
-
-def model_to_sample(path: Path, prompt: bytes, temperature: float) -> ByteTransformer:
-    """
-    The model of the checkpoint at `path`, once it is known to sample with `prompt` at `temperature`.
+    The model of the checkpoint at `path`, once it is known to sample with `prompt`.
     """
     if not has_finite_weights(path):
         raise CannotSample(f'{run_name(path)} has weights that are not finite numbers (its training diverged); '
@@ -152,11 +110,6 @@ def model_to_sample(path: Path, prompt: bytes, temperature: float) -> ByteTransf
     if len(prompt) >= model.context:
         raise CannotSample(f'the prompt has {len(prompt)} bytes; the model reads {model.context}, so give it at most '
                            f'{model.context - 1}')
-    smallest = smallest_temperature(model)
-    if temperature < smallest:
-        raise CannotSample(f'--temperature {temperature:g} is too small for {run_name(path)}: its logits divided by '
-                           f'it can overflow float32, and then the probabilities are not numbers; use at least '
-                           f'{smallest:.3g}')
     return model
 
 
@@ -200,7 +153,7 @@ def main(argv: Optional[List[str]] = None):
         if not paths:
             raise RunNotFound(f'no finished runs of profile {args.profile} in {args.logs_dir}; train one first')
         # Every model is checked before any is sampled from
-        models = [model_to_sample(path, args.prompt, args.temperature) for path in paths]
+        models = [model_to_sample(path, args.prompt) for path in paths]
         prompt = torch.tensor([list(args.prompt)])
         for path, model in zip(paths, models):
             text = sample(model, prompt, model.context + 1 - prompt.shape[1],

@@ -148,6 +148,14 @@ def sample(model: ByteTransformer, prompt: torch.Tensor, count: int, generator: 
     (the last byte is never read). Returns `[batch, length + count]`.
     Gradients are off, but the result is an ordinary tensor that a training
     step may use.
+
+    Any $\tau > 0$ works: the logits are shifted by their largest before they
+    are divided, $\mathrm{softmax}((z - \max_j z_j) / \tau)$, the same
+    distribution, so the largest is $0$ and the others are negative; a tiny
+    $\tau$ sends them to $-\infty$, probability $0$, and the sample is the
+    most likely byte, where dividing $z$ itself would overflow to $\infty - \infty$.
+    The division is in float64, where every positive temperature a Python
+    float can hold is a positive number (in float32, $10^{-300}$ is $0$).
     """
     if prompt.shape[1] + count - 1 > model.context:
         raise ValueError(f'a prompt of {prompt.shape[1]} bytes and {count} more do not fit the context of '
@@ -159,7 +167,9 @@ def sample(model: ByteTransformer, prompt: torch.Tensor, count: int, generator: 
     logits = model(prompt, caches)[:, -1]
     tokens = prompt
     for _ in range(count):
-        probabilities = torch.softmax(logits.float() / temperature, dim=-1)
+        # In float64, where every positive Python float is a positive number
+        logits = logits.double()
+        probabilities = torch.softmax((logits - logits.amax(-1, keepdim=True)) / temperature, dim=-1)
         following = torch.multinomial(probabilities.cpu(), 1, generator=generator).to(tokens.device)
         tokens = torch.cat([tokens, following], dim=1)
         if tokens.shape[1] <= model.context:
