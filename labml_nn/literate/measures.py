@@ -44,6 +44,8 @@ WORDS = {
         'date': 'date', 'corpus': 'corpus', 'missing': 'not recorded', 'is': ': ',
         'corpus text': "the standard library of Python {python}: {train} bytes for training, {valid} for "
                        "validation, {test} for test",
+        'folder text': "the text files of the folder {folder}: {train} bytes for training, {valid} for "
+                       "validation, {test} for test",
         'measure': 'measure', 'seeds': 'seeds', 'teacher': 'the teacher',
         'qualified': '{title}, on {machine}',
         'spread': '† The runs took times so different that their spread is larger than their mean: this '
@@ -119,6 +121,8 @@ WORDS = {
         'file': 'ファイル', 'profile': 'プロファイル', 'machine': 'マシン', 'command': 'コマンド',
         'commit': 'コミット', 'date': '日付', 'corpus': 'コーパス', 'missing': '記録なし', 'is': '：',
         'corpus text': 'Python {python} の標準ライブラリ。訓練に {train} バイト、検証に {valid} バイト、'
+                       'テストに {test} バイト',
+        'folder text': 'フォルダ {folder} のテキストファイル。訓練に {train} バイト、検証に {valid} バイト、'
                        'テストに {test} バイト',
         'measure': '測定', 'seeds': 'シード数', 'teacher': '教師',
         'qualified': '{title}（{machine}）',

@@ -265,6 +265,9 @@ def _corpus(data, words: dict) -> str:
     if not isinstance(data, dict) or not isinstance(data.get('bytes'), dict) or 'python' not in data:
         return ''
     sizes = {split: _number(data['bytes'].get(split, 0)) for split in ('train', 'valid', 'test')}
+    if data.get('source', 'python-stdlib') != 'python-stdlib':
+        # A folder of other text, by its name: its path was the machine's
+        return words['folder text'].format(folder=Path(str(data['source'])).name, **sizes)
     return words['corpus text'].format(python=data['python'], **sizes)
 
 

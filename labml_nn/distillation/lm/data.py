@@ -141,7 +141,9 @@ def load_corpus(data_dir: str = '', min_bytes: int = 2) -> Corpus:
                             f'a window needs (the context plus one). Files are split by a hash of their path, '
                             f'about 1 in 10 each to validation and test: give more files, or a shorter --context')
     files_hash = hashlib.sha256('\n'.join(sorted(relative)).encode()).hexdigest()[:16]
-    return Corpus(**splits, source=str(root) if data_dir else 'python-stdlib', python=platform.python_version(),
+    # The Python version says which standard library; a folder of other text has none
+    return Corpus(**splits, source=str(root) if data_dir else 'python-stdlib',
+                  python='' if data_dir else platform.python_version(),
                   files={k: len(v) for k, v in parts.items()}, files_hash=files_hash,
                   fingerprint=fingerprint.hexdigest()[:16])
 
@@ -174,6 +176,19 @@ def evenly_spaced_windows(data: torch.Tensor, count: int, length: int) -> torch.
     """
     starts = torch.linspace(0, len(data) - length, count).long().unique()
     return torch.stack([data[s:s + length] for s in starts.tolist()]).long()
+
+
+def corpus_words(data: Dict[str, object]) -> str:
+    """
+    The corpus a result was measured on, in words, from what `describe`
+    recorded: the standard library of a Python version, or a folder by its
+    name (not the path of the machine it was on), with its files, bytes and
+    the hash of its file list.
+    """
+    what = (f"the standard library's source of Python {data['python']}" if data['source'] == 'python-stdlib'
+            else f"the folder {Path(str(data['source'])).name}")
+    files, sizes = sum(data['files'].values()), sum(data['bytes'].values())
+    return f"{what}: {files:,} files, {sizes:,} bytes, file-list hash `{data['files_hash']}`"
 
 
 def describe(corpus: Corpus) -> Dict[str, object]:

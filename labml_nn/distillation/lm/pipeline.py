@@ -47,7 +47,7 @@ from typing import Any, Dict, List, NamedTuple, Optional
 
 import torch
 
-from labml_nn.distillation.lm.data import describe, load_corpus, training_bytes
+from labml_nn.distillation.lm.data import corpus_words, describe, load_corpus, training_bytes
 from labml_nn.distillation.lm.train import configs_for, profile_settings, use_threads
 from labml_nn.distillation.lm.trainer import LMRecord, train
 from labml_nn.experiments import distributed
@@ -241,8 +241,7 @@ def markdown_table(results: Dict[str, Any]) -> str:
     """
     data, teacher = results['data'], results['teacher']
     lines = [f"Study `{results['study']}`, profile `{results['profile']}`, on {results['machine']}; corpus "
-             f"{data['source']} of Python {data['python']} (files hash `{data['files_hash']}`, "
-             f"{data['bytes']['train']:,} training bytes).", '',
+             f"{corpus_words(data)} ({data['bytes']['train']:,} training bytes).", '',
              f"Teacher: {teacher['parameters']:,} parameters, {teacher['steps']} steps, test "
              f"{teacher['test_bpb']:.3f} bits per byte, {teacher['train_seconds']:.0f} s of training.", '',
              '| student | parameters | seeds | test bits per byte | validation bits per byte '

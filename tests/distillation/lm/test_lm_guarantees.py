@@ -130,3 +130,20 @@ def test_help_answers_without_importing_pytorch():
     imported = [line.split('|')[-1].strip() for line in done.stderr.splitlines() if line.startswith('import time:')]
     assert done.returncode == 0 and '--threads' in done.stdout
     assert 'labml_nn.experiments.checks' in imported and 'torch' not in imported
+
+
+def test_results_say_what_the_corpus_is(text):
+    """
+    A folder of text is named by its folder, with no Python version; the
+    standard library by its Python version. The results page says the same.
+    """
+    from labml_nn.distillation.lm.data import corpus_words, describe, load_corpus
+    from labml_nn.literate.measures import WORDS
+    from labml_nn.literate.results import _corpus
+    folder = describe(load_corpus(str(text)))
+    assert folder['python'] == '' and 'Python' not in corpus_words(folder)
+    assert corpus_words(folder).startswith('the folder text: 40 files')
+    assert _corpus(folder, WORDS['en']).startswith('the text files of the folder text:')
+    stdlib = folder | {'source': 'python-stdlib', 'python': '3.11.7'}
+    assert corpus_words(stdlib).startswith("the standard library's source of Python 3.11.7")
+    assert _corpus(stdlib, WORDS['en']).startswith('the standard library of Python 3.11.7')
