@@ -46,6 +46,8 @@ class ReadableDestination(Destination):
     def __init__(self, screen: Optional[Destination]):
         self.screen = screen
         self.warned: Set[str] = set()
+        # The line being redrawn, printed once labml ends it
+        self.pending = ''
 
     def log(self, parts: List[Part], *, is_new_line: bool, is_reset: bool):
         text = ''.join(part if isinstance(part, str) else part[0] for part in parts)
@@ -55,9 +57,14 @@ class ReadableDestination(Destination):
             self.warned.add(text)
         if self.screen is not None:
             self.screen.log(parts, is_new_line=is_new_line, is_reset=is_reset)
-        elif is_new_line and text.strip():
-            # A line redrawn in place is printed only once it is finished
-            print(' '.join(text.split()), flush=True)
+            return
+        # A line redrawn in place is printed only once it is ended, as it was last drawn
+        text = ' '.join(text.split()) or self.pending
+        if not is_new_line:
+            self.pending = text
+        elif text:
+            print(text, flush=True)
+            self.pending = ''
 
 
 def readable_output():

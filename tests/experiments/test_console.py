@@ -18,6 +18,8 @@ def test_a_study_written_to_a_file_is_plain_text(tmp_path, image_folder, teacher
     out = done.stdout
     assert '\x1b' not in out and '\r' not in out
     assert out.count('Not a valid git repository') == 1
+    # Each epoch's line as labml last drew it: 2 for the teacher and 2 for each student
+    assert out.count('loss.train') == 6
     # Where the study is, and each run's score
     assert '[1/3] large teacher' in out and '[3/3] distilled seed 0' in out
     assert 'small seed 0: validation accuracy' in out and '1 run left' in out
