@@ -367,6 +367,8 @@ def train_students(tasks: List[Tuple[str, str, Dict[str, Any]]], data: CIFAR10, 
         return records
     warn_about_memory(jobs, data)
     threads, log = threads_per_run(jobs), logs_dir / 'pipeline-jobs.log'
+    # Made here: a worker that cannot open its log fails as it starts, and the pool would start another forever
+    log.parent.mkdir(parents=True, exist_ok=True)
     say(f'{len(tasks)} student runs, {jobs} side by side on {threads} thread(s) each; their output goes to {log}')
     # The workers are started with Ctrl-C ignored, which they keep from their
     # first instruction (a Ctrl-C while one was still starting printed its
