@@ -25,5 +25,8 @@ setuptools.setup(
         'pyyaml>=6',
         'pykatex>=0.1',
     ],
-    extras_require={'test': ['pytest>=7'], 'dev': ['pytest>=7']},
+    # `hf`: distilling models of Hugging Face's transformers (labml_nn.distillation.huggingface); the tests
+    # install it too, so that they run that module's tests on tiny models built from configurations
+    extras_require={'hf': ['transformers>=4.42'], 'test': ['pytest>=7', 'transformers>=4.42'],
+                    'dev': ['pytest>=7']},
 )
