@@ -53,9 +53,9 @@ probability outside $K$ without paying for it.
 **Top-k targets are biased.** The gradient with respect to the student's
 logit of a class outside $K$ is
 
-$$\frac{\partial \mathcal{L}_{top\text{-}k}}{\partial z_c} \propto \frac{1}{T}\, q_c \Big(1 - \frac{p_{rest}}{q_{rest}}\Big) \quad \text{where the full loss has} \quad \frac{1}{T}\,(q_c - p_c)$$
+$$\frac{\partial \mathcal{L}_{top\text{-}k}}{\partial z_c} \propto \frac{1}{T}\, q_c \Big(1 - \frac{p_{rest}}{q_{rest}}\Big)$$
 
-The two agree only when the student already spreads its rest the way the
+where the full loss has $\frac{1}{T}\,(q_c - p_c)$. The two agree only when the student already spreads its rest the way the
 teacher does. Otherwise the student learns the size of the teacher's tail but
 not its shape, and since $K$ is the same every time the token is seen, the
 error never averages out. [Anshumann et al. (2025)](https://arxiv.org/abs/2503.16870)
@@ -159,7 +159,7 @@ def top_k_targets(teacher_logits: torch.Tensor, k: int, temperature: float = 1.0
     `teacher_logits` (`[..., vocab]`), over its first `vocab_size` classes when
     given, with their indices; in float32 (float64 for float64 logits).
     """
-    classes = _check_teacher_logits(teacher_logits, vocab_size)
+    classes = _check_logits_tensor('teacher_logits', teacher_logits, vocab_size)
     _check_temperature(temperature, MAX_TEMPERATURE)
     _check_count('k', k, classes)
     log_p = _teacher_log_probs(teacher_logits, temperature, vocab_size)
@@ -182,7 +182,7 @@ def sample_targets(teacher_logits: torch.Tensor, samples: int, temperature: floa
     `generator` makes the draws reproducible, and must be on the logits'
     device. Over the first `vocab_size` classes when given.
     """
-    classes = _check_teacher_logits(teacher_logits, vocab_size)
+    classes = _check_logits_tensor('teacher_logits', teacher_logits, vocab_size)
     _check_temperature(temperature, MAX_TEMPERATURE)
     _check_count('samples', samples, None)
     if proposal_temperature is not None:
@@ -238,7 +238,7 @@ def sparse_target_loss(student_logits: torch.Tensor, teacher_targets: Union[TopK
     Returns the loss, in float32 whatever the dtype of the logits (float64 for
     float64 inputs). Gradients flow to `student_logits` only.
     """
-    _check_student_logits(student_logits, vocab_size)
+    _check_logits_tensor('student_logits', student_logits, vocab_size)
     student_logits = _first_classes(student_logits, vocab_size)
     _check_temperature(temperature, MAX_TEMPERATURE)
     if mask is not None:
@@ -352,7 +352,7 @@ class SparseDistillationLoss(nn.Module):
         The total loss and its two terms. `target` holds class indices, of any
         integer dtype, and has the leading shape of the logits.
         """
-        _check_student_logits(student_logits, self.vocab_size)
+        _check_logits_tensor('student_logits', student_logits, self.vocab_size)
         _check_target(target, student_logits.shape[:-1], student_logits.device, 'the logits')
         student_logits = _first_classes(student_logits, self.vocab_size)
         target = target.long()
@@ -404,14 +404,6 @@ def _check_logits_tensor(name: str, logits: torch.Tensor, vocab_size: Optional[i
         raise ValueError(f'vocab_size must be between 1 and the number of classes of {name}, '
                          f'{logits.shape[-1]}, got {vocab_size}')
     return vocab_size
-
-
-def _check_student_logits(student_logits: torch.Tensor, vocab_size: Optional[int]) -> int:
-    return _check_logits_tensor('student_logits', student_logits, vocab_size)
-
-
-def _check_teacher_logits(teacher_logits: torch.Tensor, vocab_size: Optional[int]) -> int:
-    return _check_logits_tensor('teacher_logits', teacher_logits, vocab_size)
 
 
 def _check_count(name: str, count: int, most: Optional[int]):
