@@ -28,8 +28,9 @@ REAL, STUDENT_ROWS, TEACHER_ROWS = 64, 72, 80
 @pytest.fixture(scope='module')
 def transformers():
     # Nothing may be fetched from the hub
-    os.environ['HF_HUB_OFFLINE'] = '1'
-    return pytest.importorskip('transformers')
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv('HF_HUB_OFFLINE', '1')
+        yield pytest.importorskip('transformers')
 
 
 def _models(transformers, seed=0):
