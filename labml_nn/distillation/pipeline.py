@@ -77,7 +77,8 @@ from labml_nn.distillation.train import COMMANDS, OPTIONS, PROFILES, add_options
 from labml_nn.experiments import distributed
 from labml_nn.experiments.checks import check_writable, command_errors, distillation_problem, folder, positive
 from labml_nn.experiments.data import CIFAR10, DataError, Split, load_cifar10, normalize, split_train
-from labml_nn.experiments.reporting import Progress, figure, japanese_font, machine, mean_std, provenance, say
+from labml_nn.experiments.reporting import Progress, figure, japanese_font, machine, mean_std, provenance, say, \
+    write_figure
 from labml_nn.experiments.runs import RunRecord, load_checkpoint, write_atomic
 from labml_nn.experiments.trainer import check_settings, epoch_path, eval_batch_size, train
 from labml_nn.experiments.training import default_device
@@ -191,6 +192,9 @@ def main(argv=None):
     """
     parser = argument_parser()
     args = parser.parse_args(argv)
+    if args.replot is not None:
+        replot(parser, args)
+        return
     if args.omit is not None and args.study != 'omitted-class':
         parser.error(f'--omit is for --study omitted-class, not --study {args.study}')
     for name in distilled_settings(args):
@@ -247,7 +251,25 @@ def argument_parser() -> argparse.ArgumentParser:
     check, help_text = OPTIONS['valid_every']
     parser.add_argument('--valid-every', type=check,
                         help=f'{help_text} (default: 1 for compare, {STUDY_VALID_EVERY} for the other studies)')
+    parser.add_argument('--replot', type=results_file, metavar='RESULTS.json',
+                        help="train nothing: draw the plots of a study's results.json again, into --out")
     return parser
+
+
+def replot(parser: argparse.ArgumentParser, args: argparse.Namespace):
+    """
+    `--replot RESULTS.json`: the study's plots drawn again into `--out`, the
+    only other option it takes.
+    """
+    others = [name for name, value in vars(args).items()
+              if name not in ('replot', 'out') and value != parser.get_default(name)]
+    if others:
+        parser.error(f"--replot draws a results file's plots and trains nothing; leave out "
+                     f"--{others[0].replace('_', '-')}")
+    out = Path(args.out)
+    with command_errors():
+        check_writable(out, '--out')
+    print('Wrote ' + ', '.join(str(path) for path in draw_plots(args.replot, out)))
 
 
 def distilled_settings(args: argparse.Namespace) -> Dict[str, Any]:
@@ -614,21 +636,10 @@ def write_results(results: Dict[str, Any], out: Path):
     table = markdown_table(results)
     write_atomic(out / 'results.json', lambda tmp: Path(tmp).write_text(json.dumps(results, indent=2)))
     write_atomic(out / 'results.md', lambda tmp: Path(tmp).write_text(table))
-    written = ['results.json', 'results.md']
-    font = japanese_font()
-    for language, suffix in (('en', ''), ('ja', '.ja')):
-        if language == 'ja' and not font:
-            continue
-        for name, draw in PLOTS[results['study']]:
-            path = out / f'{name}{suffix}.png'
-            draw(results, path, language, font if language == 'ja' else None)
-            written.append(path.name)
+    written = [out / 'results.json', out / 'results.md'] + draw_plots(results, out)
     print()
     print(table)
-    print('Wrote ' + ', '.join(str(out / name) for name in written))
-    if not font:
-        print('matplotlib knows no font with Japanese characters, so no Japanese plots: install one '
-              '(on Debian: apt-get install fonts-noto-cjk), then delete its font cache, ~/.cache/matplotlib')
+    print('Wrote ' + ', '.join(str(path) for path in written))
 
 
 def markdown_table(results: Dict[str, Any]) -> str:
@@ -690,15 +701,15 @@ def markdown_table(results: Dict[str, Any]) -> str:
 # The words of the plots, in each language of the pages
 PLOT_WORDS = {
     'en': {'epoch': 'epoch', 'accuracy': 'validation accuracy (%)', 'large': 'large teacher',
-           'temperature': 'temperature T', 'weight': 'soft-target weight α', 'class': 'class',
+           'temperature': 'temperature T', 'weight': 'soft-target weight α',
            'teacher-quality': "the teacher's validation accuracy (%)",
-           'labels only': 'labels only', 'teacher': 'teacher',
-           'before': 'distilled without the class', 'after': 'the same, bias corrected'},
+           'distilled': 'distilled', 'students': 'students', 'mean of seeds': '{} (mean of seeds)',
+           'teacher': 'teacher', 'before': 'distilled without the class', 'after': 'the same, bias corrected'},
     'ja': {'epoch': 'エポック', 'accuracy': '検証正解率 (%)', 'large': '大きな教師',
-           'temperature': '温度 T', 'weight': 'ソフトターゲットの重み α', 'class': 'クラス',
+           'temperature': '温度 T', 'weight': 'ソフトターゲットの重み α',
            'teacher-quality': '教師の検証正解率 (%)',
-           'labels only': 'ラベルのみ', 'teacher': '教師',
-           'before': 'そのクラスなしで蒸留した生徒', 'after': '同じ生徒、バイアス補正後'},
+           'distilled': '蒸留した生徒', 'students': '生徒', 'mean of seeds': '{}（シードの平均）',
+           'teacher': '教師', 'before': 'そのクラスなしで蒸留した生徒', 'after': '同じ生徒、バイアス補正後'},
 }
 # CIFAR-10's classes on the Japanese plots
 CLASSES_JA = {'airplane': '飛行機', 'automobile': '自動車', 'bird': '鳥', 'cat': '猫', 'deer': '鹿',
@@ -719,21 +730,37 @@ def plot_history(results: Dict[str, Any], path: Path, language: str, font: Optio
     """
     ## The plots
 
-    Validation accuracy after each epoch that measured it, one line per run,
-    a colour per variant.
+    Each is drawn to be read on a phone, its legend above it where it covers
+    no curve ([figures](../experiments/reporting.html#figure)).
+    `--replot RESULTS.json --out DIR` draws a study's plots again from its
+    results file, and `redraw_page_plots()` the images of these pages from
+    their results in `results/`.
+
+    This one: validation accuracy after each epoch that measured it, one line
+    per run, a colour per variant.
     """
     words = PLOT_WORDS[language]
     names = ['large'] + [v['name'] for v in results['variants']]
     with figure(path, font) as axes:
         for colour, name in enumerate(names):
-            for i, run in enumerate(r for r in results['runs'] if r['variant'] == name):
+            # Every seed's line carries its variant's name, which the legend shows once
+            for run in (r for r in results['runs'] if r['variant'] == name):
                 measured = [(epoch, 100 * a) for epoch, a in enumerate(run['valid_history'], start=1)
                             if a is not None]
-                axes.plot(*zip(*measured), '.-', color=f'C{colour}', alpha=0.85,
-                          label=variant_label(results, name, language) if i == 0 else None)
+                axes.plot(*zip(*measured), '.-', color=f'C{colour}', alpha=0.85, markersize=4,
+                          label=variant_label(results, name, language))
         axes.set_xlabel(words['epoch'])
         axes.set_ylabel(words['accuracy'])
-        axes.legend()
+
+
+# Where a sweep's settings go on its axis. The temperatures double from one to
+# the next, so a log scale spaces them evenly. The weights 0.99 and 1 would be
+# a hundredth apart on a linear axis from 0 to 1, their points and bars on top
+# of each other; so the weights are spaced evenly, in order, each named by its
+# value, and not joined by a line, since the distance between two points then
+# says nothing about the distance between their weights. The teachers go at
+# their own validation accuracy.
+SWEEP_AXES = {'temperature': 'log', 'weight': 'in order', 'teacher-quality': 'linear'}
 
 
 def plot_sweep(results: Dict[str, Any], path: Path, language: str, font: Optional[str] = None):
@@ -746,26 +773,33 @@ def plot_sweep(results: Dict[str, Any], path: Path, language: str, font: Optiona
     final = {v['name']: [100 * r['valid_accuracy'] for r in results['runs'] if r['variant'] == v['name']]
              for v in results['variants']}
     on_axis = [v for v in results['variants'] if v['x'] is not None]
+    spacing = SWEEP_AXES[results['study']]
+    xs = list(range(len(on_axis))) if spacing == 'in order' else [v['x'] for v in on_axis]
+    means = [statistics.fmean(final[v['name']]) for v in on_axis]
+    spread = [[m - min(final[v['name']]) for v, m in zip(on_axis, means)],
+              [max(final[v['name']]) - m for v, m in zip(on_axis, means)]]
+    # The distilled students; on the weight's axis, whose 0 is labels only, the students
+    students = words['distilled'] if all(v['model'] == 'distilled' for v in on_axis) else words['students']
     with figure(path, font) as axes:
-        xs = [v['x'] for v in on_axis]
-        means = [statistics.fmean(final[v['name']]) for v in on_axis]
-        spread = [[m - min(final[v['name']]) for v, m in zip(on_axis, means)],
-                  [max(final[v['name']]) - m for v, m in zip(on_axis, means)]]
-        axes.errorbar(xs, means, yerr=spread, marker='o', capsize=4, color='C2')
+        axes.errorbar(xs, means, yerr=spread, marker='o', capsize=4, color='C2',
+                      linestyle='none' if spacing == 'in order' else '-',
+                      label=words['mean of seeds'].format(students))
         for v in results['variants']:
             if v['x'] is None:
                 values = final[v['name']]
-                axes.axhspan(min(values), max(values), color='C1', alpha=0.2)
-                axes.axhline(statistics.fmean(values), color='C1', label=words['labels only'])
-                axes.legend()
-        if results['study'] == 'temperature':
+                label = words['mean of seeds'].format(variant_label(results, v['name'], language))
+                axes.axhspan(min(values), max(values), color='C1', alpha=0.2, label=label)
+                axes.axhline(statistics.fmean(values), color='C1', label=label)
+        if spacing == 'log':
             axes.set_xscale('log', base=2)
-            axes.set_xticks(xs, [f'{x:g}' for x in xs])
+        if spacing != 'linear':
+            axes.set_xticks(xs, [f"{v['x']:g}" for v in on_axis])
+            axes.minorticks_off()
         if results['study'] == 'teacher-quality':
             # Each teacher named by the epoch it stopped after
             for v, x, y in zip(on_axis, xs, means):
                 axes.annotate(f"{words['epoch']} {v['settings']['teacher_epoch']}", (x, y),
-                              textcoords='offset points', xytext=(6, -12), fontsize=8)
+                              textcoords='offset points', xytext=(6, -14))
         axes.set_xlabel(words[results['study']])
         axes.set_ylabel(words['accuracy'])
 
@@ -774,7 +808,8 @@ def plot_per_class(results: Dict[str, Any], path: Path, language: str, font: Opt
     """
     Validation accuracy on each class: the teacher, and the distilled student
     that never saw the omitted class (its name in bold), before and after the
-    bias correction (means over seeds).
+    bias correction (means over seeds). The bars lie across, one class under
+    the other, so that ten class names fit a phone's width.
     """
     words = PLOT_WORDS[language]
     classes = results['classes']
@@ -783,18 +818,19 @@ def plot_per_class(results: Dict[str, Any], path: Path, language: str, font: Opt
                      for key in ('per_class_valid_accuracy', 'corrected_per_class_valid_accuracy'))
     teacher = next(r for r in results['runs'] if r['model'] == 'large')['per_class_valid_accuracy']
     names = [CLASSES_JA.get(c, c) if language == 'ja' else c for c in classes]
-    with figure(path, font, size=(9, 4.5)) as axes:
-        width = 0.27
+    with figure(path, font, height=7) as axes:
+        thickness = 0.27
         for i, (label, values) in enumerate(((words['teacher'], teacher), (words['before'], before),
                                             (words['after'], after))):
-            axes.bar([c + (i - 1) * width for c in range(len(classes))], [100 * v for v in values], width,
-                     label=label, color=f'C{i}')
-        axes.set_xticks(range(len(classes)), names)
+            axes.barh([c + (i - 1) * thickness for c in range(len(classes))], [100 * v for v in values],
+                      thickness, label=label, color=f'C{i}')
+        axes.set_yticks(range(len(classes)), names)
+        axes.grid(False, axis='y')
+        # The classes from the top down, in their order; the teacher's bar first in each
+        axes.invert_yaxis()
         # The omitted class's name in bold
-        axes.get_xticklabels()[classes.index(results['omitted_class'])].set_fontweight('bold')
-        axes.set_xlabel(words['class'])
-        axes.set_ylabel(words['accuracy'])
-        axes.legend()
+        axes.get_yticklabels()[classes.index(results['omitted_class'])].set_fontweight('bold')
+        axes.set_xlabel(words['accuracy'])
 
 
 # Each study's plots: the file name, and what draws it
@@ -806,6 +842,85 @@ PLOTS = {
     'teacher-quality': [('accuracy', plot_history), ('sweep', plot_sweep)],
 }
 
+
+def draw_plots(results: Dict[str, Any], out: Path) -> List[Path]:
+    """
+    The plots of a study's `results`, into `out`, in English and Japanese; the paths written.
+    """
+    font = japanese_font()
+    if not font:
+        print('matplotlib knows no font with Japanese characters, so no Japanese plots: install one '
+              '(on Debian: apt-get install fonts-noto-cjk), then delete its font cache, ~/.cache/matplotlib')
+    return [written for name, draw in PLOTS[results['study']]
+            for written in write_figure(draw, results, out / f'{name}.png', font)]
+
+
+def results_file(text: str) -> Dict[str, Any]:
+    """
+    The results of one of these studies, read from a `results.json` for `--replot`.
+    """
+    try:
+        results = json.loads(Path(text).read_text())
+    except (OSError, ValueError) as e:
+        raise argparse.ArgumentTypeError(f'cannot read {text} as JSON: {e}')
+    if not isinstance(results, dict) or results.get('study') not in PLOTS:
+        raise argparse.ArgumentTypeError(f"{text} is not the results.json of a study of this pipeline: its "
+                                         f"'study' should be one of {', '.join(PLOTS)}")
+    return results
+
+
+@dataclasses.dataclass(frozen=True)
+class PagePlot:
+    """
+    A plot on the study pages: its image beside the pages (`IMAGE.png` and
+    `IMAGE.ja.png`), the file in `results/` it is drawn from, and what draws
+    it. One that shows some runs only names their `variants`, each with its
+    name on the plot in English and Japanese, and their `seed`.
+    """
+    image: str
+    results: str
+    draw: Callable[[Dict[str, Any], Path, str, Optional[str]], None]
+    variants: Dict[str, Tuple[str, str]] = field(default_factory=dict)
+    seed: Optional[int] = None
+
+
+PAGE_PLOTS = [
+    # The overview's: the temperature study's teacher, and its students on labels and at T = 4, seed 0
+    PagePlot('accuracy', 'temperature.json', plot_history,
+             {'labels only': ('small, labels only', '小さなモデル（ラベルのみ）'),
+              'T = 4': ('small, distilled', '蒸留した生徒')}, seed=0),
+    PagePlot('temperature_sweep', 'temperature.json', plot_sweep),
+    PagePlot('weight_sweep', 'weight.json', plot_sweep),
+    PagePlot('omitted_cat', 'omitted-class-cat.json', plot_per_class),
+    PagePlot('omitted_automobile', 'omitted-class-automobile.json', plot_per_class),
+]
+
+
+def shown(results: Dict[str, Any], plot: PagePlot) -> Dict[str, Any]:
+    """
+    The part of `results` that `plot` shows: the teacher, and the runs of
+    its variants and seed, renamed; all of it when it names no variants.
+    """
+    if not plot.variants:
+        return results
+    variants = [v | dict(zip(('name', 'ja'), plot.variants[v['name']])) for v in results['variants']
+                if v['name'] in plot.variants]
+    runs = [r for r in results['runs'] if r['variant'] == 'large']
+    runs += [r | {'variant': plot.variants[r['variant']][0]} for r in results['runs']
+             if r['variant'] in plot.variants and r['seed'] == plot.seed]
+    return results | {'variants': variants, 'runs': runs}
+
+
+def redraw_page_plots(folder: Path = Path(__file__).parent) -> List[Path]:
+    """
+    The plots of the study pages drawn again from their results, into
+    `folder`, beside the pages unless told; the paths written.
+    """
+    written, font = [], japanese_font()
+    for plot in PAGE_PLOTS:
+        results = json.loads((Path(__file__).parent / 'results' / plot.results).read_text())
+        written += write_figure(plot.draw, shown(results, plot), folder / f'{plot.image}.png', font)
+    return written
 
 if __name__ == '__main__':
     main()

@@ -20,8 +20,9 @@ this module:
   deviation;
 * every results file names the [command, the commit and the date](#provenance)
   that made it, and the [machine](#machine);
-* figures are written whole or not at all, in a font with Japanese
-  characters for the Japanese pages when one is installed.
+* [figures](#figure) are drawn to be read on a phone, with their legend
+  where it covers nothing, and written whole or not at all, in a font with
+  Japanese characters for the Japanese pages when one is installed.
 """
 
 import platform
@@ -31,7 +32,7 @@ import subprocess
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from labml_nn.experiments import distributed
 from labml_nn.experiments.runs import write_atomic
@@ -153,22 +154,94 @@ def cpu_name() -> str:
     return names[0] if names else f'{platform.processor() or platform.machine()} CPU'
 
 
+# Figures are drawn to be read on a phone, where a page shows them about 360 px
+# wide: text of $p$ points on a figure $w$ inches wide is then
+# $p \cdot 360 / (72 w)$ px, 13 px for 13 points on 5 inches, where
+# matplotlib's default, 10 points on 7 inches, would be 7 px. On a desktop page
+# they are 400 to 550 px wide.
+FIGURE_WIDTH = 5
+# 900 pixels across: sharp where a CSS pixel is two or three of the screen's
+FIGURE_DPI = 180
+FIGURE_STYLE = {'font.size': 13, 'lines.linewidth': 2, 'legend.frameon': False,
+                'axes.grid': True, 'grid.alpha': 0.3, 'axes.axisbelow': True}
+
+
 @contextmanager
-def figure(path: Path, font: Optional[str], size=(7, 4.5)) -> Iterator[Any]:
+def figure(path: Path, font: Optional[str], height: float = 4.6) -> Iterator[Any]:
     """
-    A matplotlib figure's axes, saved to `path` as PNG, whole or not at
-    all, in the font family `font` (matplotlib's default when `None`).
+    ## Figures
+
+    A matplotlib figure's axes, `FIGURE_WIDTH` inches wide and `height`
+    tall, saved to `path` as PNG, whole or not at all, in the font family
+    `font` (matplotlib's default when `None`). Each axis has at most six
+    labelled ticks, at steps of 1, 2 or 5 times a power of ten, unless the
+    plot sets its own; a grid behind the plot; and the labelled lines get
+    [a legend above the axes](#legend-above).
     """
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    with plt.rc_context({'font.family': font} if font else {}):
-        fig, axes = plt.subplots(figsize=size)
-        yield axes
-        axes.grid(alpha=0.3)
-        fig.tight_layout()
-        write_atomic(path, lambda tmp: fig.savefig(tmp, format='png', dpi=120, metadata={'Software': None}))
-    plt.close(fig)
+    from matplotlib.ticker import MaxNLocator
+    with plt.rc_context(FIGURE_STYLE | ({'font.family': font} if font else {})):
+        fig, axes = plt.subplots(figsize=(FIGURE_WIDTH, height), dpi=FIGURE_DPI, layout='constrained')
+        try:
+            for axis in (axes.xaxis, axes.yaxis):
+                axis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 5, 10]))
+            yield axes
+            legend_above(axes)
+            write_atomic(path, lambda tmp: fig.savefig(tmp, format='png', metadata={'Software': None}))
+        finally:
+            plt.close(fig)
+
+
+def legend_above(axes: Any):
+    """
+    <a id="legend-above"></a>
+
+    The legend of `axes`, above them, outside, where it covers no curve and
+    no point: one entry per label, in as many columns as fit the figure's
+    width, read across. The lines of one variant's seeds share a label and are
+    one entry; a band and the line of its mean share one too, and the entry
+    shows both.
+    """
+    entries: Dict[str, List[Any]] = {}
+    for handle, label in zip(*axes.get_legend_handles_labels()):
+        entries.setdefault(label, []).append(handle)
+    if not entries:
+        return
+    handles = []
+    for group in entries.values():
+        kinds = {}
+        for handle in group:
+            kinds.setdefault(type(handle), handle)
+        handles.append(tuple(kinds.values()) if len(kinds) > 1 else group[0])
+    labels, fig = list(entries), axes.figure
+    for columns in range(len(handles), 0, -1):
+        # matplotlib fills the legend column by column; this order reads across, row by row
+        legend = fig.legend([h for j in range(columns) for h in handles[j::columns]],
+                            [l for j in range(columns) for l in labels[j::columns]],
+                            loc='outside upper left', ncols=columns)
+        # Laid out as it will be saved, the legend must lie within the figure
+        fig.draw_without_rendering()
+        if columns == 1 or legend.get_window_extent().x1 <= fig.bbox.x1:
+            return
+        legend.remove()
+
+
+def write_figure(draw: Callable[[Dict[str, Any], Path, str, Optional[str]], None], results: Dict[str, Any],
+                 path: Path, font: Optional[str]) -> List[Path]:
+    """
+    `draw(results, path, language, font)` in English to `path`, and in
+    Japanese beside it, `NAME.ja.png`, in the font family `font`, one with
+    Japanese characters ([`japanese_font()`](#japanese-font)), unless it is
+    `None`; the paths written.
+    """
+    draw(results, path, 'en', None)
+    if not font:
+        return [path]
+    japanese = path.with_suffix('.ja.png')
+    draw(results, japanese, 'ja', font)
+    return [path, japanese]
 
 
 # Font families with Japanese characters: Debian's and Ubuntu's first, then macOS's and Windows'
@@ -178,6 +251,8 @@ JAPANESE_FONTS = ('Noto Sans CJK JP', 'IPAexGothic', 'IPAGothic', 'TakaoGothic',
 
 def japanese_font() -> Optional[str]:
     """
+    <a id="japanese-font"></a>
+
     The first installed font family of `JAPANESE_FONTS`, or `None` when none
     of them is installed.
     """

@@ -440,3 +440,43 @@ def test_only_ascii_digits_are_a_class_index(tmp_path, image_folder, omit, capsy
     assert exit_.value.code == 2
     assert f"--omit {omit!r} is not a class of the data: use a name or an index 0-3" in capsys.readouterr().err
     assert not (tmp_path / 'logs').exists()
+
+
+def test_replot_draws_a_study_s_plots_again_from_its_results(tmp_path, capsys):
+    """
+    `--replot RESULTS.json --out DIR` trains nothing and draws the plots the
+    study drew, the same images, from its results file.
+    """
+    pipeline.write_results(_made_up_results(), tmp_path / 'study')
+    pipeline.main(['--replot', str(tmp_path / 'study' / 'results.json'), '--out', str(tmp_path / 'again')])
+    plots = sorted(p.name for p in (tmp_path / 'study').glob('*.png'))
+    assert plots and sorted(p.name for p in (tmp_path / 'again').iterdir()) == plots
+    for name in plots:
+        assert (tmp_path / 'again' / name).read_bytes() == (tmp_path / 'study' / name).read_bytes()
+    assert f"Wrote {tmp_path / 'again' / 'accuracy.png'}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--study', 'weight'], "--replot draws a results file's plots and trains nothing; leave out --study"),
+    (['--seeds', '3'], 'leave out --seeds'),
+])
+def test_replot_takes_no_training_option(tmp_path, capsys, argv, message):
+    (tmp_path / 'results.json').write_text(json.dumps(_made_up_results()))
+    with pytest.raises(SystemExit) as exit_:
+        pipeline.main(['--replot', str(tmp_path / 'results.json'), '--out', str(tmp_path / 'out'), *argv])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / 'out').exists()
+
+
+@pytest.mark.parametrize('content, message', [
+    (None, 'cannot read'),
+    ('{"runs": [', 'cannot read'),
+    ('{"study": "divergence", "runs": []}', "is not the results.json of a study of this pipeline: its 'study'"),
+])
+def test_replot_refuses_what_is_not_a_study_s_results(tmp_path, capsys, content, message):
+    path = tmp_path / 'results.json'
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(SystemExit) as exit_:
+        pipeline.main(['--replot', str(path), '--out', str(tmp_path / 'out')])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err

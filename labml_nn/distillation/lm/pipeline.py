@@ -52,7 +52,8 @@ from labml_nn.distillation.lm.train import configs_for, profile_settings, use_th
 from labml_nn.distillation.lm.trainer import LMRecord, train
 from labml_nn.experiments import distributed
 from labml_nn.experiments.checks import check_writable, command_errors, folder, positive
-from labml_nn.experiments.reporting import Progress, figure, japanese_font, machine, mean_std, provenance
+from labml_nn.experiments.reporting import Progress, figure, japanese_font, machine, mean_std, provenance, \
+    write_figure
 from labml_nn.experiments.runs import write_atomic
 from labml_nn.experiments.training import default_device
 
@@ -226,10 +227,7 @@ def write_results(results: Dict[str, Any], out: Path):
     table = markdown_table(results)
     write_atomic(out / 'results.json', lambda tmp: Path(tmp).write_text(json.dumps(results, indent=2)))
     write_atomic(out / 'results.md', lambda tmp: Path(tmp).write_text(table))
-    font = japanese_font()
-    plot_history(results, out / 'bpb.png', 'en')
-    if font:
-        plot_history(results, out / 'bpb.ja.png', 'ja', font)
+    write_figure(plot_history, results, out / 'bpb.png', japanese_font())
     print('\n' + table + f'\nWrote {out}')
 
 
@@ -264,19 +262,36 @@ def plot_history(results: Dict[str, Any], path: Path, language: str, font: Optio
     ## The plot
 
     Validation bits per byte by step, one line per run, a colour per
-    variant, and the teacher's final value as a dashed line.
+    variant, and the teacher's final value as a dashed line; the legend sits
+    above the axes, where it covers no curve
+    ([figures](../../experiments/reporting.html#figure)).
     """
     words = PLOT_WORDS[language]
     with figure(path, font) as axes:
         for colour, variant in enumerate(results['variants']):
-            for i, run in enumerate(r for r in results['runs'] if r['variant'] == variant['name']):
-                label = (variant['ja'] if language == 'ja' else variant['name']) if i == 0 else None
+            # Every seed's line carries its variant's name, which the legend shows once
+            for run in (r for r in results['runs'] if r['variant'] == variant['name']):
+                label = variant['ja'] if language == 'ja' else variant['name']
                 axes.plot(*zip(*run['valid_history']), '.-', color=f'C{colour}', alpha=0.8, label=label)
         axes.axhline(results['teacher']['valid_bpb'], color='black', linestyle='--', label=words['teacher'])
         axes.set_xlabel(words['step'])
         axes.set_ylabel(words['bpb'])
-        axes.legend()
 
+
+# The plots on the studies' page: each image beside the page, and its results file in `results/`
+PAGE_PLOTS = {'divergence': 'divergence.json', 'limited': 'limited.json', 'on_policy': 'on_policy.json'}
+
+
+def redraw_page_plots(folder: Path = Path(__file__).parent) -> List[Path]:
+    """
+    The plots of the studies' page drawn again from their results, into
+    `folder`, beside the page unless told; the paths written.
+    """
+    written, font = [], japanese_font()
+    for image, name in PAGE_PLOTS.items():
+        results = json.loads((Path(__file__).parent / 'results' / name).read_text())
+        written += write_figure(plot_history, results, folder / f'{image}.png', font)
+    return written
 
 if __name__ == '__main__':
     main()
