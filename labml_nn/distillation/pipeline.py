@@ -84,7 +84,7 @@ from labml_nn.experiments.trainer import check_settings, epoch_path, eval_batch_
 from labml_nn.experiments.training import default_device
 
 # The settings the study's command line can change for all its runs at once
-SHARED = ['valid_size', 'device', 'compile']
+SHARED = ['valid_size', 'device', 'compile', 'bf16']
 # and for all its distilled students, where the study does not vary them:
 # the omitted-class study at another temperature, say
 DISTILLED = ['temperature', 'soft_target_weight', 'label_loss_weight']

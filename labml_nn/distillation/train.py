@@ -215,10 +215,11 @@ OPTIONS: Dict[str, tuple] = {
     'valid_every': (positive(int), 'measure validation accuracy after every N epochs, and after the last'),
     'device': (device, 'cpu, cuda, cuda:1, ... (default: cuda when available)'),
     'compile': (boolean, 'true: compile the training step with torch.compile (default: true on GPUs)'),
+    'bf16': (boolean, 'true: bfloat16 autocast (default: true on GPUs and CPUs with bfloat16 instructions)'),
 }
 # The settings whose defaults depend on the machine: a run's settings name
 # them only when the command line gives them
-BY_MACHINE = ('device', 'compile')
+BY_MACHINE = ('device', 'compile', 'bf16')
 # The students' alone: the teacher always learns from every class
 STUDENT_OPTIONS: Dict[str, tuple] = {
     'omit_class': (str, 'a class whose images are all left out of training (its name)'),
