@@ -108,7 +108,8 @@ CIFAR10 = ['labml_nn.experiments.data', 'labml_nn.experiments.trainer', 'labml_n
 SHARED = ['labml_nn.experiments.runs', 'labml_nn.experiments.checks', 'labml_nn.experiments.training',
           'labml_nn.experiments.reporting', 'labml_nn.experiments.console', 'labml_nn.experiments.distributed']
 # The loss imports PyTorch only: none of the package's other modules
-LOSS = ['labml_nn.distillation.loss', 'labml_nn.distillation.loss_engine', 'labml_nn.distillation.fused_loss']
+LOSS = ['labml_nn.distillation.loss', 'labml_nn.distillation.loss_engine', 'labml_nn.distillation.fused_loss',
+        'labml_nn.distillation.sparse_targets', 'labml_nn.distillation.huggingface']
 
 
 @pytest.mark.parametrize('package, forbidden', [

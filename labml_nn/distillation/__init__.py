@@ -65,6 +65,9 @@ How it runs:
 * [The soft-target loss, engineered](loss_engine.html): little memory,
   precision at high temperatures, exact derivatives; and [the fused loss for
   language models](fused_loss.html), which never holds their full logits.
+* [Sparse teacher targets](sparse_targets.html): distilling from a teacher
+  stored as its top-k or sampled tokens; and [Hugging Face language
+  models](huggingface.html) distilled with the fused loss.
 * [Finding and loading the teacher](teacher.html), and
   [making a fixed teacher fast](fixed_teacher.html), with
   [the teacher's logits computed once](teacher_cache.html).
