@@ -158,7 +158,7 @@ def weight_study(omit: str, profile: str) -> List[Variant]:
 
 def teacher_quality_study(omit: str, profile: str) -> List[Variant]:
     """
-    `teacher-quality`: [which teacher teaches best](teacher_quality.html):
+    `teacher-quality`: which teacher teaches best:
     students distilled from the teacher stopped after each of the epochs
     the profile keeps (`keep_epochs`) and from the finished teacher, against
     labels only. A variant's `teacher_epoch` picks its teacher; its place on

@@ -45,7 +45,7 @@ from labml_nn.experiments.runs import find_runs, has_finite_weights, load_checkp
 
 class CannotSample(CommandError):
     """
-    A model that cannot be sampled with this prompt or temperature.
+    A model that cannot be sampled: its weights are not numbers, or the prompt does not fit it.
     """
 
 
