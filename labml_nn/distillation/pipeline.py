@@ -333,7 +333,10 @@ def run_study(args: argparse.Namespace) -> Dict[str, Any]:
                 if 'teacher_epoch' in v.settings else v for v in variants]
     records = train_students(tasks, data, args.jobs, Path(args.logs_dir), progress)
     for (variant, seed), record in zip(students, records):
-        runs.append(results_row(variant.model, variant.name, record) | judge.of_student(record))
+        # A student of a kept epoch records how good its teacher was
+        taught_by = ({'teacher_valid_accuracy': teacher.history[variant.settings['teacher_epoch'] - 1]}
+                     if 'teacher_epoch' in variant.settings else {})
+        runs.append(results_row(variant.model, variant.name, record) | judge.of_student(record) | taught_by)
     say(f'{args.study}: {len(students)} student runs in {(time.perf_counter() - started) / 60:.1f} minutes, '
         f'measures included, the teacher\'s training not (finished runs are reused, not timed again)')
     side_by_side = min(args.jobs, len(students))
@@ -616,7 +619,7 @@ def summarize(runs: List[Dict[str, Any]], variants: List[Variant]) -> Dict[str, 
 
 
 # The numbers summarized over seeds, where a run has them
-MEASURED = ('valid_accuracy', 'test_accuracy', 'train_seconds', 'train_images_per_second',
+MEASURED = ('valid_accuracy', 'teacher_valid_accuracy', 'test_accuracy', 'train_seconds', 'train_images_per_second',
             'teacher_agreement', 'teacher_kl', 'bias', 'omitted_valid_accuracy', 'corrected_valid_accuracy',
             'corrected_omitted_valid_accuracy', 'omitted_test_accuracy', 'corrected_test_accuracy',
             'corrected_omitted_test_accuracy', 'matched_bias', 'matched_valid_accuracy',

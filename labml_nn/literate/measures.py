@@ -65,6 +65,10 @@ WORDS = {
             'weight': ('CIFAR-10: soft targets against labels',
                        'Validation accuracy, in percent (higher is better), of the student distilled with each '
                        'weight α of the soft-target term, the labels having the rest, 1 − α.'),
+            'teacher-quality': ('CIFAR-10: which teacher teaches best',
+                                'Validation accuracy, in percent (higher is better), of students distilled from '
+                                'the teacher stopped after each of several epochs, against the student trained '
+                                'on labels alone.'),
             'divergence': ('Language model: which divergence',
                            'Bits per byte of held-out Python source (lower is better) of the byte-level student '
                            'trained on labels alone and distilled with each divergence.'),
@@ -81,6 +85,7 @@ WORDS = {
             'epochs': 'epochs',
             'steps': 'training steps',
             'valid_accuracy': 'validation accuracy (%)',
+            'teacher_valid_accuracy': "the teacher's validation accuracy (%)",
             'test_accuracy': 'test accuracy (%)',
             'teacher_agreement': 'top-1 agreement with the teacher (%)',
             'teacher_kl': 'KL divergence from the teacher (nats)',
@@ -142,6 +147,9 @@ WORDS = {
             'weight': ('CIFAR-10：ソフトターゲットとラベル',
                        'ソフトターゲットの項の重み α ごとに蒸留した生徒の検証データの正解率（パーセント、高いほど'
                        'よい）です。ラベルの項の重みは残りの 1 − α です。'),
+            'teacher-quality': ('CIFAR-10：どの教師が一番よく教えるか',
+                                'いくつかのエポックで止めた教師それぞれから蒸留した生徒の検証データの正解率'
+                                '（パーセント、高いほどよい）を、ラベルだけで訓練した生徒と比べます。'),
             'divergence': ('言語モデル：どのダイバージェンスか',
                            'ラベルだけで訓練したバイト単位の生徒と、各ダイバージェンスで蒸留した生徒の、取り分けて'
                            'おいた Python のソースでのビット／バイト（低いほどよい）です。'),
@@ -158,6 +166,7 @@ WORDS = {
             'epochs': 'エポック数',
             'steps': '訓練のステップ数',
             'valid_accuracy': '検証データの正解率（%）',
+            'teacher_valid_accuracy': '教師の検証データの正解率（%）',
             'test_accuracy': 'テストデータの正解率（%）',
             'teacher_agreement': '教師との top-1 一致率（%）',
             'teacher_kl': '教師からの KL 情報量（ナット）',
