@@ -28,15 +28,44 @@
   }
 
   // The page in another language has the same anchors: its link leads to the
-  // section being read
+  // section being read. That is the one the address names, as long as it is
+  // in the window, or else the section a quarter of the way down the window,
+  // so that plain scrolling moves it too
   var languages = document.querySelectorAll('.bar .links a[hreflang]');
-  function carrySection() {
+  var sections = document.querySelectorAll('main .section[id]');
+  function named() {
+    var id = decodeURIComponent(location.hash.slice(1));
+    return id ? document.getElementById(id) : null;
+  }
+  function beingRead() {
+    var target = named();
+    var box = target && target.getBoundingClientRect();
+    if (box && box.bottom > 0 && box.top < window.innerHeight) return location.hash;
+    if (window.scrollY <= 0) return '';
+    var line = window.innerHeight / 4;
+    var found = '';
+    for (var i = 0; i < sections.length && sections[i].getBoundingClientRect().top <= line; i++) {
+      found = '#' + encodeURIComponent(sections[i].id);
+    }
+    return found;
+  }
+  function carrySection(hash) {
     languages.forEach(function (link) {
-      link.href = link.href.split('#')[0] + location.hash;
+      link.href = link.href.split('#')[0] + hash;
     });
   }
-  carrySection();
-  window.addEventListener('hashchange', carrySection);
+  // Before the browser has scrolled to the section the address names, that section
+  carrySection(named() ? location.hash : '');
+  window.addEventListener('hashchange', function () { carrySection(named() ? location.hash : beingRead()); });
+  var scrolling = false;
+  window.addEventListener('scroll', function () {
+    if (scrolling) return;
+    scrolling = true;
+    requestAnimationFrame(function () {
+      scrolling = false;
+      carrySection(beingRead());
+    });
+  }, {passive: true});
 
   // Names: click one to mark it wherever it is used
   var names = ['n', 'nf', 'nc', 'nb', 'bp', 'nn', 'ne', 'nd', 'vm', 'fm']
@@ -165,7 +194,7 @@
     main.parentNode.insertBefore(toc, main);
     document.body.classList.add('has-toc');
     // Open beside the notes on a wide screen, folded on a narrow one
-    var wide = window.matchMedia('(min-width: 1200px)');
+    var wide = window.matchMedia('(min-width: 1280px)');
     details.open = wide.matches;
     wide.addEventListener('change', function () { details.open = wide.matches; });
     details.addEventListener('toggle', function () { if (wide.matches) details.open = true; });
@@ -212,21 +241,34 @@
   window.addEventListener('resize', fitInline);
 
   // On a page of notes only, the column is narrower than the window: a table
-  // wider than the column spreads into the room beside it, as far on each
-  // side, rather than hide its last columns
+  // that would be wider than the column, its cells unwrapped, spreads into the
+  // room beside it, as far on each side, rather than hide its last columns or
+  // wrap its row labels into a narrow column. On any page, a table still a
+  // little wider than its room is drawn smaller to fit, down to 80%; only a
+  // wider one scrolls in its box
   var notesOnly = !document.querySelector('.code .line');
-  function widenTables() {
+  var tables = document.querySelectorAll('.notes table');
+  function fitTables() {
     var main = document.querySelector('main');
-    document.querySelectorAll('.notes table').forEach(function (table) {
+    tables.forEach(function (table) {
       table.style.removeProperty('--bleed');
-      var spare = table.getBoundingClientRect().left - main.getBoundingClientRect().left - 16;
-      var extra = Math.min(table.scrollWidth - table.clientWidth, 2 * spare);
-      if (extra > 1) table.style.setProperty('--bleed', Math.ceil(extra / 2) + 'px');
+      table.style.fontSize = '';
+      if (notesOnly) {
+        table.style.maxWidth = 'none';
+        var wanted = table.offsetWidth;
+        table.style.maxWidth = '';
+        var spare = table.getBoundingClientRect().left - main.getBoundingClientRect().left - 16;
+        var extra = Math.min(wanted - table.clientWidth, 2 * spare);
+        if (extra > 1) table.style.setProperty('--bleed', Math.ceil(extra / 2) + 'px');
+      }
+      for (var size = 0.98; size >= 0.8 && table.scrollWidth > table.clientWidth + 1; size -= 0.02) {
+        table.style.fontSize = size.toFixed(2) + 'em';
+      }
     });
   }
-  if (notesOnly) {
-    widenTables();
-    window.addEventListener('resize', widenTables);
+  if (tables.length) {
+    fitTables();
+    window.addEventListener('resize', fitTables);
   }
 
   // Images: a click, or Enter on one reached with Tab, shows it as large as
