@@ -50,6 +50,22 @@ by $T^2$ keeps the size of the soft-target gradients roughly the same when
 you try different temperatures, and keeps the balance with the ordinary
 label loss (computed at $T = 1$) unchanged. That is what the paper recommends.
 
+<a id="large-temperatures"></a>
+
+**The two ends.** With the centred logits $\tilde z_c = z_c - \frac{1}{N} \sum_j z_j$
+(and $\tilde v_c$ likewise), expanding both softmaxes in $1 / T$ gives
+$\log p_c - \log q_c = (\tilde v_c - \tilde z_c) / T + O(1 / T^2)$ and
+$p_c = \frac{1}{N} + O(1 / T)$, and the KL divergence is half the $p$-weighted
+mean square of that difference, up to $O(1 / T^3)$. So
+
+$$\lim_{T \to \infty} T^2\, \mathrm{KL}(p \| q) = \frac{1}{2N} \sum_c \big(\tilde z_c - \tilde v_c\big)^2$$
+
+which is matching the logits by squared error, the limit the paper's section 2.1
+finds; its gradient is the paper's $\frac{1}{N}(\tilde z_c - \tilde v_c)$. At the other
+end, as $T \to 0$ both distributions become one-hot, and with $a$ the teacher's top
+class $T^2\, \mathrm{KL}(p \| q) \approx T \big(\max_j z_j - z_a\big) \to 0$: the soft
+targets say nothing but the teacher's answer, and say it ever more quietly.
+
 The whole loss, averaged over the $n$ valid samples, is
 
 $$\mathcal{L}_{soft} = \frac{T^2}{n} \sum_{i\ \text{valid}} \sum_c p_{i,c}\left(\log p_{i,c} - \log q_{i,c}\right)$$
@@ -178,9 +194,12 @@ def plain_soft_target_loss(student_logits: torch.Tensor, teacher_logits: torch.T
 # like the forward KL with a learning rate $\beta$ times smaller. A `beta`
 # outside $[0, 1]$ is refused, never clamped.
 #
-# The largest temperature the loss accepts (the loss is multiplied by $T^2$, which
-# must stay finite in float32; [the precision notes](loss_engine.html) say how many
-# digits are left at high $T$), and the names of the three divergences
+# The smallest and the largest temperature the loss accepts: the loss is
+# multiplied by $T^2$, which must stay a normal float32 number. Between them
+# [the engineered loss](loss_engine.html) keeps every digit of its dtype, float32
+# as well as float64, and reaches [the large-temperature limit](#large-temperatures).
+# Then the names of the three divergences
+MIN_TEMPERATURE = 1e-18
 MAX_TEMPERATURE = 1e19
 DIVERGENCES = ('forward_kl', 'reverse_kl', 'jsd')
 
@@ -197,7 +216,7 @@ def soft_target_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
     * `student_logits` and `teacher_logits` have the same shape, classes last:
       `[batch, classes]`, `[batch, seq, vocab]`, or any other leading shape.
       Each position in the leading shape is a sample.
-    * `temperature` is $T$, at most `MAX_TEMPERATURE`.
+    * `temperature` is $T$, from `MIN_TEMPERATURE` to `MAX_TEMPERATURE`.
     * `mask` is a bool tensor of the leading shape; `False` samples are left
       out of the sum and of $n$. `None` means every sample counts.
     * `divergence` is `'forward_kl'` (the default), `'reverse_kl'` or `'jsd'`,
@@ -211,7 +230,7 @@ def soft_target_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
     `student_logits` only, and can be differentiated again.
     """
     _check_logits(student_logits, teacher_logits, vocab_size)
-    _check_temperature(temperature, MAX_TEMPERATURE)
+    _check_temperature(temperature, MAX_TEMPERATURE, least=MIN_TEMPERATURE)
     _check_divergence(divergence, beta, DIVERGENCES)
     if mask is not None:
         _check_mask(mask, student_logits.shape[:-1], student_logits.device)
@@ -259,7 +278,7 @@ class DistillationLoss(nn.Module):
                  label_loss_weight: float = 0.1, ignore_index: int = -100, *,
                  divergence: str = 'forward_kl', beta: float = 0.5, vocab_size: Optional[int] = None):
         super().__init__()
-        _check_temperature(temperature, MAX_TEMPERATURE)
+        _check_temperature(temperature, MAX_TEMPERATURE, least=MIN_TEMPERATURE)
         _check_weights(soft_target_weight, label_loss_weight)
         _check_ignore_index(ignore_index)
         _check_divergence(divergence, beta, DIVERGENCES)

@@ -3,10 +3,10 @@ r"""
 title: The soft-target loss, engineered
 summary: >
   How soft_target_loss computes the plain formula with little memory,
-  precisely at high temperatures and without waiting for the GPU: chunks and
-  work buffers, a form of the KL divergence that survives rounding, the exact
-  first and second derivatives of the three divergences, dtypes, and the
-  checks on its arguments.
+  exactly at any temperature and without waiting for the GPU: chunks and
+  work buffers, the log-ratio from the logits' differences, a form of the
+  KL divergence with no cancellation, the exact first and second derivatives
+  of the three divergences, dtypes, and the checks on its arguments.
 ---
 
 # The soft-target loss, engineered
@@ -26,40 +26,37 @@ pass recomputes both softmaxes chunk by chunk and forms the gradient
 $\frac{T^2}{n} \cdot \frac{1}{T}(q - p) = \frac{T}{n}(q - p)$ directly.
 `benchmarks/loss_memory.py` measures both versions; the README has its numbers.
 
-**Precision at high temperatures.** As $T$ grows, $p$ and $q$ approach the
-uniform distribution and the KL becomes a tiny number (about $10^{-7}$ per
-sample at $T = 10^4$; the same happens at any $T$ once the student has nearly
-learned the teacher), summed from terms $p_c (\log p_c - \log q_c)$ in which
-both logarithms are close to $-\log N$. Each log-softmax subtracts a
-normalizer $\log \sum_j \exp(z_j / T) \approx \log N$ that float32 rounds by
-about $10^{-6}$, so $p$ and $q$ each sum to $1$ only up to that error, and
-the plain sum inherits it: at $T = 100$ it is off by about $10^{-4}$ of the
-result, at $T = 10^4$ by more than the result. The cure is a form of the
-divergence that does not care, to first order, how well $p$ and $q$ are
-normalized. With $r_c = \log p_c - \log q_c$,
+**Precision.** As $T$ grows, $p$ and $q$ approach the uniform distribution.
+With $\Delta$ the typical difference between a teacher's and a student's logit
+(beyond a shift of all of them), each log-ratio $\log p_c - \log q_c$ is about
+$\Delta / T$ and the KL about $(\Delta / T)^2$, while each log-probability is
+a number near $-\log N$. Written as two log-softmaxes and a sum, the formula
+loses the log-ratios to rounding (the last digit of $\log N$ is worth
+$10^{-7}$ in float32, $10^{-16}$ in float64), and then subtracts terms of size
+$\Delta / T$ to get a result of size $(\Delta / T)^2$: it is off by about
+$10^{-7}\, T / \Delta$ of the result in float32 and $10^{-16}\, T / \Delta$ in
+float64. In float64 at $T = 10^{16}$ it returns 4.9 where the answer is 0.95,
+and in float32 nothing at all from $T = 10^8$ on. The same happens at any $T$
+once the student has nearly learned the teacher. Here nothing is subtracted
+that is known only to a few digits:
 
-$$\mathrm{KL} = \sum_c \big(p_c r_c - p_c + q_c\big)$$
+1. [the log-ratios](#log-ratio) come from the differences of the logits, and the
+   normalizers' difference from $\mathrm{expm1}$ and $\mathrm{log1p}$, so
+   $\log N$ never appears;
+2. [the divergence](#divergence) is a sum of terms that are each $\ge 0$,
+   $p_c\, \varphi(r_c)$ with $\varphi(r) = r - 1 + e^{-r}$, and $\varphi$ is a
+   series where the subtraction would lose digits;
+3. each term is multiplied by $T^2$ before the sum, so that $T^2\, \mathrm{KL}$,
+   about $\Delta^2$, stays a normal number where the KL itself, $10^{-38}$ at
+   $T = 10^{19}$, would not.
 
-is the same number when $p$ and $q$ each sum to $1$ (it is the KL divergence
-of unnormalized distributions), and if they sum to $1 + a$ and $1 + b$ instead
-it changes by about $a$ times the KL, plus $a^2$ and $b^2$, where the plain
-sum changes by $a - b$. Each term is $\ge 0$, but it is the difference of
-two nearly equal numbers when $r_c$ is small, unless $p_c - q_c$ is computed
-from $r_c$ rather than by subtracting: since $p_c = q_c e^{r_c}$,
-
-$$p_c - q_c = (p_c + q_c) \frac{e^{r_c} - 1}{e^{r_c} + 1} = (p_c + q_c) \tanh\frac{r_c}{2}$$
-
-and $\tanh$ keeps its full precision for small arguments and never
-overflows. What precision is left depends on how far the student is from
-the teacher relative to the temperature: with $\Delta$ the typical difference
-between a teacher's and a student's logit (beyond a shift of all of them),
-the float32 result is within about $10^{-8}$ to $10^{-7}$ times $T / \Delta$ of
-a float64 computation, $10^{-4}$ at $T / \Delta = 10^4$, for 2 to 32,000
-classes. So $T \le 100$ is accurate to $10^{-3}$ or better as long as the
-logits differ by $0.01$ or more, and $T = 10^4$ when they differ by about $1$;
-the plain formula in float32 is already off by $10^{-3}$ at $T / \Delta = 100$.
-At $T / \Delta = 10^6$ the log-softmaxes themselves run out of digits and the
-result can be off by tens of percent: for such settings pass float64 logits.
+The value is then within a few units in the last place of the compute dtype
+(float32, or float64 for float64 logits) of the exact loss of the logits it
+is given, from the smallest temperature the loss accepts to the largest, for
+any $\Delta$: the tests hold float32 to $10^{-6}$ and float64 to $10^{-13}$
+against 60-digit arithmetic, and both to the large-temperature limit of the
+[loss page](loss.html#large-temperatures) at $T = 10^{16}$ and $10^{19}$. The
+price is time: about twice the elementwise work of the plain formula.
 
 **Waiting for the GPU.** Reading a number back to Python, such as the number of
 valid samples or a check for `-inf`, makes the CPU wait until the GPU has
@@ -69,7 +66,7 @@ stays a tensor and every special case is handled by arithmetic on all rows.
 
 import math
 from numbers import Integral, Real
-from typing import List, Optional, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 
@@ -83,65 +80,222 @@ def _effective_divergence(divergence: str, beta: float) -> str:
     return divergence
 
 
-def _kl_rows(log_a: torch.Tensor, log_b: torch.Tensor,
-             a_buffer: torch.Tensor, b_buffer: torch.Tensor) -> torch.Tensor:
+# <a id="log-ratio"></a>
+#
+# ## The log-ratio, exactly
+#
+# For a row of logits $x$ (the teacher's $v$ or the student's $z$), let
+# $y_c = (x_c - \max_j x_j) / T$ and $\ell = \log \frac{1}{N} \sum_j e^{y_j}$.
+# The log-softmax is $y_c - \log N - \ell$, so
+#
+# $$r_c = \log p_c - \log q_c = \big(y^v_c - y^z_c\big) - \big(\ell_v - \ell_z\big)$$
+#
+# in which $\log N$ has cancelled exactly. Near the uniform distribution,
+# $\ell = \mathrm{log1p}\big(\frac{1}{N} \sum_j \mathrm{expm1}(y_j)\big)$ is a small
+# number that $\mathrm{expm1}$ and $\mathrm{log1p}$ give to its last digit; far from
+# it ($\frac{1}{N} \sum_j e^{y_j} < \frac{1}{2}$), $\ell$ is at least $\log 2$ in
+# size and $\log \frac{1}{N} \sum_j e^{y_j}$ is as exact. The shift by the largest
+# logit comes before the division, so that $y \le 0$ never overflows, even at a
+# tiny $T$.
+#
+# These functions take their work buffers as arguments, or `None` to make new
+# tensors with operations that autograd records, which is how
+# [the gradient is differentiated again](#gradient-with-graph).
+
+def _shifted(logits: torch.Tensor, temperature: float, out: Optional[torch.Tensor]) -> torch.Tensor:
     r"""
-    ## The divergence of one chunk
-
-    $\mathrm{KL}(a_i \| b_i)$ for each row $i$ of a chunk, from the
-    log-probabilities $\log a$ and $\log b$, in the form explained above. It
-    overwrites `log_a` and two buffers of the chunk's size, and keeps `log_b`.
+    $y = (x - \max_j x_j) / T$ for each row of a chunk, written into `out`, in its dtype.
     """
-    # $a$ and $b$
-    a = torch.exp(log_a, out=a_buffer)
-    b = torch.exp(log_b, out=b_buffer)
-    # $r = \log a - \log b$, in `log_a`'s buffer
-    r = log_a.sub_(log_b)
-    # Classes that $a$ rules out (`-inf`, $a_c = 0$) have $r_c = -\infty$, or
-    # NaN when $b$ rules them out too. They must add nothing to
-    # $\sum_c a_c r_c$, where $0 \cdot \infty$ would be NaN: a very negative finite
-    # $r_c$ adds $0$ there, and gives $a_c - b_c = -b_c$ below, as it should
-    r.nan_to_num_(nan=0., posinf=math.inf, neginf=torch.finfo(r.dtype).min)
-    # $a_c r_c - (a_c - b_c)$ for each class, with $a_c - b_c = (a_c + b_c) \tanh(r_c / 2)$:
-    # $a + b$ in $b$'s buffer, $a_c r_c$ in $a$'s and $\tanh(r / 2)$ in $r$'s
-    a_plus_b = b.add_(a)
-    terms = a.mul_(r)
-    terms.addcmul_(a_plus_b, r.mul_(0.5).tanh_(), value=-1.)
-    # $\mathrm{KL}(a_i \| b_i) = \sum_c \big(a_{i,c} r_{i,c} - (a_{i,c} - b_{i,c})\big)$; PyTorch's
-    # sums add in a tree, which keeps the rounding error of 32,000 terms small
-    return terms.sum(dim=-1)
+    if out is not None and logits.dtype != out.dtype:
+        # Lower-precision logits are converted first, so that the arithmetic is done in float32
+        logits = out.copy_(logits)
+    shifted = torch.sub(logits, logits.amax(dim=-1, keepdim=True), out=out)
+    return shifted if temperature == 1.0 else torch.div(shifted, temperature, out=out)
 
 
-def _log_mixture(log_p: torch.Tensor, log_q: torch.Tensor, beta: float,
-                 p_buffer: torch.Tensor, q_buffer: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+def _softmax_and_log_mean(shifted: torch.Tensor,
+                          out: Optional[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
     r"""
-    $\log m = \log\big(\beta p + (1 - \beta) q\big)$, computed as a
-    `logaddexp` of $\log p + \log \beta$ and $\log q + \log(1 - \beta)$, so that
-    it stays finite wherever $p$ or $q$ is not zero.
+    The softmax of shifted logits $y$, written into `out`, and
+    $\ell = \log \frac{1}{N} \sum_j e^{y_j}$ for each row.
     """
-    weighted_p = torch.add(log_p, math.log(beta), out=p_buffer)
-    weighted_q = torch.add(log_q, math.log1p(-beta), out=q_buffer)
-    return torch.logaddexp(weighted_p, weighted_q, out=out)
+    classes = shifted.shape[-1]
+    # $\frac{1}{N} \sum_j \mathrm{expm1}(y_j)$, exact near the uniform distribution
+    near_uniform = torch.special.expm1(shifted, out=out).sum(dim=-1, keepdim=True) / classes
+    exp = torch.exp(shifted, out=out)
+    total = exp.sum(dim=-1, keepdim=True)
+    log_mean = torch.where(near_uniform > -0.5, torch.log1p(near_uniform), torch.log(total / classes))
+    return torch.div(exp, total, out=out), log_mean
+
+
+def _log_ratio(student: torch.Tensor, teacher: torch.Tensor, temperature: float,
+               buffers: Sequence[Optional[torch.Tensor]]) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    r"""
+    $r = \log p - \log q$ and the softmaxes $p$ and $q$ for each row of a chunk, in
+    four buffers: $r$ in the first, $p$ in the second and $q$ in the fourth; the
+    third is free afterwards.
+    """
+    teacher_shifted = _shifted(teacher, temperature, buffers[0])
+    p, teacher_log_mean = _softmax_and_log_mean(teacher_shifted, buffers[1])
+    student_shifted = _shifted(student, temperature, buffers[2])
+    q, student_log_mean = _softmax_and_log_mean(student_shifted, buffers[3])
+    # $(y^v - y^z) - (\ell_v - \ell_z)$
+    r = torch.sub(teacher_shifted, student_shifted, out=buffers[0])
+    r = torch.sub(r, teacher_log_mean - student_log_mean, out=buffers[0])
+    # A class both rule out ($p_c = q_c = 0$) gets $r_c = 0$ rather than NaN: it adds nothing.
+    # A class only one of them rules out keeps its infinite $r_c$
+    return torch.nan_to_num(r, nan=0., posinf=math.inf, neginf=-math.inf, out=buffers[0]), p, q
+
+
+# <a id="divergence"></a>
+#
+# ## The divergence, without cancellation
+#
+# Since $q_c = p_c e^{-r_c}$, the KL divergence is a sum of terms that are each $\ge 0$:
+#
+# $$\mathrm{KL}(p \| q) = \sum_c p_c\, \varphi(r_c), \qquad \varphi(r) = r - 1 + e^{-r} = \frac{r^2}{2} - \frac{r^3}{6} + \dots$$
+#
+# Where $|r_c| \ge \frac{1}{2}$, the term is computed as $p_c r_c - p_c + q_c$,
+# which loses at most about 20 units in the last place to the subtraction.
+# Where $|r_c| < \frac{1}{2}$ it would lose more and more as $r_c$ shrinks, and the
+# term is $p_c r_c^2 \psi(r_c)$ instead, with the series
+#
+# $$\psi(r) = \frac{\varphi(r)}{r^2} = \sum_{k \ge 0} \frac{(-r)^k}{(k + 2)!}$$
+#
+# cut after as many terms as the dtype has digits for (7 in float32, 14 in float64).
+# The reverse KL is the same with $p$ and $q$ swapped and $-r$ for $r$.
+#
+# Every term is multiplied by $T^2$ before the sum, as $p_c (T r_c)^2 \psi(r_c)$
+# in the series: the loss $T^2\, \mathrm{KL}$ stays about $\Delta^2$ at any $T$.
+#
+# The written form is the KL divergence of unnormalized distributions: where $p$
+# or $q$ sums to $1$ only up to rounding, it moves by about that rounding times
+# the KL, where a plain sum $\sum_c p_c r_c$ would move by the rounding itself.
+SERIES_RADIUS = 0.5
+
+
+def _series_terms(dtype: torch.dtype) -> int:
+    r"""
+    The number of terms of $\psi$'s series for `dtype`: the first one left out,
+    $\rho^K / (K + 2)!$ at the radius $\rho$, is under half a unit in the last
+    place of $\psi$, which is more than $0.4$ for $|r| \le \rho$.
+    """
+    half_unit = torch.finfo(dtype).eps / 2
+    terms = 1
+    while SERIES_RADIUS ** terms / math.factorial(terms + 2) >= 0.4 * half_unit:
+        terms += 1
+    return terms
+
+
+def _phi_series(r: torch.Tensor, a: torch.Tensor, factor: float, out: torch.Tensor) -> torch.Tensor:
+    r"""
+    $\text{factor} \cdot a_c r_c^2 \psi(r_c)$ for each class, written into `out`.
+    The factor goes into the series' coefficients, so that with $T^2$ for it
+    nothing underflows at a high temperature.
+    """
+    coefficients = [factor * (-1) ** k / math.factorial(k + 2) for k in range(_series_terms(out.dtype))]
+    # Horner's rule, from the last coefficient down to $\frac{1}{2}$: $s \leftarrow c_k + s\, r$,
+    # with each coefficient a tensor, so that each step is one pass
+    series = out.fill_(coefficients[-1])
+    for coefficient in reversed(coefficients[:-1]):
+        torch.addcmul(out.new_full((), coefficient), series, r, out=series)
+    return series.mul_(a).mul_(r).mul_(r)
+
+
+def _scaled_kl_rows(a: torch.Tensor, b: torch.Tensor, r: torch.Tensor, temperature: float,
+                    spare: torch.Tensor) -> torch.Tensor:
+    r"""
+    $T^2\, \mathrm{KL}(a_i \| b_i) = T^2 \sum_c a_{i,c}\, \varphi(r_{i,c})$ for each row
+    $i$ of a chunk, from $a$, $b$ and $r = \log a - \log b$. It overwrites `b`,
+    `r` and `spare`.
+    """
+    # A class $a$ rules out ($a_c = 0$, $r_c = -\infty$) adds $b_c$: a very negative
+    # finite $r_c$ gives that, where $0 \cdot \infty$ would be NaN
+    r.clamp_(min=torch.finfo(r.dtype).min)
+    small = torch.abs(r, out=spare) < SERIES_RADIUS
+    # $T^2 (a_c r_c - a_c + b_c)$, and $T^2 a_c r_c^2 \psi(r_c)$ where $|r_c| < \frac{1}{2}$
+    direct = b.sub_(a).addcmul_(a, r).mul_(temperature ** 2)
+    series = _phi_series(r, a, temperature ** 2, spare)
+    return torch.where(small, series, direct, out=series).sum(dim=-1)
+
+
+# For the JSD, with $m = \beta p + (1 - \beta) q$, the two log-ratios to the mixture are
+#
+# $$\log m_c - \log q_c = h(r_c, \beta), \quad \log m_c - \log p_c = h(-r_c, 1 - \beta), \quad h(s, w) = \log\big(1 - w + w e^s\big)$$
+#
+# and the terms of $\beta\, \mathrm{KL}(p \| m) + (1 - \beta)\, \mathrm{KL}(q \| m)$
+# are $\beta p_c \varphi(\log p_c - \log m_c) + (1 - \beta) q_c \varphi(\log q_c - \log m_c)$.
+# Their parts $-p_c + m_c$ and $-q_c + m_c$ cancel between the two halves, which
+# leaves $\beta p_c \log \frac{p_c}{m_c} + (1 - \beta) q_c \log \frac{q_c}{m_c}$ where
+# $|r_c| \ge \frac{1}{2}$, and the series where $|r_c| < \frac{1}{2}$ (both log-ratios
+# to $m$ are then smaller than $r_c$).
+
+def _log_mixture_ratio(s: torch.Tensor, weight: float, out: Optional[torch.Tensor],
+                       spare: Optional[torch.Tensor]) -> torch.Tensor:
+    r"""
+    $h(s, w) = \log(1 - w + w e^s)$ for each class, written into `out`:
+    $\mathrm{log1p}\big(w\, \mathrm{expm1}(s)\big)$ for $|s| < 1$, exact where $h$ is
+    small, and $\mathrm{logaddexp}(s + \log w, \log(1 - w))$ elsewhere, exact
+    where it is not and finite for any $s$. `spare` may be `s`, which is then
+    overwritten.
+    """
+    near_zero = torch.abs(s, out=out) < 1
+    # The clamp keeps the unused side finite, and its derivative zero
+    close = torch.special.expm1(torch.clamp(s, -1., 1., out=out), out=out)
+    close = torch.log1p(torch.mul(close, weight, out=out), out=out)
+    far = torch.logaddexp(torch.add(s, math.log(weight), out=spare), s.new_full((), math.log1p(-weight)),
+                          out=spare)
+    return torch.where(near_zero, close, far, out=out)
+
+
+def _scaled_jsd_half(a: torch.Tensor, log_a_over_m: torch.Tensor, weight: float, temperature: float,
+                     small: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    r"""
+    One half of the JSD's terms, $T^2 w\, a_c \log \frac{a_c}{m_c}$, or its series where
+    `small`, written into `out`; it overwrites `log_a_over_m`.
+    """
+    # A class $a$ rules out adds nothing to this half
+    log_a_over_m.clamp_(min=torch.finfo(log_a_over_m.dtype).min)
+    series = _phi_series(log_a_over_m, a, weight * temperature ** 2, out)
+    direct = log_a_over_m.mul_(a).mul_(weight * temperature ** 2)
+    return torch.where(small, series, direct, out=out)
+
+
+def _scaled_jsd_rows(p: torch.Tensor, q: torch.Tensor, r: torch.Tensor, beta: float, temperature: float,
+                     spares: Sequence[torch.Tensor]) -> torch.Tensor:
+    r"""
+    $T^2\, \mathrm{JSD}_\beta(p_i, q_i)$ for each row $i$ of a chunk, from $p$, $q$
+    and $r = \log p - \log q$, with two spare buffers; it overwrites `r` and them.
+    """
+    small = torch.abs(r, out=spares[0]) < SERIES_RADIUS
+    # $\log q - \log m$, then $\log p - \log m$ with $r$'s buffer as the spare
+    log_q_over_m = _log_mixture_ratio(r, beta, out=spares[0], spare=spares[1]).neg_()
+    log_p_over_m = _log_mixture_ratio(r.neg_(), 1 - beta, out=spares[1], spare=r).neg_()
+    total = _scaled_jsd_half(p, log_p_over_m, beta, temperature, small, out=r)
+    total += _scaled_jsd_half(q, log_q_over_m, 1 - beta, temperature, small, out=spares[1])
+    return total.sum(dim=-1)
+
+
+def _scaled_divergence_rows(student: torch.Tensor, teacher: torch.Tensor, temperature: float,
+                            divergence: str, beta: float, buffers: List[torch.Tensor]) -> torch.Tensor:
+    r"""
+    $T^2 D_i$ for each row $i$ of a chunk, in four buffers of the chunk's size,
+    five for the JSD.
+    """
+    r, p, q = _log_ratio(student, teacher, temperature, buffers[:4])
+    if divergence == 'forward_kl':
+        return _scaled_kl_rows(p, q, r, temperature, spare=buffers[2])
+    if divergence == 'reverse_kl':
+        return _scaled_kl_rows(q, p, r.neg_(), temperature, spare=buffers[2])
+    return _scaled_jsd_rows(p, q, r, beta, temperature, [buffers[2], buffers[4]])
 
 
 def _divergence_rows(student: torch.Tensor, teacher: torch.Tensor, temperature: float,
                      divergence: str, beta: float, buffers: List[torch.Tensor]) -> torch.Tensor:
     r"""
-    The divergence $D_i$ of each row $i$ of a chunk, in four buffers of the
-    chunk's size, five for the JSD.
+    $D_i$ itself, for a caller that multiplies by $T^2$ afterwards.
     """
-    scaled, log_p, log_q, spare = buffers[:4]
-    # $\log p = \text{log-softmax}(v / T)$ and $\log q = \text{log-softmax}(z / T)$
-    torch.log_softmax(_scaled(teacher, temperature, scaled), dim=-1, out=log_p)
-    torch.log_softmax(_scaled(student, temperature, scaled), dim=-1, out=log_q)
-    if divergence == 'forward_kl':
-        return _kl_rows(log_p, log_q, scaled, spare)
-    if divergence == 'reverse_kl':
-        return _kl_rows(log_q, log_p, scaled, spare)
-    # $\beta\, \mathrm{KL}(p \| m) + (1 - \beta)\, \mathrm{KL}(q \| m)$, with $\log m$ in the fifth buffer
-    log_m = _log_mixture(log_p, log_q, beta, scaled, spare, out=buffers[4])
-    to_teacher = _kl_rows(log_p, log_m, scaled, spare)
-    return beta * to_teacher + (1 - beta) * _kl_rows(log_q, log_m, scaled, spare)
+    return _scaled_divergence_rows(student, teacher, temperature, divergence, beta, buffers).div_(temperature ** 2)
 
 
 # <a id="gradients"></a>
@@ -153,22 +307,48 @@ def _divergence_rows(student: torch.Tensor, teacher: torch.Tensor, temperature: 
 # $g_c = \partial D / \partial q_c$ the softmax gives
 # $\frac{\partial D}{\partial z_c} = \frac{1}{T} q_c \big(g_c - \sum_j q_j g_j\big)$.
 # For the forward KL, $g_c = -p_c / q_c$, and this is the familiar
-# $\frac{1}{T}(q_c - p_c)$. For the reverse KL, $g_c = \log q_c - \log p_c + 1$,
-# and the constant $1$ cancels:
+# $\frac{1}{T}(q_c - p_c)$, computed as $-\frac{1}{T}(p_c + q_c) \tanh\frac{r_c}{2}$
+# (since $p_c = q_c e^{r_c}$), which keeps its digits where $p_c \approx q_c$.
+# For the reverse KL, $g_c = \log q_c - \log p_c + 1$, and the constant $1$ cancels:
 #
-# $$\frac{\partial\, \mathrm{KL}(q \| p)}{\partial z_c} = \frac{1}{T} q_c \big(d_c - \mathrm{KL}(q \| p)\big), \quad d_c = \log q_c - \log p_c$$
+# $$\frac{\partial\, \mathrm{KL}(q \| p)}{\partial z_c} = \frac{1}{T} q_c \big(d_c - \mathrm{KL}(q \| p)\big), \quad d_c = \log q_c - \log p_c = -r_c$$
 #
 # For the JSD, $m$ depends on $q$ too, but its terms cancel
 # ($\beta p_c / m_c + (1 - \beta) q_c / m_c = 1$), which leaves
 # $g_c = (1 - \beta)(\log q_c - \log m_c)$ and
 #
-# $$\frac{\partial\, \mathrm{JSD}_\beta}{\partial z_c} = \frac{1 - \beta}{T} q_c \big(d_c - \mathrm{KL}(q \| m)\big), \quad d_c = \log q_c - \log m_c$$
+# $$\frac{\partial\, \mathrm{JSD}_\beta}{\partial z_c} = \frac{1 - \beta}{T} q_c \big(d_c - \mathrm{KL}(q \| m)\big), \quad d_c = \log q_c - \log m_c = -h(r_c, \beta)$$
 #
-# Each gradient falls like $1 / T^2$ at high temperatures, so each loss is
-# multiplied by $T^2$. These are the formulas the backward pass uses;
-# the tests check them against autograd with `gradcheck` and `gradgradcheck`.
-# Where the teacher rules out a class that the student allows ($p_c = 0 < q_c$)
-# the reverse KL is infinite, as its formula says; the JSD stays finite.
+# In both, $\mathrm{KL} = \sum_j q_j d_j$ is far smaller than $d_c$ where it loses
+# digits, so the plain sum serves. Each gradient falls like $1 / T^2$ at high
+# temperatures, so each loss is multiplied by $T^2$. These are the formulas the
+# backward pass uses; the tests check them against autograd with `gradcheck` and
+# `gradgradcheck`. Where the teacher rules out a class that the student allows
+# ($p_c = 0 < q_c$) the reverse KL is infinite, as its formula says; the JSD stays finite.
+
+def _gradient_from_ratio(r: torch.Tensor, p: torch.Tensor, q: torch.Tensor, divergence: str, beta: float,
+                         out: Optional[torch.Tensor], spare: Optional[torch.Tensor]) -> torch.Tensor:
+    r"""
+    $T\, \partial D_i / \partial z_{i,c}$ from $r$, $p$ and $q$, written into `out`,
+    which may be `r`'s buffer, with one spare buffer.
+    """
+    if divergence == 'forward_kl':
+        # $q - p = -(p + q) \tanh(r / 2)$
+        tanh = torch.tanh(torch.mul(r, -0.5, out=out), out=out)
+        return torch.mul(tanh, torch.add(p, q, out=spare), out=out)
+    weight = 1.
+    if divergence == 'reverse_kl':
+        d = torch.neg(r, out=out)
+    else:
+        weight = 1 - beta
+        d = torch.neg(_log_mixture_ratio(r, beta, out=spare, spare=r if out is not None else None), out=out)
+    # Classes the student rules out ($q_c = 0$) get $d_c = 0$
+    d = torch.nan_to_num(d, nan=0., posinf=math.inf, neginf=0., out=out)
+    # $w\, q_c \big(d_c - \sum_j q_j d_j\big)$
+    mean = torch.mul(q, d, out=spare).sum(dim=-1, keepdim=True)
+    grad = torch.mul(torch.sub(d, mean, out=out), q, out=out)
+    return grad if weight == 1. else torch.mul(grad, weight, out=out)
+
 
 def _gradient_rows(student: torch.Tensor, teacher: torch.Tensor, temperature: float,
                    divergence: str, beta: float, buffers: List[torch.Tensor],
@@ -178,26 +358,8 @@ def _gradient_rows(student: torch.Tensor, teacher: torch.Tensor, temperature: fl
     gradient with respect to the scaled logits $z / T$, written into `out`,
     with three buffers of the chunk's size.
     """
-    scaled, log_q, log_t = buffers
-    if divergence == 'forward_kl':
-        # $q - p$, from both softmaxes
-        q = torch.softmax(_scaled(student, temperature, scaled), dim=-1, out=log_q)
-        p = torch.softmax(_scaled(teacher, temperature, scaled), dim=-1, out=log_t)
-        return torch.sub(q, p, out=out)
-    # $\log q$ and $\log p$
-    torch.log_softmax(_scaled(student, temperature, scaled), dim=-1, out=log_q)
-    torch.log_softmax(_scaled(teacher, temperature, scaled), dim=-1, out=log_t)
-    # $\log t$ is $\log p$ for the reverse KL and $\log m$ for the JSD, in place
-    weight = 1.
-    if divergence == 'jsd':
-        _log_mixture(log_t, log_q, beta, log_t, scaled, out=log_t)
-        weight = 1 - beta
-    # $d = \log q - \log t$; classes the student rules out ($q_c = 0$) get $d_c = 0$
-    d = torch.sub(log_q, log_t, out=log_t).nan_to_num_(nan=0., posinf=math.inf, neginf=0.)
-    q = log_q.exp_()
-    # $w\, q_c \big(d_c - \sum_j q_j d_j\big)$
-    mean = torch.mul(q, d, out=scaled).sum(dim=-1, keepdim=True)
-    return torch.mul(q, d.sub_(mean), out=out).mul_(weight)
+    r, p, q = _log_ratio(student, teacher, temperature, [out, *buffers])
+    return _gradient_from_ratio(r, p, q, divergence, beta, out=out, spare=buffers[1])
 
 
 def _gradient_in_chunks(student: torch.Tensor, teacher: torch.Tensor,
@@ -235,28 +397,15 @@ def _gradient_with_graph(student: torch.Tensor, teacher: torch.Tensor,
                          valid: Optional[torch.Tensor], temperature: float, divergence: str,
                          beta: float, scale: torch.Tensor) -> torch.Tensor:
     r"""
-    The same gradient in one piece, with operations that autograd records, so
-    that it can be differentiated again (a gradient penalty,
-    `create_graph=True`). It keeps the softmaxes, as the plain formula does.
+    <a id="gradient-with-graph"></a>
+
+    The same gradient in one piece, from the same functions given no buffers,
+    so that autograd records it and it can be differentiated again (a gradient
+    penalty, `create_graph=True`). It keeps the softmaxes, as the plain formula does.
     """
     dtype = scale.dtype
-    # $z / T$ and $v / T$
-    z, v = student.to(dtype) / temperature, teacher.to(dtype) / temperature
-    if divergence == 'forward_kl':
-        # $q - p$; $q$ depends on the student
-        grad = torch.softmax(z, dim=-1) - torch.softmax(v, dim=-1)
-    else:
-        log_q = torch.log_softmax(z, dim=-1)
-        log_p = torch.log_softmax(v, dim=-1)
-        q = log_q.exp()
-        # $w\, q_c \big(d_c - \sum_j q_j d_j\big)$ with $d = \log q - \log t$
-        weight, log_t = 1., log_p
-        if divergence == 'jsd':
-            weight = 1 - beta
-            log_t = torch.logaddexp(log_p + math.log(beta), log_q + math.log1p(-beta))
-        d = (log_q - log_t).nan_to_num(nan=0., posinf=math.inf, neginf=0.)
-        grad = weight * q * (d - (q * d).sum(dim=-1, keepdim=True))
-    grad = grad * scale
+    r, p, q = _log_ratio(student.to(dtype), teacher.to(dtype), temperature, [None] * 4)
+    grad = _gradient_from_ratio(r, p, q, divergence, beta, out=None, spare=None) * scale
     if valid is not None:
         grad = torch.where(valid.unsqueeze(-1), grad, 0.)
     return grad.to(student.dtype)
@@ -278,9 +427,9 @@ class _SoftTargetLoss(torch.autograd.Function):
         total = torch.zeros((), dtype=buffers[0].dtype, device=student.device)
         for start in range(0, student.shape[0], rows):
             end = min(start + rows, student.shape[0])
-            # $D_i$ for the chunk's rows, in the buffers cut to them
-            per_sample = _divergence_rows(student[start:end], teacher[start:end], temperature,
-                                          divergence, beta, [b[:end - start] for b in buffers])
+            # $T^2 D_i$ for the chunk's rows, in the buffers cut to them
+            per_sample = _scaled_divergence_rows(student[start:end], teacher[start:end], temperature,
+                                                 divergence, beta, [b[:end - start] for b in buffers])
             # Masked-out rows add nothing, even if they hold NaN
             if valid is not None:
                 per_sample = torch.where(valid[start:end], per_sample, 0.)
@@ -288,8 +437,8 @@ class _SoftTargetLoss(torch.autograd.Function):
         # Keep only the inputs for the backward pass, never the softmaxes
         ctx.save_for_backward(student, teacher, valid)
         ctx.settings = temperature, divergence, beta
-        # $\frac{T^2}{n} \sum_i D_i$
-        return total * temperature ** 2 / _sample_count(valid, student.shape[0])
+        # $\frac{1}{n} \sum_i T^2 D_i$
+        return total / _sample_count(valid, student.shape[0])
 
     @staticmethod
     def backward(ctx, grad_output: torch.Tensor):
@@ -372,18 +521,6 @@ def _work_buffers(student: torch.Tensor, teacher: torch.Tensor,
     return rows, [torch.empty(shape, dtype=dtype, device=student.device) for _ in range(count)]
 
 
-def _scaled(logits: torch.Tensor, temperature: float, buffer: torch.Tensor) -> torch.Tensor:
-    """
-    $z / T$ for one chunk, in the compute dtype of `buffer`, written into
-    `buffer`; at $T = 1$ logits that already have that dtype are used as they are.
-    """
-    if logits.dtype == buffer.dtype:
-        return logits if temperature == 1.0 else torch.div(logits, temperature, out=buffer)
-    # Lower-precision logits are converted first, so that the division is done in float32
-    buffer.copy_(logits)
-    return buffer if temperature == 1.0 else buffer.div_(temperature)
-
-
 def _sample_count(valid: Optional[torch.Tensor], samples: int) -> Union[torch.Tensor, int]:
     r"""
     $\max(n, 1)$: the number of valid samples, as a tensor when a mask decides
@@ -462,19 +599,22 @@ def _first_classes(logits: torch.Tensor, vocab_size: Optional[int]) -> torch.Ten
     return logits if vocab_size is None else logits[..., :vocab_size]
 
 
-def _check_temperature(temperature: float, most: float):
+def _check_temperature(temperature: float, most: float, least: Optional[float] = None):
     """
     The temperature divides the logits: it must be a positive number, at most
-    `most`, the loss's `MAX_TEMPERATURE`.
+    `most`, the loss's `MAX_TEMPERATURE`, and at least `least`, its `MIN_TEMPERATURE`.
     """
     if not isinstance(temperature, Real) or isinstance(temperature, bool):
         raise TypeError(f'temperature must be a number, got {type(temperature).__name__}')
     if not (0 < temperature < float('inf')):
         raise ValueError(f'temperature must be positive and finite, got {temperature}')
     if temperature > most:
-        raise ValueError(f'temperature must be at most {most:g} (MAX_TEMPERATURE: the '
-                         f'loss is multiplied by T^2, which must stay finite in float32), '
-                         f'got {temperature:g}')
+        raise ValueError(f'temperature must be at most {most:g} (MAX_TEMPERATURE: the loss is multiplied by '
+                         f'T^2, which must stay a normal float32 number), got {temperature:g}')
+    if least is not None and temperature < least:
+        raise ValueError(f'temperature must be at least {least:g} (MIN_TEMPERATURE: the loss is multiplied by '
+                         f'T^2, which must stay a normal float32 number; at such a temperature the loss is '
+                         f'about T times the gap between logits, next to nothing), got {temperature:g}')
 
 
 def _check_divergence(divergence: str, beta: float, divergences: Tuple[str, ...]):

@@ -332,7 +332,7 @@ def test_float32_precision_across_temperatures(temperature, spread, classes):
     student = teacher + make_logits(16, classes, seed=63, scale=spread) + 5
     value = soft_target_loss(student, teacher, temperature)
     expected = reference_loss(student, teacher, temperature)
-    # The module promises about $10^{-4}$ at $T / \Delta = 10^4$, and better below
+    # As exact as float32 logits allow, about $10^{-7} |x| / \Delta$ (here $|x| \approx 15$), at any $T$
     assert abs(value.double() / expected - 1) < 3e-4
 
 
@@ -345,9 +345,9 @@ def test_chunks_give_the_same_result(monkeypatch, chunk_elements):
     student, teacher = make_logits(37, 11, seed=33), make_logits(37, 11, seed=34)
     mask = make_mask((37,), seed=11)
     value, grad = student_grad(soft_target_loss, student, teacher, 3.0, mask)
-    # The row counts of the chunks whose logits get scaled by $1/T$
+    # The row counts of the chunks whose logits get shifted and scaled by $1/T$
     calls = []
-    original = engine._scaled
+    original = engine._shifted
 
     def counting(logits, *args):
         if logits.dim() == 2:
@@ -355,11 +355,11 @@ def test_chunks_give_the_same_result(monkeypatch, chunk_elements):
         return original(logits, *args)
 
     monkeypatch.setattr(engine, 'CHUNK_ELEMENTS', chunk_elements)
-    monkeypatch.setattr(engine, '_scaled', counting)
+    monkeypatch.setattr(engine, '_shifted', counting)
     chunked_value, chunked_grad = student_grad(soft_target_loss, student, teacher, 3.0, mask)
     rows = engine._chunk_rows(37, 11)
     assert rows == max(1, chunk_elements // 11)
-    # Forward and backward each scale the student's and the teacher's logits
+    # Forward and backward each shift the student's and the teacher's logits
     # of every row, in chunks of `rows`
     assert len(calls) == 4 * math.ceil(37 / rows) and sum(calls) == 4 * 37
     assert max(calls) == min(rows, 37)
@@ -486,8 +486,8 @@ def test_no_host_reads_in_forward_and_backward(loss_fn, monkeypatch):
         loss = loss_fn(student, teacher, target)
         forward_ops = len(recorder.ops)
         loss.backward()
-    # The backward pass ran under the recorder too: its softmaxes were seen
-    assert {torch.ops.aten.softmax, torch.ops.aten._softmax} & set(recorder.ops[forward_ops:])
+    # The backward pass ran under the recorder too: its exponentials were seen
+    assert torch.ops.aten.exp in recorder.ops[forward_ops:]
     assert student.grad is not None
 
 
