@@ -135,6 +135,32 @@ def _read_only(monkeypatch, folder):
     monkeypatch.setattr(tempfile, 'TemporaryFile', refuse)
 
 
+def test_unfinished_teacher_is_not_a_teacher_but_a_kept_epoch_is(tmp_path, capsys, image_folder, teacher_run):
+    """
+    A teacher's checkpoint from before its last epoch is refused with what
+    to do; the epoch it kept, `epoch-1.pt`, is a finished teacher of one epoch.
+    """
+    state = torch.load(teacher_run['path'], map_location='cpu', weights_only=False)
+    path = tmp_path / 'unfinished.pt'
+    torch.save(state | {'finished': False, 'epoch': 1}, path)
+    argv = _distill(image_folder, tmp_path / 'logs', '--teacher', str(path))
+    err = _fails(capsys, lambda a: main('distilled', a), argv)
+    assert 'stopped after epoch 1 of 2, not finished' in err and 'epoch-N.pt' in err
+    kept = teacher_run['path'].parent / 'epoch-1.pt'
+    main('distilled', _distill(image_folder, tmp_path / 'logs', '--teacher', str(kept), '--epochs', '1'))
+    assert 'distilled: validation accuracy' in capsys.readouterr().out
+
+
+def test_a_mistyped_data_folder_makes_no_folder(tmp_path, monkeypatch, capsys):
+    """
+    Refused for its data, a command leaves behind no logs or output folder it would have made.
+    """
+    monkeypatch.chdir(tmp_path)
+    _fails(capsys, lambda a: main('small', a), ['--data-dir', 'dta', '--profile', 'smoke'])
+    _fails(capsys, pipeline.main, ['--data-dir', 'dta', '--profile', 'smoke'])
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_read_only_logs_folder(tmp_path, monkeypatch, capsys, image_folder):
     logs = tmp_path / 'logs'
     logs.mkdir()

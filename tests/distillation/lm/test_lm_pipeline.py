@@ -45,3 +45,12 @@ def test_all_studies_write_results_and_share_runs(tmp_path, capsys):
     main(args)
     assert 'reusing the finished run' in capsys.readouterr().out
     assert len(list(logs.glob('lm-*-smoke/*/checkpoints/checkpoint.pt'))) == 1 + 7
+
+
+def test_too_many_limited_bytes_are_refused_before_the_teacher_trains(tmp_path, capsys):
+    text = write_text(tmp_path / 'text')
+    with pytest.raises(SystemExit) as exit_:
+        main(['--study', 'limited', '--data-dir', str(text), '--profile', 'smoke', '--seeds', '1',
+              '--limited-bytes', '1000000000000', '--logs-dir', str(tmp_path / 'logs'), '--out', str(tmp_path / 'out')])
+    assert exit_.value.code == 2 and 'Traceback' not in capsys.readouterr().err
+    assert not list((tmp_path / 'logs').glob('lm-teacher-smoke/*'))
