@@ -221,12 +221,21 @@ def _update_translations(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _out_folder(text: str) -> Path:
+    """
+    The site's folder; an empty path would silently mean the current folder.
+    """
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path; give the site's folder (use '.' for the current one)")
+    return Path(text)
+
+
 def _arguments(argv: Optional[list]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog='python -m labml_nn.literate',
                                      description='Render the annotated source as a web site.')
     parser.add_argument('source', nargs='?', type=Path, default=Path(labml_nn.__file__).parent,
                         help='the folder of sources (default: the labml_nn package)')
-    parser.add_argument('--out', type=Path, help='the folder to write the site to')
+    parser.add_argument('--out', type=_out_folder, help='the folder to write the site to')
     parser.add_argument('--lang', help='only this language, such as en or ja')
     parser.add_argument('--check', action='store_true',
                         help='compare OUT with a fresh build instead of writing it')

@@ -191,6 +191,15 @@ def test_the_command_exits_with_status_2_and_no_traceback(source, tmp_path):
     assert tree(tmp_path) == before
 
 
+def test_an_empty_out_is_refused_not_the_current_folder(source, tmp_path):
+    here = tmp_path / 'here'
+    here.mkdir()
+    result = subprocess.run([sys.executable, '-m', 'labml_nn.literate', str(source), '--out', ''],
+                            capture_output=True, text=True, cwd=here)
+    assert result.returncode == 2 and 'an empty path' in result.stderr and 'Traceback' not in result.stderr
+    assert list(here.iterdir()) == []
+
+
 def changed_source(source: Path) -> None:
     """
     Changes every page of the `source` fixture and adds one, as an edit would.
