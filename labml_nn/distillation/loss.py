@@ -50,22 +50,6 @@ by $T^2$ keeps the size of the soft-target gradients roughly the same when
 you try different temperatures, and keeps the balance with the ordinary
 label loss (computed at $T = 1$) unchanged. That is what the paper recommends.
 
-<a id="large-temperatures"></a>
-
-**The two ends.** With the centred logits $\tilde z_c = z_c - \frac{1}{N} \sum_j z_j$
-(and $\tilde v_c$ likewise), expanding both softmaxes in $1 / T$ gives
-$\log p_c - \log q_c = (\tilde v_c - \tilde z_c) / T + O(1 / T^2)$ and
-$p_c = \frac{1}{N} + O(1 / T)$, and the KL divergence is half the $p$-weighted
-mean square of that difference, up to $O(1 / T^3)$. So
-
-$$\lim_{T \to \infty} T^2\, \mathrm{KL}(p \| q) = \frac{1}{2N} \sum_c \big(\tilde z_c - \tilde v_c\big)^2$$
-
-which is matching the logits by squared error, the limit the paper's section 2.1
-finds; its gradient is the paper's $\frac{1}{N}(\tilde z_c - \tilde v_c)$. At the other
-end, as $T \to 0$ both distributions become one-hot, and with $a$ the teacher's top
-class $T^2\, \mathrm{KL}(p \| q) \approx T \big(\max_j z_j - z_a\big) \to 0$: the soft
-targets say nothing but the teacher's answer, and say it ever more quietly.
-
 The whole loss, averaged over the $n$ valid samples, is
 
 $$\mathcal{L}_{soft} = \frac{T^2}{n} \sum_{i\ \text{valid}} \sum_c p_{i,c}\left(\log p_{i,c} - \log q_{i,c}\right)$$
@@ -75,6 +59,26 @@ The first function below writes exactly this with PyTorch's own functions;
 memory and without waiting for the GPU ([the loss, engineered](loss_engine.html)),
 and [the fused loss](fused_loss.html) computes it for language models from
 their last hidden states.
+
+<a id="large-temperatures"></a>
+
+## The two ends of the temperature
+
+With the centred logits $\tilde z_c = z_c - \frac{1}{N} \sum_j z_j$ (and
+$\tilde v_c$ likewise), expanding both softmaxes in $1 / T$ gives
+$\log p_c - \log q_c = (\tilde v_c - \tilde z_c) / T + O(1 / T^2)$ and
+$p_c = \frac{1}{N} + O(1 / T)$, and the KL divergence is half the $p$-weighted
+sum of the squared log-ratios, up to $O(1 / T^3)$. So
+
+$$\lim_{T \to \infty} T^2\, \mathrm{KL}(p \| q) = \frac{1}{2N} \sum_c \big(\tilde z_c - \tilde v_c\big)^2$$
+
+which is matching the logits by squared error, the limit the paper's section 2.1
+finds: its gradient, $\frac{1}{N}(\tilde z_c - \tilde v_c)$, is the paper's
+$\frac{1}{N T^2}(z_c - v_c)$ times $T^2$. The reverse KL has the same limit, and
+the JSD below $\beta (1 - \beta)$ times it.
+At the other end, as $T \to 0$ both distributions become one-hot, and with $a$
+the teacher's top class, $T^2\, \mathrm{KL}(p \| q) \approx T \big(\max_j z_j - z_a\big) \to 0$:
+the soft targets say nothing but the teacher's answer, and say it ever more quietly.
 
 ## Mistakes to avoid
 

@@ -30,15 +30,14 @@ $\frac{T^2}{n} \cdot \frac{1}{T}(q - p) = \frac{T}{n}(q - p)$ directly.
 With $\Delta$ the typical difference between a teacher's and a student's logit
 (beyond a shift of all of them), each log-ratio $\log p_c - \log q_c$ is about
 $\Delta / T$ and the KL about $(\Delta / T)^2$, while each log-probability is
-a number near $-\log N$. Written as two log-softmaxes and a sum, the formula
-loses the log-ratios to rounding (the last digit of $\log N$ is worth
-$10^{-7}$ in float32, $10^{-16}$ in float64), and then subtracts terms of size
-$\Delta / T$ to get a result of size $(\Delta / T)^2$: it is off by about
-$10^{-7}\, T / \Delta$ of the result in float32 and $10^{-16}\, T / \Delta$ in
-float64. In float64 at $T = 10^{16}$ it returns 4.9 where the answer is 0.95,
-and in float32 nothing at all from $T = 10^8$ on. The same happens at any $T$
-once the student has nearly learned the teacher. Here nothing is subtracted
-that is known only to a few digits:
+a number near $-\log N$ whose last digit is worth about $10^{-7}$ in float32
+and $10^{-16}$ in float64. Written as two log-softmaxes and a sum, the formula
+takes the log-ratios as differences of such numbers, then adds terms of size
+$\Delta / T$, of both signs, to get a result of size $(\Delta / T)^2$. On a
+10-class example whose answer is 0.95, float64 gives 1.18 at $T = 10^8$ and
+$10^{16}$ at $T = 10^{16}$, and float32 gives 0 from $T = 10^8$ on. The same
+happens at any $T$ once the student has nearly learned the teacher. Here
+nothing is subtracted that is known only to a few digits:
 
 1. [the log-ratios](#log-ratio) come from the differences of the logits, and the
    normalizers' difference from $\mathrm{expm1}$ and $\mathrm{log1p}$, so
@@ -50,13 +49,15 @@ that is known only to a few digits:
    about $\Delta^2$, stays a normal number where the KL itself, $10^{-38}$ at
    $T = 10^{19}$, would not.
 
-The value is then within a few units in the last place of the compute dtype
-(float32, or float64 for float64 logits) of the exact loss of the logits it
-is given, from the smallest temperature the loss accepts to the largest, for
-any $\Delta$: the tests hold float32 to $10^{-6}$ and float64 to $10^{-13}$
-against 60-digit arithmetic, and both to the large-temperature limit of the
-[loss page](loss.html#large-temperatures) at $T = 10^{16}$ and $10^{19}$. The
-price is time: about twice the elementwise work of the plain formula.
+The result is then as exact as the logits themselves: its error is about what
+rounding each logit in its last digit would change, $10^{-7} |x| / \Delta$ in
+float32 and $10^{-16} |x| / \Delta$ in float64 for logits of size $|x|$, at every
+temperature the loss accepts. For logits about 1 apart, the tests find float32
+within $10^{-5}$ and float64 within $10^{-13}$ of 50-digit arithmetic from
+$T = 10^{-18}$ to $10^{19}$, and both at the
+[large-temperature limit](loss.html#large-temperatures) at $T = 10^{16}$ and
+$10^{19}$. The price is time: the extra exponentials, the series and the
+selections roughly double the elementwise work on each chunk.
 
 **Waiting for the GPU.** Reading a number back to Python, such as the number of
 valid samples or a check for `-inf`, makes the CPU wait until the GPU has
@@ -94,9 +95,12 @@ def _effective_divergence(divergence: str, beta: float) -> str:
 # $\ell = \mathrm{log1p}\big(\frac{1}{N} \sum_j \mathrm{expm1}(y_j)\big)$ is a small
 # number that $\mathrm{expm1}$ and $\mathrm{log1p}$ give to its last digit; far from
 # it ($\frac{1}{N} \sum_j e^{y_j} < \frac{1}{2}$), $\ell$ is at least $\log 2$ in
-# size and $\log \frac{1}{N} \sum_j e^{y_j}$ is as exact. The shift by the largest
-# logit comes before the division, so that $y \le 0$ never overflows, even at a
-# tiny $T$.
+# size and $\log \frac{1}{N} \sum_j e^{y_j}$ is as exact. (When one class holds
+# nearly all of both distributions, its own log-ratio is then known to about one
+# unit in the last place of $1$, as in the plain formula; it adds nothing to the
+# loss, and that much to that class's gradient.) The shift by the largest logit
+# comes before the division, so that $e^{y}$ never overflows and a tiny $T$ gives
+# $-\infty$ rather than $\infty - \infty$.
 #
 # These functions take their work buffers as arguments, or `None` to make new
 # tensors with operations that autograd records, which is how
@@ -153,7 +157,8 @@ def _log_ratio(student: torch.Tensor, teacher: torch.Tensor, temperature: float,
 #
 # Since $q_c = p_c e^{-r_c}$, the KL divergence is a sum of terms that are each $\ge 0$:
 #
-# $$\mathrm{KL}(p \| q) = \sum_c p_c\, \varphi(r_c), \qquad \varphi(r) = r - 1 + e^{-r} = \frac{r^2}{2} - \frac{r^3}{6} + \dots$$
+# $$\mathrm{KL}(p \| q) = \sum_c p_c\, \varphi(r_c), \qquad
+# \varphi(r) = r - 1 + e^{-r} = \frac{r^2}{2} - \frac{r^3}{6} + \dots$$
 #
 # Where $|r_c| \ge \frac{1}{2}$, the term is computed as $p_c r_c - p_c + q_c$,
 # which loses at most about 20 units in the last place to the subtraction.
@@ -167,10 +172,6 @@ def _log_ratio(student: torch.Tensor, teacher: torch.Tensor, temperature: float,
 #
 # Every term is multiplied by $T^2$ before the sum, as $p_c (T r_c)^2 \psi(r_c)$
 # in the series: the loss $T^2\, \mathrm{KL}$ stays about $\Delta^2$ at any $T$.
-#
-# The written form is the KL divergence of unnormalized distributions: where $p$
-# or $q$ sums to $1$ only up to rounding, it moves by about that rounding times
-# the KL, where a plain sum $\sum_c p_c r_c$ would move by the rounding itself.
 SERIES_RADIUS = 0.5
 
 
@@ -221,7 +222,8 @@ def _scaled_kl_rows(a: torch.Tensor, b: torch.Tensor, r: torch.Tensor, temperatu
 
 # For the JSD, with $m = \beta p + (1 - \beta) q$, the two log-ratios to the mixture are
 #
-# $$\log m_c - \log q_c = h(r_c, \beta), \quad \log m_c - \log p_c = h(-r_c, 1 - \beta), \quad h(s, w) = \log\big(1 - w + w e^s\big)$$
+# $$\log m_c - \log q_c = h(r_c, \beta), \quad \log m_c - \log p_c = h(-r_c, 1 - \beta), \quad
+# h(s, w) = \log\big(1 - w + w e^s\big)$$
 #
 # and the terms of $\beta\, \mathrm{KL}(p \| m) + (1 - \beta)\, \mathrm{KL}(q \| m)$
 # are $\beta p_c \varphi(\log p_c - \log m_c) + (1 - \beta) q_c \varphi(\log q_c - \log m_c)$.
@@ -311,13 +313,15 @@ def _divergence_rows(student: torch.Tensor, teacher: torch.Tensor, temperature: 
 # (since $p_c = q_c e^{r_c}$), which keeps its digits where $p_c \approx q_c$.
 # For the reverse KL, $g_c = \log q_c - \log p_c + 1$, and the constant $1$ cancels:
 #
-# $$\frac{\partial\, \mathrm{KL}(q \| p)}{\partial z_c} = \frac{1}{T} q_c \big(d_c - \mathrm{KL}(q \| p)\big), \quad d_c = \log q_c - \log p_c = -r_c$$
+# $$\frac{\partial\, \mathrm{KL}(q \| p)}{\partial z_c} = \frac{1}{T} q_c \big(d_c - \mathrm{KL}(q \| p)\big), \quad
+# d_c = \log q_c - \log p_c = -r_c$$
 #
 # For the JSD, $m$ depends on $q$ too, but its terms cancel
 # ($\beta p_c / m_c + (1 - \beta) q_c / m_c = 1$), which leaves
 # $g_c = (1 - \beta)(\log q_c - \log m_c)$ and
 #
-# $$\frac{\partial\, \mathrm{JSD}_\beta}{\partial z_c} = \frac{1 - \beta}{T} q_c \big(d_c - \mathrm{KL}(q \| m)\big), \quad d_c = \log q_c - \log m_c = -h(r_c, \beta)$$
+# $$\frac{\partial\, \mathrm{JSD}_\beta}{\partial z_c} = \frac{1 - \beta}{T} q_c \big(d_c - \mathrm{KL}(q \| m)\big), \quad
+# d_c = \log q_c - \log m_c = -h(r_c, \beta)$$
 #
 # In both, $\mathrm{KL} = \sum_j q_j d_j$ is far smaller than $d_c$ where it loses
 # digits, so the plain sum serves. Each gradient falls like $1 / T^2$ at high
@@ -602,7 +606,8 @@ def _first_classes(logits: torch.Tensor, vocab_size: Optional[int]) -> torch.Ten
 def _check_temperature(temperature: float, most: float, least: Optional[float] = None):
     """
     The temperature divides the logits: it must be a positive number, at most
-    `most`, the loss's `MAX_TEMPERATURE`, and at least `least`, its `MIN_TEMPERATURE`.
+    `most`, the loss's `MAX_TEMPERATURE`, and, given `least`, at least that, its
+    `MIN_TEMPERATURE`.
     """
     if not isinstance(temperature, Real) or isinstance(temperature, bool):
         raise TypeError(f'temperature must be a number, got {type(temperature).__name__}')

@@ -121,7 +121,8 @@ def exact_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float,
             # $\log q - \log m$ and $\log p - \log m$, with $m = \beta p + (1 - \beta) q$
             q_to_m = [-mpmath.log1p(beta * mpmath.expm1(r_c)) for r_c in r]
             p_to_m = [-mpmath.log1p((1 - beta) * mpmath.expm1(-r_c)) for r_c in r]
-            total += sum(beta * p_c * _phi(a) + (1 - beta) * q_c * _phi(b) for p_c, q_c, a, b in zip(p, q, p_to_m, q_to_m))
+            total += sum(beta * p_c * _phi(a) + (1 - beta) * q_c * _phi(b)
+                         for p_c, q_c, a, b in zip(p, q, p_to_m, q_to_m))
             to_mixture = sum(q_c * _phi(b) for q_c, b in zip(q, q_to_m))
             grad = [(1 - beta) * q_c * (b - to_mixture) for q_c, b in zip(q, q_to_m)]
         grads.append([g * temperature / len(student) for g in grad])
