@@ -66,7 +66,7 @@ from typing import List, NamedTuple, Optional, Tuple, Union
 import torch
 import torch.nn.functional as F
 
-from labml_nn.distillation.loss import DIVERGENCES, MAX_TEMPERATURE
+from labml_nn.distillation.loss import DIVERGENCES, MAX_TEMPERATURE, MIN_TEMPERATURE
 from labml_nn.distillation.loss_engine import (_check_divergence, _check_ignore_index, _check_target,
                                                _check_target_range, _check_temperature, _check_vocab_size,
                                                _check_weights, _chunk_rows,
@@ -332,7 +332,7 @@ def fused_linear_distillation_loss(student_hidden: torch.Tensor, student_weight:
     """
     _check_fused(student_hidden, student_weight, student_bias, teacher_hidden, teacher_weight,
                  teacher_bias, target, chunk_size, vocab_size)
-    _check_temperature(temperature, MAX_TEMPERATURE)
+    _check_temperature(temperature, MAX_TEMPERATURE, least=MIN_TEMPERATURE)
     _check_divergence(divergence, beta, DIVERGENCES)
     _check_weights(soft_target_weight, label_loss_weight)
     _check_ignore_index(ignore_index)

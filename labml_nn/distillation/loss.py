@@ -33,10 +33,8 @@ Kullback-Leibler divergence
 
 $$\mathrm{KL}(p \,\|\, q) = \sum_c p_c \left(\log p_c - \log q_c\right)$$
 
-which equals the cross-entropy $-\sum_c p_c \log q_c$ minus the teacher's
-entropy, a constant for the student: both give the same gradients, but the KL
-is zero when the student matches the teacher exactly, which makes it easier
-to read in logs.
+the cross-entropy $-\sum_c p_c \log q_c$ less the teacher's entropy, a
+constant: the same gradients, and zero when the student matches the teacher.
 
 ## Why multiply by $T^2$
 
@@ -56,29 +54,10 @@ $$\mathcal{L}_{soft} = \frac{T^2}{n} \sum_{i\ \text{valid}} \sum_c p_{i,c}\left(
 
 The first function below writes exactly this with PyTorch's own functions;
 [`soft_target_loss`](#soft-target-loss) returns the same number with little
-memory and without waiting for the GPU ([the loss, engineered](loss_engine.html)),
-and [the fused loss](fused_loss.html) computes it for language models from
-their last hidden states.
-
-<a id="large-temperatures"></a>
-
-## The two ends of the temperature
-
-With the centred logits $\tilde z_c = z_c - \frac{1}{N} \sum_j z_j$ (and
-$\tilde v_c$ likewise), expanding both softmaxes in $1 / T$ gives
-$\log p_c - \log q_c = (\tilde v_c - \tilde z_c) / T + O(1 / T^2)$ and
-$p_c = \frac{1}{N} + O(1 / T)$, and the KL divergence is half the $p$-weighted
-sum of the squared log-ratios, up to $O(1 / T^3)$. So
-
-$$\lim_{T \to \infty} T^2\, \mathrm{KL}(p \| q) = \frac{1}{2N} \sum_c \big(\tilde z_c - \tilde v_c\big)^2$$
-
-which is matching the logits by squared error, the limit the paper's section 2.1
-finds: its gradient, $\frac{1}{N}(\tilde z_c - \tilde v_c)$, is the paper's
-$\frac{1}{N T^2}(z_c - v_c)$ times $T^2$. The reverse KL has the same limit, and
-the JSD below $\beta (1 - \beta)$ times it.
-At the other end, as $T \to 0$ both distributions become one-hot, and with $a$
-the teacher's top class, $T^2\, \mathrm{KL}(p \| q) \approx T \big(\max_j z_j - z_a\big) \to 0$:
-the soft targets say nothing but the teacher's answer, and say it ever more quietly.
+memory and without waiting for the GPU ([the loss, engineered](loss_engine.html),
+with [its limit at high $T$](loss_engine.html#large-temperatures): matching the
+logits by squared error), and [the fused loss](fused_loss.html) computes it for
+language models from their last hidden states.
 
 ## Mistakes to avoid
 
@@ -201,7 +180,7 @@ def plain_soft_target_loss(student_logits: torch.Tensor, teacher_logits: torch.T
 # The smallest and the largest temperature the loss accepts: the loss is
 # multiplied by $T^2$, which must stay a normal float32 number. Between them
 # [the engineered loss](loss_engine.html) keeps every digit of its dtype, float32
-# as well as float64, and reaches [the large-temperature limit](#large-temperatures).
+# as well as float64, and reaches [the large-temperature limit](loss_engine.html#large-temperatures).
 # Then the names of the three divergences
 MIN_TEMPERATURE = 1e-18
 MAX_TEMPERATURE = 1e19

@@ -63,6 +63,26 @@ selections roughly double the elementwise work on each chunk.
 valid samples or a check for `-inf`, makes the CPU wait until the GPU has
 caught up, and stops `torch.compile(..., fullgraph=True)`. Here every count
 stays a tensor and every special case is handled by arithmetic on all rows.
+
+<a id="large-temperatures"></a>
+
+## The two ends of the temperature
+
+With the centred logits $\tilde z_c = z_c - \frac{1}{N} \sum_j z_j$ (and
+$\tilde v_c$ likewise), expanding both softmaxes in $1 / T$ gives
+$\log p_c - \log q_c = (\tilde v_c - \tilde z_c) / T + O(1 / T^2)$ and
+$p_c = \frac{1}{N} + O(1 / T)$, and the KL divergence is half the $p$-weighted
+sum of the squared log-ratios, up to $O(1 / T^3)$. So
+
+$$\lim_{T \to \infty} T^2\, \mathrm{KL}(p \| q) = \frac{1}{2N} \sum_c \big(\tilde z_c - \tilde v_c\big)^2$$
+
+which is matching the logits by squared error, the limit the paper's section 2.1
+finds: its gradient, $\frac{1}{N}(\tilde z_c - \tilde v_c)$, is the paper's
+$\frac{1}{N T^2}(z_c - v_c)$ times $T^2$. The reverse KL has the same limit, and
+the JSD $\beta (1 - \beta)$ times it.
+At the other end, as $T \to 0$ both distributions become one-hot, and with $a$
+the teacher's top class, $T^2\, \mathrm{KL}(p \| q) \approx T \big(\max_j z_j - z_a\big) \to 0$:
+the soft targets say nothing but the teacher's answer, and say it ever more quietly.
 """
 
 import math

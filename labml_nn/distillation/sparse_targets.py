@@ -103,7 +103,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from labml_nn.distillation.loss import MAX_TEMPERATURE, DistillationTerms
+from labml_nn.distillation.loss import MAX_TEMPERATURE, MIN_TEMPERATURE, DistillationTerms
 from labml_nn.distillation.loss_engine import (RANGE_CHECKED_DEVICES, _check_ignore_index, _check_mask,
                                                _check_target, _check_target_range, _check_temperature,
                                                _check_vocab_size_type, _check_weights, _compute_dtype,
@@ -160,7 +160,7 @@ def top_k_targets(teacher_logits: torch.Tensor, k: int, temperature: float = 1.0
     given, with their indices; in float32 (float64 for float64 logits).
     """
     classes = _check_logits_tensor('teacher_logits', teacher_logits, vocab_size)
-    _check_temperature(temperature, MAX_TEMPERATURE)
+    _check_temperature(temperature, MAX_TEMPERATURE, least=MIN_TEMPERATURE)
     _check_count('k', k, classes)
     log_p = _teacher_log_probs(teacher_logits, temperature, vocab_size)
     log_probs, indices = torch.topk(log_p, k, dim=-1)
@@ -183,10 +183,10 @@ def sample_targets(teacher_logits: torch.Tensor, samples: int, temperature: floa
     device. Over the first `vocab_size` classes when given.
     """
     classes = _check_logits_tensor('teacher_logits', teacher_logits, vocab_size)
-    _check_temperature(temperature, MAX_TEMPERATURE)
+    _check_temperature(temperature, MAX_TEMPERATURE, least=MIN_TEMPERATURE)
     _check_count('samples', samples, None)
     if proposal_temperature is not None:
-        _check_temperature(proposal_temperature, MAX_TEMPERATURE)
+        _check_temperature(proposal_temperature, MAX_TEMPERATURE, least=MIN_TEMPERATURE)
     if generator is not None and (not isinstance(generator, torch.Generator)
                                   or generator.device.type != teacher_logits.device.type):
         raise ValueError(f'generator must be a torch.Generator on the device of teacher_logits, '
@@ -240,7 +240,7 @@ def sparse_target_loss(student_logits: torch.Tensor, teacher_targets: Union[TopK
     """
     _check_logits_tensor('student_logits', student_logits, vocab_size)
     student_logits = _first_classes(student_logits, vocab_size)
-    _check_temperature(temperature, MAX_TEMPERATURE)
+    _check_temperature(temperature, MAX_TEMPERATURE, least=MIN_TEMPERATURE)
     if mask is not None:
         _check_mask(mask, student_logits.shape[:-1], student_logits.device)
     _check_targets(teacher_targets, student_logits, mask)
@@ -336,7 +336,7 @@ class SparseDistillationLoss(nn.Module):
     def __init__(self, temperature: float = 4.0, soft_target_weight: float = 0.9,
                  label_loss_weight: float = 0.1, ignore_index: int = -100, *, vocab_size: Optional[int] = None):
         super().__init__()
-        _check_temperature(temperature, MAX_TEMPERATURE)
+        _check_temperature(temperature, MAX_TEMPERATURE, least=MIN_TEMPERATURE)
         _check_weights(soft_target_weight, label_loss_weight)
         _check_ignore_index(ignore_index)
         _check_vocab_size_type(vocab_size)

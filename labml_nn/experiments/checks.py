@@ -112,17 +112,18 @@ def source_constant(module: str, name: str) -> Any:
     return ast.literal_eval(value)
 
 
-# The largest temperature the soft-target loss works at: the
-# [loss module's](../distillation/loss.html) `MAX_TEMPERATURE`, read from its source
+# The smallest and the largest temperature the soft-target loss works at: the
+# [loss module's](../distillation/loss.html) `MIN_TEMPERATURE` and `MAX_TEMPERATURE`, read from its source
+MIN_TEMPERATURE = source_constant('labml_nn.distillation.loss', 'MIN_TEMPERATURE')
 MAX_TEMPERATURE = source_constant('labml_nn.distillation.loss', 'MAX_TEMPERATURE')
 
 
 def temperature(text: str) -> float:
     """
-    A positive temperature no larger than `MAX_TEMPERATURE`.
+    A temperature from `MIN_TEMPERATURE` to `MAX_TEMPERATURE`.
     """
-    return checked(float, lambda value: 0 < value <= MAX_TEMPERATURE,
-                   f'positive, finite and at most {MAX_TEMPERATURE:g}')(text)
+    return checked(float, lambda value: MIN_TEMPERATURE <= value <= MAX_TEMPERATURE,
+                   f'from {MIN_TEMPERATURE:g} to {MAX_TEMPERATURE:g}')(text)
 
 
 def boolean(text: str) -> bool:

@@ -79,15 +79,16 @@ def fresh_interpreters(tmp_path_factory):
     ('small', ['--profile', 'huge'], "invalid choice: 'huge'"),
     ('small', ['--batch-size', '0'], 'must be positive'),
     ('small', ['--learning-rate', 'fast'], "invalid float value: 'fast'"),
-    ('distilled', ['--temperature', '0'], 'must be positive'),
+    ('distilled', ['--temperature', '0'], 'must be from 1e-18 to 1e+19, got 0'),
     ('distilled', ['--seed', '-1'], 'must be 0 to 18446744073709551615, got -1'),
     ('small', ['--seed', str(2 ** 64)], 'must be 0 to 18446744073709551615, got 18446744073709551616'),
     ('small', ['--valid-size', 'many'], "invalid int value: 'many'"),
     ('small', ['--train-size', '1.5'], "invalid int value: '1.5'"),
     ('distilled', ['--soft-target-weight', '-1'], 'must be 0 or more and finite, got -1'),
     ('distilled', ['--label-loss-weight', 'nan'], 'must be 0 or more and finite, got nan'),
-    ('distilled', ['--temperature', 'inf'], 'must be positive, finite and at most 1e+19, got inf'),
-    ('distilled', ['--temperature', '1e300'], 'must be positive, finite and at most 1e+19, got 1e300'),
+    ('distilled', ['--temperature', 'inf'], 'must be from 1e-18 to 1e+19, got inf'),
+    ('distilled', ['--temperature', '1e300'], 'must be from 1e-18 to 1e+19, got 1e300'),
+    ('distilled', ['--temperature', '1e-40'], 'must be from 1e-18 to 1e+19, got 1e-40'),
     ('distilled', ['--soft-target-weight', '0', '--label-loss-weight', '0'],
      '--soft-target-weight and --label-loss-weight are both 0'),
     ('small', ['--learning-rate', '1e999'], 'must be positive and finite'),
@@ -608,4 +609,4 @@ def test_the_command_lines_temperature_limit_is_the_losss():
     """
     from labml_nn.distillation import loss
     from labml_nn.experiments import checks
-    assert checks.MAX_TEMPERATURE == loss.MAX_TEMPERATURE
+    assert (checks.MIN_TEMPERATURE, checks.MAX_TEMPERATURE) == (loss.MIN_TEMPERATURE, loss.MAX_TEMPERATURE)

@@ -232,3 +232,14 @@ def test_the_results_page_hides_no_column(site, browser):
                                       ".map(t => [t.rows[0].cells.length, t.scrollWidth - t.clientWidth])")
             assert len(tables) >= 10 and max(columns for columns, _ in tables) >= 8, tables
             assert [hidden for _, hidden in tables if hidden > 1] == [], (page, width, tables)
+
+
+def test_the_loss_page_reads_in_one_sitting(site, browser):
+    # The loss page teaches the loss; what engineers it has pages of its own:
+    # at most 9,000 px tall at 1400 px wide in English. The Japanese page, set
+    # in a CJK font where one is installed, takes some more lines: 9,500 px
+    for page, most in (('distillation/loss.html', 9000), ('ja/distillation/loss.html', 9500)):
+        browser.open((site / page).as_uri(), 1400)
+        browser.evaluate(SETTLED)
+        height = browser.evaluate('document.scrollingElement.scrollHeight')
+        assert 2000 < height <= most, (page, height)
