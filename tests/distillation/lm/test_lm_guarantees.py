@@ -147,3 +147,26 @@ def test_results_say_what_the_corpus_is(text):
     stdlib = folder | {'source': 'python-stdlib', 'python': '3.11.7'}
     assert corpus_words(stdlib).startswith("the standard library's source of Python 3.11.7")
     assert _corpus(stdlib, WORDS['en']).startswith('the standard library of Python 3.11.7')
+
+
+def test_the_interrupt_message_names_the_step_the_checkpoint_holds(tmp_path, text, capsys, monkeypatch):
+    """
+    Ctrl-C while step 4 is being measured, after the checkpoint of step 2:
+    the message says step 2, where the same command resumes.
+    """
+    from labml_nn.distillation.lm import trainer
+    real, calls = trainer.bits_per_byte, []
+
+    def interrupt_second_measure(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, 'bits_per_byte', interrupt_second_measure)
+    with pytest.raises(SystemExit) as exit_:
+        main(_args(text, tmp_path / 'logs', 'student'))
+    assert exit_.value.code == 130 and 'interrupted after step 2;' in capsys.readouterr().err
+    monkeypatch.setattr(trainer, 'bits_per_byte', real)
+    main(_args(text, tmp_path / 'logs', 'student'))
+    assert 'after step 2' in capsys.readouterr().out
