@@ -717,6 +717,14 @@ def _check_target(target: torch.Tensor, leading_shape: torch.Size, device: torch
         raise ValueError(f'target must be on the device of {logits_name}, {device}, got {target.device}')
 
 
+def _listed(values: torch.Tensor) -> str:
+    """
+    The distinct `values`, the first five of them, for a message.
+    """
+    found = sorted(set(values.tolist()))
+    return ', '.join(map(str, found[:5])) + (', ...' if len(found) > 5 else '')
+
+
 # The device types whose targets are read to check that each is a class index.
 # Reading a CPU tensor costs nothing; reading a GPU tensor would make the CPU
 # wait for the device, so there the check is left out, and where a label term
@@ -734,8 +742,6 @@ def _check_target_range(target: torch.Tensor, classes: int, ignore_index: int):
         return
     outside = ((target < 0) | (target >= classes)) & (target != ignore_index)
     if outside.any():
-        found = sorted(set(target[outside].tolist()))
-        shown = ', '.join(map(str, found[:5])) + (', ...' if len(found) > 5 else '')
-        raise ValueError(f'target holds class indices outside 0 to {classes - 1}: {shown}; each target '
-                         f'must be a class index from 0 to {classes - 1}, or ignore_index ({ignore_index}) '
-                         f'to leave the sample out')
+        raise ValueError(f'target holds class indices outside 0 to {classes - 1}: {_listed(target[outside])}; '
+                         f'each target must be a class index from 0 to {classes - 1}, or ignore_index '
+                         f'({ignore_index}) to leave the sample out')

@@ -107,7 +107,7 @@ from labml_nn.distillation.loss import MAX_TEMPERATURE, MIN_TEMPERATURE, Distill
 from labml_nn.distillation.loss_engine import (RANGE_CHECKED_DEVICES, _check_ignore_index, _check_mask,
                                                _check_target, _check_target_range, _check_temperature,
                                                _check_vocab_size_type, _check_weights, _compute_dtype,
-                                               _first_classes, _sample_count)
+                                               _first_classes, _listed, _sample_count)
 
 
 # ## The two kinds of targets
@@ -476,11 +476,9 @@ def _check_target_values(targets: Union[TopKTargets, SampledTargets], classes: i
     indices = targets.indices.long()
     outside = (indices < 0) | (indices >= classes)
     if outside.any():
-        found = sorted(set(indices[outside].tolist()))
-        shown = ', '.join(map(str, found[:5])) + (', ...' if len(found) > 5 else '')
-        raise ValueError(f'{kind}.indices hold class indices outside 0 to {classes - 1}: {shown}. With a padded '
-                         f'output layer, pass vocab_size= the real number of classes; indices must be classes '
-                         f'of the teacher and the student alike')
+        raise ValueError(f'{kind}.indices hold class indices outside 0 to {classes - 1}: '
+                         f'{_listed(indices[outside])}. With a padded output layer, pass vocab_size= the real '
+                         f'number of classes; indices must be classes of the teacher and the student alike')
     if isinstance(targets, TopKTargets):
         ordered = indices.sort(dim=-1).values
         if (ordered[..., 1:] == ordered[..., :-1]).any():
