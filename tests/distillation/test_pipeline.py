@@ -207,8 +207,8 @@ def test_output_folder_that_cannot_be_made(tmp_path, image_folder, capsys):
     (['--omit', 'cat'], '--omit is for --study omitted-class, not --study compare'),
     (['--study', 'temperature', '--temperature', '8'], '--temperature is what --study temperature varies'),
     (['--study', 'weight', '--label-loss-weight', '0'], '--label-loss-weight is what --study weight varies'),
-    (['--temperature', '0'], 'must be positive'),
-    (['--temperature', '1e200'], 'at most 1e+19, got 1e200'),
+    (['--temperature', '0'], 'must be from 1e-18 to 1e+19, got 0'),
+    (['--temperature', '1e200'], 'must be from 1e-18 to 1e+19, got 1e200'),
     (['--soft-target-weight', '0', '--label-loss-weight', '0'], 'the loss would be 0'),
     (['--study', 'temperature', '--soft-target-weight', '0', '--label-loss-weight', '0'], 'the loss would be 0'),
 ])
