@@ -159,13 +159,21 @@ def training_bytes(corpus: Corpus, train_bytes: int) -> torch.Tensor:
     return corpus.train[:train_bytes] if train_bytes else corpus.train
 
 
-def random_windows(data: torch.Tensor, batch_size: int, length: int, generator: torch.Generator) -> torch.Tensor:
+def random_starts(data_bytes: int, batch_size: int, length: int, generator: torch.Generator) -> torch.Tensor:
     """
-    `batch_size` windows of `length` bytes at random places of `data`, as
-    `int64` token ids `[batch_size, length]`.
+    Where `batch_size` windows of `length` bytes start, at random places of
+    `data_bytes` bytes: `int64` `[batch_size]`. A distilled student with
+    [stored teacher targets](target_cache.html) looks its targets up by them.
     """
-    starts = torch.randint(0, len(data) - length + 1, (batch_size,), generator=generator)
-    return torch.stack([data[s:s + length] for s in starts.tolist()]).long()
+    return torch.randint(0, data_bytes - length + 1, (batch_size,), generator=generator)
+
+
+def windows_at(data: torch.Tensor, starts: torch.Tensor, length: int) -> torch.Tensor:
+    """
+    The windows of `length` bytes of `data` at `starts`, as `int64` token
+    ids `[len(starts), length]`.
+    """
+    return data[starts[:, None] + torch.arange(length)].long()
 
 
 def evenly_spaced_windows(data: torch.Tensor, count: int, length: int) -> torch.Tensor:

@@ -55,11 +55,12 @@ from labml.configs import option
 from torch import nn
 
 from labml_nn.distillation.fused_loss import fused_linear_distillation_loss
-from labml_nn.distillation.loss import soft_target_loss
-from labml_nn.distillation.lm.trainer import LMConfigs, LMRecord, experiment_name
+from labml_nn.distillation.lm.target_cache import TargetCache, open_target_cache
+from labml_nn.distillation.lm.trainer import LMConfigs, LMRecord, RunNotFound, experiment_name
 from labml_nn.distillation.lm.transformer import ByteTransformer, sample
+from labml_nn.distillation.loss import DistillationLoss, soft_target_loss
+from labml_nn.distillation.sparse_targets import SparseDistillationLoss
 from labml_nn.experiments import distributed
-from labml_nn.experiments.checks import CommandError
 from labml_nn.experiments.runs import find_runs, has_finite_weights, load_checkpoint
 
 
@@ -83,17 +84,32 @@ class DistillationConfigs(LMConfigs):
     # $\lambda$, the fraction of on-policy batches, and the bytes the student writes in each window
     on_policy: float = 0.0
     sampled_bytes: int = 32
+    # Where the teacher's targets come from: `'online'`, the teacher run at
+    # every step, or [stored](target_cache.html) once, `'dense'`, `'top-k'` or
+    # `'sampled'`, with `target_size` entries for each byte (the $k$, or the draws)
+    targets: str = 'online'
+    target_size: int = 0
     # The teacher, loaded by the option below
     teacher_model: nn.Module
 
-    def step(self, windows: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def prepare(self, data: torch.Tensor):
+        """
+        With stored targets, the cache of the teacher's targets at every
+        position of the training bytes `data`, read, or built and written.
+        """
+        self._stored_targets = None if self.targets == 'online' else open_target_cache(
+            self.logs_dir, self.teacher_model, data, self.context, self.targets, self.target_size,
+            self.temperature)
+
+    def step(self, windows: torch.Tensor, starts: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         r"""
         <a id="step"></a>
 
         ## One distillation step
 
         `windows` is the global batch, `[batch, context + 1]` bytes of the
-        corpus; returns the loss the student minimizes on this process's slice.
+        corpus, cut at `starts`; returns the loss the student minimizes on this
+        process's slice.
         """
         # A coin that comes up with probability $\lambda$ makes the step
         # on-policy: the student rewrites the last `sampled_bytes` of each
@@ -102,6 +118,10 @@ class DistillationConfigs(LMConfigs):
         # keeps its slice, as one process would
         data_targets = torch.ones_like(windows[:, 1:], dtype=torch.bool)
         on_policy = bool(torch.rand((), generator=generator) < self.on_policy)
+        # Stored targets are the teacher's on the corpus alone, so $\lambda = 0$ with them
+        if self._stored_targets is not None:
+            return self.stored_target_loss(distributed.local_part(windows), distributed.local_part(starts),
+                                           self._stored_targets)
         if on_policy:
             kept = windows.shape[1] - self.sampled_bytes
             windows = sample(self.model, windows[:, :kept], self.sampled_bytes, generator)
@@ -175,6 +195,30 @@ class DistillationConfigs(LMConfigs):
                                 label_loss_weight=self.label_loss_weight, ignore_index=IGNORED)
         return loss
 
+    def stored_target_loss(self, windows: torch.Tensor, starts: torch.Tensor, stored: TargetCache) -> torch.Tensor:
+        r"""
+        <a id="stored-target-loss"></a>
+
+        ## The loss, from stored targets
+
+        No teacher runs: the teacher's targets for the positions of the
+        windows that start at `starts` are looked up in the
+        [cache](target_cache.html). Dense ones are log-probabilities, which
+        [`DistillationLoss`](../loss.html#distillation-loss) takes as the
+        teacher's logits ($\mathrm{softmax}(\log p / T) = \mathrm{softmax}(v / T)$);
+        top-k and sampled ones go to
+        [`SparseDistillationLoss`](../sparse_targets.html#sparse-distillation-loss).
+        Both add the label term, on every position.
+        """
+        inputs, labels = windows[:, :-1], windows[:, 1:]
+        teacher_targets = stored.at(starts, inputs.shape[1], inputs.device)
+        weights = dict(soft_target_weight=self.soft_target_weight, label_loss_weight=self.label_loss_weight)
+        if stored.form == 'dense':
+            loss = DistillationLoss(self.temperature, divergence=self.divergence, beta=self.beta, **weights)
+        else:
+            loss = SparseDistillationLoss(self.temperature, **weights)
+        return loss(self.replica(inputs), teacher_targets, labels)
+
 
 # The label of a position the label term leaves out
 IGNORED = -100
@@ -186,12 +230,6 @@ def _teacher_model(c: DistillationConfigs) -> nn.Module:
     The teacher, loaded onto the device in evaluation mode.
     """
     return load_model(c.teacher, c.context).to(c.device).eval().requires_grad_(False)
-
-
-class RunNotFound(CommandError):
-    """
-    No checkpoint where the command looked, or one that does not fit.
-    """
 
 
 def find_teacher(spec: str, logs_dir: str, profile: str) -> Path:

@@ -42,8 +42,11 @@ from labml_nn.experiments.checks import (CommandError, check_writable, command_e
 # functions that need them: importing PyTorch takes seconds, and `--help`,
 # or an option with a bad value, should answer at once.
 
-# The divergences the loss knows, read from [its module](../loss.html) without importing it
+# The divergences the loss knows, read from [its module](../loss.html) without importing it; the
+# teacher's targets [stored](target_cache.html) or not; the vocabulary, which bounds the top-k's $k$
 DIVERGENCES = source_constant('labml_nn.distillation.loss', 'DIVERGENCES')
+TARGETS = source_constant('labml_nn.distillation.lm.target_cache', 'TARGETS')
+VOCABULARY = source_constant('labml_nn.distillation.lm.transformer', 'VOCABULARY')
 
 # ## Profiles
 #
@@ -96,6 +99,8 @@ OPTIONS: Dict[str, tuple] = {
     'train_bytes': (non_negative(int), 'training bytes to use, from the start of the training split; 0 for all'),
     'eval_every': (positive(int), 'measure validation and write a checkpoint every N steps'),
     'device': (device, 'cpu, cuda, cuda:1, ... (default: cuda when available)'),
+    'warm_start': (str, 'the id of a finished run of the same model shape whose weights this run starts from '
+                        '(default: random weights)'),
 }
 DISTILLATION_OPTIONS: Dict[str, tuple] = {
     'temperature': (temperature, 'T, the temperature of the soft targets'),
@@ -104,6 +109,10 @@ DISTILLATION_OPTIONS: Dict[str, tuple] = {
     'label_loss_weight': (non_negative(float), 'the weight of the label term'),
     'on_policy': (fraction, 'lambda, the fraction of batches the student samples itself'),
     'sampled_bytes': (positive(int), 'bytes the student writes at the end of an on-policy window'),
+    'targets': (str, 'the teacher\'s targets: ' + ', '.join(TARGETS) + ' (online runs the teacher at every step; '
+                     'the others read its targets, stored once)'),
+    'target_size': (non_negative(int), 'top-k and sampled targets: the bytes stored for each position (k, or the '
+                                       'number of draws)'),
 }
 MODELS = ('teacher', 'student', 'distilled')
 
@@ -157,6 +166,32 @@ def check_settings(settings: Dict[str, Any]):
     if settings.get('sampled_bytes', 1) >= settings['context']:
         raise SettingsError(f'--sampled-bytes {settings["sampled_bytes"]} must be less than --context '
                         f'{settings["context"]}: an on-policy window keeps some bytes of the corpus')
+    if settings['model_name'] == 'distilled':
+        check_targets(settings)
+
+
+def check_targets(settings: Dict[str, Any]):
+    """
+    Stored targets: a form the cache knows, with a size when it is sparse, on
+    the corpus's windows only, and for the sparse forms the forward KL only.
+    """
+    targets, size = settings['targets'], settings['target_size']
+    if targets not in TARGETS:
+        raise SettingsError(f'--targets {targets!r} is not one of {", ".join(TARGETS)}')
+    if targets in ('top-k', 'sampled') and not size:
+        raise SettingsError(f'--targets {targets} needs --target-size, the bytes stored for each position '
+                            f'(k, or the number of draws)')
+    if targets in ('online', 'dense') and size:
+        raise SettingsError(f'--target-size is for top-k and sampled targets; --targets {targets} has none')
+    if targets == 'top-k' and size > VOCABULARY:
+        raise SettingsError(f'--target-size {size} is more than the {VOCABULARY} bytes top-k can choose from')
+    if targets != 'online' and settings['on_policy']:
+        raise SettingsError(f'--on-policy {settings["on_policy"]} needs the teacher itself, to score the bytes the '
+                            f'student writes; stored targets cover the corpus only: give --targets online')
+    if targets in ('top-k', 'sampled') and settings['divergence'] != 'forward_kl':
+        raise SettingsError(f'--targets {targets} gives the forward KL only (the other divergences need the '
+                            f'teacher\'s probability of every byte): give --divergence forward_kl, or --targets '
+                            f'dense')
 
 
 def argument_parser() -> argparse.ArgumentParser:

@@ -9,7 +9,7 @@ summary: >
 
 # A language-model trainer that resumes
 
-The [CIFAR-10 trainer](../../experiments/trainer.html) is built around
+The [CIFAR-10 trainer](../cifar10/trainer.html) is built around
 epochs of augmented images; a language model trains on random windows of one
 long stream of bytes, for a number of *steps*. This loop is its short twin in
 purpose, not in code: it reuses the CIFAR-10 track's
@@ -37,12 +37,13 @@ from labml import experiment, lab, tracker
 from labml.configs import BaseConfigs, option
 from torch import nn
 
-from labml_nn.distillation.lm.data import (Corpus, describe, evenly_spaced_windows, load_corpus, random_windows,
-                                           training_bytes)
+from labml_nn.distillation.lm.data import (Corpus, describe, evenly_spaced_windows, load_corpus, random_starts,
+                                           training_bytes, windows_at)
 from labml_nn.distillation.lm.transformer import ByteTransformer
 from labml_nn.experiments import distributed
 from labml_nn.experiments.console import readable_output
-from labml_nn.experiments.runs import Record, checkpoint_path, claim_run, run_key
+from labml_nn.experiments.checks import CommandError
+from labml_nn.experiments.runs import Record, checkpoint_path, claim_run, has_finite_weights, load_checkpoint, run_key
 from labml_nn.experiments.training import (Diverged, Interrupted, check_device_kind, default_device,
                                            full_disk_message, learning_rate_schedule, save_checkpoint,
                                            weights_are_finite)
@@ -57,8 +58,7 @@ class LMConfigs(BaseConfigs):
     """
     # `'teacher'`, `'student'` or `'distilled'`; with the profile it names the experiment
     model_name: str = 'student'
-    # The corpus folder (`''`: the standard library) and where runs are written
-    data_dir: str = ''
+    # Where runs are written
     logs_dir: str = './logs'
     profile: str = 'full'
     seed: int = 0
@@ -76,6 +76,9 @@ class LMConfigs(BaseConfigs):
     weight_decay: float = 0.1
     # The training bytes to use, from the start of the training split (`0`: all)
     train_bytes: int = 0
+    # The id of a finished run whose weights this run starts from, a
+    # [warm start](#warm-start) (`''`: random weights)
+    warm_start: str = ''
     # Measure validation and write a checkpoint every `eval_every` steps, on
     # `valid_windows` fixed windows; the test split on `test_windows`
     eval_every: int = 100
@@ -88,16 +91,22 @@ class LMConfigs(BaseConfigs):
     # for [several processes](../../experiments/distributed.html#data-parallel) under torchrun
     replica: nn.Module
 
-    def step(self, windows: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def prepare(self, data: torch.Tensor):
+        """
+        Called once before the steps, with the training bytes `data`; the
+        [distilled student](distill.html) opens its stored teacher targets here.
+        """
+
+    def step(self, windows: torch.Tensor, starts: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         r"""
         <a id="step"></a>
 
         ## One step on the next bytes
 
-        `windows` is the global batch, `[batch, context + 1]` bytes; the loss
-        is the cross-entropy of the next byte,
-        $-\log \mathrm{softmax}(z_i)_{x_{i+1}}$, averaged over every position
-        of this process's windows.
+        `windows` is the global batch, `[batch, context + 1]` bytes, cut from
+        the training bytes at `starts`; the loss is the cross-entropy of the
+        next byte, $-\log \mathrm{softmax}(z_i)_{x_{i+1}}$, averaged over
+        every position of this process's windows.
         """
         windows = distributed.local_part(windows)
         logits = self.replica(windows[:, :-1])
@@ -173,11 +182,16 @@ def train(c: LMConfigs, settings: Dict[str, Any], corpus: Optional[Corpus] = Non
     an interrupted one resumes from its checkpoint.
     """
     defaults = type(c)()
+    # Settings added after the first runs were trained are left out at the
+    # value those runs had, so that they are found again
+    settings = {k: v for k, v in settings.items() if not (k in ADDED_SETTINGS and v == ADDED_SETTINGS[k])}
     context = settings.get('context', defaults.context)
     if corpus is None:
         corpus = load_corpus(settings['data_dir'], context + 1)
-    # Settings that do not fit the data stop here, before a run folder is made
+    # Settings that do not fit the data, or a warm start that does not fit
+    # the model, stop here, before a run folder is made
     training_bytes(corpus, settings.get('train_bytes', defaults.train_bytes))
+    warm = warm_start_checkpoint(settings) if settings.get('warm_start') else None
     key = run_key(settings)
     # Rank 0 looks the run up and takes its lock, held until training ends;
     # every process gets what it found
@@ -187,11 +201,65 @@ def train(c: LMConfigs, settings: Dict[str, Any], corpus: Optional[Corpus] = Non
         if isinstance(found, LMRecord):
             return found
         uuid, resume = found
-        return _train_run(c, settings, corpus, key, uuid, resume)
+        return _train_run(c, settings, corpus, key, uuid, resume, warm)
+
+
+# Settings added after runs were first trained, with the value every run
+# trained before them had
+ADDED_SETTINGS: Dict[str, Any] = {'warm_start': '', 'targets': 'online', 'target_size': 0}
+
+
+class RunNotFound(CommandError):
+    """
+    No checkpoint where the command looked, or one that does not fit.
+    """
+
+
+# The settings that give a model its shape: a warm start must have the run's
+SHAPE = ('context', 'd_model', 'layers', 'heads')
+
+
+def warm_start_checkpoint(settings: Dict[str, Any]) -> Path:
+    """
+    <a id="warm-start"></a>
+
+    ## Warm start
+
+    A run may start from the weights of a finished run, named by its id in
+    `settings['warm_start']`, rather than from random ones: a student first
+    trained on the next bytes, then distilled. Only the weights are taken;
+    the optimizer, the schedule and the step count start afresh. The id is
+    part of the run's settings, so runs from two warm starts are two runs,
+    and a finished run's weights never change.
+
+    Returns the checkpoint of that run, which must be a finished run of this
+    trainer in `settings['logs_dir']`, with the model's shape and finite weights.
+    """
+    run, logs_dir = settings['warm_start'], settings['logs_dir']
+    # A run id is hexadecimal: any other text, a glob pattern among them, names no run
+    found = sorted(Path(logs_dir).glob(f'lm-*/{run}/checkpoints/checkpoint.pt')) if run.isalnum() else []
+    if not found:
+        raise RunNotFound(f'--warm-start {run}: no run with that id in {logs_dir}; give the id of a finished '
+                          f'student of this --logs-dir')
+    path = found[0]
+    record = LMRecord.from_checkpoint(load_checkpoint(path, mmap=True), path)
+    if record is None:
+        raise RunNotFound(f'--warm-start {run}: {path} is not a checkpoint of the language-model trainer')
+    if not record.finished:
+        raise RunNotFound(f'--warm-start {run}: the run stopped at step {record.step} of {record.steps}; '
+                          f'run its command again to finish it first')
+    different = [f'--{k.replace("_", "-")} {record.settings.get(k)} against {settings[k]}' for k in SHAPE
+                 if record.settings.get(k) != settings[k]]
+    if different:
+        raise RunNotFound(f'--warm-start {run} is a model of another shape ({", ".join(different)}); '
+                          f'a warm start needs the same model')
+    if not has_finite_weights(path):
+        raise RunNotFound(f'--warm-start {run}: its weights are not finite numbers (its training diverged)')
+    return path
 
 
 def _train_run(c: LMConfigs, settings: Dict[str, Any], corpus: Corpus, key: str, uuid: str,
-               resume: Optional[Dict[str, Any]]) -> LMRecord:
+               resume: Optional[Dict[str, Any]], warm: Optional[Path]) -> LMRecord:
     """
     ### Train a run, under its lock
     """
@@ -206,7 +274,8 @@ def _train_run(c: LMConfigs, settings: Dict[str, Any], corpus: Corpus, key: str,
         experiment.evaluate()
     # Seed before the model is made, so that its initial weights are the seed's
     torch.manual_seed(settings.get('seed', 0))
-    overrides = dict(settings)
+    # The corpus's folder is read above, not a configuration
+    overrides = {k: v for k, v in settings.items() if k != 'data_dir'}
     if 'device' in settings:
         overrides['device'] = distributed.process_device(settings['device'])
     experiment.configs(c, overrides)
@@ -228,6 +297,9 @@ def _train_run(c: LMConfigs, settings: Dict[str, Any], corpus: Corpus, key: str,
             setattr(record, k, resume[k])
         if distributed.is_main():
             print(f'Resuming {name} run {uuid} after step {record.step}')
+    elif warm is not None:
+        # A new run with a warm start: the finished run's weights replace the random ones
+        model.load_state_dict(load_checkpoint(warm)['model'])
     path = checkpoint_path(logs_dir, name, uuid)
     try:
         with full_disk_message(path.parent.parent), experiment.start():
@@ -246,6 +318,7 @@ def _train_steps(c: LMConfigs, record: LMRecord, corpus: Corpus, scheduler, gene
     """
     model, optimizer = c.model, c.optimizer
     data = training_bytes(corpus, c.train_bytes)
+    c.prepare(data)
     valid = evenly_spaced_windows(corpus.valid, c.valid_windows, c.context + 1)
     model.train()
     started = time.perf_counter()
@@ -254,8 +327,9 @@ def _train_steps(c: LMConfigs, record: LMRecord, corpus: Corpus, scheduler, gene
     loss_sum, losses = torch.zeros((), device=c.device), 0
     # Every process draws the same global batch; the step keeps its slice
     while record.step < c.steps:
-        windows = random_windows(data, c.batch_size, c.context + 1, generator).to(c.device)
-        loss = c.step(windows, generator)
+        starts = random_starts(len(data), c.batch_size, c.context + 1, generator)
+        windows = windows_at(data, starts, c.context + 1).to(c.device)
+        loss = c.step(windows, starts, generator)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
