@@ -33,7 +33,7 @@ test: install
 	$(PY) -m pytest -q tests
 
 demo: install
-	$(PY) -m labml_nn.distillation.pipeline --profile cpu --seeds 1 \
+	$(PY) -m labml_nn.distillation.cifar10.pipeline --profile cpu --seeds 1 \
 		--data-dir $(CIFAR10_DIR) --out $(DEMO_OUT)
 
 demo-lm: install

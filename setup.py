@@ -10,7 +10,9 @@ setuptools.setup(
     long_description_content_type='text/markdown',
     license='MIT',
     packages=setuptools.find_packages(include=['labml_nn', 'labml_nn.*']),
-    package_data={'labml_nn': ['.labml.yaml', '**/*.md', 'literate/assets/*', 'literate/translations/**/*.yaml']},
+    # The pages' notes, the studies' committed results and the plots drawn from them, and the renderer's files
+    package_data={'labml_nn': ['.labml.yaml', '**/*.md', '**/results/*.json', '**/*.png', 'literate/assets/*',
+                               'literate/translations/**/*.yaml']},
     python_requires='>=3.9',
     install_requires=[
         'torch>=2.1',

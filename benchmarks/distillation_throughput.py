@@ -42,14 +42,14 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from labml_nn.distillation.large import LargeModel
-from labml_nn.distillation.small import SmallModel
-from labml_nn.distillation.fixed_teacher import fixed_teacher
-from labml_nn.distillation.teacher import TeacherNotFound, find_teacher, load_teacher
-from labml_nn.distillation.train import PROFILES, configs_for
+from labml_nn.distillation.cifar10.data import MEAN, STD, DataError, load_cifar10, normalize, split_train
+from labml_nn.distillation.cifar10.fixed_teacher import fixed_teacher
+from labml_nn.distillation.cifar10.large import LargeModel
+from labml_nn.distillation.cifar10.small import SmallModel
+from labml_nn.distillation.cifar10.teacher import TeacherNotFound, find_teacher, load_teacher
+from labml_nn.distillation.cifar10.train import PROFILES, configs_for
+from labml_nn.distillation.cifar10.trainer import cpu_has_bf16
 from labml_nn.experiments.checks import positive
-from labml_nn.experiments.data import MEAN, STD, DataError, load_cifar10, normalize, split_train
-from labml_nn.experiments.trainer import cpu_has_bf16
 
 # The distilled student's settings: batch size, $T$ and the two weights, and
 # the images it holds out and trains on in the `cpu` profile

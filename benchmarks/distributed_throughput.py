@@ -33,9 +33,9 @@ WORLD_SIZES = (1, 2)
 
 
 def launcher():
-    from labml_nn.distillation.train import configs_for
+    from labml_nn.distillation.cifar10.data import DataError, load_cifar10
+    from labml_nn.distillation.cifar10.train import configs_for
     from labml_nn.experiments.checks import positive
-    from labml_nn.experiments.data import DataError, load_cifar10
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[1])
     parser.add_argument('--data-dir', required=True)
     parser.add_argument('--steps', type=positive(int), default=20, help='timed steps per launch')
@@ -101,12 +101,12 @@ def worker():
     One process: the distillation step on its slice of each global batch.
     """
     import torch.distributed as dist
-    from labml_nn.distillation.fixed_teacher import fixed_teacher
-    from labml_nn.distillation.large import LargeModel
-    from labml_nn.distillation.small import SmallModel
-    from labml_nn.distillation.train import configs_for
+    from labml_nn.distillation.cifar10.data import load_cifar10
+    from labml_nn.distillation.cifar10.fixed_teacher import fixed_teacher
+    from labml_nn.distillation.cifar10.large import LargeModel
+    from labml_nn.distillation.cifar10.small import SmallModel
+    from labml_nn.distillation.cifar10.train import configs_for
     from labml_nn.experiments import distributed
-    from labml_nn.experiments.data import load_cifar10
 
     parser = argparse.ArgumentParser()
     parser.add_argument('--worker', action='store_true')

@@ -71,7 +71,7 @@ if [ "$throughput" = 1 ]; then
 fi
 
 study=$SECONDS
-"$PYTHON" -m labml_nn.distillation.pipeline --profile "$profile" --seeds "$seeds" --device "$device" \
+"$PYTHON" -m labml_nn.distillation.cifar10.pipeline --profile "$profile" --seeds "$seeds" --device "$device" \
     --jobs "$jobs" --data-dir "$data" --logs-dir "$work/logs" --out "$out"
 finished=$SECONDS
 summary="profile $profile, $seeds seed(s), --jobs $jobs, on $device: the study took $((finished - study)) s, \

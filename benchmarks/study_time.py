@@ -37,10 +37,10 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from labml_nn.distillation.pipeline import STUDIES
-from labml_nn.distillation.train import PROFILES, configs_for
+from labml_nn.distillation.cifar10.pipeline import STUDIES
+from labml_nn.distillation.cifar10.train import PROFILES, configs_for
+from labml_nn.distillation.cifar10.trainer import Configs, cpu_has_bf16
 from labml_nn.experiments.checks import positive
-from labml_nn.experiments.trainer import Configs, cpu_has_bf16
 
 # The matrix product that sets the speed to compare with
 MATRIX = 2048

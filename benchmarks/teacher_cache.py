@@ -37,13 +37,13 @@ import time
 
 import torch
 
-from labml_nn.distillation.fixed_teacher import fixed_teacher
-from labml_nn.distillation.large import LargeModel
-from labml_nn.distillation.teacher_cache import TeacherCache, distinct_images, every_view_logits, key_weights
-from labml_nn.distillation.train import PROFILES, configs_for
+from labml_nn.distillation.cifar10.data import VIEWS, DataError, Split, load_cifar10, split_train
+from labml_nn.distillation.cifar10.fixed_teacher import fixed_teacher
+from labml_nn.distillation.cifar10.large import LargeModel
+from labml_nn.distillation.cifar10.teacher_cache import TeacherCache, distinct_images, every_view_logits, key_weights
+from labml_nn.distillation.cifar10.train import PROFILES, configs_for
+from labml_nn.distillation.cifar10.trainer import Configs, cpu_has_bf16
 from labml_nn.experiments.checks import positive
-from labml_nn.experiments.data import VIEWS, DataError, Split, load_cifar10, split_train
-from labml_nn.experiments.trainer import Configs, cpu_has_bf16
 
 WAYS = ('labels', 'cached', 'online')
 

@@ -33,11 +33,11 @@ from typing import Dict
 
 import torch
 
-from labml_nn.distillation.fixed_teacher import fixed_teacher
-from labml_nn.distillation.large import LargeModel
-from labml_nn.distillation.train import PROFILES, configs_for
+from labml_nn.distillation.cifar10.fixed_teacher import fixed_teacher
+from labml_nn.distillation.cifar10.large import LargeModel
+from labml_nn.distillation.cifar10.train import PROFILES, configs_for
+from labml_nn.distillation.cifar10.trainer import Configs
 from labml_nn.experiments.checks import boolean, device, positive
-from labml_nn.experiments.trainer import Configs
 from labml_nn.experiments.training import default_device
 
 # The models timed, by the command that trains them

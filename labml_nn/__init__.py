@@ -28,24 +28,24 @@ Read these in order; each page ends with a link to the next.
    softened by a temperature $T$, the loss between them and why it is
    multiplied by $T^2$, with a worked example and how to call it from your
    own training loop.
-3. The two models, [the large teacher](distillation/large.html) and [the small
-   student](distillation/small.html): what each is made of and what it costs
+3. The two models, [the large teacher](distillation/cifar10/large.html) and [the small
+   student](distillation/cifar10/small.html): what each is made of and what it costs
    to train.
-4. [The distillation step](distillation/distill.html): the teacher's and the
+4. [The distillation step](distillation/cifar10/distill.html): the teacher's and the
    student's outputs on the same batch, and the two terms of the loss, soft
    targets and labels.
-5. Running the experiment: [the study in one command](distillation/pipeline.html),
+5. Running the experiment: [the study in one command](distillation/cifar10/pipeline.html),
    which trains the teacher, the student from labels alone and the distilled
-   student over several seeds, and [what it measured](distillation/readme.html).
+   student over several seeds, and [what it measured](distillation/cifar10/readme.html).
 6. What the studies found:
-   * [a class the student never saw](distillation/omitted_class.html): a
+   * [a class the student never saw](distillation/cifar10/omitted_class.html): a
      student trained without a single image of a class still recognises it,
      from the teacher's soft targets alone;
-   * [which temperature](distillation/temperature.html): how $T$ changes
+   * [which temperature](distillation/cifar10/temperature.html): how $T$ changes
      what reaches the student;
-   * [soft targets against labels](distillation/weight.html): how much
+   * [soft targets against labels](distillation/cifar10/weight.html): how much
      weight to give each term of the loss;
-   * [how good the teacher must be](distillation/teacher_quality.html): what
+   * [how good the teacher must be](distillation/cifar10/teacher_quality.html): what
      a weaker or a stronger teacher gives the same student.
 7. [Distilling a language model](distillation/lm/index.html): the same soft
    targets at every position of a text, for a small byte-level transformer;

@@ -68,7 +68,7 @@ def cifar_data(image_folder):
     """
     The session's image folder, loaded once.
     """
-    from labml_nn.experiments.data import load_cifar10
+    from labml_nn.distillation.cifar10.data import load_cifar10
     return load_cifar10(str(image_folder), download=False)
 
 
@@ -76,7 +76,7 @@ def smoke_settings(model_name: str, data_dir, logs_dir, **overrides) -> Dict:
     """
     The `smoke` profile's settings of `model_name` on the CPU, as the command line would make them.
     """
-    from labml_nn.distillation.train import profile_settings
+    from labml_nn.distillation.cifar10.train import profile_settings
     return (profile_settings('smoke', model_name)
             | {'data_dir': str(data_dir), 'logs_dir': str(logs_dir), 'device': 'cpu'} | overrides)
 
@@ -93,8 +93,8 @@ def teacher_run(tmp_path_factory, image_folder, cifar_data) -> Dict:
     logs folder of its own; returns its run record (`record`), with its
     checkpoint (`path`), run id (`uuid`) and logs folder (`logs_dir`).
     """
-    from labml_nn.distillation.train import configs_for
-    from labml_nn.experiments.trainer import train
+    from labml_nn.distillation.cifar10.train import configs_for
+    from labml_nn.distillation.cifar10.trainer import train
     logs_dir = tmp_path_factory.mktemp('teacher-logs')
     # Outside a git repository labml does not record its state, which takes seconds
     with pytest.MonkeyPatch.context() as patch:
@@ -121,7 +121,7 @@ def ctrl_c_in_second_epoch(monkeypatch):
     Ctrl-C, a `KeyboardInterrupt`, before it trains; the others train as
     usual. Returns the list of epochs started, one entry each.
     """
-    from labml_nn.experiments import trainer
+    from labml_nn.distillation.cifar10 import trainer
     original = trainer._train_epoch
     started = []
 

@@ -1,7 +1,10 @@
 """
-The package's dependencies point one way: `distillation` uses `experiments`
-(data, trainer, runs), never the reverse, and `literate` uses neither. No two
-modules import each other, directly or through others.
+The package's dependencies point one way, and state its layers: the loss
+(`distillation/loss.py` and its companions) imports only PyTorch; the shared
+layer (`experiments`) imports no distillation module; each experiment,
+`distillation/cifar10` and `distillation/lm`, stands on the loss and the
+shared layer and never imports the other; `literate` uses none of them. No
+two modules import each other, directly or through others.
 
 The imports are read from the source with `ast`, wherever they are in a
 module (inside functions too), so the test sees a dependency whether or not
@@ -11,6 +14,8 @@ module of its own (`__main__`), not the one the package imports.
 """
 
 import ast
+import importlib.util
+import sysconfig
 from pathlib import Path
 from typing import Dict, List, Set
 
@@ -85,8 +90,8 @@ def find_cycle(graph: Dict[str, Set[str]]) -> List[str]:
 
 def test_the_graph_is_read():
     graph = import_graph()
-    assert 'labml_nn.experiments.data' in graph['labml_nn.experiments.trainer']
-    assert 'labml_nn.distillation.loss' in graph['labml_nn.distillation.distill']
+    assert 'labml_nn.distillation.cifar10.data' in graph['labml_nn.distillation.cifar10.trainer']
+    assert 'labml_nn.distillation.loss' in graph['labml_nn.distillation.cifar10.distill']
 
 
 def test_no_import_cycles():
@@ -98,30 +103,73 @@ def test_cycle_finder_finds_cycles():
     assert find_cycle({'a': {'b'}, 'b': set()}) == []
 
 
-# CIFAR-10's own modules: its data, its trainer and models, its commands and studies
-CIFAR10 = ['labml_nn.experiments.data', 'labml_nn.experiments.trainer', 'labml_nn.experiments.cifar10',
-           'labml_nn.distillation.train', 'labml_nn.distillation.pipeline', 'labml_nn.distillation.large',
-           'labml_nn.distillation.small', 'labml_nn.distillation.distill', 'labml_nn.distillation.teacher',
-           'labml_nn.distillation.teacher_cache', 'labml_nn.distillation.fixed_teacher',
-           'labml_nn.distillation.dark_knowledge']
-# The layer both tracks stand on
-SHARED = ['labml_nn.experiments.runs', 'labml_nn.experiments.checks', 'labml_nn.experiments.training',
-          'labml_nn.experiments.reporting', 'labml_nn.experiments.console', 'labml_nn.experiments.distributed']
-# The loss imports PyTorch only: none of the package's other modules
+# The layers, from the bottom: the paper's loss, for any model; the machinery
+# both experiments share; the two experiments, each with its own models,
+# step, commands and studies; and the renderer of the pages, beside them all
 LOSS = ['labml_nn.distillation.loss', 'labml_nn.distillation.loss_engine', 'labml_nn.distillation.fused_loss',
         'labml_nn.distillation.sparse_targets', 'labml_nn.distillation.huggingface']
+SHARED = 'labml_nn.experiments'
+CIFAR10 = 'labml_nn.distillation.cifar10'
+LM = 'labml_nn.distillation.lm'
+
+
+def within(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + '.')
 
 
 @pytest.mark.parametrize('package, forbidden', [
-    ('labml_nn.experiments', ['labml_nn.distillation']),
-    ('labml_nn.literate', ['labml_nn.distillation', 'labml_nn.experiments']),
-    # The language-model track stands on the shared layer, never on CIFAR-10's modules
-    ('labml_nn.distillation.lm', CIFAR10),
-    *[(module, CIFAR10) for module in SHARED],
-    *[(module, ['labml_nn.experiments', 'labml_nn.distillation.lm', 'labml_nn.literate'] + CIFAR10)
-      for module in LOSS],
+    # The shared layer knows neither experiment, nor the loss
+    (SHARED, ['labml_nn.distillation', 'labml_nn.literate']),
+    ('labml_nn.literate', ['labml_nn.distillation', SHARED]),
+    # Each experiment stands on the loss and the shared layer, never on the other experiment
+    (LM, [CIFAR10, 'labml_nn.literate']),
+    (CIFAR10, [LM, 'labml_nn.literate']),
+    # The loss imports none of the package's other modules
+    *[(module, [SHARED, CIFAR10, LM, 'labml_nn.literate']) for module in LOSS],
 ])
 def test_dependencies_point_one_way(package, forbidden):
-    wrong = {module: sorted(t for t in targets if any(t == f or t.startswith(f + '.') for f in forbidden))
-             for module, targets in import_graph().items() if module == package or module.startswith(package + '.')}
+    wrong = {module: sorted(t for t in targets if any(within(t, f) for f in forbidden))
+             for module, targets in import_graph().items() if within(module, package)}
     assert {m: t for m, t in wrong.items() if t} == {}
+
+
+def test_every_module_has_its_layer():
+    """
+    Each of the package's modules is in one of the layers above, so that a
+    new folder gets its rules before it gets modules.
+    """
+    layers = LOSS + [SHARED, CIFAR10, LM, 'labml_nn.literate']
+    assert [m for m in import_graph() if not any(within(m, layer) for layer in layers)] == [
+        'labml_nn', 'labml_nn.distillation']
+
+
+def third_party(path: Path) -> Set[str]:
+    """
+    The top-level packages `path` imports that are neither the standard
+    library nor this package.
+    """
+    standard = Path(sysconfig.get_paths()['stdlib']).resolve()
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding='utf-8'))):
+        if isinstance(node, ast.Import):
+            roots = {alias.name.split('.')[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            roots = {node.module.split('.')[0]}
+        else:
+            continue
+        for root in roots - {'labml_nn'}:
+            spec = importlib.util.find_spec(root)
+            origin = spec.origin if spec else None
+            if origin not in ('built-in', 'frozen') and (origin is None or standard not in Path(origin).parents
+                                                          or 'site-packages' in Path(origin).parts):
+                found.add(root)
+    return found
+
+
+@pytest.mark.parametrize('module', LOSS)
+def test_the_loss_needs_only_pytorch(module):
+    """
+    The loss is what a reader imports into their own training code: besides
+    the standard library it needs PyTorch alone.
+    """
+    assert third_party(PACKAGE.parent / (module.replace('.', '/') + '.py')) == {'torch'}

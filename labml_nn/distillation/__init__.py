@@ -47,15 +47,15 @@ smaller weight, the true labels.
 The tutorial, in the order of [the reading path](../index.html):
 
 1. [The soft-target loss](loss.html), the part to import into your own code.
-2. [The large teacher](large.html) and [the small student](small.html),
+2. [The large teacher](cifar10/large.html) and [the small student](cifar10/small.html),
    VGG-style models for CIFAR-10.
-3. [The distillation step](distill.html): the teacher's and the student's
+3. [The distillation step](cifar10/distill.html): the teacher's and the student's
    logits on the same batch, and the two terms of the loss.
-4. [The whole study in one command](pipeline.html), with results over seeds,
-   and [what it measured](readme.html).
-5. Dark knowledge, measured: [a class the student never saw](omitted_class.html),
-   [which temperature](temperature.html) and [soft targets against
-   labels](weight.html), with [the measures](dark_knowledge.html) they report.
+4. [The whole study in one command](cifar10/pipeline.html), with results over seeds,
+   and [what it measured](cifar10/readme.html).
+5. Dark knowledge, measured: [a class the student never saw](cifar10/omitted_class.html),
+   [which temperature](cifar10/temperature.html) and [soft targets against
+   labels](cifar10/weight.html), with [the measures](cifar10/dark_knowledge.html) they report.
 6. [Distilling a language model](lm/index.html): the same soft targets for a
    small byte-level transformer, with studies of divergences, scarce data and
    on-policy batches.
@@ -68,11 +68,11 @@ How it runs:
 * [Sparse teacher targets](sparse_targets.html): distilling from a teacher
   stored as its top-k or sampled tokens; and [Hugging Face language
   models](huggingface.html) distilled with the fused loss.
-* [Finding and loading the teacher](teacher.html), and
-  [making a fixed teacher fast](fixed_teacher.html), with
-  [the teacher's logits computed once](teacher_cache.html).
-* [The training commands](train.html): profiles and the command line.
-* [Distributed distillation with torchrun](distributed.html): the commands
+* [Finding and loading the teacher](cifar10/teacher.html), and
+  [making a fixed teacher fast](cifar10/fixed_teacher.html), with
+  [the teacher's logits computed once](cifar10/teacher_cache.html).
+* [The training commands](cifar10/train.html): profiles and the command line.
+* [Distributed distillation with torchrun](cifar10/distributed.html): the commands
   on several GPUs or machines, with the results of one process.
 
 This module imports nothing, so `import labml_nn.distillation.loss` stays cheap.

@@ -13,7 +13,7 @@ summary: >
 A teacher that is much larger than its student costs most of a distillation
 step: its forward pass. Computing its outputs once and reading them back, for
 every epoch and every student, removes that cost, as
-[the teacher cache](teacher_cache.html) does for CIFAR-10's ten classes. A
+[the teacher cache](cifar10/teacher_cache.html) does for CIFAR-10's ten classes. A
 language model has one distribution over its whole vocabulary for every
 token, and stored densely that is too much:
 

@@ -34,7 +34,7 @@ the same function as one process with the whole batch.**
 
 Only the process of rank $0$ writes: labml's run folders, checkpoints,
 results and plots, and it alone takes a run's lock. The others wait for it
-at a barrier. See [distributed distillation](../distillation/distributed.html)
+at a barrier. See [distributed distillation](../distillation/cifar10/distributed.html)
 for the commands and the reasoning.
 """
 

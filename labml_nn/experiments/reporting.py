@@ -10,7 +10,7 @@ summary: >
 # Reporting a study
 
 A study is many runs, and its results are only as good as what they say
-about themselves. Both tracks' pipelines, [CIFAR-10's](../distillation/pipeline.html)
+about themselves. Both tracks' pipelines, [CIFAR-10's](../distillation/cifar10/pipeline.html)
 and the [language model's](../distillation/lm/pipeline.html), report through
 this module:
 

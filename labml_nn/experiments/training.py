@@ -9,7 +9,7 @@ summary: >
 
 # What every training loop shares
 
-The two trainers, [CIFAR-10's](trainer.html) and the
+The two trainers, [CIFAR-10's](../distillation/cifar10/trainer.html) and the
 [language model's](../distillation/lm/trainer.html), loop over different
 data, but a run of either must end the same way when something goes wrong:
 

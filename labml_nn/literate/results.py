@@ -23,8 +23,8 @@ it shows
   and one sentence: what, in what unit, and which way is better, both from
   the file's `study` field and the [words for it](measures.html); two files of
   one study are told apart by their machine. Each section has an anchor made
-  from its file's path, `results.html#distillation-temperature` for
-  `distillation/results/temperature.json`, for a study page to link;
+  from its file's path, `results.html#distillation-cifar10-temperature` for
+  `distillation/cifar10/results/temperature.json`, for a study page to link;
 * the file, its `profile`, and how it was made: the `machine`, the `command`,
   the `commit` and the `date`, each "not recorded" where an older file does
   not say. A command is shown as a reader would type it again, without the
@@ -207,7 +207,7 @@ def _facts(results: dict, code: str) -> dict:
 def anchor(path: str) -> str:
     """
     The anchor of a file's section, from its path, so that a page can link
-    it: `distillation/results/temperature.json` is `#distillation-temperature`.
+    it: `distillation/cifar10/results/temperature.json` is `#distillation-cifar10-temperature`.
     """
     return '-'.join(part for part in path.removesuffix('.json').split('/') if part != 'results')
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from labml_nn.distillation.train import PROFILES
+from labml_nn.distillation.cifar10.train import PROFILES
 
 
 @pytest.fixture(scope='module')

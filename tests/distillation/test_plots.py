@@ -17,14 +17,16 @@ from typing import Any, List, Tuple
 
 import pytest
 
-from labml_nn.distillation import pipeline
+from labml_nn.distillation.cifar10 import pipeline
 from labml_nn.distillation.lm import pipeline as lm_pipeline
 
 # The width a phone's page shows a plot at, and the smallest text readable there
 PHONE_WIDTH_PX = 360
 SMALLEST_TEXT_PX = 11
 
+# The folders of each track's pages, where their images are
 PAGES = Path(pipeline.__file__).parent
+LM_PAGES = Path(lm_pipeline.__file__).parent
 
 
 def _capture_figures(draw) -> Tuple[List[Path], List[Any]]:
@@ -126,7 +128,7 @@ def test_every_committed_plot_is_redrawn():
     """
     The images beside the pages are the ones `redraw_page_plots` draws.
     """
-    committed = {p.name for p in PAGES.glob('*.png')} | {p.name for p in (PAGES / 'lm').glob('*.png')}
+    committed = {p.name for p in PAGES.glob('*.png')} | {p.name for p in LM_PAGES.glob('*.png')}
     drawn = {f'{plot.image}{suffix}.png' for plot in pipeline.PAGE_PLOTS for suffix in ('', '.ja')}
     drawn |= {f'{image}{suffix}.png' for image in lm_pipeline.PAGE_PLOTS for suffix in ('', '.ja')}
     assert committed == drawn

@@ -1,7 +1,7 @@
 """
 The numbers the pages quote in their prose, and in the tables still typed by
 hand, against the committed results files they come from: the CIFAR-10
-study pages and overview (`labml_nn/distillation/results/*.json`) and the
+study pages and overview (`labml_nn/distillation/cifar10/results/*.json`) and the
 language-model pages (`labml_nn/distillation/lm/results/*.json`). Each
 number, rounded as the page rounds it, must be the file's value. The tables
 made by `results` blocks need no such list: the renderer makes them from the
@@ -28,9 +28,18 @@ FOLDER = Path(__file__).parents[2] / 'labml_nn' / 'distillation'
 JAPANESE = Path(__file__).parents[2] / 'labml_nn' / 'literate' / 'translations' / 'ja' / 'distillation'
 
 
+def located(name: str) -> str:
+    """
+    Where a page or file of the entries below is, from `FOLDER`: the language
+    model's are named from its folder (`lm/studies.md`), the CIFAR-10
+    experiment's by their names alone (`temperature.md` is `cifar10/temperature.md`).
+    """
+    return name if name.startswith('lm/') else f'cifar10/{name}'
+
+
 def results(file: str) -> dict:
-    # `temperature.json` is in `results/` beside the CIFAR-10 pages, `lm/limited.json` in `lm/results/`
-    folder, _, name = file.rpartition('/')
+    # `temperature.json` is in `cifar10/results/`, `lm/limited.json` in `lm/results/`
+    folder, _, name = located(file).rpartition('/')
     return json.loads((FOLDER / folder / 'results' / name).read_text(encoding='utf-8'))
 
 
@@ -392,8 +401,8 @@ QUOTES = [
       lambda r: max(differences(r, 'T = 4', 'labels only')), mean('T = 4', 'teacher_agreement'),
       mean('T = 4', 'teacher_kl', 1), gap('large', 'T = 4')]),
     ('readme.md', 'gave the teacher {82.76}%, the small model on labels {80.20}% and the distilled one {79.16}% '
-                  '([results](../results.html#distillation-compare-full-h200)). Students that stop after 10 epochs '
-                  'are still improving, and a teacher {2.6} points ahead', 'compare-full-h200.json',
+                  '([results](../../results.html#distillation-cifar10-compare-full-h200)). Students that stop '
+                  'after 10 epochs are still improving, and a teacher {2.6} points ahead', 'compare-full-h200.json',
      [mean('large'), mean('small'), mean('distilled'), gap('large', 'small')]),
     # The language-model track
     ('lm/__init__.py', 'a teacher of {1.9} million parameters and a student of {0.26} million, {7} times smaller',
@@ -509,7 +518,7 @@ def one_line(text: str) -> str:
 
 @pytest.mark.parametrize('page, quote, file, values', QUOTES, ids=[f'{q[0]}: {q[1][:40]}' for q in QUOTES])
 def test_a_quoted_number_is_the_files_value_as_rounded_on_the_page(page, quote, file, values):
-    text = one_line((FOLDER / page).read_text(encoding='utf-8'))
+    text = one_line((FOLDER / located(page)).read_text(encoding='utf-8'))
     assert one_line(NUMBER.sub(r'\1', quote)) in text, f'{page} no longer says this; update its entry'
     numbers = NUMBER.findall(quote)
     assert len(numbers) == len(values)
@@ -530,7 +539,7 @@ def test_the_japanese_pages_quote_the_same_numbers():
     missing = []
     for page, quote, _, _ in QUOTES:
         english = one_line(NUMBER.sub(r'\1', quote))
-        entries = yaml.safe_load((JAPANESE / f'{page}.yaml').read_text(encoding='utf-8'))
+        entries = yaml.safe_load((JAPANESE / f'{located(page)}.yaml').read_text(encoding='utf-8'))
         entry, = [e for e in entries if english in one_line(e['en'])]
         missing += [f'{page} {entry["key"]}: {number}' for number in NUMBER.findall(quote)
                     if JAPANESE_FORM.get(number, number) not in entry['ja']]

@@ -10,7 +10,7 @@ import sys
 
 def test_a_study_written_to_a_file_is_plain_text(tmp_path, image_folder, teacher_run):
     # Three runs in one command (the teacher and two students), outside a git repository
-    argv = [sys.executable, '-m', 'labml_nn.distillation.pipeline', '--data-dir', str(image_folder),
+    argv = [sys.executable, '-m', 'labml_nn.distillation.cifar10.pipeline', '--data-dir', str(image_folder),
             '--profile', 'smoke', '--device', 'cpu', '--logs-dir', str(tmp_path / 'logs'),
             '--out', str(tmp_path / 'out')]
     done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=600)

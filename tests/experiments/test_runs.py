@@ -19,10 +19,11 @@ import pytest
 import torch
 from labml.configs import option
 
-from labml_nn.experiments import runs, trainer
-from labml_nn.experiments.cifar10 import CIFAR10VGGModel
+from labml_nn.distillation.cifar10 import trainer
+from labml_nn.distillation.cifar10.trainer import Configs, train
+from labml_nn.distillation.cifar10.vgg import CIFAR10VGGModel
+from labml_nn.experiments import runs
 from labml_nn.experiments.runs import RunBusy, RunRecord, find_runs, has_finite_weights, run_key, run_lock
-from labml_nn.experiments.trainer import Configs, train
 from labml_nn.experiments.training import Diverged
 
 # labml skips recording the git state outside a repository (see conftest.py)
@@ -85,7 +86,7 @@ def test_default_sizes_that_do_not_fit_the_data(tmp_path, image_folder, cifar_da
     Without `valid_size` in the settings the default, 5,000, applies: on 16
     images it is refused before a run folder is made.
     """
-    from labml_nn.experiments.data import DataError
+    from labml_nn.distillation.cifar10.data import DataError
     settings = {'model_name': 'small', 'profile': 'test', 'data_dir': str(image_folder),
                 'logs_dir': str(tmp_path), 'device': 'cpu', 'epochs': 1}
     with pytest.raises(DataError, match='--valid-size 5000 leaves no training images'):
@@ -150,11 +151,11 @@ def test_two_resumers_of_one_run(tmp_path, image_folder, cifar_data, smoke_setti
     after the first finished, reuses the finished run. No traceback, and the
     run's log has each step once.
     """
-    from labml_nn.distillation.small import SmallConfigs
+    from labml_nn.distillation.cifar10.small import SmallConfigs
     # The settings the command line makes, for its model
     settings = smoke_settings_for('small', image_folder, tmp_path / 'logs', epochs=2)
     record = _interrupted_run(settings, cifar_data, SmallConfigs)
-    argv = [sys.executable, '-m', 'labml_nn.distillation.small', '--data-dir', str(image_folder),
+    argv = [sys.executable, '-m', 'labml_nn.distillation.cifar10.small', '--data-dir', str(image_folder),
             '--logs-dir', str(tmp_path / 'logs'), '--profile', 'smoke', '--device', 'cpu', '--epochs', '2']
     processes = [subprocess.Popen(argv, cwd=tmp_path, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
                  for _ in range(2)]
@@ -173,7 +174,7 @@ def test_two_resumers_of_one_run(tmp_path, image_folder, cifar_data, smoke_setti
 # ## The data is part of a run's identity
 
 def test_changed_data_starts_a_new_run(tmp_path, capsys, image_folder, smoke_settings_for):
-    from labml_nn.experiments.data import load_cifar10
+    from labml_nn.distillation.cifar10.data import load_cifar10
     data_dir = tmp_path / 'data'
     shutil.copytree(image_folder, data_dir)
     settings = smoke_settings_for('small', data_dir, tmp_path / 'logs', epochs=1)
@@ -324,7 +325,7 @@ def test_two_commands_started_together_train_one_run(tmp_path, image_folder):
     first checkpoint neither could find the other's run. One trains; the
     other waits for it, saying so, and reuses the finished run.
     """
-    argv = [sys.executable, '-m', 'labml_nn.distillation.small', *_small_command(image_folder, tmp_path / 'logs')]
+    argv = [sys.executable, '-m', 'labml_nn.distillation.cifar10.small', *_small_command(image_folder, tmp_path / 'logs')]
     processes = [subprocess.Popen(argv, cwd=tmp_path, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
                  for _ in range(2)]
     done = [(p.wait(timeout=300), *p.communicate()) for p in processes]
@@ -338,7 +339,7 @@ def test_two_commands_started_together_train_one_run(tmp_path, image_folder):
 # renames its first checkpoint into place
 KILLED_AT_FIRST_CHECKPOINT = """
 import os, signal, sys
-from labml_nn.distillation.train import main
+from labml_nn.distillation.cifar10.train import main
 rename = os.replace
 
 def killed(source, target):
@@ -363,7 +364,7 @@ def test_a_command_killed_before_its_first_checkpoint_leaves_nothing_behind(tmp_
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     [orphan] = (logs / 'small-smoke').iterdir()
     assert list(orphan.glob('checkpoints/*.tmp'))
-    from labml_nn.distillation.train import main
+    from labml_nn.distillation.cifar10.train import main
     main('small', _small_command(image_folder, logs))
     assert f'run {orphan.name} ended before its first checkpoint' in capsys.readouterr().out
     [run] = find_runs(str(logs), 'small-smoke')

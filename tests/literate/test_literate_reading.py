@@ -37,11 +37,13 @@ def test_the_home_page_opens_with_the_reading_path(package_site, folder):
     assert [link for link in links if link not in package_site] == []
     assert all(link.startswith(folder) for link in links)
     # The study of the teacher's quality is on the path once its page is written, and never a dead link
-    written = (SOURCE / 'distillation' / 'teacher_quality.md').exists()
-    assert (folder + 'distillation/teacher_quality.html' in links) == written
-    # and the appendix lists the rest, not the path's pages
+    written = (SOURCE / 'distillation' / 'cifar10' / 'teacher_quality.md').exists()
+    assert (folder + 'distillation/cifar10/teacher_quality.html' in links) == written
+    # and the appendix lists the rest, not the path's pages: the shared layer's and each experiment's machinery
     appendix = home.split('<section class="contents"')[1]
-    assert 'distillation/loss.html' not in appendix and 'experiments/trainer.html' in appendix
+    assert 'distillation/loss.html' not in appendix and 'distillation/cifar10/large.html' not in appendix
+    assert all(page in appendix for page in ('experiments/runs.html', 'distillation/cifar10/trainer.html',
+                                             'distillation/lm/trainer.html'))
 
 
 @pytest.mark.parametrize('folder', ['', 'ja/'])

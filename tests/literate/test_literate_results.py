@@ -15,7 +15,7 @@ from labml_nn.literate.__main__ import TRANSLATIONS, build_site, main
 STUDY = {
     'study': 'temperature', 'profile': 'cpu',
     'machine': 'AMD EPYC, avx512_bf16, 2 threads, torch 2.14.1',
-    'command': 'python -m labml_nn.distillation.pipeline --study temperature --seeds 3',
+    'command': 'python -m labml_nn.distillation.cifar10.pipeline --study temperature --seeds 3',
     'commit': '79eb837', 'date': '2026-12-01',
     'summary': {
         'labels only': {'parameters': 437034, 'valid_accuracy': {'mean': 0.6708, 'std': 0.00997, 'n': 3},
@@ -54,7 +54,7 @@ def test_every_result_file_on_one_page(tmp_path):
     # How it was made, or "not recorded"
     temperature = page[page.index('CIFAR-10: which temperature'):page.index('CIFAR-10: soft targets')]
     for said in ('AMD EPYC, avx512_bf16, 2 threads, torch 2.14.1', '<code>79eb837</code>', '2026-12-01',
-                 'python -m labml_nn.distillation.pipeline --study temperature --seeds 3'):
+                 'python -m labml_nn.distillation.cifar10.pipeline --study temperature --seeds 3'):
         assert said in temperature, said
     weight = page[page.index('CIFAR-10: soft targets'):page.index('memory.json')]
     assert weight.count('not recorded') == 4

@@ -316,12 +316,13 @@ def test_this_packages_home_page_reads_in_order_with_a_title_each():
     titles = [page.meta.get('title') or page.heading or path for path, page in pages.items()]
     assert sorted(title for title in titles if titles.count(title) > 1) == []
     # The reading path: why, the loss, the models, the step, the experiment, the studies, the language model
-    studies = ['distillation/omitted_class.md', 'distillation/temperature.md', 'distillation/weight.md']
-    if (source / 'distillation' / 'teacher_quality.md').exists():
-        studies.append('distillation/teacher_quality.md')
+    cifar10 = 'distillation/cifar10/'
+    studies = [cifar10 + 'omitted_class.md', cifar10 + 'temperature.md', cifar10 + 'weight.md']
+    if (source / 'distillation' / 'cifar10' / 'teacher_quality.md').exists():
+        studies.append(cifar10 + 'teacher_quality.md')
     assert reading_path(pages) == [
-        ['distillation/__init__.py'], ['distillation/loss.py'], ['distillation/large.py', 'distillation/small.py'],
-        ['distillation/distill.py'], ['distillation/pipeline.py', 'distillation/readme.md'], studies,
+        ['distillation/__init__.py'], ['distillation/loss.py'], [cifar10 + 'large.py', cifar10 + 'small.py'],
+        [cifar10 + 'distill.py'], [cifar10 + 'pipeline.py', cifar10 + 'readme.md'], studies,
         ['distillation/lm/__init__.py', 'distillation/lm/distill.py', 'distillation/lm/studies.md']]
     # and the appendix ends with the renderer
     order = list(pages)

@@ -123,8 +123,8 @@ def test_japanese_words_and_numbers_stay_whole(site, browser):
     # Item 10: a table header breaks between words, not inside one (シー|ド),
     # and a number keeps its unit on its line (1,470 | 万), at phone and tablet widths
     found = []
-    for page in ('ja/distillation/readme.html', 'ja/distillation/temperature.html',
-                 'ja/distillation/weight.html', 'ja/distillation/omitted_class.html'):
+    for page in ('ja/distillation/cifar10/readme.html', 'ja/distillation/cifar10/temperature.html',
+                 'ja/distillation/cifar10/weight.html', 'ja/distillation/cifar10/omitted_class.html'):
         browser.open((site / page).as_uri(), 1400)
         for width in (390, 768):
             browser.screen(width, touch=width < 768)
@@ -152,7 +152,7 @@ def test_japanese_words_and_numbers_stay_whole(site, browser):
 def test_the_other_language_keeps_the_section_after_plain_scrolling(site, browser):
     # Issue 30: scrolled to a section without a link, the language link leads to it
     for page, other in (('distillation/loss.html', 'ja/distillation/loss.html'),
-                        ('ja/distillation/omitted_class.html', 'distillation/omitted_class.html')):
+                        ('ja/distillation/cifar10/omitted_class.html', 'distillation/cifar10/omitted_class.html')):
         browser.open((site / page).as_uri(), 1400)
         # A section taller than half the window, half way down the page, brought to the top
         section = browser.evaluate('''(() => {
