@@ -124,8 +124,9 @@ def test_a_run_resumes_only_on_its_kind_of_device(tmp_path, text, capsys):
     assert exit_.value.code == 2 and 'was started on cuda, not cpu' in capsys.readouterr().err
 
 
-def test_help_answers_without_importing_pytorch():
-    done = subprocess.run([sys.executable, '-X', 'importtime', '-m', 'labml_nn.distillation.lm.train', '--help'],
+@pytest.mark.parametrize('command', ['labml_nn.distillation.lm.train', 'labml_nn.distillation.lm.pipeline'])
+def test_help_answers_without_importing_pytorch(command):
+    done = subprocess.run([sys.executable, '-X', 'importtime', '-m', command, '--help'],
                           capture_output=True, text=True, timeout=60)
     imported = [line.split('|')[-1].strip() for line in done.stderr.splitlines() if line.startswith('import time:')]
     assert done.returncode == 0 and '--threads' in done.stdout

@@ -1,50 +1,127 @@
 """
 Tests of the language-model studies' command on tiny text: every study runs
 in the `smoke` profile, writes its results and plot, shares the runs two
-studies have in common, and reuses them when run again.
+studies have in common, and reuses them when run again; the studies are the
+variants they promise.
 """
 
 import json
 import re
 import shlex
+from typing import Any, Dict, List
 
 import pytest
 
-from labml_nn.distillation.lm.pipeline import main
+from labml_nn.distillation.lm import pipeline
+from labml_nn.distillation.lm.pipeline import main, studies
 from tests.distillation.lm.test_lm_train import write_text
 
 pytestmark = pytest.mark.usefixtures('outside_the_repository')
 
+# Every study, with one size of sparse targets and two fractions after a warm start, to keep the test short
+STUDY_RUNS = {'divergence': 4, 'limited': 2, 'on-policy': 2, 'sparse-targets': 5, 'on-policy-warm': 4}
 
-def test_all_studies_write_results_and_share_runs(tmp_path, capsys):
-    text, logs, out = write_text(tmp_path / 'text'), tmp_path / 'logs', tmp_path / 'out'
+
+@pytest.fixture(scope='module')
+def made(tmp_path_factory) -> Dict[str, Any]:
+    """
+    `--study all` once, in the smoke profile with one seed; its arguments,
+    folders, and what it printed.
+    """
+    folder = tmp_path_factory.mktemp('pipeline')
+    text, logs, out = write_text(folder / 'text'), folder / 'logs', folder / 'out'
     args = ['--study', 'all', '--profile', 'smoke', '--seeds', '1', '--limited-bytes', '300',
             '--data-dir', str(text), '--logs-dir', str(logs), '--out', str(out)]
-    main(args)
-    for study, variants in (('divergence', 4), ('limited', 2), ('on-policy', 2)):
-        results = json.loads((out / study / 'results.json').read_text())
-        assert len(results['runs']) == variants
-        assert all(r['test_bpb'] > 0 and r['valid_history'] for r in results['runs'])
-        # A folder of text: no Python version, which only the standard library has
-        assert results['data']['python'] == '' and results['data']['files_hash']
-        # What the results page shows of how they were made
-        assert results['machine'] and 'torch' in results['machine']
-        assert results['command'] == shlex.join(['python', '-m', 'labml_nn.distillation.lm.pipeline', *args])
-        assert results['commit'] is None or re.fullmatch(r'[0-9a-f]{7,40}(\+changes)?', results['commit'])
-        assert re.fullmatch(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ', results['date'])
-        assert (out / study / 'bpb.png').stat().st_size > 0
-        assert '| student |' in (out / study / 'results.md').read_text()
-    # The limited study's distilled student is the on-policy study's λ = 0
-    limited = json.loads((out / 'limited' / 'results.json').read_text())
-    on_policy = json.loads((out / 'on-policy' / 'results.json').read_text())
-    assert ({r['uuid'] for r in limited['runs'] if r['variant'] == 'distilled'}
-            == {r['uuid'] for r in on_policy['runs'] if r['variant'] == 'λ = 0'})
-    # 1 teacher, and 4 + 1 + 2 distinct students
-    assert len(list(logs.glob('lm-*-smoke/*/checkpoints/checkpoint.pt'))) == 1 + 7
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline, 'SPARSE_SIZES', (4,))
+        patch.setattr(pipeline, 'WARM_FRACTIONS', (0.0, 1.0))
+        patch.setattr(pipeline, 'WARM_DIVERGENCES', pipeline.WARM_DIVERGENCES[:1])
+        main(args)
+    return {'args': args, 'logs': logs, 'out': out}
+
+
+def _results(made, study: str) -> Dict[str, Any]:
+    return json.loads((made['out'] / study / 'results.json').read_text())
+
+
+def _uuids(results: Dict[str, Any], variant: str) -> List[str]:
+    return [r['uuid'] for r in results['runs'] if r['variant'] == variant]
+
+
+@pytest.mark.parametrize('study', STUDY_RUNS)
+def test_every_study_writes_results_and_plot(made, study):
+    results = _results(made, study)
+    assert len(results['runs']) == STUDY_RUNS[study]
+    assert all(r['test_bpb'] > 0 and r['valid_history'] for r in results['runs'])
+    # A folder of text: no Python version, which only the standard library has
+    assert results['data']['python'] == '' and results['data']['files_hash']
+    # What the results page shows of how they were made
+    assert results['machine'] and 'torch' in results['machine']
+    assert results['command'] == shlex.join(['python', '-m', 'labml_nn.distillation.lm.pipeline', *made['args']])
+    assert results['commit'] is None or re.fullmatch(r'[0-9a-f]{7,40}(\+changes)?', results['commit'])
+    assert re.fullmatch(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ', results['date'])
+    assert (made['out'] / study / 'bpb.png').stat().st_size > 0
+    assert '| student |' in (made['out'] / study / 'results.md').read_text()
+
+
+def test_runs_are_shared_between_studies_and_reused(made, capsys):
+    limited, on_policy = _results(made, 'limited'), _results(made, 'on-policy')
+    sparse, warm = _results(made, 'sparse-targets'), _results(made, 'on-policy-warm')
+    # The limited study's distilled student is the on-policy study's λ = 0 and the sparse study's online one,
+    # and its labels-only student is the sparse study's and the warm start
+    assert _uuids(limited, 'distilled') == _uuids(on_policy, 'λ = 0') == _uuids(sparse, 'online')
+    assert _uuids(limited, 'labels only') == _uuids(sparse, 'labels only') == _uuids(warm, 'labels only')
+    # 1 teacher, and 4 + 1 + 2 + 3 (dense, top-4, 4 sampled) + 3 (continued, λ = 0 and 1) distinct students
+    checkpoints = 1 + 13
+    assert len(list(made['logs'].glob('lm-*-smoke/*/checkpoints/checkpoint.pt'))) == checkpoints
     capsys.readouterr()
-    main(args)
+    main(made['args'][:1] + ['limited'] + made['args'][2:])
     assert 'reusing the finished run' in capsys.readouterr().out
-    assert len(list(logs.glob('lm-*-smoke/*/checkpoints/checkpoint.pt'))) == 1 + 7
+    assert len(list(made['logs'].glob('lm-*-smoke/*/checkpoints/checkpoint.pt'))) == checkpoints
+
+
+def test_the_sparse_study_records_the_bytes_each_student_stored(made):
+    results = _results(made, 'sparse-targets')
+    stored = {r['variant']: r['bytes_per_token'] for r in results['runs']}
+    assert stored == {'labels only': None, 'online': None, 'dense': 512, 'top-4': 12, '4 sampled': 12}
+    assert results['summary']['top-4']['bytes_per_token'] == 12
+    # Each stored form's cache was built once
+    assert sorted(p.name.rsplit('-', 1)[0] for p in (made['logs'] / 'lm-target-cache').glob('*.pt')) == [
+        'dense', 'sampled-4', 'top-k-4']
+
+
+def test_the_warm_started_runs_start_from_the_labels_only_run_of_their_seed(made):
+    results = _results(made, 'on-policy-warm')
+    [start] = _uuids(results, 'labels only')
+    warm = [r for r in results['runs'] if r['variant'] != 'labels only']
+    assert [r['variant'] for r in warm] == ['labels only, continued', 'forward KL, λ = 0', 'forward KL, λ = 1']
+    assert all(r['warm_start'] == start and r['warm_steps'] == 4 for r in warm)
+
+
+def test_the_studies_are_the_variants_asked_for():
+    every = studies(100_000)
+    limited = {'train_bytes': 100_000}
+    assert pipeline.argument_parser().parse_args([]).seeds == 3
+    # Sparse targets: labels only, online and dense distillation, then top-k and sampled at equal bytes
+    sparse = every['sparse-targets']
+    assert [v.name for v in sparse[:3]] == ['labels only', 'online', 'dense']
+    assert sparse[0].settings == limited and sparse[2].settings['targets'] == 'dense'
+    for form in ('top-k', 'sampled'):
+        sizes = [v.settings['target_size'] for v in sparse if v.settings.get('targets') == form]
+        assert sizes == [4, 8, 16, 32]
+    assert all(v.settings['train_bytes'] == 100_000 and v.settings.get('divergence', 'forward_kl') == 'forward_kl'
+               for v in sparse)
+    # After a warm start on labels: λ = 0, 0.5 and 1 with forward KL and with JSD (β at its default, 0.5)
+    warm = every['on-policy-warm']
+    assert warm[0] == every['limited'][0]
+    distilled = [(v.settings['divergence'], v.settings['on_policy']) for v in warm if v.model_name == 'distilled']
+    assert distilled == [(d, f) for d in ('forward_kl', 'jsd') for f in (0.0, 0.5, 1.0)]
+    assert all(v.warm_start == 'labels only' and v.settings['train_bytes'] == 100_000 for v in warm[1:])
+    assert studies(100_000, warm_steps=150)['on-policy-warm'][0].settings == limited | {'steps': 150}
+    # The cold-start study as it was
+    assert [(v.name, v.settings) for v in every['on-policy']] == [
+        ('λ = 0', limited | {'divergence': 'forward_kl'}),
+        ('λ = 0.5', limited | {'divergence': 'forward_kl', 'on_policy': 0.5})]
 
 
 def test_too_many_limited_bytes_are_refused_before_the_teacher_trains(tmp_path, capsys):

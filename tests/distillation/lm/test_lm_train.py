@@ -139,8 +139,11 @@ def test_on_policy_step_leaves_sampled_bytes_out_of_the_label_term(monkeypatch):
     teacher = ByteTransformer(context=10, d_model=16, layers=1, heads=2).eval()
     c.model, c.replica, c.teacher_model = model, model, teacher
     c.on_policy, c.sampled_bytes, c.soft_target_weight, c.label_loss_weight = 1.0, 4, 0.0, 1.0
-    windows = torch.randint(0, 256, (3, 11))
-    loss = c.step(windows, torch.Generator().manual_seed(0))
+    data = torch.randint(0, 256, (50,), dtype=torch.uint8)
+    c.prepare(data)
+    starts = torch.tensor([0, 20, 39])
+    windows = data[starts[:, None] + torch.arange(11)].long()
+    loss = c.step(windows, starts, torch.Generator().manual_seed(0))
     # With only the label term, the loss is the cross-entropy of the first
     # 6 next bytes, which are data; the last 4 are the student's
     logits = model(windows[:, :-1])
