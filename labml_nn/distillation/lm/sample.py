@@ -21,14 +21,16 @@ python -m labml_nn.distillation.lm.sample RUN_ID RUN_ID
 The runs are named the way a [study](pipeline.html) names them: `--study`,
 its `--variant`s and the students' `--seed`. A variant is written as the
 results tables write it, or in lower case with hyphens (`labels-only`,
-`forward-kl`, `lambda-0.5` for $\lambda = 0.5$); `teacher` is the teacher
-every study shares, trained once with seed 0. Without `--variant`, the
-teacher and every variant of the study are sampled. A variant's run is the
-finished run with the settings the study's command gives it, so `--profile`
-and `--limited-bytes` are the ones the study ran with; the teacher's
-checkpoint, which a distilled student's settings name, is not compared, nor
-is the corpus. When two runs fit (a study run on two corpora, say) both are
-named, and one is then sampled by its id.
+`lambda-0.5` for $\lambda = 0.5$, `jsd-lambda-1` for `JSD, λ = 1`);
+`teacher` is the teacher every study shares, trained once with seed 0.
+Without `--variant`, the teacher and every variant of the study are sampled.
+A variant's run is the finished run with the settings the study's command
+gives it, so `--profile`, `--limited-bytes` and `--warm-steps` are the ones
+the study ran with, and a variant that continues another (a warm start) is
+the run started from that variant's run of the same seed. The teacher's checkpoint,
+which a distilled student's settings name, is not compared, nor is the
+corpus. When two runs fit (a study run on two corpora, say) both are named,
+and one is then sampled by its id.
 
 A run is also named by its checkpoint's path, by its id, or by the start of
 its id when no other run's id starts the same way; an id is read as text,
@@ -53,21 +55,23 @@ context. Any $\tau > 0$ samples; near $0$, the most likely byte each time.
 
 import argparse
 import os
+import re
 import shlex
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
-import torch
-
-from labml_nn.distillation.lm.data import load_corpus
-from labml_nn.distillation.lm.distill import RunNotFound, load_model
 from labml_nn.distillation.lm.pipeline import LIMITED_BYTES, STUDIES, Variant, studies
 from labml_nn.distillation.lm.train import PROFILES, profile_settings
-from labml_nn.distillation.lm.trainer import LMRecord, experiment_name
-from labml_nn.distillation.lm.transformer import ByteTransformer, sample
 from labml_nn.experiments import checks
 from labml_nn.experiments.checks import CommandError, command_errors, positive
-from labml_nn.experiments.runs import find_runs, has_finite_weights, identity, load_checkpoint
+
+if TYPE_CHECKING:
+    from labml_nn.distillation.lm.trainer import LMRecord
+    from labml_nn.distillation.lm.transformer import ByteTransformer
+
+# PyTorch and the models are imported only when the command runs, in the
+# functions that need them: importing PyTorch takes seconds, and `--help`,
+# or an option with a bad value, should answer at once.
 
 # The teacher every study shares, trained once with seed 0
 TEACHER = Variant('teacher', '教師', 'teacher', {})
@@ -85,8 +89,9 @@ class CannotSample(CommandError):
 
 class RunsNotNamed(CommandError):
     """
-    Options that do not name runs: a variant the study does not have, a seed
-    or a student's variant without a study, or runs named by id and by study at once.
+    Options that name no run, or several where they mean one: an id or a
+    variant with no run, a variant the study does not have, a seed or a
+    student's variant without a study, or runs named by id and by study at once.
     """
 
 
@@ -105,17 +110,18 @@ def prompt_bytes(text: str) -> bytes:
 
 def option_name(variant: str) -> str:
     """
-    A variant's name as `--variant` takes it: `labels-only` for `labels only`, `lambda-0.5` for `λ = 0.5`.
+    A variant's name as `--variant` takes it, in lower case with hyphens:
+    `labels-only` for `labels only`, `jsd-lambda-0.5` for `JSD, λ = 0.5`.
     """
-    return variant.lower().replace('λ = ', 'lambda-').replace(' ', '-')
+    return re.sub(r'[\s,]+', '-', variant.lower().replace('λ = ', 'lambda-'))
 
 
-def chosen_variants(study: Optional[str], names: Optional[List[str]], limited_bytes: int) -> List[Variant]:
+def chosen_variants(study: Optional[str], names: Optional[List[str]], variants: List[Variant]) -> List[Variant]:
     """
-    The variants `names` (any spelling `option_name` reads), or without
-    names the teacher and every variant of `study`.
+    The variants `names` (any spelling `option_name` reads) of the teacher
+    and the study's `variants`, or without names all of them.
     """
-    offered = [TEACHER] + (studies(limited_bytes)[study] if study else [])
+    offered = [TEACHER] + variants
     by_name = {option_name(variant.name): variant for variant in offered}
     for name in names or []:
         if option_name(name) in by_name:
@@ -130,35 +136,47 @@ def chosen_variants(study: Optional[str], names: Optional[List[str]], limited_by
 def comparable(settings: Dict[str, Any]) -> Dict[str, Any]:
     """
     The settings two runs of one variant share: the run's [identity](../../experiments/runs.html#identity),
-    less the teacher's checkpoint path, which says where the teacher is and not what it is.
+    without the teacher's checkpoint path, which says where the teacher is and not what it is, and
+    without the settings added since the first runs when they have the value those runs had.
     """
-    return {name: value for name, value in identity(settings)['settings'].items() if name != 'teacher'}
+    from labml_nn.distillation.lm.trainer import ADDED_SETTINGS
+    from labml_nn.experiments.runs import identity
+    return {name: value for name, value in identity(settings)['settings'].items()
+            if name != 'teacher' and not (name in ADDED_SETTINGS and value == ADDED_SETTINGS[name])}
 
 
-def study_run(variant: Variant, seed: int, args: argparse.Namespace) -> LMRecord:
+def study_run(variant: Variant, seed: int, args: argparse.Namespace, variants: List[Variant]) -> 'LMRecord':
     """
     ## A study's run
 
     The one finished run of `variant` with `seed` (the teacher's is 0): the
     settings the study's command gives it, the profile's with the variant's
-    changes.
+    changes, and for a warm start the run of the study's `variants` it starts from.
     """
+    from labml_nn.distillation.lm.trainer import LMRecord, experiment_name
+    from labml_nn.experiments.runs import find_runs
     seed = 0 if variant is TEACHER else seed
-    wanted = comparable(profile_settings(args.profile, variant.model_name) | variant.settings | {'seed': seed})
-    name = experiment_name({'model_name': variant.model_name, 'profile': args.profile})
+    settings = profile_settings(args.profile, variant.model_name) | variant.settings | {'seed': seed}
+    if variant.warm_start:
+        start = next(v for v in variants if v.name == variant.warm_start)
+        settings['warm_start'] = study_run(start, seed, args, variants).uuid
+    wanted = comparable(settings)
+    name = experiment_name(settings)
     runs = [run for run in find_runs(args.logs_dir, name, LMRecord)
             if run.finished and comparable(run.settings) == wanted]
     what = ('the teacher' if variant is TEACHER else
             f'the {variant.name} variant of the {args.study} study with seed {seed}') + f' (profile {args.profile})'
     if not runs:
-        options = '--profile and --limited-bytes' if 'train_bytes' in variant.settings else '--profile'
-        raise RunNotFound(f'no finished run of {what} in {args.logs_dir}. Train it (adding the --data-dir it '
-                          f'trains on, if any): {training_command(variant, seed, args)}; or, if it was trained, '
-                          f'give the {options} it was trained with')
+        # The options that change which run this is
+        options = (['--profile'] + ['--limited-bytes'] * ('train_bytes' in variant.settings) +
+                   ['--warm-steps'] * (args.study == 'on-policy-warm'))
+        raise RunsNotNamed(f'no finished run of {what} in {args.logs_dir}. Train it (adding the --data-dir it '
+                           f'trains on, if any): {training_command(variant, seed, args)}; or, if it was trained, '
+                           f'give the options it was trained with ({", ".join(options)})')
     if len(runs) > 1:
         names = ', '.join(f'{run_name(run.path)} (on {corpus_name(run)})' for run in runs)
-        raise RunNotFound(f'{len(runs)} finished runs are {what}: {names}; sample the one you mean by its id: '
-                          f'python -m labml_nn.distillation.lm.sample {runs[0].uuid}')
+        raise RunsNotNamed(f'{len(runs)} finished runs are {what}: {names}; sample the one you mean by its id: '
+                           f'python -m labml_nn.distillation.lm.sample {runs[0].uuid}')
     return runs[0]
 
 
@@ -172,15 +190,19 @@ def training_command(variant: Variant, seed: int, args: argparse.Namespace) -> s
         command = ['labml_nn.distillation.lm.pipeline', '--study', args.study, '--seeds', str(seed + 1)]
         if args.limited_bytes != LIMITED_BYTES:
             command += ['--limited-bytes', str(args.limited_bytes)]
+        if args.warm_steps is not None:
+            command += ['--warm-steps', str(args.warm_steps)]
     return shlex.join(['python', '-m', *command, '--profile', args.profile, '--logs-dir', args.logs_dir])
 
 
-def newest_finished(logs_dir: str, model_name: str, profile: str) -> Optional[LMRecord]:
+def newest_finished(logs_dir: str, model_name: str, profile: str) -> Optional['LMRecord']:
     """
     The newest finished run of `model_name` in `profile` whose weights are
     finite numbers, or `None`: as with `--teacher latest`, a run that
     diverged is passed over.
     """
+    from labml_nn.distillation.lm.trainer import LMRecord, experiment_name
+    from labml_nn.experiments.runs import find_runs, has_finite_weights
     runs = find_runs(logs_dir, experiment_name({'model_name': model_name, 'profile': profile}), LMRecord)
     return next((run for run in runs if run.finished and has_finite_weights(run.path)), None)
 
@@ -192,7 +214,7 @@ def run_name(path: Path) -> str:
     return f'{path.parents[2].name}/{path.parents[1].name}'
 
 
-def corpus_name(run: LMRecord) -> str:
+def corpus_name(run: 'LMRecord') -> str:
     """
     The corpus a run was trained on: the folder it was given, or the standard library.
     """
@@ -206,30 +228,32 @@ def checkpoint_of(spec: str, logs_dir: str) -> Path:
     row of `?`, which as a glob pattern would match some run, names none.
     """
     if not spec:
-        raise RunNotFound('an empty run id; name a run by its id, the start of its id, or its checkpoint\'s path')
+        raise RunsNotNamed('an empty run id; name a run by its id, the start of its id, or its checkpoint\'s path')
     if Path(spec).is_file():
         return Path(spec)
     runs = sorted(path for path in Path(logs_dir).glob('lm-*/*/checkpoints/checkpoint.pt')
                   if path.parents[1].name.startswith(spec))
     if not runs:
-        raise RunNotFound(f'no run {spec} in {logs_dir}, and no file of that name')
+        raise RunsNotNamed(f'no run {spec} in {logs_dir}, and no file of that name')
     if len(runs) > 1:
-        raise RunNotFound(f'{spec} is the start of {len(runs)} runs: {", ".join(map(run_name, runs))}; '
-                          f'give more of the id')
+        raise RunsNotNamed(f'{spec} is the start of {len(runs)} runs: {", ".join(map(run_name, runs))}; '
+                           f'give more of the id')
     return runs[0]
 
 
-def record_of(path: Path) -> LMRecord:
+def record_of(path: Path) -> 'LMRecord':
     """
     The record of the language model whose checkpoint is at `path`.
     """
+    from labml_nn.distillation.lm.trainer import LMRecord
+    from labml_nn.experiments.runs import load_checkpoint
     record = LMRecord.from_checkpoint(load_checkpoint(path, mmap=True), path)
     if record is None:
-        raise RunNotFound(f'{path} is not a checkpoint of a byte-level language model')
+        raise RunsNotNamed(f'{path} is not a checkpoint of a byte-level language model')
     return record
 
 
-def runs_to_sample(args: argparse.Namespace) -> List[LMRecord]:
+def runs_to_sample(args: argparse.Namespace) -> List['LMRecord']:
     """
     The runs the command line names: by id, by study, or the newest of each model.
     """
@@ -242,16 +266,17 @@ def runs_to_sample(args: argparse.Namespace) -> List[LMRecord]:
         raise RunsNotNamed(f'--seed picks the students of a study: give the study too, one of '
                            f'--study {", ".join(STUDIES)}')
     if by_study:
-        return [study_run(variant, args.seed or 0, args)
-                for variant in chosen_variants(args.study, args.variant, args.limited_bytes)]
+        variants = studies(args.limited_bytes, args.warm_steps)[args.study] if args.study else []
+        return [study_run(variant, args.seed or 0, args, variants)
+                for variant in chosen_variants(args.study, args.variant, variants)]
     runs = [run for model in ('teacher', 'student', 'distilled')
             if (run := newest_finished(args.logs_dir, model, args.profile)) is not None]
     if not runs:
-        raise RunNotFound(f'no finished runs of profile {args.profile} in {args.logs_dir}; train one first')
+        raise RunsNotNamed(f'no finished runs of profile {args.profile} in {args.logs_dir}; train one first')
     return runs
 
 
-def default_prompt(runs: List[LMRecord]) -> bytes:
+def default_prompt(runs: List['LMRecord']) -> bytes:
     """
     ## The default prompt
 
@@ -260,6 +285,7 @@ def default_prompt(runs: List[LMRecord]) -> bytes:
     first bytes of its validation split. Either is cut to half the smallest
     context, so that every model writes at least as much as it is given.
     """
+    from labml_nn.distillation.lm.data import load_corpus
     if len({run.data_fingerprint for run in runs}) > 1:
         raise CannotSample('the runs were trained on different corpora, so no one default prompt is in the '
                            'language of each; give one with --prompt')
@@ -273,10 +299,12 @@ def default_prompt(runs: List[LMRecord]) -> bytes:
     return bytes(load_corpus(folder).valid[:length].tolist())
 
 
-def model_to_sample(run: LMRecord, prompt: bytes) -> ByteTransformer:
+def model_to_sample(run: 'LMRecord', prompt: bytes) -> 'ByteTransformer':
     """
     The model of `run`, once it is known to sample with `prompt`.
     """
+    from labml_nn.distillation.lm.distill import load_model
+    from labml_nn.experiments.runs import has_finite_weights
     if not has_finite_weights(run.path):
         raise CannotSample(f'{run_name(run.path)} has weights that are not finite numbers (its training diverged); '
                            f'nothing can be sampled from it: {run.path}')
@@ -287,7 +315,7 @@ def model_to_sample(run: LMRecord, prompt: bytes) -> ByteTransformer:
     return model
 
 
-def describe_run(run: LMRecord) -> str:
+def describe_run(run: 'LMRecord') -> str:
     """
     One line about a run: which it is, its model, the settings that make it
     what it is, and its test bits per byte.
@@ -296,10 +324,15 @@ def describe_run(run: LMRecord) -> str:
     what = [run.model_name, f'seed {run.seed}']
     if settings.get('train_bytes'):
         what.append(f"{settings['train_bytes']:,} training bytes")
+    if settings.get('warm_start'):
+        what.append(f"started from run {settings['warm_start'][:8]}")
     if run.model_name == 'distilled':
         what.append(settings['divergence'])
         if settings.get('on_policy'):
             what.append(f"λ = {settings['on_policy']}")
+        if settings.get('targets', 'online') != 'online':
+            what.append(f"{settings['targets']} targets" +
+                        (f" of {settings['target_size']}" if settings.get('target_size') else ''))
     return (f'{run_name(run.path)}: ' + ', '.join(what) +
             (f'; test {run.test_bpb:.3f} bits per byte' if run.test_bpb is not None else ''))
 
@@ -324,8 +357,10 @@ def argument_parser() -> argparse.ArgumentParser:
     parser.add_argument('--profile', choices=sorted(PROFILES), default='cpu',
                         help='the profile the runs were trained with (default: cpu)')
     parser.add_argument('--limited-bytes', type=positive(int), default=LIMITED_BYTES,
-                        help=f'the training bytes the limited and on-policy studies were given '
+                        help=f'the training bytes the study was given for its limited-data runs '
                              f'(default: {LIMITED_BYTES:,})')
+    parser.add_argument('--warm-steps', type=positive(int),
+                        help="on-policy-warm: the warm start's steps the study was given (default: the profile's)")
     parser.add_argument('--logs-dir', default='./logs', help='where runs are (default: ./logs)')
     parser.add_argument('--prompt', type=prompt_bytes,
                         help="the text every model continues (default: in the corpus's language: a Python line for "
@@ -338,6 +373,8 @@ def argument_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None):
     args = argument_parser().parse_args(argv)
+    import torch
+    from labml_nn.distillation.lm.transformer import sample
     with command_errors():
         runs = runs_to_sample(args)
         prompt = args.prompt or default_prompt(runs)

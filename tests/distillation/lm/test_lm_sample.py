@@ -9,6 +9,8 @@ weights it cannot sample from.
 import json
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Callable, Dict, List
 
@@ -18,7 +20,7 @@ import torch
 from labml_nn.distillation.lm.data import load_corpus
 from labml_nn.distillation.lm.distill import load_model
 from labml_nn.distillation.lm.pipeline import main as pipeline_main
-from labml_nn.distillation.lm.sample import PYTHON_PROMPT, main as sample_main
+from labml_nn.distillation.lm.sample import PYTHON_PROMPT, main as sample_main, option_name
 from labml_nn.distillation.lm.train import main as train_main
 from labml_nn.distillation.lm.transformer import sample
 
@@ -89,6 +91,14 @@ def _refused(capsys, command: Callable[..., None], *args) -> str:
     assert exit_.value.code == 2 and out == ''
     assert err.startswith('error: ') and err.count('\n') == 1, err
     return err
+
+
+def test_help_answers_without_importing_pytorch():
+    done = subprocess.run([sys.executable, '-X', 'importtime', '-m', 'labml_nn.distillation.lm.sample', '--help'],
+                          capture_output=True, text=True, timeout=60)
+    imported = [line.split('|')[-1].strip() for line in done.stderr.splitlines() if line.startswith('import time:')]
+    assert done.returncode == 0 and '--variant' in done.stdout
+    assert 'labml_nn.distillation.lm.pipeline' in imported and 'torch' not in imported
 
 
 # ## Naming a run
@@ -262,6 +272,12 @@ def test_a_variant_is_named_as_the_tables_name_it_or_with_hyphens(study, capsys,
     assert _headed(capsys.readouterr().out) == [study['labels only', 0], study['teacher']]
 
 
+def test_variant_option_names():
+    assert option_name('JSD, λ = 0.5') == 'jsd-lambda-0.5'
+    assert option_name('labels only, continued') == 'labels-only-continued'
+    assert option_name('4 sampled') == '4-sampled'
+
+
 def test_the_teacher_needs_no_study(study, capsys):
     _sample_study(study, '--variant', 'teacher', '--prompt', 'x_')
     assert _headed(capsys.readouterr().out) == [study['teacher']]
@@ -275,6 +291,21 @@ def test_an_unfinished_run_is_not_a_variants_run(study, capsys):
               lambda state: state.update(finished=False))
     _sample_study(study, '--study', 'limited', '--variant', 'distilled', '--seed', '1', '--prompt', 'x_')
     assert _headed(capsys.readouterr().out) == [study['distilled', 1]]
+
+
+def test_a_warm_started_variant_is_the_run_started_from_its_variants_run(study, capsys):
+    """
+    The on-policy-warm study's `labels only, continued` has the settings of its `labels only` (the limited
+    study's) and starts from that run of the same seed: a copy of it that says so is that variant, and the
+    run it starts from stays the `labels only` one.
+    """
+    labels_only = _study_run(study, 'student', study['labels only', 0])
+    continued = _copy_run(labels_only, 'a' * 32, lambda state: state['settings'].update(warm_start=labels_only.name))
+    _sample_study(study, '--study', 'on-policy-warm', '--variant', 'labels-only-continued', '--variant',
+                  'labels only', '--prompt', 'x_')
+    out = capsys.readouterr().out
+    assert _headed(out) == [continued.name, labels_only.name]
+    assert f'started from run {labels_only.name[:8]}' in out
 
 
 # ## Runs the options do not name
@@ -304,7 +335,7 @@ def test_a_teacher_not_trained_is_refused_with_its_command(study, capsys):
     err = _refused(capsys, _sample_study, study, '--variant', 'teacher', '--profile', 'cpu')
     assert 'no finished run of the teacher (profile cpu)' in err
     assert f"python -m labml_nn.distillation.lm.train teacher --profile cpu --logs-dir {study['logs']}" in err
-    assert 'give the --profile it was trained with' in err
+    assert 'give the options it was trained with (--profile)' in err
 
 
 def test_other_limited_bytes_name_no_run(study, capsys):
@@ -315,7 +346,7 @@ def test_other_limited_bytes_name_no_run(study, capsys):
         sample_main(['--logs-dir', str(study['logs']), '--profile', 'smoke', '--study', 'limited',
                      '--variant', 'labels-only'])
     assert exit_.value.code == 2
-    assert 'give the --profile and --limited-bytes it was trained with' in capsys.readouterr().err
+    assert 'give the options it was trained with (--profile, --limited-bytes)' in capsys.readouterr().err
 
 
 @pytest.mark.parametrize('argv, message', [
