@@ -32,10 +32,15 @@ The pages:
 * [The distillation step](distill.html): the teacher's and the student's
   logits at every position, forward KL, reverse KL or JSD, and on-policy
   batches the student writes itself.
+* [The teacher's targets, stored](target_cache.html) once rather than
+  computed at every step: densely, as the top-k log-probabilities, or as
+  sampled bytes, and the bytes each takes for each position.
 * [The training commands](train.html) and their profiles.
-* [The studies in one command](pipeline.html), and
-  [their results](studies.html): which divergence, how much soft targets
-  help with little data, and whether on-policy batches help.
+* [The studies in one command](pipeline.html), [what they write](report.html),
+  and [their results](studies.html): which divergence, how much soft targets
+  help with little data, and whether on-policy batches help; two more
+  studies compare stored targets at equal bytes and on-policy batches after a
+  warm start.
 * [Text sampled from each model](sample.html).
 
 ```bash

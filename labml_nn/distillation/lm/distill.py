@@ -42,8 +42,21 @@ term teaches the student what the teacher would have predicted there. The
 label term leaves out the sampled bytes: they are not data. $\lambda = 0$ is
 ordinary distillation.
 
+GKD and MiniLLM start from a student already trained on the task. A
+[warm start](trainer.html#warm-start) does the same here: the distilled
+student begins with the weights of a finished student trained on the next bytes.
+
+## Stored targets
+
+With `targets` other than `'online'` no teacher runs during training: its
+targets at every position of the training bytes are computed once,
+[stored](target_cache.html) densely, as top-k log-probabilities or as sampled
+bytes, and [looked up](#stored-target-loss) for each window. On-policy
+batches need the teacher online, to score the bytes the student writes.
+
 ```bash
 python -m labml_nn.distillation.lm.train distilled --profile cpu --teacher latest
+python -m labml_nn.distillation.lm.train distilled --profile cpu --teacher latest --targets top-k --target-size 8
 ```
 """
 

@@ -88,6 +88,15 @@ Under [torchrun](../../experiments/distributed.html) rank 0 looks for the
 file and sends what it read to the other processes; when there is none,
 every process builds the same cache (none waits for another in a collective
 operation meanwhile), and rank 0 writes it.
+
+## Cost
+
+Timed with the `cpu` profile's shapes on one thread of a busy 2-core server
+CPU (virtual machine), in 3 rounds of 6 steps each: a step of the student
+from stored targets took 60 to 99 ms, against 50 to 56 ms on the next bytes
+alone and 230 to 342 ms distilled online, where the teacher's forward pass
+is most of the step. Building one cache over the limited regime's 100,000
+bytes took 13 to 23 seconds, the time of about 60 online steps.
 """
 
 import hashlib

@@ -22,6 +22,15 @@ profile's, then the command line's; running the same command again resumes
 an interrupted run or reports the finished one. Mistakes end with one
 message and no traceback, before any work.
 
+The distilled student can read the teacher's [stored targets](target_cache.html)
+instead of running it, and any run can start from a finished run's weights,
+a [warm start](trainer.html#warm-start), named by the run's id:
+
+```bash
+python -m labml_nn.distillation.lm.train distilled --profile cpu --teacher latest --targets sampled --target-size 8
+python -m labml_nn.distillation.lm.train distilled --profile cpu --teacher latest --warm-start RUN_ID --on-policy 1
+```
+
 Each command also runs under `torchrun`, on several processes, each
 training its slice of every batch, with the weights of one process (up to
 rounding; see [training on several processes](../../experiments/distributed.html)):

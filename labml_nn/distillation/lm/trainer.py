@@ -12,9 +12,9 @@ summary: >
 The [CIFAR-10 trainer](../cifar10/trainer.html) is built around
 epochs of augmented images; a language model trains on random windows of one
 long stream of bytes, for a number of *steps*. This loop is its short twin in
-purpose, not in code: it reuses the CIFAR-10 track's
+purpose, not in code: both stand on the shared
 [runs on disk](../../experiments/runs.html) (the run record and its lookup,
-the settings' key, the lock, the checkpoint path), its learning-rate schedule and its atomic writes.
+the settings' key, the lock, the checkpoint path), learning-rate schedule and atomic writes.
 
 Each step takes `batch_size` windows of `context + 1` bytes at random places
 of the training bytes; the model reads the first `context` bytes of each and
@@ -23,6 +23,7 @@ checks that the weights are finite, measures the validation loss in bits
 per byte on fixed windows, and writes a checkpoint; the finished run also
 measures the test split. Bits per byte are the cross-entropy in nats
 divided by $\ln 2$: a model that knew nothing would need 8 bits per byte.
+A run starts from random weights, or from a finished run's, a [warm start](#warm-start).
 """
 
 import math
@@ -236,7 +237,7 @@ def warm_start_checkpoint(settings: Dict[str, Any]) -> Path:
     trainer in `settings['logs_dir']`, with the model's shape and finite weights.
     """
     run, logs_dir = settings['warm_start'], settings['logs_dir']
-    # A run id is hexadecimal: any other text, a glob pattern among them, names no run
+    # A run id is letters and digits: any other text, a glob pattern among them, names no run
     found = sorted(Path(logs_dir).glob(f'lm-*/{run}/checkpoints/checkpoint.pt')) if run.isalnum() else []
     if not found:
         raise RunNotFound(f'--warm-start {run}: no run with that id in {logs_dir}; give the id of a finished '
