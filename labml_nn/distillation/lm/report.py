@@ -123,7 +123,8 @@ def plot_history(results: Dict[str, Any], path: Path, language: str, font: Optio
     start is drawn from where the run it started from ended.
     """
     words = PLOT_WORDS[language]
-    with figure(path, font) as axes:
+    # A study of many variants gets a taller figure, so that the legend above leaves the axes room
+    with figure(path, font, height=4.6 if len(results['variants']) <= 4 else 7.0) as axes:
         for colour, variant in enumerate(results['variants']):
             # Every seed's line carries its variant's name, which the legend shows once
             for run in (r for r in results['runs'] if r['variant'] == variant['name']):

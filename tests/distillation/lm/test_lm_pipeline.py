@@ -127,7 +127,26 @@ def test_the_studies_are_the_variants_asked_for():
 def test_too_many_limited_bytes_are_refused_before_the_teacher_trains(tmp_path, capsys):
     text = write_text(tmp_path / 'text')
     with pytest.raises(SystemExit) as exit_:
-        main(['--study', 'limited', '--data-dir', str(text), '--profile', 'smoke', '--seeds', '1',
-              '--limited-bytes', '1000000000000', '--logs-dir', str(tmp_path / 'logs'), '--out', str(tmp_path / 'out')])
+        main(['--study', 'limited', '--data-dir', str(text), '--profile', 'smoke', '--seeds', '1', '--limited-bytes',
+              '1000000000000', '--logs-dir', str(tmp_path / 'logs'), '--out', str(tmp_path / 'out')])
     assert exit_.value.code == 2 and 'Traceback' not in capsys.readouterr().err
     assert not list((tmp_path / 'logs').glob('lm-teacher-smoke/*'))
+
+
+@pytest.mark.parametrize('study', ['sparse-targets', 'on-policy-warm'])
+def test_the_new_plots_name_every_line_above_the_axes(made, study, tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+    from labml_nn.distillation.lm.report import PLOTS, plot_history
+    figures = []
+    monkeypatch.setattr(plt, 'close', figures.append)
+    PLOTS.get(study, plot_history)(_results(made, study), tmp_path / 'plot.png', 'en')
+    [figure] = figures
+    axes = figure.axes[0]
+    renderer = figure.canvas.get_renderer()
+    [legend] = figure.legends
+    assert not legend.get_window_extent(renderer).overlaps(axes.get_window_extent(renderer))
+    named = {text.get_text() for text in legend.get_texts()}
+    drawn = {line.get_label() for line in axes.lines if not line.get_label().startswith('_')}
+    drawn |= {container.get_label() for container in axes.containers}
+    assert drawn == named and len(named) >= 4
+    plt.close(figure)
