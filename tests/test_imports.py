@@ -7,10 +7,10 @@ shared layer and never imports the other; `literate` uses none of them. No
 two modules import each other, directly or through others.
 
 The imports are read from the source with `ast`, wherever they are in a
-module (inside functions too), so the test sees a dependency whether or not
-importing the module runs it. Imports under `if __name__ == '__main__':` are
-left out: they run only when the file is the program itself, when it is a
-module of its own (`__main__`), not the one the package imports.
+module (inside functions, and under `if __name__ == '__main__':` too), so the
+test sees a dependency whether or not importing the module runs it: a model's
+module that handed its command line over to the command module, which
+imports the model again, is a circle.
 """
 
 import ast
@@ -29,23 +29,13 @@ def module_name(path: Path) -> str:
     return '.'.join(parts[:-1] if parts[-1] == '__init__' else parts)
 
 
-def _is_main_guard(node: ast.AST) -> bool:
-    return (isinstance(node, ast.If) and isinstance(node.test, ast.Compare)
-            and isinstance(node.test.left, ast.Name) and node.test.left.id == '__name__'
-            and any(isinstance(c, ast.Constant) and c.value == '__main__' for c in node.test.comparators))
-
-
 def imported_modules(path: Path, modules: Set[str]) -> Set[str]:
     """
     The package's modules that `path` imports. `from package import module`
     counts as importing the module.
     """
-    tree = ast.parse(path.read_text(encoding='utf-8'))
-    guarded = {id(n) for guard in ast.walk(tree) if _is_main_guard(guard) for n in ast.walk(guard)}
     found = set()
-    for node in ast.walk(tree):
-        if id(node) in guarded:
-            continue
+    for node in ast.walk(ast.parse(path.read_text(encoding='utf-8'))):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:

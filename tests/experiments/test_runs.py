@@ -155,7 +155,7 @@ def test_two_resumers_of_one_run(tmp_path, image_folder, cifar_data, smoke_setti
     # The settings the command line makes, for its model
     settings = smoke_settings_for('small', image_folder, tmp_path / 'logs', epochs=2)
     record = _interrupted_run(settings, cifar_data, SmallConfigs)
-    argv = [sys.executable, '-m', 'labml_nn.distillation.cifar10.small', '--data-dir', str(image_folder),
+    argv = [sys.executable, '-m', 'labml_nn.distillation.cifar10.train', 'small', '--data-dir', str(image_folder),
             '--logs-dir', str(tmp_path / 'logs'), '--profile', 'smoke', '--device', 'cpu', '--epochs', '2']
     processes = [subprocess.Popen(argv, cwd=tmp_path, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
                  for _ in range(2)]
@@ -325,7 +325,8 @@ def test_two_commands_started_together_train_one_run(tmp_path, image_folder):
     first checkpoint neither could find the other's run. One trains; the
     other waits for it, saying so, and reuses the finished run.
     """
-    argv = [sys.executable, '-m', 'labml_nn.distillation.cifar10.small', *_small_command(image_folder, tmp_path / 'logs')]
+    argv = [sys.executable, '-m', 'labml_nn.distillation.cifar10.train', 'small',
+            *_small_command(image_folder, tmp_path / 'logs')]
     processes = [subprocess.Popen(argv, cwd=tmp_path, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
                  for _ in range(2)]
     done = [(p.wait(timeout=300), *p.communicate()) for p in processes]
@@ -348,7 +349,7 @@ def killed(source, target):
     rename(source, target)
 
 os.replace = killed
-main('small', sys.argv[1:])
+main(['small', *sys.argv[1:]])
 """
 
 
@@ -365,7 +366,7 @@ def test_a_command_killed_before_its_first_checkpoint_leaves_nothing_behind(tmp_
     [orphan] = (logs / 'small-smoke').iterdir()
     assert list(orphan.glob('checkpoints/*.tmp'))
     from labml_nn.distillation.cifar10.train import main
-    main('small', _small_command(image_folder, logs))
+    main(['small', *_small_command(image_folder, logs)])
     assert f'run {orphan.name} ended before its first checkpoint' in capsys.readouterr().out
     [run] = find_runs(str(logs), 'small-smoke')
     assert run.finished and run.uuid == orphan.name

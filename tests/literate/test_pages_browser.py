@@ -39,7 +39,7 @@ $$\\mathrm{{KL}} = \\frac{{\\sum_c p_c r_c}}{{\\sum_c p_c}} - \\log \\frac{{\\su
 $$\\mathcal{{L}}_{{soft}} = \\frac{{T^2}}{{n}} \\sum_{{i\\ \\text{{valid}}}} \\sum_c p_{{i,c}}\\left(\\log p_{{i,c}} - \\log q_{{i,c}}\\right)$$
 
 ```sh
-python -m labml_nn.distillation.cifar10 --data-dir /a/very/long/path/to/the/data --teacher latest --profile cpu --seeds 3 --out OUT
+python -m labml_nn.distillation.cifar10.train distilled --data-dir /a/very/long/path/to/the/data --teacher latest --profile cpu --seeds 3 --out OUT
 ```
 
 ![A plot](plot.svg)
@@ -335,7 +335,8 @@ def test_copy_buttons_copy_the_code_without_line_numbers(site, browser):
     for text in copied['copied']:
         assert text in LOSS, text
     assert any(LONG_CALL in text for text in copied['copied'])
-    assert any(text.startswith('python -m labml_nn.distillation.cifar10 --data-dir') for text in copied['copied'])
+    assert any(text.startswith('python -m labml_nn.distillation.cifar10.train distilled --data-dir')
+               for text in copied['copied'])
     # On a touch screen the buttons always show, so they must not cover the code
     browser.open(url(site, 'loss.html'), 400, touch=True)
     covered = browser.evaluate('''(() => [...document.querySelectorAll('.code .copy')].filter(button => {

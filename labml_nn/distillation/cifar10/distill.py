@@ -31,7 +31,7 @@ your own code, [`DistillationLoss`](../loss.html#distillation-loss) computes the
 same sum.
 
 ```bash
-python -m labml_nn.distillation.cifar10 --data-dir DIR --teacher latest
+python -m labml_nn.distillation.cifar10.train distilled --data-dir DIR --teacher latest
 ```
 """
 

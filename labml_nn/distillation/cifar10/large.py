@@ -3,7 +3,7 @@
 title: The large teacher model for CIFAR-10
 summary: >
   A VGG-16-sized network with 14.7 million parameters that the small student
-  learns from. Run this module to train it.
+  learns from.
 ---
 
 # The large teacher
@@ -14,22 +14,14 @@ convolutions, from 64 to 512 channels, and dropout of $0.1$ before each
 convolution. It has 14,728,266 parameters, 34 times as many as the
 [small student](small.html).
 
-Train it with
+Train it with [the training command](train.html)
 
 ```bash
-python -m labml_nn.distillation.cifar10.large --data-dir DIR
+python -m labml_nn.distillation.cifar10.train large --data-dir DIR
 ```
 
 The distillation run finds the newest trained teacher with `--teacher latest`.
 """
-
-# Run as a command, this module hands over to the command line before its
-# own imports, which import PyTorch and take seconds: `--help` answers at
-# once. The command imports this module again, as a module, for its classes.
-if __name__ == '__main__':
-    from labml_nn.distillation.cifar10.train import main
-    main('large')
-    raise SystemExit
 
 from labml_nn.distillation.cifar10.trainer import Configs
 from labml_nn.distillation.cifar10.vgg import CIFAR10VGGModel

@@ -14,20 +14,13 @@ The student of the [distillation study](../index.html) has the same
 convolution in each of the last three blocks, and no dropout: 437,034
 parameters.
 
-Trained on the labels alone it is the baseline that distillation has to beat:
+Trained on the labels alone, by [the training command](train.html), it is
+the baseline that distillation has to beat:
 
 ```bash
-python -m labml_nn.distillation.cifar10.small --data-dir DIR
+python -m labml_nn.distillation.cifar10.train small --data-dir DIR
 ```
 """
-
-# Run as a command, this module hands over to the command line before its
-# own imports, which import PyTorch and take seconds: `--help` answers at
-# once. The command imports this module again, as a module, for its classes.
-if __name__ == '__main__':
-    from labml_nn.distillation.cifar10.train import main
-    main('small')
-    raise SystemExit
 
 from labml_nn.distillation.cifar10.trainer import Configs
 from labml_nn.distillation.cifar10.vgg import CIFAR10VGGModel

@@ -50,7 +50,7 @@ def find_teacher(spec: str, logs_dir: str, profile: str) -> Path:
         which = (f'no finished teacher of the {profile} profile' if spec == 'latest'
                  else f'neither a checkpoint file nor a finished teacher run {spec!r}')
         raise TeacherNotFound(f'Found {which} in {logs_dir}. Train one with\n'
-                              f'  python -m labml_nn.distillation.cifar10.large --profile {profile} '
+                              f'  python -m labml_nn.distillation.cifar10.train large --profile {profile} '
                               f'--logs-dir {logs_dir} --data-dir DIR')
     return finished[0].path
 
@@ -66,10 +66,10 @@ def _check_teacher_file(path: Path) -> Path:
     if RunRecord.from_checkpoint(state, path) is None or not isinstance(state.get('model'), dict):
         raise TeacherNotFound(f'{path} is not a checkpoint of this trainer (a file it writes after each epoch); '
                               f'--teacher needs a large model trained with\n'
-                              f'  python -m labml_nn.distillation.cifar10.large')
+                              f'  python -m labml_nn.distillation.cifar10.train large')
     if state.get('model_name', 'large') != 'large':
         raise TeacherNotFound(f"{path} is a {state['model_name']} model's checkpoint; --teacher needs a large "
-                              f"model trained with\n  python -m labml_nn.distillation.cifar10.large")
+                              f"model trained with\n  python -m labml_nn.distillation.cifar10.train large")
     if not has_finite_weights(path):
         raise TeacherNotFound(f'{path} has weights that are not finite numbers (its training diverged); '
                               f'it cannot be a teacher')

@@ -91,7 +91,7 @@ processes' timeout.
 The cache is a setting of the distilled student, off by default:
 
 ```bash
-python -m labml_nn.distillation.cifar10 --data-dir DIR --teacher latest --teacher-cache true
+python -m labml_nn.distillation.cifar10.train distilled --data-dir DIR --teacher latest --teacher-cache true
 ```
 
 It is part of the run's settings, so a run from the cache and an online run

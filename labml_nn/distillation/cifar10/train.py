@@ -2,18 +2,19 @@
 ---
 title: The training commands
 summary: >
-  The settings profiles, and the command line of the teacher, the baseline
-  and the distilled student, derived from their configurations.
+  The settings profiles, and the one command that trains the teacher, the
+  baseline or the distilled student, its options derived from their
+  configurations.
 ---
 
 # The training commands
 
-Three commands, each with `--help`:
+One command, given the model to train first, with `--help` for each:
 
 ```bash
-python -m labml_nn.distillation.cifar10.large --data-dir DIR    # the teacher
-python -m labml_nn.distillation.cifar10.small --data-dir DIR    # the baseline
-python -m labml_nn.distillation.cifar10 --data-dir DIR --teacher latest
+python -m labml_nn.distillation.cifar10.train large --data-dir DIR    # the teacher
+python -m labml_nn.distillation.cifar10.train small --data-dir DIR    # the baseline
+python -m labml_nn.distillation.cifar10.train distilled --data-dir DIR --teacher latest
 ```
 
 Each trains one model with the [trainer](trainer.html): the
@@ -24,11 +25,11 @@ by the command line. Mistakes end with one message and no traceback, before
 any work: a bad value, a device this machine does not have, a folder that
 cannot be written, data or a teacher that do not fit.
 
-Each command also runs under `torchrun`, on several processes, with the same
+Each also runs under `torchrun`, on several processes, with the same
 options and the same results ([distributed distillation](distributed.html)):
 
 ```bash
-torchrun --standalone --nproc-per-node 2 -m labml_nn.distillation.cifar10.small --data-dir DIR
+torchrun --standalone --nproc-per-node 2 -m labml_nn.distillation.cifar10.train small --data-dir DIR
 ```
 """
 
@@ -37,7 +38,7 @@ import ast
 import importlib
 import importlib.util
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from labml_nn.experiments.checks import (boolean, check_writable, command_errors, device, distillation_problem, folder,
                                          non_negative, positive, seed, temperature)
@@ -50,20 +51,18 @@ from labml_nn.experiments.checks import (boolean, check_writable, command_errors
 #
 # The one place where a model's name picks its configurations and its model
 # class (their module and name, imported when needed), its entry in the
-# profiles, its command and description, and whether it learns from a
-# teacher (and so has the teacher's options).
+# profiles, its description, and whether it learns from a teacher (and so
+# has the teacher's options). The name is the command's first argument.
 COMMANDS: Dict[str, Dict[str, Any]] = {
     'large': {'configs': ('labml_nn.distillation.cifar10.large', 'LargeConfigs'),
               'model': ('labml_nn.distillation.cifar10.large', 'LargeModel'), 'profile': 'large',
-              'module': 'labml_nn.distillation.cifar10.large', 'what': 'Train the large teacher', 'teacher': False},
+              'what': 'Train the large teacher', 'teacher': False},
     'small': {'configs': ('labml_nn.distillation.cifar10.small', 'SmallConfigs'),
               'model': ('labml_nn.distillation.cifar10.small', 'SmallModel'), 'profile': 'small',
-              'module': 'labml_nn.distillation.cifar10.small', 'what': 'Train the small baseline on labels',
-              'teacher': False},
+              'what': 'Train the small baseline on labels', 'teacher': False},
     'distilled': {'configs': ('labml_nn.distillation.cifar10.distill', 'DistillationConfigs'),
                   'model': ('labml_nn.distillation.cifar10.small', 'SmallModel'), 'profile': 'small',
-                  'module': 'labml_nn.distillation.cifar10', 'what': 'Train the small student from a trained teacher',
-                  'teacher': True},
+                  'what': 'Train the small student from a trained teacher', 'teacher': True},
 }
 
 
@@ -257,13 +256,27 @@ def add_options(parser: argparse.ArgumentParser, model_name: str, names: Optiona
         parser.add_argument('--' + name.replace('_', '-'), type=check, help=help_text)
 
 
-def argument_parser(model_name: str) -> argparse.ArgumentParser:
+def argument_parser() -> argparse.ArgumentParser:
     """
-    The parser of one command. Every option left out takes the profile's value.
+    The command's parser: the model to train, then that model's options.
+    Every option left out takes the profile's value.
     """
-    # The usage line shows the command to type, not `__main__.py`
-    parser = argparse.ArgumentParser(prog=f"python -m {COMMANDS[model_name]['module']}",
-                                     description=f"{COMMANDS[model_name]['what']} on CIFAR-10.")
+    # The usage line shows the command to type, not `train.py`
+    parser = argparse.ArgumentParser(prog='python -m labml_nn.distillation.cifar10.train',
+                                     description='Train one model on CIFAR-10; MODEL --help lists its options.')
+    models = parser.add_subparsers(dest='model_name', metavar='MODEL', required=True, title='the model to train')
+    for model_name, command in COMMANDS.items():
+        model = models.add_parser(model_name, help=command['what'], description=f"{command['what']} on CIFAR-10.")
+        add_command_options(model, model_name)
+        # The model's own parser, whose usage line goes with a mistake found after parsing
+        model.set_defaults(model_parser=model)
+    return parser
+
+
+def add_command_options(parser: argparse.ArgumentParser, model_name: str):
+    """
+    The options of the command that trains `model_name`.
+    """
     parser.add_argument('--data-dir', default='./data',
                         help='cifar-10-batches-py, or train/<class>/*.jpg (default: ./data)')
     parser.add_argument('--logs-dir', type=folder, default='./logs',
@@ -276,37 +289,38 @@ def argument_parser(model_name: str) -> argparse.ArgumentParser:
     if COMMANDS[model_name]['teacher']:
         parser.add_argument('--teacher', default='latest',
                             help='latest, a teacher run id, or a checkpoint path (default: latest)')
-    return parser
 
 
-def settings_from_args(model_name: str, args: argparse.Namespace) -> Dict[str, Any]:
+def settings_from_args(args: argparse.Namespace) -> Dict[str, Any]:
     """
-    The profile's settings with the command line's overrides on top.
+    The profile's settings of the model the command line names, with its overrides on top.
     """
+    model_name = args.model_name
     settings = profile_settings(args.profile, model_name)
     settings |= {name: getattr(args, name) for name in options(model_name) if getattr(args, name) is not None}
     return settings | {'data_dir': args.data_dir, 'logs_dir': args.logs_dir}
 
 
-def main(model_name: str, argv: Optional[list] = None):
+def main(argv: Optional[List[str]] = None):
     """
-    ## Entry point of each command
+    ## Entry point
 
+    `argv` is the model's name and its options, as typed after the command.
     Checks what can be checked before training: that the batch divides
     among the processes, the logs folder, the teacher, the data, and that
     the teacher fits the data. Under torchrun every process runs this, and
     only rank 0 prints the result.
     """
-    parser = argument_parser(model_name)
-    args = parser.parse_args(argv)
+    args = argument_parser().parse_args(argv)
+    model_name = args.model_name
     from labml_nn.distillation.cifar10.data import load_cifar10
     from labml_nn.distillation.cifar10.teacher import find_teacher, load_teacher_for
     from labml_nn.distillation.cifar10.trainer import train
     from labml_nn.experiments import distributed
     from labml_nn.experiments.training import default_device
-    settings = settings_from_args(model_name, args)
+    settings = settings_from_args(args)
     if COMMANDS[model_name]['teacher'] and distillation_problem(settings):
-        parser.error(distillation_problem(settings))
+        args.model_parser.error(distillation_problem(settings))
     with command_errors():
         distributed.check_batch_size(settings['batch_size'])
         check_writable(Path(args.logs_dir), '--logs-dir')
@@ -324,3 +338,7 @@ def main(model_name: str, argv: Optional[list] = None):
     print(f'{model_name}: validation accuracy {result.valid_accuracy:.2%}'
           + (f', test accuracy {test:.2%}' if test is not None else '')
           + f'; checkpoint {result.path}')
+
+
+if __name__ == '__main__':
+    main()

@@ -43,7 +43,7 @@ def _distill(data, logs, *more):
 def test_teacher_that_is_not_a_checkpoint(tmp_path, capsys, image_folder, content):
     path = tmp_path / 'teacher.pt'
     path.write_bytes(content)
-    err = _fails(capsys, lambda a: main('distilled', a), _distill(image_folder, tmp_path / 'logs',
+    err = _fails(capsys, lambda a: main(['distilled', *a]), _distill(image_folder, tmp_path / 'logs',
                                                                     '--teacher', str(path)))
     assert f'{path} is not a checkpoint of this trainer' in err
     assert not (tmp_path / 'logs' / 'distilled-smoke').exists()
@@ -58,7 +58,7 @@ def test_teacher_whose_weights_do_not_fit_the_large_model(tmp_path, capsys, imag
     state = torch.load(teacher_run['path'], map_location='cpu', weights_only=False)
     state['model'] = SmallModel(len(cifar_data.classes)).state_dict()
     torch.save(state, path)
-    err = _fails(capsys, lambda a: main('distilled', a), _distill(image_folder, tmp_path / 'logs',
+    err = _fails(capsys, lambda a: main(['distilled', *a]), _distill(image_folder, tmp_path / 'logs',
                                                                     '--teacher', str(path)))
     assert 'do not fit the large model' in err and 'missing: layers.' in err
     assert 'wrong shapes: layers.' in err and '(expected (' in err
@@ -72,7 +72,7 @@ def test_teacher_with_other_classes_than_the_data(tmp_path, capsys, make_image_f
     """
     data = make_image_folder(tmp_path / 'three', classes=('cat', 'dog', 'ship'), train=4, test=None)
     expected = f"the teacher {teacher_run['path']} has 4 classes and the data has 3"
-    err = _fails(capsys, lambda a: main('distilled', a), _distill(data, tmp_path / 'logs',
+    err = _fails(capsys, lambda a: main(['distilled', *a]), _distill(data, tmp_path / 'logs',
                                                                     '--teacher', str(teacher_run['path'])))
     assert expected in err
     err = _fails(capsys, pipeline.main, _distill(data, tmp_path / 'logs', '--teacher', str(teacher_run['path']),
@@ -91,7 +91,7 @@ def test_teacher_with_other_class_names_than_the_data(tmp_path, capsys, make_ima
     expected = (f"the teacher {teacher_run['path']} was trained on the classes bird, cat, dog, ship and the data "
                 f"has cat, dog, ship, zz_bird (in label order)")
     teacher = ['--teacher', str(teacher_run['path'])]
-    err = _fails(capsys, lambda a: main('distilled', a), _distill(data, tmp_path / 'logs', *teacher))
+    err = _fails(capsys, lambda a: main(['distilled', *a]), _distill(data, tmp_path / 'logs', *teacher))
     assert expected in err
     err = _fails(capsys, pipeline.main, _distill(data, tmp_path / 'logs', *teacher, '--out', str(tmp_path / 'out')))
     assert expected in err
@@ -113,7 +113,7 @@ def test_diverged_teacher_is_not_a_teacher(tmp_path, capsys, image_folder, teach
     torch.save(state, record.path)
     with pytest.raises(TeacherNotFound):
         find_teacher('latest', str(logs), 'smoke')
-    err = _fails(capsys, lambda a: main('distilled', a), _distill(image_folder, logs, '--teacher', str(record.path)))
+    err = _fails(capsys, lambda a: main(['distilled', *a]), _distill(image_folder, logs, '--teacher', str(record.path)))
     assert 'weights that are not finite numbers' in err
 
 
@@ -143,10 +143,10 @@ def test_unfinished_teacher_is_not_a_teacher_but_a_kept_epoch_is(tmp_path, capsy
     path = tmp_path / 'unfinished.pt'
     torch.save(state | {'finished': False, 'epoch': 1}, path)
     argv = _distill(image_folder, tmp_path / 'logs', '--teacher', str(path))
-    err = _fails(capsys, lambda a: main('distilled', a), argv)
+    err = _fails(capsys, lambda a: main(['distilled', *a]), argv)
     assert 'stopped after epoch 1 of 2, not finished' in err and 'epoch-N.pt' in err
     kept = teacher_run['path'].parent / 'epoch-1.pt'
-    main('distilled', _distill(image_folder, tmp_path / 'logs', '--teacher', str(kept), '--epochs', '1'))
+    main(['distilled', *_distill(image_folder, tmp_path / 'logs', '--teacher', str(kept), '--epochs', '1')])
     assert 'distilled: validation accuracy' in capsys.readouterr().out
 
 
@@ -155,7 +155,7 @@ def test_a_mistyped_data_folder_makes_no_folder(tmp_path, monkeypatch, capsys):
     Refused for its data, a command leaves behind no logs or output folder it would have made.
     """
     monkeypatch.chdir(tmp_path)
-    _fails(capsys, lambda a: main('small', a), ['--data-dir', 'dta', '--profile', 'smoke'])
+    _fails(capsys, lambda a: main(['small', *a]), ['--data-dir', 'dta', '--profile', 'smoke'])
     _fails(capsys, pipeline.main, ['--data-dir', 'dta', '--profile', 'smoke'])
     assert list(tmp_path.iterdir()) == []
 
@@ -164,7 +164,7 @@ def test_read_only_logs_folder(tmp_path, monkeypatch, capsys, image_folder):
     logs = tmp_path / 'logs'
     logs.mkdir()
     _read_only(monkeypatch, logs)
-    err = _fails(capsys, lambda a: main('small', a), _distill(image_folder, logs))
+    err = _fails(capsys, lambda a: main(['small', *a]), _distill(image_folder, logs))
     assert f'error: cannot write to --logs-dir {logs}: Permission denied' in err
     assert list(logs.iterdir()) == []
 
@@ -173,7 +173,7 @@ def test_read_only_logs_folder(tmp_path, monkeypatch, capsys, image_folder):
 def test_read_only_logs_folder_by_its_mode(tmp_path, capsys, image_folder):
     logs = tmp_path / 'logs'
     logs.mkdir(mode=0o555)
-    err = _fails(capsys, lambda a: main('small', a), _distill(image_folder, logs))
+    err = _fails(capsys, lambda a: main(['small', *a]), _distill(image_folder, logs))
     assert f'cannot write to --logs-dir {logs}' in err
 
 
@@ -198,8 +198,8 @@ def test_stray_checkpoint_in_the_logs(tmp_path, capsys, image_folder, teacher_ru
         stray = logs / name / 'stray' / 'checkpoints' / 'checkpoint.pt'
         stray.parent.mkdir(parents=True)
         torch.save({'epoch': 1, 'weights': torch.ones(3)}, stray)
-    main('small', _distill(image_folder, logs, '--epochs', '1'))
-    main('distilled', _distill(image_folder, logs, '--epochs', '1', '--teacher', 'latest'))
+    main(['small', *_distill(image_folder, logs, '--epochs', '1')])
+    main(['distilled', *_distill(image_folder, logs, '--epochs', '1', '--teacher', 'latest')])
     out = capsys.readouterr().out
     assert 'small: validation accuracy' in out and 'distilled: validation accuracy' in out
 
@@ -210,7 +210,7 @@ def test_stray_checkpoint_in_the_logs(tmp_path, capsys, image_folder, teacher_ru
 @pytest.mark.usefixtures('ctrl_c_in_second_epoch')
 def test_ctrl_c_is_one_line_and_status_130(tmp_path, capsys, image_folder, teacher_run, command):
     if command == 'small':
-        err = _fails(capsys, lambda a: main('small', a), _distill(image_folder, tmp_path / 'logs', '--epochs', '2'),
+        err = _fails(capsys, lambda a: main(['small', *a]), _distill(image_folder, tmp_path / 'logs', '--epochs', '2'),
                      status=130)
     else:
         err = _fails(capsys, pipeline.main, _distill(image_folder, tmp_path / 'logs', '--teacher',
@@ -245,7 +245,7 @@ def test_ctrl_c_stops_the_runs_side_by_side(tmp_path, capsys, monkeypatch, image
 
 
 def test_divergence_from_the_command_line(tmp_path, capsys, image_folder):
-    err = _fails(capsys, lambda a: main('small', a),
+    err = _fails(capsys, lambda a: main(['small', *a]),
                  _distill(image_folder, tmp_path, '--epochs', '3', '--learning-rate', '1e30'), status=1)
     assert 'diverged in epoch 3' in err and 'The checkpoint of epoch 2 is kept' in err
     [record] = find_runs(str(tmp_path), 'small-smoke')
@@ -260,7 +260,7 @@ def test_divergence_message_is_a_line_of_its_own(tmp_path, capsys, image_folder,
     """
     monkeypatch.setattr(trainer, 'weights_are_finite', lambda model: False)
     with pytest.raises(SystemExit) as exit_:
-        main('small', _distill(image_folder, tmp_path))
+        main(['small', *_distill(image_folder, tmp_path)])
     assert exit_.value.code == 1
     captured = capsys.readouterr()
     assert 'diverged in epoch 1' in captured.err and 'Nothing was saved' in captured.err
@@ -290,7 +290,7 @@ def test_a_full_disk_while_saving_is_one_message(tmp_path, capsys, image_folder,
 
     monkeypatch.setattr(torch, 'save', save)
     monkeypatch.setattr(Experiment, 'finish', finish)
-    err = _fails(capsys, lambda a: main('small', a), _distill(image_folder, tmp_path), status=1)
+    err = _fails(capsys, lambda a: main(['small', *a]), _distill(image_folder, tmp_path), status=1)
     assert err.count('error:') == 1 and 'cannot write the checkpoint of epoch 2' in err
     assert 'the checkpoint of epoch 1 is kept' in err
     [record] = find_runs(str(tmp_path), 'small-smoke')

@@ -140,14 +140,14 @@ def launches(tmp_path_factory, image_folder, teacher_run, kill_data) -> Dict:
         'study': torchrun(standalone(2), ['labml_nn.distillation.cifar10.pipeline', '--data-dir', str(image_folder),
                                           '--logs-dir', str(logs['study']), '--profile', 'smoke', '--device', 'cpu',
                                           '--bf16', 'false', '--teacher', str(teacher_run['path']), '--out', str(root / 'out')], root),
-        'node0': torchrun(two_nodes(port, 0), ['labml_nn.distillation.cifar10.small',
+        'node0': torchrun(two_nodes(port, 0), ['labml_nn.distillation.cifar10.train', 'small',
                                               *smoke(image_folder, logs['nodes'])], root),
-        'node1': torchrun(two_nodes(port, 1), ['labml_nn.distillation.cifar10.small',
+        'node1': torchrun(two_nodes(port, 1), ['labml_nn.distillation.cifar10.train', 'small',
                                               *smoke(image_folder, logs['nodes'])], root),
-        'reference': torchrun(standalone(2), ['labml_nn.distillation.cifar10.small',
+        'reference': torchrun(standalone(2), ['labml_nn.distillation.cifar10.train', 'small',
                                               *smoke(kill_data, logs['reference'], *longer)], root),
     }
-    kill_command = ['labml_nn.distillation.cifar10.small', *smoke(kill_data, logs['killed'], *longer)]
+    kill_command = ['labml_nn.distillation.cifar10.train', 'small', *smoke(kill_data, logs['killed'], *longer)]
     killed = torchrun(standalone(2), kill_command, root)
     epoch_at_kill = _kill_a_process_after_first_epoch(killed, logs['killed'])
     started = time.monotonic()
@@ -261,7 +261,7 @@ def test_batch_that_does_not_divide_is_a_usage_error(tmp_path, monkeypatch, caps
     monkeypatch.setenv('RANK', '1')
     logs = tmp_path / 'logs'
     with pytest.raises(SystemExit) as exit_:
-        main('small', ['--logs-dir', str(logs), '--profile', 'smoke', '--device', 'cpu', *argv])
+        main(['small', '--logs-dir', str(logs), '--profile', 'smoke', '--device', 'cpu', *argv])
     assert exit_.value.code == 2
     assert '--batch-size 8 does not divide among the 3 processes' in capsys.readouterr().err
     assert not logs.exists()

@@ -166,7 +166,7 @@ def test_missing_teacher_is_a_message(tmp_path, image_folder, capsys):
         pipeline.main(['--data-dir', str(image_folder), '--profile', 'smoke', '--out', str(tmp_path / 'out'),
                        '--logs-dir', str(tmp_path / 'logs'), '--teacher', 'latest'])
     assert exit_.value.code == 2
-    assert 'python -m labml_nn.distillation.cifar10.large' in capsys.readouterr().err
+    assert 'python -m labml_nn.distillation.cifar10.train large' in capsys.readouterr().err
     # Refused before any work: the output folder it was about to write was not even made
     assert not (tmp_path / 'out').exists()
 

@@ -388,13 +388,13 @@ def test_two_processes_share_the_building(lively_teacher, image_folder, cached, 
 # ## The command line
 
 def test_teacher_cache_option(tmp_path, capsys):
-    parser = argument_parser('distilled')
+    parser = argument_parser()
     for text, value in (('true', True), ('False', False), ('yes', True), ('0', False)):
-        args = parser.parse_args(['--teacher-cache', text])
-        assert settings_from_args('distilled', args)['teacher_cache'] is value
-    assert settings_from_args('distilled', parser.parse_args([]))['teacher_cache'] is False
+        args = parser.parse_args(['distilled', '--teacher-cache', text])
+        assert settings_from_args(args)['teacher_cache'] is value
+    assert settings_from_args(parser.parse_args(['distilled']))['teacher_cache'] is False
     with pytest.raises(SystemExit) as exit_:
-        main('distilled', ['--logs-dir', str(tmp_path / 'logs'), '--teacher-cache', 'maybe'])
+        main(['distilled', '--logs-dir', str(tmp_path / 'logs'), '--teacher-cache', 'maybe'])
     assert exit_.value.code == 2
     assert "must be true or false, got 'maybe'" in capsys.readouterr().err
     assert not (tmp_path / 'logs').exists()

@@ -7,6 +7,7 @@ an interrupted run resumes to exactly the result of an uninterrupted one.
 Runs use the `smoke` profile on the CPU, on the session's tiny image folder.
 """
 
+import itertools
 import os
 import subprocess
 import sys
@@ -30,8 +31,20 @@ from labml_nn.experiments.runs import find_runs
 pytestmark = pytest.mark.usefixtures('outside_the_repository')
 
 
-HELP = {'labml_nn.distillation.cifar10.large': 'teacher', 'labml_nn.distillation.cifar10.small': 'baseline',
-        'labml_nn.distillation.cifar10': '--teacher', 'labml_nn.distillation.cifar10.pipeline': '--seeds'}
+# The commands, as typed after `python -m`, and a word each one's `--help` says
+TRAIN = 'labml_nn.distillation.cifar10.train'
+HELP = {f'{TRAIN} large': 'teacher', f'{TRAIN} small': 'baseline', f'{TRAIN} distilled': '--teacher',
+        'labml_nn.distillation.cifar10.pipeline': '--seeds'}
+
+
+def usage(help_text: str) -> list:
+    """
+    The command a `--help` names on its usage line, as the words typed after
+    `python -m` (argparse breaks a long usage line after them).
+    """
+    words = help_text.split()
+    assert words[:3] == ['usage:', 'python', '-m'], help_text[:200]
+    return list(itertools.takewhile(lambda word: not word.startswith('['), words[3:]))
 
 
 @pytest.fixture(scope='module')
@@ -50,8 +63,8 @@ def fresh_interpreters(tmp_path_factory):
     offline = {k: v for k, v in os.environ.items() if k.lower() not in ('no_proxy', 'http_proxy', 'https_proxy')}
     offline |= {'http_proxy': unreachable, 'https_proxy': unreachable,
                 'HTTP_PROXY': unreachable, 'HTTPS_PROXY': unreachable}
-    commands = {module: (['-m', module, '--help'], None) for module in HELP}
-    commands['no-data'] = (['-m', 'labml_nn.distillation.cifar10.small', '--data-dir', str(empty), '--logs-dir', str(logs),
+    commands = {command: (['-m', *command.split(), '--help'], None) for command in HELP}
+    commands['no-data'] = (['-m', TRAIN, 'small', '--data-dir', str(empty), '--logs-dir', str(logs),
                             '--profile', 'smoke', '--device', 'cpu'], offline)
     running = {name: subprocess.Popen([sys.executable, *args], cwd=folder, env=env, text=True,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -98,7 +111,7 @@ def fresh_interpreters(tmp_path_factory):
 def test_bad_arguments_stop_before_any_work(tmp_path, capsys, model_name, argv, message):
     logs, data = tmp_path / 'logs', tmp_path / 'data'
     with pytest.raises(SystemExit) as exit_:
-        main(model_name, ['--data-dir', str(data), '--logs-dir', str(logs), *argv])
+        main([model_name, '--data-dir', str(data), '--logs-dir', str(logs), *argv])
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert 'usage:' in err and message in err
@@ -110,7 +123,7 @@ def test_bad_arguments_stop_before_any_work(tmp_path, capsys, model_name, argv, 
 @pytest.mark.parametrize('name', ['cuda', 'cuda:1'])
 def test_absent_cuda_device_is_a_usage_error(tmp_path, capsys, name):
     with pytest.raises(SystemExit) as exit_:
-        main('small', ['--data-dir', str(tmp_path / 'data'), '--logs-dir', str(tmp_path / 'logs'), '--device', name])
+        main(['small', '--data-dir', str(tmp_path / 'data'), '--logs-dir', str(tmp_path / 'logs'), '--device', name])
     assert exit_.value.code == 2
     assert 'no CUDA device here; use --device cpu' in capsys.readouterr().err
     assert not (tmp_path / 'logs').exists()
@@ -123,7 +136,7 @@ def test_cuda_device_beyond_the_count_is_a_usage_error(tmp_path, capsys):
     if not torch.cuda.is_available():
         pytest.skip('no CUDA device here')
     with pytest.raises(SystemExit) as exit_:
-        main('small', ['--logs-dir', str(tmp_path / 'logs'), '--device', f'cuda:{torch.cuda.device_count()}'])
+        main(['small', '--logs-dir', str(tmp_path / 'logs'), '--device', f'cuda:{torch.cuda.device_count()}'])
     assert exit_.value.code == 2
     assert 'no CUDA device' in capsys.readouterr().err
 
@@ -131,7 +144,7 @@ def test_cuda_device_beyond_the_count_is_a_usage_error(tmp_path, capsys):
 @pytest.mark.skipif(torch.backends.mps.is_available(), reason='this machine has an MPS device')
 def test_absent_mps_device_is_a_usage_error(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
-        main('small', ['--logs-dir', str(tmp_path / 'logs'), '--device', 'mps'])
+        main(['small', '--logs-dir', str(tmp_path / 'logs'), '--device', 'mps'])
     assert exit_.value.code == 2
     assert 'no MPS device here; use --device cpu' in capsys.readouterr().err
 
@@ -153,28 +166,30 @@ def test_no_data_is_a_message_not_a_traceback(fresh_interpreters):
 
 def test_help_of_every_command(fresh_interpreters):
     done, _, _ = fresh_interpreters
-    for module, mentions in HELP.items():
-        status, out, err = done[module]
-        assert status == 0, (module, err)
-        assert out.startswith(f'usage: python -m {module} ') and '--data-dir' in out and '--profile' in out, module
-        assert mentions in out, module
-        assert err == '', module
+    for command, mentions in HELP.items():
+        status, out, err = done[command]
+        assert status == 0, (command, err)
+        assert usage(out) == command.split() and '--data-dir' in out and '--profile' in out, command
+        assert mentions in out, command
+        assert err == '', command
 
 
-@pytest.mark.parametrize('module', ['labml_nn.distillation.cifar10.large', 'labml_nn.distillation.cifar10.small',
-                                    'labml_nn.distillation.cifar10'])
-def test_help_does_not_import_pytorch(module):
+@pytest.mark.parametrize('model_name', [None, 'large', 'small', 'distilled'])
+def test_help_does_not_import_pytorch(model_name):
     """
-    `--help` answers without importing PyTorch, which takes seconds: the
-    commands import it only once they run.
+    `--help`, of the command and of each model, answers without importing
+    PyTorch, which takes seconds: the command imports it only once it runs.
     """
-    script = (f'import runpy, sys\nsys.argv = [{module!r}, "--help"]\n'
-              f'try:\n    runpy.run_module({module!r}, run_name="__main__", alter_sys=True)\n'
+    argv = [model_name, '--help'] if model_name else ['--help']
+    script = (f'import runpy, sys\nsys.argv = [{TRAIN!r}, *{argv!r}]\n'
+              f'try:\n    runpy.run_module({TRAIN!r}, run_name="__main__", alter_sys=True)\n'
               f'except SystemExit:\n    pass\n'
               f'print("torch imported" if "torch" in sys.modules else "torch not imported", file=sys.stderr)')
     result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, timeout=120)
-    assert result.stdout.startswith(f'usage: python -m {module} '), result.stderr
+    assert usage(result.stdout) == [TRAIN, *argv[:-1]], result.stderr
     assert result.stderr.strip() == 'torch not imported'
+    # The command's own help names the three models
+    assert model_name or all(f'\n    {name}' in result.stdout for name in ('large', 'small', 'distilled'))
 
 
 @pytest.mark.parametrize('model_name', ['large', 'small', 'distilled'])
@@ -191,7 +206,7 @@ def test_the_help_shows_the_configurations_defaults(model_name):
 
 def test_valid_size_too_large_is_a_message(tmp_path, image_folder, capsys):
     with pytest.raises(SystemExit) as exit_:
-        main('small', ['--data-dir', str(image_folder), '--logs-dir', str(tmp_path), '--profile', 'smoke',
+        main(['small', '--data-dir', str(image_folder), '--logs-dir', str(tmp_path), '--profile', 'smoke',
                        '--device', 'cpu', '--valid-size', '1000'])
     assert exit_.value.code == 2
     assert 'error: --valid-size 1000 leaves no training images' in capsys.readouterr().err
@@ -204,7 +219,7 @@ def test_a_batch_larger_than_the_training_images_is_a_message(tmp_path, image_fo
     8: one more, and an epoch would be one smaller batch counted as a full one.
     """
     with pytest.raises(SystemExit) as exit_:
-        main('small', ['--data-dir', str(image_folder), '--logs-dir', str(tmp_path), '--profile', 'smoke',
+        main(['small', '--data-dir', str(image_folder), '--logs-dir', str(tmp_path), '--profile', 'smoke',
                        '--device', 'cpu', '--batch-size', '9'])
     assert exit_.value.code == 2
     assert ('error: --batch-size 9 is more than the 8 images there are to train on; choose --batch-size 8 or less'
@@ -224,11 +239,11 @@ def test_images_counted_are_the_images_trained_on(tmp_path, image_folder, cifar_
 
 def test_distilling_without_a_teacher_is_a_message(tmp_path, image_folder, capsys):
     with pytest.raises(SystemExit) as exit_:
-        main('distilled', ['--data-dir', str(image_folder), '--logs-dir', str(tmp_path), '--profile', 'smoke'])
+        main(['distilled', '--data-dir', str(image_folder), '--logs-dir', str(tmp_path), '--profile', 'smoke'])
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert 'no finished teacher of the smoke profile' in err
-    assert 'python -m labml_nn.distillation.cifar10.large --profile smoke' in err
+    assert 'python -m labml_nn.distillation.cifar10.train large --profile smoke' in err
 
 
 # ## Finding the teacher
@@ -236,7 +251,7 @@ def test_distilling_without_a_teacher_is_a_message(tmp_path, image_folder, capsy
 def test_latest_with_no_runs(tmp_path):
     with pytest.raises(TeacherNotFound) as error:
         find_teacher('latest', str(tmp_path), 'smoke')
-    assert 'python -m labml_nn.distillation.cifar10.large' in str(error.value)
+    assert 'python -m labml_nn.distillation.cifar10.train large' in str(error.value)
     assert '--profile smoke' in str(error.value) and str(tmp_path) in str(error.value)
 
 
@@ -306,7 +321,7 @@ def test_student_checkpoint_is_not_a_teacher(tmp_path, image_folder, cifar_data,
                     cifar_data)
     logs = tmp_path / 'logs'
     with pytest.raises(SystemExit) as exit_:
-        main('distilled', ['--data-dir', str(image_folder), '--logs-dir', str(logs), '--profile', 'smoke',
+        main(['distilled', '--data-dir', str(image_folder), '--logs-dir', str(logs), '--profile', 'smoke',
                            '--device', 'cpu', '--teacher', str(student.path)])
     assert exit_.value.code == 2
     err = capsys.readouterr().err
@@ -506,12 +521,12 @@ def test_command_line_run_and_rerun(tmp_path, image_folder, capsys):
     """
     argv = ['--data-dir', str(image_folder), '--logs-dir', str(tmp_path), '--profile', 'smoke',
             '--device', 'cpu', '--epochs', '1']
-    main('small', argv)
+    main(['small', *argv])
     out = capsys.readouterr().out
     assert 'small: validation accuracy' in out and 'test accuracy' in out
     runs = find_runs(str(tmp_path), 'small-smoke')
     assert len(runs) == 1 and runs[0].finished and runs[0].epochs == 1
-    main('small', argv)
+    main(['small', *argv])
     assert f'reusing the finished run {runs[0].uuid}' in capsys.readouterr().out
     assert len(find_runs(str(tmp_path), 'small-smoke')) == 1
 
@@ -538,7 +553,7 @@ def test_command_line_is_derived_from_the_settings():
     """
     from labml_nn.distillation.cifar10.train import BY_MACHINE, PROFILES, argument_parser, options, profile_settings
     for model_name in ('large', 'small', 'distilled'):
-        parser_options = {a.dest for a in argument_parser(model_name)._actions}
+        parser_options = set(vars(argument_parser().parse_args([model_name])))
         assert set(options(model_name)) <= parser_options
         settings = profile_settings('cpu', model_name)
         assert set(options(model_name)) - set(BY_MACHINE) <= set(settings)
