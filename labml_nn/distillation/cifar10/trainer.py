@@ -93,8 +93,7 @@ class Configs(BaseConfigs):
     """
     # The model's name, `'large'` for example; with the profile it names the experiment
     model_name: str = 'small'
-    # Where the data is, and where runs are written
-    data_dir: str = './data'
+    # Where runs are written (and the teacher cache beside them)
     logs_dir: str = './logs'
     # The settings profile this run belongs to (it names the experiment)
     profile: str = 'full'
@@ -181,9 +180,9 @@ def train(c: Configs, settings: Dict[str, Any], data: Optional[CIFAR10] = None,
     ## Train, or resume, one run
 
     `settings` are the configuration overrides; they must name `model_name`,
-    `profile`, `data_dir` and `logs_dir`, and with the data's fingerprint
-    they identify the run. `data` is the loaded CIFAR-10 (loaded here when
-    `None`). Returns the run's final record.
+    `profile` and `logs_dir`, and with the data's fingerprint they identify
+    the run. `data` is the loaded CIFAR-10, loaded here from the folder
+    `settings['data_dir']` when `None`. Returns the run's final record.
     """
     name = experiment_name(settings)
     if data is None:
@@ -253,8 +252,9 @@ def _train_run(c: Configs, settings: Dict[str, Any], data: CIFAR10, key: str, uu
     # Seed before the model is made, so that its initial weights are the seed's
     torch.manual_seed(settings.get('seed', 0))
     # The model's outputs are the data's classes; with several processes,
-    # each trains on the device of its own rank
-    overrides = settings | {'classes': len(data.classes)}
+    # each trains on the device of its own rank. The data's folder is the
+    # command's, not a configuration: the data comes in loaded
+    overrides = {k: v for k, v in settings.items() if k != 'data_dir'} | {'classes': len(data.classes)}
     if 'device' in settings:
         overrides['device'] = distributed.process_device(settings['device'])
     experiment.configs(c, overrides)
