@@ -3,7 +3,7 @@ Tests of the cache of the language-model teacher's targets, with a small
 teacher of random weights: the teacher's windows cover every position once,
 the stored targets are the teacher's own, each form stores the bytes it
 says, a cache is built once and read back after, a damaged one is named and
-never used, and a distilled student trains from each form.
+never used, and the command trains a student from stored targets.
 """
 
 from pathlib import Path
@@ -148,20 +148,23 @@ def text(tmp_path_factory) -> Path:
     return write_text(tmp_path_factory.mktemp('text') / 'text')
 
 
-def test_a_student_trains_from_each_form(tmp_path, text, capsys):
+def test_the_command_trains_a_student_from_stored_targets_and_reuses_it(tmp_path, text, capsys):
+    """
+    Through the command line (the studies' runs train each form, the
+    pipeline's tests check them): a student from top-k targets, and the
+    same command again reuses it and builds nothing.
+    """
     logs = tmp_path / 'logs'
     main(_args(text, logs, 'teacher'))
     [teacher_path] = _checkpoints(logs, 'teacher')
-    for targets in (['dense'], ['top-k', '--target-size', '3'], ['sampled', '--target-size', '3']):
-        main(_args(text, logs, 'distilled', '--teacher', str(teacher_path), '--train-bytes', '400',
-                   '--targets', *targets))
-    runs = [torch.load(path, weights_only=False) for path in _checkpoints(logs, 'distilled')]
-    assert sorted(r['settings']['targets'] for r in runs) == ['dense', 'sampled', 'top-k']
-    assert all(r['finished'] and 0 < r['test_bpb'] < 9 for r in runs)
-    assert sorted(p.name.split('-')[0] for p in (logs / 'lm-target-cache').glob('*.pt')) == ['dense', 'sampled', 'top']
-    # The same command again reuses the run and builds nothing
+    command = _args(text, logs, 'distilled', '--teacher', str(teacher_path), '--train-bytes', '400',
+                    '--targets', 'top-k', '--target-size', '3')
+    main(command)
+    [run] = [torch.load(path, weights_only=False) for path in _checkpoints(logs, 'distilled')]
+    assert run['settings']['targets'] == 'top-k' and run['finished'] and 0 < run['test_bpb'] < 9
+    assert [p.name.rsplit('-', 1)[0] for p in (logs / 'lm-target-cache').glob('*.pt')] == ['top-k-3']
     capsys.readouterr()
-    main(_args(text, logs, 'distilled', '--teacher', str(teacher_path), '--train-bytes', '400', '--targets', 'dense'))
+    main(command)
     out = capsys.readouterr().out
     assert 'reusing the finished run' in out and 'Teacher targets written' not in out
 

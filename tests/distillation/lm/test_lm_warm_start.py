@@ -51,10 +51,8 @@ def test_a_warm_start_begins_with_the_finished_runs_weights(text, finished, monk
     warm = torch.load(finished, weights_only=False)
     started = _first_weights(monkeypatch)
     main(_args(text, logs, 'student', '--warm-start', warm['uuid'], '--steps', '2', '--seed', '1'))
-    main(_args(text, logs, 'student', '--steps', '2', '--seed', '1'))
-    with_warm_start, cold = started
+    [with_warm_start] = started
     assert all(torch.equal(with_warm_start[k], v) for k, v in warm['model'].items())
-    assert not all(torch.equal(cold[k], v) for k, v in warm['model'].items())
     # A run of its own, named by the run it started from, with its own steps
     runs = [torch.load(p, weights_only=False) for p in _checkpoints(logs, 'student')]
     [run] = [r for r in runs if r['settings'].get('warm_start')]
