@@ -28,9 +28,10 @@ Read these in order; each page ends with a link to the next.
    softened by a temperature $T$, the loss between them and why it is
    multiplied by $T^2$, with a worked example and how to call it from your
    own training loop.
-3. The two models, [the large teacher](distillation/cifar10/large.html) and [the small
-   student](distillation/cifar10/small.html): what each is made of and what it costs
-   to train.
+3. [The CIFAR-10 experiment](distillation/cifar10/index.html) and its two
+   models, [the large teacher](distillation/cifar10/large.html) and [the small
+   student](distillation/cifar10/small.html): what each is made of and what it
+   costs to train.
 4. [The distillation step](distillation/cifar10/distill.html): the teacher's and the
    student's outputs on the same batch, and the two terms of the loss, soft
    targets and labels.
@@ -53,8 +54,9 @@ Read these in order; each page ends with a link to the next.
    divergence and batches the student writes itself, and [what its studies
    found](distillation/lm/studies.html).
 
-Below the path is the appendix, for those who want to see how it all runs:
-the trainer, runs on disk, the data, training on several processes, the
+Below the path is the appendix, for those who want to see how it all runs,
+grouped by folder: each experiment's trainer, data and commands, the layer
+both experiments share (runs on disk, training on several processes), the
 teacher's logits kept on disk, the renderer of these pages and every measured
 number with the command that made it.
 """

@@ -47,7 +47,8 @@ smaller weight, the true labels.
 The tutorial, in the order of [the reading path](../index.html):
 
 1. [The soft-target loss](loss.html), the part to import into your own code.
-2. [The large teacher](cifar10/large.html) and [the small student](cifar10/small.html),
+2. [The CIFAR-10 experiment](cifar10/index.html): [the large
+   teacher](cifar10/large.html) and [the small student](cifar10/small.html),
    VGG-style models for CIFAR-10.
 3. [The distillation step](cifar10/distill.html): the teacher's and the student's
    logits on the same batch, and the two terms of the loss.
@@ -74,6 +75,18 @@ How it runs:
 * [The training commands](cifar10/train.html): profiles and the command line.
 * [Distributed distillation with torchrun](cifar10/distributed.html): the commands
   on several GPUs or machines, with the results of one process.
+* [The shared layer](../experiments/index.html): runs on disk, the commands'
+  checks, the training loop's shared parts and reporting, which both
+  experiments stand on.
+
+## Where the code is
+
+This folder holds the paper's idea, for any model: the loss, in `loss.py`
+and the modules beside it, which import PyTorch alone. Each experiment is a
+folder of its own, with its models, its distillation step, its commands and
+its studies: [`cifar10/`](cifar10/index.html) and [`lm/`](lm/index.html).
+Both stand on the loss and on [`experiments/`](../experiments/index.html),
+the machinery they share, and neither imports the other.
 
 This module imports nothing, so `import labml_nn.distillation.loss` stays cheap.
 """

@@ -321,7 +321,8 @@ def test_this_packages_home_page_reads_in_order_with_a_title_each():
     if (source / 'distillation' / 'cifar10' / 'teacher_quality.md').exists():
         studies.append(cifar10 + 'teacher_quality.md')
     assert reading_path(pages) == [
-        ['distillation/__init__.py'], ['distillation/loss.py'], [cifar10 + 'large.py', cifar10 + 'small.py'],
+        ['distillation/__init__.py'], ['distillation/loss.py'],
+        [cifar10 + '__init__.py', cifar10 + 'large.py', cifar10 + 'small.py'],
         [cifar10 + 'distill.py'], [cifar10 + 'pipeline.py', cifar10 + 'readme.md'], studies,
         ['distillation/lm/__init__.py', 'distillation/lm/distill.py', 'distillation/lm/studies.md']]
     # and the appendix ends with the renderer
