@@ -149,13 +149,19 @@ IDENTITY_VERSION = 2
 # Settings renamed since runs were first written, old name to new name, so
 # that a run started under the old name is found under the new one
 RENAMED: Dict[str, str] = {}
+# Settings added since runs were first written (under their current names),
+# each with the value that every run written before it had: the language
+# model's warm start and stored targets. A setting at that value is left out
+# of the identity, so the earlier runs, which do not have it, are found.
+ADDED: Dict[str, Any] = {'warm_start': '', 'targets': 'online', 'target_size': 0}
 
 
 def identity(settings: Dict[str, Any]) -> Dict[str, Any]:
     """
     The record that names a run: the settings that change what is trained,
     under their current names, with whole floats written as integers (a
-    temperature of `5` and of `5.0` are one run), and the layout's version.
+    temperature of `5` and of `5.0` are one run), and the layout's version;
+    an added setting at the value runs had before it is left out.
     It is computed from a run's stored settings whenever the run is looked up,
     so runs written by earlier versions of the code, whose stored key hashed
     other fields, are found as long as this function reads their settings.
@@ -165,7 +171,8 @@ def identity(settings: Dict[str, Any]) -> Dict[str, Any]:
 
     settings = {RENAMED.get(name, name): value for name, value in settings.items()}
     return {'version': IDENTITY_VERSION,
-            'settings': {name: plain(value) for name, value in settings.items() if name not in NOT_IDENTITY}}
+            'settings': {name: plain(value) for name, value in settings.items()
+                         if name not in NOT_IDENTITY and not (name in ADDED and value == ADDED[name])}}
 
 
 def run_key(settings: Dict[str, Any]) -> str:

@@ -234,6 +234,20 @@ def test_a_renamed_setting_finds_its_runs(monkeypatch):
     assert run_key(new | {'keep_epochs': (1, 2), 'valid_every': 3}) == run_key(new)
 
 
+def test_an_added_setting_at_its_earlier_value_finds_the_runs_made_before_it(monkeypatch):
+    """
+    Runs made before a setting existed do not have it; a run that gives it the
+    value they all had is one of them, and any other value is another run.
+    """
+    earlier = {'model_name': 'student', 'profile': 'cpu', 'steps': 300}
+    assert run_key(earlier | {'warm_start': '', 'targets': 'online', 'target_size': 0}) == run_key(earlier)
+    assert run_key(earlier | {'warm_start': 'abc'}) != run_key(earlier)
+    assert run_key(earlier | {'targets': 'dense'}) != run_key(earlier)
+    # Renamed settings are compared under their new names
+    monkeypatch.setitem(runs.RENAMED, 'cached_targets', 'targets')
+    assert run_key(earlier | {'cached_targets': 'online'}) == run_key(earlier)
+
+
 # ## Kept epochs
 
 def test_kept_epochs_are_teachers_stopped_early(tmp_path, image_folder, cifar_data, smoke_settings_for):

@@ -136,13 +136,10 @@ def chosen_variants(study: Optional[str], names: Optional[List[str]], variants: 
 def comparable(settings: Dict[str, Any]) -> Dict[str, Any]:
     """
     The settings two runs of one variant share: the run's [identity](../../experiments/runs.html#identity),
-    without the teacher's checkpoint path, which says where the teacher is and not what it is, and
-    without the settings added since the first runs when they have the value those runs had.
+    without the teacher's checkpoint path, which says where the teacher is and not what it is.
     """
-    from labml_nn.distillation.lm.trainer import ADDED_SETTINGS
     from labml_nn.experiments.runs import identity
-    return {name: value for name, value in identity(settings)['settings'].items()
-            if name != 'teacher' and not (name in ADDED_SETTINGS and value == ADDED_SETTINGS[name])}
+    return {name: value for name, value in identity(settings)['settings'].items() if name != 'teacher'}
 
 
 def study_run(variant: Variant, seed: int, args: argparse.Namespace, variants: List[Variant]) -> 'LMRecord':

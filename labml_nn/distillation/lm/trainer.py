@@ -183,9 +183,6 @@ def train(c: LMConfigs, settings: Dict[str, Any], corpus: Optional[Corpus] = Non
     an interrupted one resumes from its checkpoint.
     """
     defaults = type(c)()
-    # Settings added after the first runs were trained are left out at the
-    # value those runs had, so that they are found again
-    settings = {k: v for k, v in settings.items() if not (k in ADDED_SETTINGS and v == ADDED_SETTINGS[k])}
     context = settings.get('context', defaults.context)
     if corpus is None:
         corpus = load_corpus(settings['data_dir'], context + 1)
@@ -203,11 +200,6 @@ def train(c: LMConfigs, settings: Dict[str, Any], corpus: Optional[Corpus] = Non
             return found
         uuid, resume = found
         return _train_run(c, settings, corpus, key, uuid, resume, warm)
-
-
-# Settings added after runs were first trained, with the value every run
-# trained before them had
-ADDED_SETTINGS: Dict[str, Any] = {'warm_start': '', 'targets': 'online', 'target_size': 0}
 
 
 class RunNotFound(CommandError):

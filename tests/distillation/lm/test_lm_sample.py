@@ -308,6 +308,21 @@ def test_a_warm_started_variant_is_the_run_started_from_its_variants_run(study, 
     assert f'started from run {labels_only.name[:8]}' in out
 
 
+def test_a_run_made_before_the_added_settings_is_its_variants_run(study, capsys):
+    """
+    A run made before warm starts and stored targets existed has neither in its settings; it is still the run
+    of the variant whose settings give them the values it had.
+    """
+    run = _study_run(study, 'distilled', study['distilled', 1])
+    state = torch.load(run / 'checkpoints' / 'checkpoint.pt', weights_only=False)
+    assert {'warm_start', 'targets', 'target_size'} <= set(state['settings'])
+    for name in ('warm_start', 'targets', 'target_size'):
+        del state['settings'][name]
+    torch.save(state, run / 'checkpoints' / 'checkpoint.pt')
+    _sample_study(study, '--study', 'limited', '--variant', 'distilled', '--seed', '1', '--prompt', 'x_')
+    assert _headed(capsys.readouterr().out) == [study['distilled', 1]]
+
+
 # ## Runs the options do not name
 
 def test_two_runs_of_a_variant_are_both_named(study, capsys):
