@@ -129,11 +129,10 @@ python benchmarks/teacher_cache.py --data-dir DIR --steps 10 --rounds 3 --build-
 ```
 """
 
-import fcntl
 import hashlib
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
-from typing import Callable, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Callable, List, NamedTuple, Optional, Tuple
 
 import torch
 from labml import monit
@@ -142,6 +141,7 @@ from torch import nn
 from labml_nn.distillation.cifar10.data import VIEWS, DataError, Views, crop_views, normalize
 from labml_nn.distillation.cifar10.trainer import Configs, autocast
 from labml_nn.experiments import distributed
+from labml_nn.experiments.caches import building_lock, tensors_hash
 from labml_nn.experiments.runs import load_checkpoint, write_atomic
 
 # $p = 2^{31} - 1$, a prime, the modulus of the two halves of a key
@@ -280,23 +280,18 @@ def teacher_hash(teacher_path: str, bf16: bool) -> str:
     state = load_checkpoint(Path(teacher_path), mmap=True)
     if not isinstance(state, dict) or not isinstance(state.get('model'), dict):
         raise TeacherCacheError(f'{teacher_path} is not a checkpoint of this trainer; it cannot be a teacher')
-    digest = hashlib.sha256(f'{VERSION} {state.get("uuid")}'.encode())
-    for name, weight in sorted(state['model'].items()):
-        digest.update(f'{name} {weight.dtype} {tuple(weight.shape)}'.encode())
-        digest.update(weight.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
-    return f'{digest.hexdigest()[:16]}-{"bf16" if bf16 else "fp32"}'
+    # The [hash of tensors](../../experiments/caches.html#hash) of the weights, in the order of their names
+    digest = tensors_hash(sorted(state['model'].items()), f'{VERSION} {state.get("uuid")}')
+    return f'{digest[:16]}-{"bf16" if bf16 else "fp32"}'
 
 
 def checksum(cache: TeacherCache) -> str:
     """
-    A hash of everything in the cache, stored in its file: bytes changed on
-    the disk, which a file format does not notice inside a tensor, change it.
+    A hash of everything in the cache, in the order of its fields, stored in
+    its file: bytes changed on the disk, which a file format does not notice
+    inside a tensor, change it.
     """
-    digest = hashlib.sha256()
-    for name, tensor in cache._asdict().items():
-        digest.update(f'{name} {tensor.dtype} {tuple(tensor.shape)}'.encode())
-        digest.update(tensor.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
+    return tensors_hash(cache._asdict().items())
 
 
 def save_cache(path: Path, cache: TeacherCache):
@@ -367,8 +362,10 @@ def open_cache(c: Configs, teacher_path: str, images: torch.Tensor,
     # The file's name: the teacher and its precision, and the distinct images in key order
     teacher_name = teacher_hash(teacher_path, c.bf16)
     path = folder / f'{teacher_name}-{hashlib.sha256(distinct.numpy().tobytes()).hexdigest()[:16]}.pt'
-    # Rank 0 looks and builds under the teacher's lock (see below)
-    with building_lock(folder, teacher_name) if distributed.is_main() else nullcontext():
+    # Rank 0 looks and builds under the teacher's lock: runs [side by side](pipeline.html#jobs) that need
+    # one teacher's cache [wait](../../experiments/caches.html#lock) for the one building it, then read its file
+    lock = building_lock(folder / f'{teacher_name}.lock', "this teacher's cache")
+    with lock if distributed.is_main() else nullcontext():
         # Rank 0 reads this transfer set's own file, else one that holds all
         # of its images, and every process gets the cache it found
         others = sorted(p for p in folder.glob(f'{teacher_name}-*.pt') if p != path)
@@ -385,21 +382,3 @@ def open_cache(c: Configs, teacher_path: str, images: torch.Tensor,
                 print(f'Teacher cache written to {path}')
     return cache.to(c.device)
 
-
-@contextmanager
-def building_lock(folder: Path, teacher_name: str) -> Iterator[None]:
-    """
-    One command at a time looks for a teacher's cache and builds it: runs
-    [side by side](pipeline.html#jobs) that need the same cache wait for the
-    one building it, then read its file, rather than each spending the time
-    to build it again. An exclusive `flock` on `teacher-cache/NAME.lock`,
-    which the operating system releases however the holder ends.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / f'{teacher_name}.lock', 'a') as file:
-        try:
-            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print('Another process is looking for or building this teacher\'s cache; waiting for it')
-            fcntl.flock(file, fcntl.LOCK_EX)
-        yield

@@ -76,7 +76,9 @@ version, the teacher's weights, the training bytes, the context, the form,
 its size and, for the sparse forms, the temperature. Every run with the same
 teacher, bytes and form reads the same file; the first one to need it builds
 it, and writes it to a temporary file that is then renamed, so an
-interrupted build leaves no file. The draws of the sampled form come from a
+interrupted build leaves no file. A run that needs the same file while it is
+being built waits for it, on a [lock](../../experiments/caches.html#lock)
+beside it (`<form>[-<size>]-<hash>.lock`), then reads it. The draws of the sampled form come from a
 fixed seed, so the same cache is built again anywhere.
 
 The file also holds a checksum of its contents, checked each time it is
@@ -99,9 +101,9 @@ is most of the step. Building one cache over the limited regime's 100,000
 bytes took 13 to 23 seconds, the time of about 60 online steps.
 """
 
-import hashlib
+from contextlib import nullcontext
 from pathlib import Path
-from typing import Dict, List, NamedTuple, Optional, Tuple, Union
+from typing import List, NamedTuple, Optional, Tuple, Union
 
 import torch
 from labml import monit
@@ -111,6 +113,7 @@ from labml_nn.distillation.lm.data import DataError
 from labml_nn.distillation.lm.transformer import VOCABULARY
 from labml_nn.distillation.sparse_targets import SampledTargets, TopKTargets, sample_targets, top_k_targets
 from labml_nn.experiments import distributed
+from labml_nn.experiments.caches import building_lock, tensors_hash
 from labml_nn.experiments.runs import write_atomic
 
 # Where the teacher's targets come from: run at every step, or stored in one of three forms
@@ -248,30 +251,17 @@ def build_cache(identity: str, teacher: nn.Module, data: torch.Tensor, context: 
     return TargetCache(identity, form, temperature, log_probs, indices)
 
 
-def digest(tensors: Dict[str, Optional[torch.Tensor]], *texts: str) -> str:
-    """
-    A SHA-256 hash of `texts` and of named tensors: each name, type, shape
-    and every byte.
-    """
-    hashed = hashlib.sha256(' '.join(texts).encode())
-    for name, tensor in sorted(tensors.items()):
-        if tensor is None:
-            hashed.update(f'{name} none'.encode())
-            continue
-        hashed.update(f'{name} {tensor.dtype} {tuple(tensor.shape)}'.encode())
-        hashed.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
-    return hashed.hexdigest()
-
-
 def cache_identity(teacher: nn.Module, data: torch.Tensor, context: int, form: str, size: int,
                    temperature: float) -> str:
     """
-    A hash of everything a cache's contents depend on.
+    A hash of everything a cache's contents depend on: the
+    [hash](../../experiments/caches.html#hash) of the teacher's weights and
+    the training bytes, in the order of their names, after the settings.
     """
     sparse = form != 'dense'
-    return digest(dict(teacher.state_dict()) | {'training bytes': data},
-                  f'version {VERSION}', f'context {context}', f'form {form}',
-                  f'size {size} temperature {float(temperature)!r}' if sparse else '')
+    settings = [f'version {VERSION}', f'context {context}', f'form {form}',
+                f'size {size} temperature {float(temperature)!r}' if sparse else '']
+    return tensors_hash(sorted((dict(teacher.state_dict()) | {'training bytes': data}).items()), ' '.join(settings))
 
 
 def cache_path(logs_dir: str, identity: str, form: str, size: int) -> Path:
@@ -285,8 +275,8 @@ def checksum(cache: TargetCache) -> str:
     """
     A hash of the cache's contents, stored in its file and checked when it is read.
     """
-    return digest({'log_probs': cache.log_probs, 'indices': cache.indices}, cache.identity, cache.form,
-                  repr(cache.temperature))
+    return tensors_hash([('indices', cache.indices), ('log_probs', cache.log_probs)],
+                        f'{cache.identity} {cache.form} {cache.temperature!r}')
 
 
 def save_cache(path: Path, cache: TargetCache):
@@ -326,10 +316,15 @@ def open_target_cache(logs_dir: str, teacher: nn.Module, data: torch.Tensor, con
     """
     identity = cache_identity(teacher, data, context, form, size, temperature)
     path = cache_path(logs_dir, identity, form, size)
-    cache = distributed.from_main(lambda: load_cache(path, identity) if path.exists() else None)
-    if cache is None:
-        cache = build_cache(identity, teacher, data, context, form, size, temperature)
-        if distributed.is_main():
-            save_cache(path, cache)
-            print(f'Teacher targets written to {path} ({cache.stored_bytes_per_token()} bytes a position)')
+    # Rank 0 looks and builds under the cache's lock: a run started at the
+    # same time that needs the same targets [waits](../../experiments/caches.html#lock),
+    # then reads the file this one writes
+    lock = building_lock(path.with_suffix('.lock'), 'these teacher targets')
+    with lock if distributed.is_main() else nullcontext():
+        cache = distributed.from_main(lambda: load_cache(path, identity) if path.exists() else None)
+        if cache is None:
+            cache = build_cache(identity, teacher, data, context, form, size, temperature)
+            if distributed.is_main():
+                save_cache(path, cache)
+                print(f'Teacher targets written to {path} ({cache.stored_bytes_per_token()} bytes a position)')
     return cache

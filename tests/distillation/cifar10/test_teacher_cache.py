@@ -27,8 +27,8 @@ from labml_nn.distillation.cifar10.data import VIEWS, Split, Views, augment, cro
 from labml_nn.distillation.cifar10.distill import DistillationConfigs
 from labml_nn.distillation.cifar10.large import LargeModel
 from labml_nn.distillation.cifar10.small import SmallModel
-from labml_nn.distillation.cifar10.teacher_cache import (TeacherCacheError, content_keys, every_view_logits,
-                                                         key_weights, open_cache)
+from labml_nn.distillation.cifar10.teacher_cache import (TeacherCache, TeacherCacheError, checksum, content_keys,
+                                                         every_view_logits, key_weights, open_cache, teacher_hash)
 from labml_nn.distillation.cifar10.train import argument_parser, configs_for, main, settings_from_args
 from labml_nn.distillation.cifar10.trainer import train
 from tests.distillation.launch import standalone
@@ -323,6 +323,23 @@ def test_changed_bytes_inside_the_logits_are_found(lively_teacher, cifar_data, t
     with pytest.raises(TeacherCacheError, match=f'the teacher cache {path} is damaged.*checksum.*Delete it'):
         open_cache(c, c.teacher, images, lambda: pytest.fail('built over a file'))
     assert path.read_bytes() == bytes(content)
+
+
+def test_the_names_and_checksums_of_files_on_disk_still_hold(tmp_path):
+    """
+    The teacher's hash that names a file and the checksum in it, of fixed
+    weights and a fixed cache, as the code that wrote the files on disk
+    gives them: a change fails here, since it would lose every cache built.
+    """
+    path = tmp_path / 'checkpoint.pt'
+    torch.save({'uuid': 'a1b2', 'model': {'weight': torch.arange(6, dtype=torch.float32).reshape(2, 3),
+                                          'bias': torch.tensor([1.5, -2.0], dtype=torch.bfloat16)}}, path)
+    assert teacher_hash(str(path), True) == '8cdab70b64cd321b-bf16'
+    assert teacher_hash(str(path), False) == '8cdab70b64cd321b-fp32'
+    cache = TeacherCache(torch.tensor([3, 7]), torch.arange(2 * 3 * 32 * 32).reshape(2, 3, 32, 32).to(torch.uint8),
+                         torch.linspace(-1, 1, 2 * 162 * 10).reshape(2, 162, 10).to(torch.bfloat16),
+                         torch.tensor([[5, 6], [7, 8]]))
+    assert checksum(cache) == '7dbb99160aec7303f38c7584e8abd17d4c6f1b136bf8918c3a48c19df21671b3'
 
 
 # ## On two processes

@@ -2,18 +2,22 @@
 Tests of the cache of the language-model teacher's targets, with a small
 teacher of random weights: the teacher's windows cover every position once,
 the stored targets are the teacher's own, each form stores the bytes it
-says, a cache is built once and read back after, a damaged one is named and
-never used, and the command trains a student from stored targets.
+says, a cache is built once and read back after (a second run waits for the
+one building it), its file's name and checksum do not change, a damaged one
+is named and never used, and the command trains a student from stored targets.
 """
 
+import fcntl
+import shutil
+import threading
 from pathlib import Path
 
 import pytest
 import torch
 
 from labml_nn.distillation.lm import target_cache
-from labml_nn.distillation.lm.target_cache import (TargetCacheError, build_cache, bytes_per_token, cache_identity,
-                                                   covering_windows, open_target_cache)
+from labml_nn.distillation.lm.target_cache import (TargetCache, TargetCacheError, build_cache, bytes_per_token,
+                                                   cache_identity, checksum, covering_windows, open_target_cache)
 from labml_nn.distillation.lm.train import main
 from labml_nn.distillation.lm.transformer import ByteTransformer
 from labml_nn.distillation.sparse_targets import SampledTargets, TopKTargets
@@ -121,6 +125,53 @@ def test_a_cache_is_built_once_then_read(tmp_path, teacher, data, monkeypatch):
     # Dense targets serve every temperature
     assert cache_identity(teacher, data, CONTEXT, 'dense', 0, 1.0) == cache_identity(teacher, data, CONTEXT,
                                                                                        'dense', 0, 3.0)
+
+
+def test_a_run_waits_for_the_one_building_the_same_targets(tmp_path, teacher, data, monkeypatch, capsys):
+    """
+    Two runs that start together and need the same targets: while one holds
+    the cache's lock, looking for the file or building it, the other waits;
+    once that one has written the file and let go, the other reads it and builds nothing.
+    """
+    built = open_target_cache(str(tmp_path / 'built'), teacher, data, CONTEXT, 'top-k', 4, 1.0)
+    [file] = (tmp_path / 'built' / 'lm-target-cache').glob('*.pt')
+    folder = tmp_path / 'waiting' / 'lm-target-cache'
+    folder.mkdir(parents=True)
+    monkeypatch.setattr(target_cache, 'build_cache', lambda *args: pytest.fail('built again'))
+    opened = []
+    with open(folder / file.with_suffix('.lock').name, 'a') as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        waiting = threading.Thread(target=lambda: opened.append(
+            open_target_cache(str(tmp_path / 'waiting'), teacher, data, CONTEXT, 'top-k', 4, 1.0)))
+        waiting.start()
+        waiting.join(timeout=2)
+        assert waiting.is_alive() and not opened
+        # The other run writes its file, then lets go
+        shutil.copy(file, folder / file.name)
+    waiting.join(timeout=60)
+    assert torch.equal(opened[0].indices, built.indices) and torch.equal(opened[0].log_probs, built.log_probs)
+    assert 'waiting for it' in capsys.readouterr().out
+
+
+def test_the_names_and_checksums_of_files_on_disk_still_hold():
+    """
+    A cache's identity, which names its file, and its checksum, of a fixed
+    teacher, bytes and cache, as the code that wrote the files on disk gives
+    them: a change fails here, since it would lose every cache built.
+    """
+    linear = torch.nn.Linear(3, 2)
+    linear.load_state_dict({'weight': torch.arange(6.).reshape(2, 3), 'bias': torch.tensor([1.5, -2.0])})
+    data = torch.arange(10, dtype=torch.uint8)
+    assert (cache_identity(linear, data, 4, 'top-k', 2, 1.0) ==
+            'd2fb2836caf5bca8ed31ed199948c1106443a6a804185c60598f11e715e7f616')
+    assert (cache_identity(linear, data, 4, 'dense', 0, 1.0) ==
+            '20b55f5767568d1429211e623231dd81e919cf8c5cf19cfea7d914cdc23bd446')
+    log_probs = torch.linspace(-3, 0, 8).reshape(4, 2).half()
+    indices = torch.tensor([[1, 2], [3, 4], [5, 6], [7, 8]], dtype=torch.uint8)
+    assert (checksum(TargetCache('abc', 'top-k', 1.0, log_probs, indices)) ==
+            '19119937b53e95754872550dd2c3fb79f053b64b0a0e3eec031b9ceb0cbd3dd9')
+    assert (checksum(TargetCache('abc', 'dense', 1.0, log_probs, None)) ==
+            '76ab9213e4fbbd79029e9794068c1834cbf56302f0682c8992b32e3587d1c44d')
 
 
 def _damage(path: Path):
