@@ -143,6 +143,10 @@ class RunRecord(Record):
 # which of its epochs are kept. Copying the data elsewhere, or moving the
 # logs, finds the same runs (the data's contents are the fingerprint's part).
 NOT_IDENTITY = ('data_dir', 'logs_dir', 'valid_every', 'compile', 'keep_epochs')
+# The settings that are not a trainer's configurations: the data's folder,
+# read before the trainer is configured, and the profile, which with the
+# model names the experiment the run belongs to
+NOT_CONFIGURATIONS = ('data_dir', 'profile')
 # The layout of the identity record: raise it when the record changes meaning,
 # with a rule below that reads the older layouts
 IDENTITY_VERSION = 2

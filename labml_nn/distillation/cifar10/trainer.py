@@ -79,7 +79,7 @@ from torch import nn
 from labml_nn.distillation.cifar10.data import CIFAR10, DataError, Split, augment, load_cifar10, normalize, split_train
 from labml_nn.experiments import distributed
 from labml_nn.experiments.console import readable_output
-from labml_nn.experiments.runs import WEIGHTS, RunRecord, checkpoint_path, claim_run, run_key
+from labml_nn.experiments.runs import NOT_CONFIGURATIONS, WEIGHTS, RunRecord, checkpoint_path, claim_run, run_key
 from labml_nn.experiments.training import (CannotResume, Diverged, Interrupted, check_device_kind, default_device,
                                            full_disk_message, learning_rate_schedule, save_checkpoint,
                                            weights_are_finite)
@@ -91,12 +91,10 @@ class Configs(BaseConfigs):
 
     Every value can be overridden from the command line.
     """
-    # The model's name, `'large'` for example; with the profile it names the experiment
+    # The model's name, `'large'` for example; with the settings' profile it names the experiment
     model_name: str = 'small'
     # Where runs are written (and the teacher cache beside them)
     logs_dir: str = './logs'
-    # The settings profile this run belongs to (it names the experiment)
-    profile: str = 'full'
     seed: int = 0
     epochs: int = 10
     batch_size: int = 64
@@ -252,9 +250,9 @@ def _train_run(c: Configs, settings: Dict[str, Any], data: CIFAR10, key: str, uu
     # Seed before the model is made, so that its initial weights are the seed's
     torch.manual_seed(settings.get('seed', 0))
     # The model's outputs are the data's classes; with several processes,
-    # each trains on the device of its own rank. The data's folder is the
-    # command's, not a configuration: the data comes in loaded
-    overrides = {k: v for k, v in settings.items() if k != 'data_dir'} | {'classes': len(data.classes)}
+    # each trains on the device of its own rank. The data's folder (the data
+    # comes in loaded) and the profile are not configurations
+    overrides = {k: v for k, v in settings.items() if k not in NOT_CONFIGURATIONS} | {'classes': len(data.classes)}
     if 'device' in settings:
         overrides['device'] = distributed.process_device(settings['device'])
     experiment.configs(c, overrides)

@@ -44,7 +44,8 @@ from labml_nn.distillation.lm.transformer import ByteTransformer
 from labml_nn.experiments import distributed
 from labml_nn.experiments.console import readable_output
 from labml_nn.experiments.checks import CommandError
-from labml_nn.experiments.runs import Record, checkpoint_path, claim_run, has_finite_weights, load_checkpoint, run_key
+from labml_nn.experiments.runs import (NOT_CONFIGURATIONS, Record, checkpoint_path, claim_run, has_finite_weights,
+                                       load_checkpoint, run_key)
 from labml_nn.experiments.training import (Diverged, Interrupted, check_device_kind, default_device,
                                            full_disk_message, learning_rate_schedule, save_checkpoint,
                                            weights_are_finite)
@@ -57,11 +58,10 @@ class LMConfigs(BaseConfigs):
     Every value can be overridden from the command line; the
     [profiles](train.html) set them per model.
     """
-    # `'teacher'`, `'student'` or `'distilled'`; with the profile it names the experiment
+    # `'teacher'`, `'student'` or `'distilled'`; with the settings' profile it names the experiment
     model_name: str = 'student'
     # Where runs are written
     logs_dir: str = './logs'
-    profile: str = 'full'
     seed: int = 0
     # The model's shape: the context in bytes, the width, the blocks, the heads
     context: int = 128
@@ -267,8 +267,8 @@ def _train_run(c: LMConfigs, settings: Dict[str, Any], corpus: Corpus, key: str,
         experiment.evaluate()
     # Seed before the model is made, so that its initial weights are the seed's
     torch.manual_seed(settings.get('seed', 0))
-    # The corpus's folder is read above, not a configuration
-    overrides = {k: v for k, v in settings.items() if k != 'data_dir'}
+    # The corpus's folder (read above) and the profile are not configurations
+    overrides = {k: v for k, v in settings.items() if k not in NOT_CONFIGURATIONS}
     if 'device' in settings:
         overrides['device'] = distributed.process_device(settings['device'])
     experiment.configs(c, overrides)
