@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 
-import pytest
 import torch
 
 from labml_nn.experiments.caches import building_lock, tensors_hash

@@ -73,6 +73,8 @@ class Variant(NamedTuple):
     warm_start: str = ''
 
 
+# The teacher every study shares, trained once with seed 0
+TEACHER = Variant('teacher', '教師', 'teacher', {})
 # The limited-data regime: the first 100,000 bytes of the training split, unless `--limited-bytes` says otherwise
 LIMITED_BYTES = 100_000
 # The sizes of the sparse targets: $k$, or the number of draws; the fractions
@@ -169,7 +171,8 @@ def main(argv: Optional[list] = None):
         progress = Progress(1 + len({planned_run(v, variants[study], seed) for study in chosen
                                      for v in variants[study] for seed in range(args.seeds)}))
         progress.start('teacher')
-        teacher = train(configs_for('teacher'), run_settings(args, 'teacher', {}, 0), corpus)
+        teacher = train(configs_for(TEACHER.model_name), run_settings(args, TEACHER.model_name, TEACHER.settings, 0),
+                        corpus)
         progress.done(score(teacher), teacher.updated)
         done = {}
 
@@ -197,7 +200,7 @@ def main(argv: Optional[list] = None):
             results = {'study': study, 'profile': args.profile,
                        'machine': machine(str(default_device()), torch.get_num_threads()), 'data': describe(corpus),
                        **provenance(argv, 'labml_nn.distillation.lm.pipeline'),
-                       'teacher': run_result(Variant('teacher', '教師', 'teacher', {}), teacher),
+                       'teacher': run_result(TEACHER, teacher),
                        'variants': [v._asdict() for v in variants[study]], 'runs': runs,
                        'summary': summarize(runs, variants[study])}
             # Under torchrun every run trains on all the processes, and rank 0 writes the results
@@ -212,7 +215,9 @@ def argument_parser() -> argparse.ArgumentParser:
     parser.add_argument('--study', choices=[*STUDIES, 'all'], default='divergence',
                         help='divergence (default): labels against forward KL, reverse KL and JSD; limited: '
                              'labels against distillation on 1%% of the bytes; on-policy: lambda 0.5 against 0; '
-                             'sparse-targets: dense, top-k and sampled stored targets of 4 to 32 bytes; '
+                             'sparse-targets: dense stored targets, and top-k and sampled ones of '
+                             f'{SPARSE_SIZES[0]} to {SPARSE_SIZES[-1]} entries (a byte and its log-probability, '
+                             '3 bytes each); '
                              'on-policy-warm: lambda 0, 0.5 and 1 after the labels-only student; all')
     parser.add_argument('--data-dir', default='',
                         help='a folder of text files (default: the Python standard library\'s source)')
@@ -242,13 +247,16 @@ def score(record) -> str:
 def run_settings(args: argparse.Namespace, model_name: str, changes: Dict[str, Any], seed: int,
                  teacher=None, warm=None) -> Dict[str, Any]:
     """
-    The settings of one run: the profile's, the variant's changes, the seed,
-    the folders, for a distilled student its `teacher`'s checkpoint, and
-    with a warm start the id of the run `warm` it starts from.
+    The settings of one run: the profile's (`args.profile`), the variant's
+    changes, the seed, the folders (`args.data_dir`, `args.logs_dir`), for a
+    distilled student its `teacher`'s checkpoint, and with a warm start the
+    id of the run `warm` it starts from. Without a `teacher` they name none:
+    the settings of a distilled student, whatever its teacher, as
+    [`lm.sample`](sample.html) compares runs.
     """
     settings = profile_settings(args.profile, model_name) | changes
     settings |= {'seed': seed, 'data_dir': args.data_dir, 'logs_dir': args.logs_dir}
-    if model_name == 'distilled':
+    if model_name == 'distilled' and teacher is not None:
         settings['teacher'] = str(Path(args.logs_dir) / teacher.name / teacher.uuid / 'checkpoints' / 'checkpoint.pt')
     if warm is not None:
         settings['warm_start'] = warm.uuid

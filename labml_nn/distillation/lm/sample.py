@@ -60,8 +60,8 @@ import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
-from labml_nn.distillation.lm.pipeline import LIMITED_BYTES, STUDIES, Variant, studies
-from labml_nn.distillation.lm.train import PROFILES, profile_settings
+from labml_nn.distillation.lm.pipeline import LIMITED_BYTES, STUDIES, TEACHER, Variant, run_settings, studies
+from labml_nn.distillation.lm.train import PROFILES
 from labml_nn.experiments import checks
 from labml_nn.experiments.checks import CommandError, command_errors, positive
 
@@ -73,8 +73,6 @@ if TYPE_CHECKING:
 # functions that need them: importing PyTorch takes seconds, and `--help`,
 # or an option with a bad value, should answer at once.
 
-# The teacher every study shares, trained once with seed 0
-TEACHER = Variant('teacher', '教師', 'teacher', {})
 # The prompt for runs on the standard library's source
 PYTHON_PROMPT = b'import os\n\n\ndef '
 # The most bytes of a folder's validation split a prompt takes
@@ -153,10 +151,11 @@ def study_run(variant: Variant, seed: int, args: argparse.Namespace, variants: L
     from labml_nn.distillation.lm.trainer import LMRecord, experiment_name
     from labml_nn.experiments.runs import find_runs
     seed = 0 if variant is TEACHER else seed
-    settings = profile_settings(args.profile, variant.model_name) | variant.settings | {'seed': seed}
-    if variant.warm_start:
-        start = next(v for v in variants if v.name == variant.warm_start)
-        settings['warm_start'] = study_run(start, seed, args, variants).uuid
+    warm = (study_run(next(v for v in variants if v.name == variant.warm_start), seed, args, variants)
+            if variant.warm_start else None)
+    # The study's settings without a teacher, which is not compared; nor is the corpus, so its folder is any
+    study = argparse.Namespace(profile=args.profile, data_dir='', logs_dir=args.logs_dir)
+    settings = run_settings(study, variant.model_name, variant.settings, seed, teacher=None, warm=warm)
     wanted = comparable(settings)
     name = experiment_name(settings)
     runs = [run for run in find_runs(args.logs_dir, name, LMRecord)

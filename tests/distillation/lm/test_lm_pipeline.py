@@ -8,6 +8,8 @@ variants they promise.
 import json
 import re
 import shlex
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Dict, List
 
 import pytest
@@ -122,6 +124,26 @@ def test_the_studies_are_the_variants_asked_for():
     assert [(v.name, v.settings) for v in every['on-policy']] == [
         ('λ = 0', limited | {'divergence': 'forward_kl'}),
         ('λ = 0.5', limited | {'divergence': 'forward_kl', 'on_policy': 0.5})]
+
+
+def test_the_help_gives_the_sparse_targets_in_entries_of_the_bytes_they_take():
+    from labml_nn.distillation.lm.target_cache import bytes_per_token
+    text = ' '.join(pipeline.argument_parser().format_help().split())
+    assert f'of 4 to 32 entries (a byte and its log-probability, {bytes_per_token("top-k", 1)} bytes each)' in text
+
+
+def test_a_distilled_students_settings_name_its_teacher_only_when_given_one():
+    """
+    The pipeline's settings of a run, which `lm.sample` also names runs by: without a teacher, those of the
+    distilled student whatever its teacher, and otherwise the same.
+    """
+    args = pipeline.argument_parser().parse_args(['--profile', 'smoke', '--logs-dir', 'logs'])
+    teacher = SimpleNamespace(name='lm-teacher-smoke', uuid='abc')
+    named = pipeline.run_settings(args, 'distilled', {'divergence': 'jsd'}, 1, teacher)
+    assert named['teacher'] == str(Path('logs') / 'lm-teacher-smoke' / 'abc' / 'checkpoints' / 'checkpoint.pt')
+    assert named['divergence'] == 'jsd' and named['seed'] == 1
+    unnamed = pipeline.run_settings(args, 'distilled', {'divergence': 'jsd'}, 1)
+    assert unnamed == {name: value for name, value in named.items() if name != 'teacher'}
 
 
 def test_too_many_limited_bytes_are_refused_before_the_teacher_trains(tmp_path, capsys):
