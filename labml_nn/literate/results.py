@@ -29,7 +29,10 @@ it shows
   the `commit` and the `date`, each "not recorded" where an older file does
   not say. A command is shown as a reader would type it again, without the
   folders of the machine it ran on (`--logs-dir` and `--out` with an absolute
-  path);
+  path), and under today's name of its module: a command whose module has
+  since moved, `python -m labml_nn.distillation.pipeline` for the CIFAR-10
+  studies, is shown as `python -m labml_nn.distillation.cifar10.pipeline`,
+  followed by the command as the file recorded it;
 * its `summary` as a table: a column for each model trained, the teacher
   first and called the teacher (the language model's teacher from the
   file's `teacher` field), a row for the seeds and a row for each measure,
@@ -115,6 +118,23 @@ STUDY_ORDER = ('compare', 'omitted-class', 'temperature', 'weight', 'divergence'
 
 # The options of a recorded command whose value is a folder of the machine it ran on, shown without it
 SCRATCH_FOLDER = re.compile(r' --(?:logs-dir|out)(?:=| +)/\S*')
+# The command modules that files recorded and that have since moved, each with
+# what a reader types today for the same work: the CIFAR-10 commands moved to
+# their own package, and the models' commands became one, `train`, with the
+# model named first (the package's own command trained the distilled student)
+MOVED_COMMANDS = {
+    'labml_nn.distillation.pipeline': 'labml_nn.distillation.cifar10.pipeline',
+    'labml_nn.distillation.large': 'labml_nn.distillation.cifar10.train large',
+    'labml_nn.distillation.small': 'labml_nn.distillation.cifar10.train small',
+    'labml_nn.distillation': 'labml_nn.distillation.cifar10.train distilled',
+    'labml_nn.distillation.cifar10.large': 'labml_nn.distillation.cifar10.train large',
+    'labml_nn.distillation.cifar10.small': 'labml_nn.distillation.cifar10.train small',
+    'labml_nn.distillation.cifar10': 'labml_nn.distillation.cifar10.train distilled',
+}
+# A command that runs a module, `python -m MODULE` or `torchrun ... -m MODULE`, and what follows
+MODULE_COMMAND = re.compile(r'(?P<python>\S+(?: \S+)*? -m) (?P<module>\S+)(?P<rest>.*)', re.S)
+# The words after today's command for the one a file recorded
+RECORDED_AS = {'en': ' (recorded as {command})', 'ja': '（記録では {command}）'}
 
 
 def read_results(source: Path) -> dict:
@@ -226,7 +246,7 @@ def _file_section(path: str, results: dict, title: str, code: str) -> str:
         lines.append(f'* {words["profile"]}{words["is"]}`{_cell(str(results["profile"]))}`')
     for key in PROVENANCE:
         value = results.get(key)
-        shown = _provenance(key, value) if value not in (None, '') else words['missing']
+        shown = _provenance(key, value, code) if value not in (None, '') else words['missing']
         lines.append(f'* {words[key]}{words["is"]}{shown}')
     corpus = _corpus(results.get('data'), words)
     if corpus:
@@ -247,15 +267,29 @@ def _file_section(path: str, results: dict, title: str, code: str) -> str:
     return '\n'.join(lines).rstrip('\n')
 
 
-def _provenance(key: str, value) -> str:
+def _provenance(key: str, value, code: str) -> str:
     """
-    How a file was made, as the page shows it: a command without the
-    folders of the machine it ran on, a commit as code.
+    How a file was made, as the page shows it in the language `code`: a
+    command without the folders of the machine it ran on, as a reader types
+    it today, and as recorded where that differs; a commit as code.
     """
     text = _cell(str(value))
     if key == 'command':
-        return f'`{SCRATCH_FOLDER.sub("", text)}`'
+        recorded = SCRATCH_FOLDER.sub('', text)
+        today = current_command(recorded)
+        return f'`{today}`' + (RECORDED_AS[code].format(command=f'`{recorded}`') if today != recorded else '')
     return f'`{text}`' if key == 'commit' else text
+
+
+def current_command(command: str) -> str:
+    """
+    `command` as a reader types it today: a `python -m` command of a module
+    that has moved names the module it moved to; any other, as it is.
+    """
+    match = MODULE_COMMAND.fullmatch(command)
+    if match is None or match['module'] not in MOVED_COMMANDS:
+        return command
+    return f"{match['python']} {MOVED_COMMANDS[match['module']]}{match['rest']}"
 
 
 def _corpus(data, words: dict) -> str:

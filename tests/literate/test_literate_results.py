@@ -71,6 +71,24 @@ def test_every_result_file_on_one_page(tmp_path):
     assert b'AMD EPYC' in files['search-index.js']
 
 
+def test_a_command_of_a_module_since_moved_is_shown_as_typed_today_and_as_recorded(tmp_path):
+    folder = source(tmp_path)
+    moved = STUDY | {'command': 'python -m labml_nn.distillation.pipeline --study temperature --seeds 3 '
+                                '--logs-dir /home/someone/logs'}
+    (folder / 'study' / 'results' / 'temperature.json').write_text(json.dumps(moved), encoding='utf-8')
+    files = build_site(folder, TRANSLATIONS).files
+    today = '<code>python -m labml_nn.distillation.cifar10.pipeline --study temperature --seeds 3</code>'
+    recorded = '<code>python -m labml_nn.distillation.pipeline --study temperature --seeds 3</code>'
+    assert f'command: {today} (recorded as {recorded})' in files['results.html'].decode('utf-8')
+    assert f'コマンド：{today}（記録では {recorded}）' in files['ja/results.html'].decode('utf-8')
+
+
+def test_a_command_as_typed_today_is_shown_once(tmp_path):
+    page = build_site(source(tmp_path), TRANSLATIONS, 'en').files['results.html'].decode('utf-8')
+    assert page.count('python -m labml_nn.distillation.cifar10.pipeline --study temperature --seeds 3') == 1
+    assert 'recorded as' not in page
+
+
 def test_the_japanese_page_has_its_own_words(tmp_path):
     translations = tmp_path / 'translations'
     (translations / 'ja').mkdir(parents=True)

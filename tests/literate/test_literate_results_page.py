@@ -5,8 +5,11 @@ which way is better; every row and column named in words in both languages;
 the teacher called the teacher; commands a reader could retype.
 """
 
+import importlib
+import importlib.util
 import json
 import re
+import shlex
 from html import unescape
 from pathlib import Path
 
@@ -101,14 +104,45 @@ def test_one_unit_per_quantity(pages):
     assert all('(s)' in label for label in named if 'time' in label)
 
 
+def _commands(page: str) -> list:
+    """
+    The command of each file, as the page shows it to be typed: the first of its line.
+    """
+    return [line.split('</code>')[0] for line in re.findall(r'<li>[^<]*<code>(python -m .*?)</li>', page)]
+
+
 def test_the_commands_are_what_a_reader_would_type(pages, results):
     recorded = [data['command'] for data in results.values() if data.get('command')]
     assert recorded and any('--logs-dir /' in command for command in recorded)
     for code in ('en', 'ja'):
-        shown = re.findall(r'<code>(python -m [^<]*)</code>', pages[code])
+        shown = _commands(pages[code])
         assert len(shown) == len(recorded)
         assert not any(re.search(r'--(logs-dir|out)\b', command) for command in shown), shown
         assert all('--study' in command and '--seeds' in command for command in shown)
+
+
+def test_every_command_shown_runs_a_module_that_exists_and_takes_its_options(pages, results):
+    """
+    Every command the page gives to type names a command module of the
+    package (a module run by `python -m`, or a package with a `__main__`),
+    whose parser accepts its arguments; a command recorded under a module
+    that has since moved is also shown as recorded.
+    """
+    recorded = [data['command'] for data in results.values() if data.get('command')]
+    assert any(command.startswith('python -m labml_nn.distillation.pipeline ') for command in recorded)
+    for code in ('en', 'ja'):
+        page = pages[code]
+        assert 'python -m labml_nn.distillation.pipeline ' in page
+        for command in _commands(page):
+            argv = shlex.split(unescape(command))
+            assert argv[:2] == ['python', '-m'], command
+            spec = importlib.util.find_spec(argv[2])
+            assert spec is not None, command
+            if spec.submodule_search_locations is not None:
+                assert importlib.util.find_spec(argv[2] + '.__main__') is not None, command
+            else:
+                assert "if __name__ == '__main__':" in Path(spec.origin).read_text(encoding='utf-8'), command
+                importlib.import_module(argv[2]).argument_parser().parse_args(argv[3:])
 
 
 def test_the_gpu_comparison_shows_its_accuracies(pages, results):
