@@ -24,6 +24,8 @@ loss.
 * [Reporting a study](reporting.html): progress, mean and spread over seeds,
   where the numbers came from, and the figures
 * [What a command prints](console.html): plain lines when the output is a file
+* [Caches of a fixed teacher's outputs](caches.html): one hash of tensors
+  that names and checks a cache, and the lock that lets one process build it
 * [Training on several processes](distributed.html) under torchrun, with
   results that do not depend on their number
 """

@@ -88,6 +88,25 @@ def gap(a, b, field_a='valid_accuracy', field_b='valid_accuracy'):
     return lambda r: 100 * (r['summary'][a][field_a]['mean'] - r['summary'][b][field_b]['mean'])
 
 
+TQ = 'teacher-quality-cpu.json'
+
+
+def teacher(variant):
+    # The validation accuracy of the teacher that taught `variant`, in percent
+    return mean(variant, 'teacher_valid_accuracy')
+
+
+def behind(variant):
+    # How far the student of `variant` stays below its teacher, in points
+    return lambda r: teacher(variant)(r) - mean(variant)(r)
+
+
+def gains(variant):
+    # The least and the greatest gain over labels only, seed by seed, in points
+    return [lambda r: min(differences(r, variant, 'labels only')),
+            lambda r: max(differences(r, variant, 'labels only'))]
+
+
 T_FROM_2 = ['T = 2', 'T = 4', 'T = 8', 'T = 16']
 T_FROM_4 = ['T = 4', 'T = 8', 'T = 16']
 ALPHA_FROM_09 = ['α = 0.9', 'α = 0.99', 'α = 1.0']
@@ -409,6 +428,26 @@ QUOTES = [
      'lm/limited.json', [lambda r: r['teacher']['parameters'] / 1e6,
                          lambda r: r['summary']['distilled']['parameters'] / 1e6,
                          lambda r: r['teacher']['parameters'] / r['summary']['distilled']['parameters']]),
+    # Which teacher teaches best
+    ('teacher_quality.md', 'From the teacher of epoch 1 ({46.34}%) to the finished one ({77.52}%)', TQ,
+     [teacher('teacher of epoch 1'), teacher('teacher of epoch 6')]),
+    ('teacher_quality.md', 'finished teacher is the best: {73.19}%, against {66.93}% on labels only', TQ,
+     [mean('teacher of epoch 6'), mean('labels only')]),
+    ('teacher_quality.md', 'epochs 1 to 3 (at most {66.06}%) are below labels only in every seed, the teacher of '
+                           'epoch 3 by {1.22} to {2.18} points', TQ,
+     [teacher('teacher of epoch 3'), lambda r: -max(differences(r, 'teacher of epoch 3', 'labels only')),
+      lambda r: -min(differences(r, 'teacher of epoch 3', 'labels only'))]),
+    ('teacher_quality.md', 'It even passes the teacher of epoch 1 ({50.67}% against {46.34}%); it is {0.74} points '
+                           'below the teacher of epoch 3, and {4.33} below the finished one, with which it agrees on '
+                           '{84.43}% of the images', TQ,
+     [mean('teacher of epoch 1'), teacher('teacher of epoch 1'), behind('teacher of epoch 3'),
+      behind('teacher of epoch 6'), mean('teacher of epoch 6', 'teacher_agreement')]),
+    ('teacher_quality.md', 'with {437,034} parameters against the teacher\'s {14.7} million', TQ,
+     [lambda r: r['summary']['labels only']['parameters'], lambda r: r['summary']['large']['parameters'] / 1e6]),
+    ('teacher_quality.md', 'the teacher of epoch 4 ({71.96}%) gives {3.40} to {4.22} points in each seed, that of '
+                           'epoch 5 ({75.66}%) {4.62} to {5.46}, the finished one {5.94} to {6.70}', TQ,
+     [teacher('teacher of epoch 4'), *gains('teacher of epoch 4'), teacher('teacher of epoch 5'),
+      *gains('teacher of epoch 5'), *gains('teacher of epoch 6')]),
     ('lm/studies.md', 'the standard library of Python 3.11.7: {734} files, {589} of them ({9,893,091} bytes) for '
                       'training, {66} for validation and {79} for test', 'lm/limited.json',
      [lambda r: sum(r['data']['files'].values()), lambda r: r['data']['files']['train'],
@@ -544,3 +583,14 @@ def test_the_japanese_pages_quote_the_same_numbers():
         missing += [f'{page} {entry["key"]}: {number}' for number in NUMBER.findall(quote)
                     if JAPANESE_FORM.get(number, number) not in entry['ja']]
     assert missing == []
+
+
+def test_the_teacher_quality_page_claims_hold_in_every_seed():
+    # "each more accurate teacher gives a more accurate student in every seed", and the students of the teachers
+    # of epochs 1 to 3 "are below labels only in every seed"
+    r = results(TQ)
+    epochs = [f'teacher of epoch {e}' for e in range(1, 7)]
+    assert [teacher(v)(r) for v in epochs] == sorted(teacher(v)(r) for v in epochs)
+    by_seed = list(zip(*(seeds(r, v) for v in epochs)))
+    assert len(by_seed) == 3 and all(list(row) == sorted(row) for row in by_seed)
+    assert all(d < 0 for v in epochs[:3] for d in differences(r, v, 'labels only'))

@@ -706,11 +706,13 @@ PLOT_WORDS = {
     'en': {'epoch': 'epoch', 'accuracy': 'validation accuracy (%)', 'large': 'large teacher',
            'temperature': 'temperature T', 'weight': 'soft-target weight α',
            'teacher-quality': "the teacher's validation accuracy (%)",
+           'by epoch': "distilled, numbered by\nthe teacher's epoch",
            'distilled': 'distilled', 'students': 'students', 'mean of seeds': '{} (mean of seeds)',
            'teacher': 'teacher', 'before': 'distilled without the class', 'after': 'the same, bias corrected'},
     'ja': {'epoch': 'エポック', 'accuracy': '検証正解率 (%)', 'large': '大きな教師',
            'temperature': '温度 T', 'weight': 'ソフトターゲットの重み α',
            'teacher-quality': '教師の検証正解率 (%)',
+           'by epoch': '蒸留した生徒、番号は\n教師のエポック',
            'distilled': '蒸留した生徒', 'students': '生徒', 'mean of seeds': '{}（シードの平均）',
            'teacher': '教師', 'before': 'そのクラスなしで蒸留した生徒', 'after': '同じ生徒、バイアス補正後'},
 }
@@ -783,6 +785,8 @@ def plot_sweep(results: Dict[str, Any], path: Path, language: str, font: Optiona
               [max(final[v['name']]) - m for v, m in zip(on_axis, means)]]
     # The distilled students; on the weight's axis, whose 0 is labels only, the students
     students = words['distilled'] if all(v['model'] == 'distilled' for v in on_axis) else words['students']
+    if results['study'] == 'teacher-quality':
+        students = words['by epoch']
     with figure(path, font) as axes:
         axes.errorbar(xs, means, yerr=spread, marker='o', capsize=4, color='C2',
                       linestyle='none' if spacing == 'in order' else '-',
@@ -799,10 +803,11 @@ def plot_sweep(results: Dict[str, Any], path: Path, language: str, font: Optiona
             axes.set_xticks(xs, [f"{v['x']:g}" for v in on_axis])
             axes.minorticks_off()
         if results['study'] == 'teacher-quality':
-            # Each teacher named by the epoch it stopped after
+            # Each teacher named by the epoch it stopped after, above and left of its point, where the
+            # rising line leaves room
             for v, x, y in zip(on_axis, xs, means):
-                axes.annotate(f"{words['epoch']} {v['settings']['teacher_epoch']}", (x, y),
-                              textcoords='offset points', xytext=(6, -14))
+                axes.annotate(str(v['settings']['teacher_epoch']), (x, y), textcoords='offset points',
+                              xytext=(-5, 5), ha='right', va='bottom')
         axes.set_xlabel(words[results['study']])
         axes.set_ylabel(words['accuracy'])
 
@@ -896,6 +901,7 @@ PAGE_PLOTS = [
     PagePlot('weight_sweep', 'weight.json', plot_sweep),
     PagePlot('omitted_cat', 'omitted-class-cat.json', plot_per_class),
     PagePlot('omitted_automobile', 'omitted-class-automobile.json', plot_per_class),
+    PagePlot('teacher_quality', 'teacher-quality-cpu.json', plot_sweep),
 ]
 
 

@@ -115,7 +115,7 @@ class Configs(BaseConfigs):
     valid_every: int = 1
     # Epochs whose weights are kept beside the run's checkpoint, as
     # `checkpoints/epoch-N.pt`, each a teacher stopped early that can be
-    # named with `--teacher` (the [teacher-quality study](pipeline.html)).
+    # named with `--teacher` (the [teacher-quality study](teacher_quality.html)).
     # Like `valid_every` it changes what is kept, not the run; those epochs are always measured
     keep_epochs: tuple = ()
     # A class whose every image is left out of the training images (its name),
