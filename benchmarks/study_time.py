@@ -37,7 +37,7 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from labml_nn.distillation.cifar10.pipeline import STUDIES
+from labml_nn.distillation.cifar10.studies import STUDIES
 from labml_nn.distillation.cifar10.train import PROFILES, configs_for
 from labml_nn.distillation.cifar10.trainer import Configs, cpu_has_bf16
 from labml_nn.experiments.checks import positive

@@ -17,8 +17,9 @@ from typing import Any, List, Tuple
 
 import pytest
 
-from labml_nn.distillation.cifar10 import pipeline
+from labml_nn.distillation.cifar10 import pipeline, report, studies
 from labml_nn.distillation.lm import pipeline as lm_pipeline
+from labml_nn.experiments import reporting
 
 # The width a phone's page shows a plot at, and the smallest text readable there
 PHONE_WIDTH_PX = 360
@@ -52,7 +53,7 @@ def _made_up_results(study: str) -> dict:
     with everything its plots read.
     """
     classes = ['airplane', 'cat', 'dog']
-    variants = [dataclasses.asdict(v) for v in pipeline.STUDIES[study]('cat', 'smoke')]
+    variants = [dataclasses.asdict(v) for v in studies.STUDIES[study]('cat', 'smoke')]
     for i, variant in enumerate(variants):
         if 'teacher_epoch' in variant['settings']:
             variant['x'] = 60.0 + 5 * i
@@ -78,8 +79,8 @@ def plots(tmp_path_factory) -> List[Tuple[str, Any]]:
     folder = tmp_path_factory.mktemp('plots')
     paths, figures = _capture_figures(lambda: pipeline.redraw_page_plots(folder / 'pages') +
                                       lm_pipeline.redraw_page_plots(folder / 'pages') +
-                                      [path for study in pipeline.PLOTS for path in
-                                       pipeline.draw_plots(_made_up_results(study), folder / study)])
+                                      [path for study in report.PLOTS for path in
+                                       report.draw_plots(_made_up_results(study), folder / study)])
     yield [(str(path.relative_to(folder)), figure) for path, figure in zip(paths, figures)]
     import matplotlib.pyplot as plt
     for figure in figures:
@@ -135,7 +136,7 @@ def test_every_committed_plot_is_redrawn():
 
 
 def test_the_plots_are_drawn_in_japanese(plots):
-    if pipeline.japanese_font() is None:
+    if reporting.japanese_font() is None:
         pytest.skip('matplotlib knows no font with Japanese characters here')
     names = [name for name, _ in plots]
     assert 'pages/divergence.ja.png' in names and 'pages/weight_sweep.ja.png' in names

@@ -29,8 +29,9 @@ Training and studying them:
   [finding and loading the teacher](teacher.html),
   [a fixed teacher made fast](fixed_teacher.html) and
   [the teacher's logits computed once](teacher_cache.html).
-* [The studies in one command](pipeline.html), [what they
-  measured](readme.html), [the measures](dark_knowledge.html) of what the
+* [The studies in one command](pipeline.html): [what each
+  trains](studies.html), [how it runs](study.html) and [what it
+  writes](report.html); [what they measured](readme.html), [the measures](dark_knowledge.html) of what the
   student took from the teacher, and the studies of dark knowledge:
   [a class the student never saw](omitted_class.html),
   [which temperature](temperature.html) and

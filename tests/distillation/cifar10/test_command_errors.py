@@ -12,7 +12,7 @@ import tempfile
 import pytest
 import torch
 
-from labml_nn.distillation.cifar10 import pipeline, trainer
+from labml_nn.distillation.cifar10 import pipeline, study, trainer
 from labml_nn.distillation.cifar10.small import SmallModel
 from labml_nn.distillation.cifar10.train import main
 from labml_nn.experiments.runs import find_runs
@@ -232,7 +232,7 @@ def test_ctrl_c_stops_the_runs_side_by_side(tmp_path, capsys, monkeypatch, image
         if 'validation accuracy' in message:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(pipeline, 'say', ctrl_c_at_the_first_result)
+    monkeypatch.setattr(study, 'say', ctrl_c_at_the_first_result)
     err = _fails(capsys, pipeline.main, _distill(image_folder, tmp_path / 'logs', '--study', 'weight', '--jobs', '2',
                                                  '--teacher', str(teacher_run['path']), '--out', str(tmp_path / 'out')),
                  status=130)

@@ -14,12 +14,15 @@ import json
 import os
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from labml_nn.distillation.cifar10 import pipeline, trainer
+from labml_nn.distillation.cifar10 import pipeline, report, studies, study, trainer
+from labml_nn.experiments import reporting
 from labml_nn.experiments.reporting import Progress, cpu_name
 from labml_nn.experiments.runs import load_checkpoint
 
@@ -28,6 +31,22 @@ PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
 
 # labml skips recording the git state outside a repository (see conftest.py)
 pytestmark = pytest.mark.usefixtures('outside_the_repository')
+
+
+@pytest.mark.parametrize('argv', [['--help'], ['--seeds', '0']])
+def test_help_and_a_refused_option_do_not_import_pytorch(argv):
+    """
+    `--help`, and a command line the parser refuses, answer without importing
+    PyTorch, which takes seconds: the study imports it only once it runs.
+    """
+    command = 'labml_nn.distillation.cifar10.pipeline'
+    script = (f'import runpy, sys\nsys.argv = [{command!r}, *{argv!r}]\n'
+              f'try:\n    runpy.run_module({command!r}, run_name="__main__", alter_sys=True)\n'
+              f'except SystemExit as e:\n    print("exit", e.code)\n'
+              f'print("torch imported" if "torch" in sys.modules else "torch not imported")')
+    result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip().endswith(f"exit {0 if argv == ['--help'] else 2}\ntorch not imported"), \
+        result.stdout[-300:] + result.stderr
 
 
 def _check_schema(results, variants=('small', 'distilled')):
@@ -113,7 +132,7 @@ def test_study_end_to_end_and_rerun(tmp_path, image_folder, teacher_run, monkeyp
     png = (out / 'accuracy.png').read_bytes()
     assert png.startswith(PNG_MAGIC) and len(png) > 1000
     # The Japanese plot is there when a font with Japanese characters is
-    japanese = ['accuracy.ja.png'] if pipeline.japanese_font() else []
+    japanese = ['accuracy.ja.png'] if reporting.japanese_font() else []
     assert sorted(p.name for p in out.iterdir()) == sorted(['accuracy.png', 'results.json', 'results.md'] + japanese)
     for name in japanese:
         assert (out / name).read_bytes().startswith(PNG_MAGIC) and (out / name).read_bytes() != png
@@ -227,23 +246,23 @@ def _made_up_results() -> dict:
              'valid_accuracy': accuracy, 'test_accuracy': None, 'train_seconds': 1.0,
              'train_images_per_second': 8.0, 'valid_history': [accuracy / 2, accuracy], 'run': model}
             for model, accuracy in (('large', 0.8), ('small', 0.6), ('distilled', 0.7))]
-    variants = pipeline.compare_study('', 'smoke')
+    variants = studies.compare_study('', 'smoke')
     return {'study': 'compare', 'profile': 'smoke', 'machine': 'x86_64 CPU, 2 threads, torch 2.14.1',
             'classes': ['a', 'b'], 'omitted_class': None,
-            'variants': [dataclasses.asdict(v) for v in variants], 'runs': runs, 'summary': pipeline.summarize(runs, variants)}
+            'variants': [dataclasses.asdict(v) for v in variants], 'runs': runs, 'summary': report.summarize(runs, variants)}
 
 
 def test_without_a_japanese_font_the_plot_is_english_only(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(pipeline, 'japanese_font', lambda: None)
-    pipeline.write_results(_made_up_results(), tmp_path)
+    monkeypatch.setattr(report, 'japanese_font', lambda: None)
+    report.write_results(_made_up_results(), tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ['accuracy.png', 'results.json', 'results.md']
     assert 'no Japanese plots: install one' in capsys.readouterr().out
 
 
 def test_the_japanese_plot_has_its_own_labels(tmp_path):
-    if pipeline.japanese_font() is None:
+    if reporting.japanese_font() is None:
         pytest.skip('matplotlib knows no font with Japanese characters here')
-    pipeline.write_results(_made_up_results(), tmp_path)
+    report.write_results(_made_up_results(), tmp_path)
     english, japanese = (tmp_path / 'accuracy.png').read_bytes(), (tmp_path / 'accuracy.ja.png').read_bytes()
     assert japanese.startswith(PNG_MAGIC) and japanese != english
 
@@ -323,7 +342,7 @@ def test_runs_side_by_side(tmp_path, image_folder, teacher_run, monkeypatch, cap
     assert '5 student runs, 2 side by side' in printed and printed.count('validation accuracy') >= 5
     side_by_side = json.loads((out / 'results.json').read_text())
     assert side_by_side['machine'].endswith(f'2 runs side by side, torch {torch.__version__}')
-    assert [r['variant'] for r in side_by_side['runs']] == ['large'] + [v.name for v in pipeline.weight_study('', 'smoke')]
+    assert [r['variant'] for r in side_by_side['runs']] == ['large'] + [v.name for v in studies.weight_study('', 'smoke')]
     assert 'Teacher cache written' in (logs / 'pipeline-jobs.log').read_text()
 
     monkeypatch.setattr(trainer, '_train_epoch', lambda *args, **kwargs: pytest.fail('trained again'))
@@ -343,11 +362,11 @@ def test_the_studies_share_runs_with_the_same_settings():
     one run. The weights are written exactly (1 - 0.9 is not 0.1 in floating point).
     """
     def settings(variant):
-        return pipeline.profile_settings('cpu', variant.model) | variant.settings
+        return studies.profile_settings('cpu', variant.model) | variant.settings
 
-    all_classes = pipeline.omitted_class_study('cat', 'smoke')[2]
-    t4 = next(v for v in pipeline.temperature_study('', 'smoke') if v.name == 'T = 4')
-    alpha = {v.x: v for v in pipeline.weight_study('', 'smoke')}
+    all_classes = studies.omitted_class_study('cat', 'smoke')[2]
+    t4 = next(v for v in studies.temperature_study('', 'smoke') if v.name == 'T = 4')
+    alpha = {v.x: v for v in studies.weight_study('', 'smoke')}
     assert settings(all_classes) == settings(t4) == settings(alpha[0.9])
     assert alpha[0.99].settings['label_loss_weight'] == 0.01 and alpha[1.0].settings['label_loss_weight'] == 0
     assert alpha[0.0].model == 'small'
@@ -383,7 +402,7 @@ def test_never_more_workers_than_runs(tmp_path, image_folder, teacher_run, monke
     with the numbers.
     """
     monkeypatch.setattr(pipeline, 'cpu_cores', lambda: 8)
-    monkeypatch.setattr(pipeline, 'available_memory', lambda: 1e9)
+    monkeypatch.setattr(study, 'available_memory', lambda: 1e9)
     out, logs = tmp_path / 'out', tmp_path / 'logs'
     pipeline.main(['--data-dir', str(image_folder), '--profile', 'smoke', '--out', str(out), '--logs-dir', str(logs),
                    '--device', 'cpu', '--teacher', str(teacher_run['path']), '--jobs', '8'])
@@ -421,10 +440,10 @@ def test_workers_are_started_with_ctrl_c_ignored(tmp_path, cifar_data, monkeypat
             seen.append(signal.getsignal(signal.SIGINT))
             raise Started
 
-    monkeypatch.setattr(pipeline.multiprocessing, 'get_context', lambda method: Context())
+    monkeypatch.setattr(study.multiprocessing, 'get_context', lambda method: Context())
     tasks = [('a', 'small', {}), ('b', 'small', {})]
     with pytest.raises(Started):
-        pipeline.train_students(tasks, cifar_data, 2, tmp_path, Progress(2))
+        study.train_students(tasks, cifar_data, 2, tmp_path, Progress(2))
     assert seen == [signal.SIG_IGN] and signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
@@ -448,7 +467,7 @@ def test_replot_draws_a_study_s_plots_again_from_its_results(tmp_path, capsys):
     `--replot RESULTS.json --out DIR` trains nothing and draws the plots the
     study drew, the same images, from its results file.
     """
-    pipeline.write_results(_made_up_results(), tmp_path / 'study')
+    report.write_results(_made_up_results(), tmp_path / 'study')
     pipeline.main(['--replot', str(tmp_path / 'study' / 'results.json'), '--out', str(tmp_path / 'again')])
     plots = sorted(p.name for p in (tmp_path / 'study').glob('*.png'))
     assert plots and sorted(p.name for p in (tmp_path / 'again').iterdir()) == plots
