@@ -36,7 +36,8 @@ it shows
 * its `summary` as a table: a column for each model trained, the teacher
   first and called the teacher (the language model's teacher from the
   file's `teacher` field), a row for the seeds and a row for each measure,
-  named in words with its unit; a model's accuracy on the class a study left
+  named in words with its unit (a study of more than seven models gets
+  several such tables, so that each fits a screen); a model's accuracy on the class a study left
   out, where it has no measure of its own, is its entry of the accuracy per
   class. A mean over several runs is shown as `72.74 ± 0.39`, an accuracy or
   an agreement in percent, bits per byte to three decimals. A time whose
@@ -305,12 +306,18 @@ def _corpus(data, words: dict) -> str:
     return words['corpus text'].format(python=data['python'], **sizes)
 
 
+# The most models one table of the results page shows: seven columns of
+# numbers and the measures' names fit a 1,024-pixel screen in both languages
+MODELS_PER_TABLE = 7
+
+
 def _summary_table(results: dict, code: str) -> tuple:
     """
     A study's summary as a Markdown table: a column per model trained (the
     teacher first, where the file has it), a row for the seeds and one per
-    measure, named in words. A time whose spread is larger than itself is
-    marked †; the second value says whether one is.
+    measure, named in words; more models than `MODELS_PER_TABLE` make
+    several tables. A time whose spread is larger than itself is marked †;
+    the second value says whether one is.
     """
     words = WORDS[code]
     summary = {name: fields for name, fields in results['summary'].items() if isinstance(fields, dict)}
@@ -327,24 +334,31 @@ def _summary_table(results: dict, code: str) -> tuple:
     fields = [f for f in MEASURES if any(_shown(summary[c], f, omitted, classes) is not None for c in columns)]
     fields += [f for f in _fields(summary.values()) if f not in MEASURES
                and any(_is_mean(summary[c].get(f)) for c in columns)]
-    lines = [f'| {words["measure"]} | ' + ' | '.join(_cell(heading[c]) for c in columns) + ' |',
-             '|---|' + '---:|' * len(columns)]
-    spread = False
-    # A model with no mean over seeds, such as the teacher, is one run
-    seeds = [max((v.get('n', 0) for v in summary[c].values() if _is_mean(v)), default=1) for c in columns]
-    if any(seeds):
-        lines.append(f'| {words["seeds"]} | ' + ' | '.join(_number(n) if n else '' for n in seeds) + ' |')
-    for field in fields:
-        label = measure_label(field, code, omitted, heading.get(first, first))
-        cells = []
-        for column in columns:
-            value = _shown(summary[column], field, omitted, classes)
-            # A count against the first model is not the first model's own measure
-            cells.append('—' if field == 'below_baseline' and column == first else _value(field, value))
-            if field.endswith('_seconds') and _is_mean(value) and (value.get('std') or 0) > value['mean']:
-                cells[-1], spread = cells[-1] + ' †', True
-        lines.append(f'| {_cell(label)} | ' + ' | '.join(cells) + ' |')
-    return '\n'.join(lines), spread
+    # More models than fit a screen's width are shown as several tables of
+    # about as many models each, every one with the measures' names
+    parts = math.ceil(len(columns) / MODELS_PER_TABLE)
+    size = math.ceil(len(columns) / parts)
+    tables, spread = [], False
+    for start in range(0, len(columns), size):
+        part = columns[start:start + size]
+        lines = [f'| {words["measure"]} | ' + ' | '.join(_cell(heading[c]) for c in part) + ' |',
+                 '|---|' + '---:|' * len(part)]
+        # A model with no mean over seeds, such as the teacher, is one run
+        seeds = [max((v.get('n', 0) for v in summary[c].values() if _is_mean(v)), default=1) for c in part]
+        if any(seeds):
+            lines.append(f'| {words["seeds"]} | ' + ' | '.join(_number(n) if n else '' for n in seeds) + ' |')
+        for field in fields:
+            label = measure_label(field, code, omitted, heading.get(first, first))
+            cells = []
+            for column in part:
+                value = _shown(summary[column], field, omitted, classes)
+                # A count against the first model is not the first model's own measure
+                cells.append('—' if field == 'below_baseline' and column == first else _value(field, value))
+                if field.endswith('_seconds') and _is_mean(value) and (value.get('std') or 0) > value['mean']:
+                    cells[-1], spread = cells[-1] + ' †', True
+            lines.append(f'| {_cell(label)} | ' + ' | '.join(cells) + ' |')
+        tables.append('\n'.join(lines))
+    return '\n\n'.join(tables), spread
 
 
 def _shown(fields: dict, field: str, omitted: str, classes: list):

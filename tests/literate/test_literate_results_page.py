@@ -183,3 +183,19 @@ def test_a_count_against_the_first_model_says_which(pages, results):
             first = data['variants'][0]['name']
             row = next(cells for cells in re.findall(r'<tr>(.*?)</tr>', html, re.S) if 'seeds with lower' in cells)
             assert f'than {first}' in text(row) and text(row).count('—') == 1
+
+
+def test_a_study_of_many_models_is_shown_as_tables_that_fit(pages, results):
+    # The teacher-quality study trains 8 models: two tables of 4, each with every measure, every model once
+    from labml_nn.literate.results import MODELS_PER_TABLE
+    many = [(name, data) for name, data in results.items() if len(data.get('summary') or {}) > MODELS_PER_TABLE]
+    assert many, 'no study has more models than one table shows'
+    page = dict(sections(pages['en']))
+    for name, data in many:
+        html = next(part for heading, part in page.items() if f'id="{anchor(name)}"' in part or name in heading)
+        tables = re.findall(r'<table.*?</table>', html, re.S)
+        columns = [re.findall(r'<th[^>]*>(.*?)</th>', table, re.S)[1:] for table in tables]
+        assert len(tables) > 1 and all(len(c) <= MODELS_PER_TABLE for c in columns)
+        assert sum(len(c) for c in columns) == len(data['summary'])
+        rows = [labels(table)[len(c) + 1:] for table, c in zip(tables, columns)]
+        assert all(r == rows[0] for r in rows)
