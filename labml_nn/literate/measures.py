@@ -78,6 +78,15 @@ WORDS = {
             'on-policy': ('Language model: on-policy batches',
                           'Bits per byte of held-out Python source (lower is better) of the distilled student '
                           'when a share λ of its batches is text it wrote itself.'),
+            'sparse-targets': ('Language model: sparse teacher targets',
+                               'Bits per byte of held-out Python source (lower is better) of the byte-level student '
+                               'trained on {train_bytes} bytes and distilled from the teacher\'s stored targets: all '
+                               'of them, its top k bytes, or k bytes drawn from it, against the teacher run online '
+                               'and the labels alone.'),
+            'on-policy-warm': ('Language model: on-policy batches after training on labels',
+                               'Bits per byte of held-out Python source (lower is better) of the student first '
+                               'trained on labels, then distilled with a share λ of its batches written by itself, '
+                               'with forward KL or JSD.'),
         },
         'variants': {'large': 'the teacher', 'small': 'labels only'},
         'measures': {
@@ -107,6 +116,7 @@ WORDS = {
             'matched_test_accuracy': "test accuracy, with the teacher's count (%)",
             'valid_bpb': 'validation bits per byte',
             'test_bpb': 'test bits per byte',
+            'bytes_per_token': "bytes of the teacher's targets stored per position",
             'below_baseline': 'seeds with lower test bits per byte than {first}',
             'train_seconds': 'training time (s)',
             'train_images_per_second': 'training images per second',
@@ -159,6 +169,15 @@ WORDS = {
             'on-policy': ('言語モデル：オンポリシーのバッチ',
                           'バッチのうち割合 λ を自分で書いたテキストにしたときの、蒸留した生徒の、取り分けて'
                           'おいた Python のソースでのビット／バイト（低いほどよい）です。'),
+            'sparse-targets': ('言語モデル：疎な教師のターゲット',
+                               '{train_bytes} バイトで訓練し、保存した教師のターゲット（すべて、上位 k バイト、'
+                               'または教師から引いた k バイト）から蒸留したバイト単位の生徒の、取り分けておいた '
+                               'Python のソースでのビット／バイト（低いほどよい）を、教師をその場で動かす蒸留と'
+                               'ラベルだけの場合と比べます。'),
+            'on-policy-warm': ('言語モデル：ラベルで訓練した後のオンポリシーのバッチ',
+                               'まずラベルで訓練し、それからバッチのうち割合 λ を自分で書いたテキストにして、'
+                               '順方向 KL または JSD で蒸留した生徒の、取り分けておいた Python のソースでの'
+                               'ビット／バイト（低いほどよい）です。'),
         },
         'variants': {'large': '教師'},
         'measures': {
@@ -188,6 +207,7 @@ WORDS = {
             'matched_test_accuracy': '教師の回数に合わせたバイアスでのテストデータの正解率（%）',
             'valid_bpb': '検証データのビット／バイト',
             'test_bpb': 'テストのビット／バイト',
+            'bytes_per_token': '位置ごとに保存する教師のターゲットのバイト数',
             'below_baseline': 'テストのビット／バイトが{first}より低いシードの数',
             'train_seconds': '訓練時間（秒）',
             'train_images_per_second': '1 秒あたりの訓練画像数',
