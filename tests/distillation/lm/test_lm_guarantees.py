@@ -15,14 +15,9 @@ import torch
 
 from labml_nn.distillation.lm.train import main
 from labml_nn.experiments import training
-from tests.distillation.lm.test_lm_train import _args, _checkpoints, write_text
+from tests.distillation.lm.test_lm_train import _args, _checkpoints
 
 pytestmark = pytest.mark.usefixtures('outside_the_repository')
-
-
-@pytest.fixture(scope='module')
-def text(tmp_path_factory) -> Path:
-    return write_text(tmp_path_factory.mktemp('text') / 'text')
 
 
 @pytest.fixture(scope='module')

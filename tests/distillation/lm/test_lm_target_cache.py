@@ -21,7 +21,7 @@ from labml_nn.distillation.lm.target_cache import (TargetCache, TargetCacheError
 from labml_nn.distillation.lm.train import main
 from labml_nn.distillation.lm.transformer import ByteTransformer
 from labml_nn.distillation.sparse_targets import SampledTargets, TopKTargets
-from tests.distillation.lm.test_lm_train import _args, _checkpoints, write_text
+from tests.distillation.lm.test_lm_train import _args, _checkpoints
 
 pytestmark = pytest.mark.usefixtures('outside_the_repository')
 
@@ -192,11 +192,6 @@ def test_a_damaged_cache_is_named_and_not_used(tmp_path, teacher, data, monkeypa
     with pytest.raises(TargetCacheError, match=f'{path}.*damaged.*Delete it'):
         open_target_cache(str(tmp_path), teacher, data, CONTEXT, 'dense', 0, 1.0)
     assert path.read_bytes() == before
-
-
-@pytest.fixture(scope='module')
-def text(tmp_path_factory) -> Path:
-    return write_text(tmp_path_factory.mktemp('text') / 'text')
 
 
 def test_the_command_trains_a_student_from_stored_targets_and_reuses_it(tmp_path, text, capsys):

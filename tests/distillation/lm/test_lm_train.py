@@ -34,11 +34,6 @@ def write_text(folder: Path, files: int = 40, seed: int = 0) -> Path:
     return folder
 
 
-@pytest.fixture(scope='module')
-def text(tmp_path_factory) -> Path:
-    return write_text(tmp_path_factory.mktemp('text') / 'text')
-
-
 def _args(text: Path, logs: Path, model: str, *more: str):
     return [model, '--data-dir', str(text), '--logs-dir', str(logs), '--profile', 'smoke', '--device', 'cpu', *more]
 
