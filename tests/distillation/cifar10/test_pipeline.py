@@ -372,6 +372,24 @@ def test_the_studies_share_runs_with_the_same_settings():
     assert alpha[0.0].model == 'small'
 
 
+def test_the_labml_profile_runs_its_teachers_online():
+    """
+    On all the training images a cache of every view costs many times a
+    student's online teacher passes: the `labml` profile's studies run the
+    teacher online, so the finished teacher's students of the teacher-quality
+    study are the comparison's distilled runs; the `cpu` profile's look it up.
+    """
+    def settings(variant, profile):
+        return studies.profile_settings(profile, variant.model) | variant.settings
+
+    labml = studies.teacher_quality_study('', 'labml')
+    assert [v.settings.get('teacher_epoch') for v in labml] == [None, 2, 5, 10, 20]
+    assert all(v.settings['teacher_cache'] is False for v in labml[1:])
+    finished = {k: v for k, v in settings(labml[-1], 'labml').items() if k != 'teacher_epoch'}
+    assert finished == settings(studies.compare_study('', 'labml')[1], 'labml')
+    assert all(v.settings['teacher_cache'] is True for v in studies.teacher_quality_study('', 'cpu')[1:])
+
+
 def test_unknown_omitted_class_is_a_message(tmp_path, image_folder, teacher_run, capsys):
     with pytest.raises(SystemExit) as exit_:
         pipeline.main(['--study', 'omitted-class', '--omit', 'giraffe', '--data-dir', str(image_folder),
