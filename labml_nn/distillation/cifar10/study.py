@@ -17,6 +17,7 @@ teacher. The rows go to [the summary and the plots](report.html).
 """
 
 import argparse
+import copy
 import dataclasses
 import multiprocessing
 import signal
@@ -273,9 +274,12 @@ class Measures:
             self.splits['test'] = data.test
         self.classes, self.omit = data.classes, omit
         self.active = distributed.is_main()
+        # The `labml` profile's runs are also measured as labml.ai measures its models
+        self.as_labml = args.profile == 'labml'
         if self.active:
-            model = load_teacher_for(teacher.path, data.classes)
-            self.teacher = {name: logits(model, split, self.device) for name, split in self.splits.items()}
+            self.teacher_model = load_teacher_for(teacher.path, data.classes)
+            self.teacher = {name: logits(self.teacher_model, split, self.device)
+                            for name, split in self.splits.items()}
 
     def of_teacher(self) -> Dict[str, Any]:
         """
@@ -285,7 +289,16 @@ class Measures:
             return {}
         labels = self.splits['valid'].labels
         return {'per_class_valid_accuracy': dark_knowledge.per_class_accuracy(
-            self.teacher['valid'].argmax(-1), labels, len(self.classes))}
+            self.teacher['valid'].argmax(-1), labels, len(self.classes))} | self.as_labml_measures(self.teacher_model)
+
+    def as_labml_measures(self, model: torch.nn.Module) -> Dict[str, Any]:
+        """
+        For the `labml` profile, the validation accuracy with
+        [batch statistics](#batch-statistics), as labml.ai evaluates.
+        """
+        if not self.as_labml:
+            return {}
+        return {'batch_statistics_valid_accuracy': batch_statistics_accuracy(model, self.splits['valid'], self.device)}
 
     def of_student(self, record: RunRecord) -> Dict[str, Any]:
         """
@@ -298,7 +311,7 @@ class Measures:
         student = {name: logits(model, split, self.device) for name, split in self.splits.items()}
         valid = self.splits['valid'].labels
         row = {'per_class_valid_accuracy': dark_knowledge.per_class_accuracy(
-            student['valid'].argmax(-1), valid, len(self.classes))}
+            student['valid'].argmax(-1), valid, len(self.classes))} | self.as_labml_measures(model)
         if COMMANDS[record.model_name]['teacher']:
             row |= dark_knowledge.fidelity(student['valid'], self.teacher['valid'])
         if self.omit and record.settings.get('omit_class') == self.omit:
@@ -334,6 +347,34 @@ def logits(model: torch.nn.Module, split: Split, device: torch.device) -> torch.
     model, batch_size = model.to(device).eval(), eval_batch_size(device)
     return torch.cat([model(normalize(split.images[i:i + batch_size].to(device))).float().cpu()
                       for i in range(0, len(split.labels), batch_size)])
+
+
+# labml.ai's models keep no running statistics in batch normalization, so
+# they are evaluated with the statistics of each batch, of 1,024 images
+LABML_EVAL_BATCH = 1024
+
+
+@torch.inference_mode()
+def batch_statistics_accuracy(model: torch.nn.Module, split: Split, device: torch.device,
+                              batch_size: int = LABML_EVAL_BATCH) -> float:
+    """
+    <a id="batch-statistics"></a>
+
+    ## Accuracy with batch statistics
+
+    A model's accuracy on `split` with dropout off but each batch
+    normalization using the mean and variance of the batch of `batch_size`
+    images it is given, in order, instead of its running statistics. Measured
+    on a copy, whose running statistics this changes, in float32.
+    """
+    model = copy.deepcopy(model).to(device).eval()
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            module.train()
+    right = sum(int((model(normalize(split.images[i:i + batch_size].to(device))).argmax(-1).cpu() ==
+                     split.labels[i:i + batch_size]).sum())
+                for i in range(0, len(split.labels), batch_size))
+    return right / len(split.labels)
 
 
 def results_row(model_name: str, variant: str, record: RunRecord) -> Dict[str, Any]:

@@ -518,3 +518,29 @@ def test_replot_refuses_what_is_not_a_study_s_results(tmp_path, capsys, content,
     with pytest.raises(SystemExit) as exit_:
         pipeline.main(['--replot', str(path), '--out', str(tmp_path / 'out')])
     assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+
+def test_accuracy_with_batch_statistics():
+    """
+    labml.ai's way of evaluating: each batch normalized by its own mean and
+    variance. A model whose running statistics are far from its data's gets
+    every image right only that way; the model measured keeps its statistics.
+    """
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 2), torch.nn.BatchNorm1d(2))
+    # Logit 0 is a constant 50, logit 1 the first pixel's value: with the
+    # running statistics of a fresh layer (mean 0, variance 1) class 0 always
+    # wins; with a batch's, logit 0 becomes 0 and logit 1 is positive for the
+    # images brighter than the batch's mean there, the class-1 images below
+    with torch.no_grad():
+        model[1].weight.zero_()
+        model[1].weight[1, 0] = 1.0
+        model[1].bias.copy_(torch.tensor([50.0, 0.0]))
+    images = torch.zeros((8, 3, 32, 32), dtype=torch.uint8)
+    images[:, 0, 0, 0] = torch.tensor([10, 20, 200, 250, 30, 240, 5, 220], dtype=torch.uint8)
+    labels = torch.tensor([0, 0, 1, 1, 0, 1, 0, 1])
+    split = study.Split(images, labels)
+    before = {name: value.clone() for name, value in model.state_dict().items()}
+    assert study.batch_statistics_accuracy(model, split, torch.device('cpu'), batch_size=4) == 1.0
+    assert study.logits(model, split, torch.device('cpu')).argmax(-1).eq(0).all()
+    assert all(torch.equal(before[name], value) for name, value in model.state_dict().items())
