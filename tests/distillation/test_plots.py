@@ -215,3 +215,31 @@ def test_the_overview_plot_shows_the_teacher_and_two_students_of_one_seed(plots)
     assert sorted(t.get_text() for t in figure.legends[0].get_texts()) == [
         'large teacher', 'small, distilled', 'small, labels only']
     assert len(figure.axes[0].lines) == 3
+
+
+def test_every_language_model_study_has_its_plot_in_both_languages(plots):
+    names = {name for name, _ in plots}
+    for image in ('limited', 'divergence', 'on_policy', 'on_policy_warm', 'sparse_targets'):
+        assert f'pages/{image}.png' in names
+        if reporting.japanese_font() is not None:
+            assert f'pages/{image}.ja.png' in names
+
+
+def test_the_sparse_targets_plot_shows_both_forms_against_the_bytes_stored(plots):
+    (figure,) = [figure for name, figure in plots if name == 'pages/sparse_targets.png']
+    axes = figure.axes[0]
+    assert sorted(text.get_text() for legend in _legends(figure) for text in legend.get_texts()) == [
+        'dense (512 bytes)', 'labels only', 'online', 'sampled', 'top-k']
+    series = [container for container in axes.containers if container.has_yerr]
+    assert sorted(container.get_label() for container in series) == ['sampled', 'top-k']
+    for container in series:
+        assert list(container.lines[0].get_xdata()) == [12, 24, 48, 96]
+
+
+def test_the_warm_started_runs_are_drawn_from_where_their_start_ended(plots):
+    (figure,) = [figure for name, figure in plots if name == 'pages/on_policy_warm.png']
+    runs = [line for line in figure.axes[0].lines if line.get_label() != 'teacher (end of training)']
+    starts = [line for line in runs if line.get_label() == 'labels only']
+    assert len(runs) == 24 and len(starts) == 3
+    assert all(max(line.get_xdata()) == 300 for line in starts)
+    assert all(min(line.get_xdata()) == 350 and max(line.get_xdata()) == 600 for line in runs if line not in starts)

@@ -230,6 +230,72 @@ def lm_student_minutes(r):
 DISTILLED_LM = ('distilled', 'forward KL', 'reverse KL', 'JSD')
 FORWARD_AND_JSD = ('forward KL', 'JSD')
 
+# The study of on-policy batches after a warm start: its file, what its students continue, and their variants
+WARM = 'lm/on_policy_warm.json'
+CONTINUED = 'labels only, continued'
+
+
+def warm(divergence: str, fraction: str) -> str:
+    return f'{divergence}, λ = {fraction}'
+
+
+WARM_FRACTIONS = ('0', '0.5', '1')
+WARM_DISTILLED = [warm(d, f) for d in FORWARD_AND_JSD for f in WARM_FRACTIONS]
+
+
+def on_policy_effects(r, divergence: str) -> list:
+    # Each seed's test bits per byte at λ = 0.5 and at λ = 1 minus those of λ = 0, with `divergence`
+    return [a - b for f in WARM_FRACTIONS[1:]
+            for a, b in zip(lm_seeds(r, warm(divergence, f)), lm_seeds(r, warm(divergence, '0')))]
+
+
+# The study of stored teacher targets, five seeds, and its top-k variants with $k \le 16$
+SPARSE = 'lm/sparse_targets.json'
+SMALL_TOP_K = ('top-4', 'top-8', 'top-16')
+
+
+def lm_variants(r) -> list:
+    return [variant['name'] for variant in r['variants']]
+
+
+def lm_median(variant: str):
+    return lambda r: statistics.median(lm_seeds(r, variant))
+
+
+def stored_bytes(variant: str):
+    # The bytes the targets of `variant` take for each position
+    return lambda r: next(run['bytes_per_token'] for run in r['runs'] if run['variant'] == variant)
+
+
+def stored_runs(r, field: str = 'test_bpb') -> list:
+    # `field` of every run distilled from stored targets
+    return [run[field] for run in r['runs'] if run['bytes_per_token']]
+
+
+def above_median(r, variant: str, seed: int) -> float:
+    # How far the test bits per byte of a run lie above the median of its variant's seeds
+    return lm_seeds(r, variant)[seed] - lm_median(variant)(r)
+
+
+def fallen_away(r) -> list:
+    # The runs, as (variant, seed), that ended more than 0.1 bits per byte above their variant's median
+    return [(variant, seed) for variant in lm_variants(r) for seed in range(len(lm_seeds(r, variant)))
+            if above_median(r, variant, seed) > 0.1]
+
+
+def validation(r, variant: str, seed: int) -> list:
+    # A run's validation bits per byte as [step, value], step by step
+    return next(run['valid_history'] for run in r['runs'] if run['variant'] == variant and run['seed'] == seed)
+
+
+def sparse_row(variant: str, stored: bool = False) -> list:
+    # A row of the stored-targets table: the bytes stored for each position, test bits per byte (mean ± std,
+    # median) and each seed's
+    row = [stored_bytes(variant)] if stored else []
+    row += [mean(variant, 'test_bpb', 1), std(variant, 'test_bpb', 1), lm_median(variant)]
+    return row + [lambda r, s=s: lm_seeds(r, variant)[s] for s in range(5)]
+
+
 QUOTES = [
     # The temperature sweep
     ('temperature.md', 'with the `cpu` teacher ({78.48}% on validation)', 'temperature.json',
@@ -544,10 +610,108 @@ QUOTES = [
      'lm/on_policy.json',
      [lambda r: r['summary']['λ = 0.5']['parameters'], lambda r: int(r['runs'][1]['steps']),
       lambda r: min(lm_times({'λ = 0.5'})), lambda r: max(lm_times({'λ = 0.5'}))]),
-    ('lm/studies.md', 'the teacher and the 21 student runs of the three studies trained for {50} minutes: {13.4} for '
-                      'the teacher, {36.5} for the students', 'lm/limited.json',
+    ('lm/studies.md', 'the teacher and the 21 student runs of the first three studies trained for {50} minutes: '
+                      '{13.4} for the teacher, {36.5} for the students', 'lm/limited.json',
      [lambda r: r['teacher']['train_seconds'] / 60 + lm_student_minutes(r),
       lambda r: r['teacher']['train_seconds'] / 60, lm_student_minutes]),
+    # On-policy batches after training on labels
+    ('lm/studies.md', 'it is the limited study\'s labels-only student ({3.357} bits per byte)', WARM,
+     [mean('labels only', 'test_bpb', 1)]),
+    ('lm/studies.md', '| the start: labels only | {3.357} ± {0.009} | {3.357}, {3.349}, {3.366} | | {15}, {25}, '
+                      '{16} |', WARM, lm_row('labels only')),
+    ('lm/studies.md', '| labels only, continued | {3.083} ± {0.022} | {3.108}, {3.075}, {3.065} | | {16}, {15}, '
+                      '{17} |', WARM, lm_row(CONTINUED)),
+    ('lm/studies.md', '| forward KL, $\\lambda = 0$ | **{2.773} ± {0.020}** | {2.796}, {2.762}, {2.761} | '
+                      '{−0.312}, {−0.313}, {−0.304} | {52}, {46}, {45} |', WARM,
+     lm_row(warm('forward KL', '0'), CONTINUED)),
+    ('lm/studies.md', '| forward KL, $\\lambda = 0.5$ | **{2.778} ± {0.021}** | {2.802}, {2.771}, {2.761} | '
+                      '{−0.306}, {−0.304}, {−0.304} | {82}, {53}, {51} |', WARM,
+     lm_row(warm('forward KL', '0.5'), CONTINUED)),
+    ('lm/studies.md', '| forward KL, $\\lambda = 1$ | **{2.770} ± {0.016}** | {2.787}, {2.770}, {2.754} | '
+                      '{−0.321}, {−0.305}, {−0.311} | {99}, {60}, {57} |', WARM,
+     lm_row(warm('forward KL', '1'), CONTINUED)),
+    ('lm/studies.md', '| JSD, $\\lambda = 0$ | {2.812} ± {0.027} | {2.843}, {2.802}, {2.791} | {−0.265}, '
+                      '{−0.273}, {−0.274} | {48}, {49}, {47} |', WARM, lm_row(warm('JSD', '0'), CONTINUED)),
+    ('lm/studies.md', '| JSD, $\\lambda = 0.5$ | {2.816} ± {0.023} | {2.842}, {2.807}, {2.798} | {−0.266}, '
+                      '{−0.268}, {−0.267} | {58}, {57}, {53} |', WARM, lm_row(warm('JSD', '0.5'), CONTINUED)),
+    ('lm/studies.md', '| JSD, $\\lambda = 1$ | {2.811} ± {0.021} | {2.835}, {2.803}, {2.795} | {−0.273}, '
+                      '{−0.272}, {−0.270} | {67}, {65}, {61} |', WARM, lm_row(warm('JSD', '1'), CONTINUED)),
+    ('lm/studies.md', 'its 300 steps end {0.304} to {0.313} bits per byte below 300 more steps on the next bytes '
+                      'alone, in every seed, closing {62}% of the gap between that student and the teacher; from '
+                      'random weights, 300 distilled steps gained {0.136} to {0.204} over labels only', WARM,
+     [lambda r: min(lm_gains(r, warm('forward KL', '0'), CONTINUED)),
+      lambda r: max(lm_gains(r, warm('forward KL', '0'), CONTINUED)),
+      lambda r: 100 * lm_gap(CONTINUED, warm('forward KL', '0'))(r) /
+      (r['summary'][CONTINUED]['test_bpb']['mean'] - r['teacher']['test_bpb']),
+      lambda r: min(lm_gains(results('lm/limited.json'), 'distilled')),
+      lambda r: max(lm_gains(results('lm/limited.json'), 'distilled'))]),
+    ('lm/studies.md', 'end within {0.010} bits per byte of $\\lambda = 0$ in every seed, and with JSD within {0.008}, '
+                      'on both sides of it: less than the spread between seeds (standard deviations of {0.016} to '
+                      '{0.027}). From random weights one seed of $\\lambda = 0.5$ ended {0.33} worse', WARM,
+     [lambda r: max(abs(d) for d in on_policy_effects(r, 'forward KL')),
+      lambda r: max(abs(d) for d in on_policy_effects(r, 'JSD')),
+      spread(WARM_DISTILLED, 'test_bpb', 'std', 1, min), spread(WARM_DISTILLED, 'test_bpb', 'std', 1, max),
+      lambda r: -lm_gains(results('lm/on_policy.json'), 'λ = 0.5', 'λ = 0')[1]]),
+    ('lm/studies.md', 'the runs at $\\lambda = 1$ took {57} to {99} s against {45} to {52} s at $\\lambda = 0$',
+     WARM, [lambda r: min(lm_seeds(r, warm('forward KL', '1'), 'train_seconds')),
+            lambda r: max(lm_seeds(r, warm('forward KL', '1'), 'train_seconds')),
+            lambda r: min(lm_seeds(r, warm('forward KL', '0'), 'train_seconds')),
+            lambda r: max(lm_seeds(r, warm('forward KL', '0'), 'train_seconds'))]),
+    ('lm/studies.md', '**Forward KL beats JSD** by {0.04} bits per byte at every $\\lambda$, in every seed (by '
+                      '{0.029} to {0.049})', WARM,
+     [the_same(*(lm_gap(warm('JSD', f), warm('forward KL', f)) for f in WARM_FRACTIONS), decimals=2),
+      lambda r: min(d for f in WARM_FRACTIONS for d in lm_gains(r, warm('forward KL', f), warm('JSD', f))),
+      lambda r: max(d for f in WARM_FRACTIONS for d in lm_gains(r, warm('forward KL', f), warm('JSD', f)))]),
+    # Stored teacher targets
+    ('lm/studies.md', 'With 256 bytes the whole distribution fits too, {512} bytes a position', SPARSE,
+     [stored_bytes('dense')]),
+    ('lm/studies.md', 'which take $3k$ or $3m$ bytes a position, {12} to {96}', SPARSE,
+     [stored_bytes('top-4'), stored_bytes('32 sampled')]),
+    ('lm/studies.md', '| labels only | | {3.359} ± {0.008} | {3.358} | {3.357}, {3.349}, {3.366}, {3.367}, '
+                      '{3.358} |', SPARSE, sparse_row('labels only')),
+    ('lm/studies.md', '| online | | **{3.176} ± {0.023}** | **{3.173}** | {3.173}, {3.213}, {3.161}, {3.153}, '
+                      '{3.180} |', SPARSE, sparse_row('online')),
+    *[('lm/studies.md', f'| {variant} | {row}', SPARSE, sparse_row(variant, stored=True)) for variant, row in [
+        ('dense', '{512} | {3.207} ± {0.079} | {3.182} | {3.172}, {3.346}, {3.154}, {3.182}, {3.183} |'),
+        ('top-4', '{12} | {3.341} ± {0.006} | {3.341} | {3.334}, {3.335}, {3.344}, {3.341}, {3.350} |'),
+        ('4 sampled', '{12} | {3.259} ± {0.074} | {3.239} | {3.218}, {3.388}, {3.244}, {3.208}, {3.239} |'),
+        ('top-8', '{24} | {3.289} ± {0.021} | {3.299} | {3.299}, {3.255}, {3.303}, {3.305}, {3.283} |'),
+        ('8 sampled', '{24} | {3.230} ± {0.026} | {3.224} | {3.215}, {3.272}, {3.224}, {3.235}, {3.205} |'),
+        ('top-16', '{48} | {3.225} ± {0.007} | {3.225} | {3.222}, {3.234}, {3.225}, {3.230}, {3.216} |'),
+        ('16 sampled', '{48} | {3.257} ± {0.082} | {3.209} | {3.197}, {3.377}, {3.209}, {3.310}, {3.192} |'),
+        ('top-32', '{96} | {3.220} ± {0.063} | {3.196} | {3.181}, {3.331}, {3.196}, {3.180}, {3.214} |'),
+        ('32 sampled', '{96} | {3.215} ± {0.062} | {3.187} | {3.184}, {3.325}, {3.187}, {3.176}, {3.204} |')]],
+    ('lm/studies.md', 'Six of the {45} stored-target runs ended {0.10} to {0.17} bits per byte above their variant\'s '
+                      'median, while every other run of the study is within {0.05} of its own', SPARSE,
+     [lambda r: len(stored_runs(r)), lambda r: min(above_median(r, *run) for run in fallen_away(r)),
+      lambda r: max(above_median(r, *run) for run in fallen_away(r)),
+      lambda r: max(above_median(r, variant, seed) for variant in lm_variants(r) for seed in range(5)
+                    if (variant, seed) not in fallen_away(r))]),
+    ('lm/studies.md', 'At 12 bytes a position, 4 sampled bytes reach a median of {3.239} bits per byte and the top 4 '
+                      'only {3.341}, {0.017} below labels only', SPARSE,
+     [lm_median('4 sampled'), lm_median('top-4'),
+      lambda r: lm_median('labels only')(r) - lm_median('top-4')(r)]),
+    ('lm/studies.md', 'At 24 bytes, {3.224} against {3.299}.', SPARSE, [lm_median('8 sampled'), lm_median('top-8')]),
+    ('lm/studies.md', 'medians of {3.209} sampled against {3.225} top-k at 48 bytes, {3.187} against {3.196} at 96',
+     SPARSE, [lm_median('16 sampled'), lm_median('top-16'), lm_median('32 sampled'), lm_median('top-32')]),
+    ('lm/studies.md', 'are the steadiest of the stored ones (standard deviations of {0.006} to {0.021})', SPARSE,
+     [spread(SMALL_TOP_K, 'test_bpb', 'std', 1, min), spread(SMALL_TOP_K, 'test_bpb', 'std', 1, max)]),
+    ('lm/studies.md', 'by median {0.057}, {0.043}, {0.028} and {0.005} bits per byte behind them at $m$ = 4, 8, 16 '
+                      'and 32', SPARSE,
+     [lambda r, m=m: lm_median(f'{m} sampled')(r) - lm_median('dense')(r) for m in (4, 8, 16, 32)]),
+    ('lm/studies.md', 'The dense targets in turn are within {0.009} of the teacher run online, by median.', SPARSE,
+     [lambda r: lm_median('dense')(r) - lm_median('online')(r)]),
+    ('lm/studies.md', 'A student reading them trained in {17} to {49} s, against {50} to {100} s online and {14} to '
+                      '{31} s on labels only', SPARSE,
+     [lambda r: min(stored_runs(r, 'train_seconds')), lambda r: max(stored_runs(r, 'train_seconds')),
+      lambda r: min(lm_seeds(r, 'online', 'train_seconds')), lambda r: max(lm_seeds(r, 'online', 'train_seconds')),
+      lambda r: min(lm_seeds(r, 'labels only', 'train_seconds')),
+      lambda r: max(lm_seeds(r, 'labels only', 'train_seconds'))]),
+    ('lm/studies.md', '{4.52} bits per byte on validation at step {50} against {4.29}, and it never catches up, '
+                      '{3.41} against {3.28} at step {300}', SPARSE,
+     [lambda r: validation(r, 'dense', 1)[0][1], lambda r: validation(r, 'dense', 1)[0][0],
+      lambda r: validation(r, 'online', 1)[0][1], lambda r: validation(r, 'dense', 1)[-1][1],
+      lambda r: validation(r, 'online', 1)[-1][1], lambda r: validation(r, 'dense', 1)[-1][0]]),
 ]
 
 # A number in braces: what the test checks; a difference has its sign, and a minus sign is written −
@@ -597,3 +761,36 @@ def test_the_teacher_quality_page_claims_hold_in_every_seed():
     by_seed = list(zip(*(seeds(r, v) for v in epochs)))
     assert len(by_seed) == 3 and all(list(row) == sorted(row) for row in by_seed)
     assert all(d < 0 for v in epochs[:3] for d in differences(r, v, 'labels only'))
+
+
+def test_the_language_model_studies_of_both_machines_share_one_scale():
+    # The studies page: the teacher trained again on the second machine, and the limited study's students that
+    # both machines trained, reach the same test bits per byte to the third decimal
+    first = results('lm/limited.json')
+    same_students = {'lm/on_policy_warm.json': {'labels only': 'labels only'},
+                     'lm/sparse_targets.json': {'labels only': 'labels only', 'online': 'distilled'}}
+    for file, students in same_students.items():
+        second = results(file)
+        assert second['teacher']['uuid'] != first['teacher']['uuid']
+        assert f'{second["teacher"]["test_bpb"]:.3f}' == f'{first["teacher"]["test_bpb"]:.3f}'
+        for variant, as_first in students.items():
+            assert [f'{v:.3f}' for v in lm_seeds(second, variant)[:3]] == \
+                   [f'{v:.3f}' for v in lm_seeds(first, as_first)]
+
+
+def test_the_stored_target_runs_that_fell_away_are_those_the_studies_page_names():
+    # "seed 1 of dense, top-32, 4, 16 and 32 sampled, and seed 3 of 16 sampled"; none of the top-k targets with
+    # k <= 16 fell away, and they are steadier than every other stored variant
+    r = results(SPARSE)
+    assert sorted(fallen_away(r)) == sorted([('dense', 1), ('top-32', 1), ('4 sampled', 1), ('16 sampled', 1),
+                                             ('16 sampled', 3), ('32 sampled', 1)])
+    steadiness = {v: r['summary'][v]['test_bpb']['std'] for v in lm_variants(r) if stored_bytes(v)(r)}
+    assert max(steadiness[v] for v in SMALL_TOP_K) < min(s for v, s in steadiness.items() if v not in SMALL_TOP_K)
+
+
+def test_sampled_targets_beat_the_top_ones_in_all_seeds_but_seed_1_at_12_and_24_bytes():
+    r = results(SPARSE)
+    for size in (4, 8):
+        better = [s for s, (top, sampled) in enumerate(zip(lm_seeds(r, f'top-{size}'), lm_seeds(r, f'{size} sampled')))
+                  if sampled < top]
+        assert better == [0, 2, 3, 4]

@@ -264,7 +264,8 @@ def run_settings(args: argparse.Namespace, model_name: str, changes: Dict[str, A
 
 
 # The plots on the studies' page: each image beside the page, and its results file in `results/`
-PAGE_PLOTS = {'divergence': 'divergence.json', 'limited': 'limited.json', 'on_policy': 'on_policy.json'}
+PAGE_PLOTS = {'divergence': 'divergence.json', 'limited': 'limited.json', 'on_policy': 'on_policy.json',
+              'sparse_targets': 'sparse_targets.json', 'on_policy_warm': 'on_policy_warm.json'}
 
 
 def redraw_page_plots(folder: Path = Path(__file__).parent) -> List[Path]:
