@@ -794,3 +794,14 @@ def test_sampled_targets_beat_the_top_ones_in_all_seeds_but_seed_1_at_12_and_24_
         better = [s for s, (top, sampled) in enumerate(zip(lm_seeds(r, f'top-{size}'), lm_seeds(r, f'{size} sampled')))
                   if sampled < top]
         assert better == [0, 2, 3, 4]
+
+
+def test_the_readme_row_of_the_language_model_quotes_its_files():
+    # The README's results table: its language-model row, from the limited and the warm-started studies' files
+    readme = (Path(__file__).parents[2] / 'README.md').read_text(encoding='utf-8')
+    row = next(line for line in readme.splitlines() if line.startswith('| [language model]'))
+    limited, warm_started = results('lm/limited.json'), results(WARM)
+    distilled, labels = limited['summary']['distilled']['test_bpb'], limited['summary']['labels only']['test_bpb']
+    assert (f'distilled {distilled["mean"]:.3f} ± {distilled["std"]:.3f} test bits per byte against '
+            f'{labels["mean"]:.3f} ± {labels["std"]:.3f} on labels') in row
+    assert f'(where distilling gains {lm_gap(CONTINUED, warm("forward KL", "0"))(warm_started):.2f})' in row
