@@ -9,7 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # The CIFAR-10 data: the official python release or an image-folder layout
 CIFAR10_DIR ?= ./data
-DEMO_OUT ?= ./out/cpu
+DEMO_OUT ?= ./out/demo
 DEMO_LM_OUT ?= ./out/lm
 # Where the sources are online, so that every page links to its file there (as
 # "view code" does on nn.labml.ai): the folder of the labml_nn package, such as
@@ -33,7 +33,7 @@ test: install
 	$(PY) -m pytest -q tests
 
 demo: install
-	$(PY) -m labml_nn.distillation.cifar10.pipeline --profile cpu --seeds 1 \
+	$(PY) -m labml_nn.distillation.cifar10.pipeline --profile demo --seeds 1 \
 		--data-dir $(CIFAR10_DIR) --out $(DEMO_OUT)
 
 demo-lm: install

@@ -38,9 +38,9 @@ The pages:
 * [The training commands](train.html) and their profiles.
 * [The studies in one command](pipeline.html), [what they write](report.html),
   and [their results](studies.html): which divergence, how much soft targets
-  help with little data, and whether on-policy batches help; two more
-  studies compare stored targets at equal bytes and on-policy batches after a
-  warm start.
+  help with little data, whether on-policy batches help, from random weights
+  and after training on labels, and how stored top-k and sampled targets
+  compare at equal bytes.
 * [Text sampled from each model](sample.html).
 
 ```bash

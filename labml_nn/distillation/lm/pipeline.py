@@ -17,7 +17,7 @@ python -m labml_nn.distillation.lm.pipeline --study divergence --profile cpu --s
 3. writes `OUT/STUDY/results.json`, `OUT/STUDY/results.md` and the plot
    `OUT/STUDY/bpb.png` ([what they hold](report.html)).
 
-The five studies; the results of the first three are on [their page](studies.html):
+The five studies, whose results are on [their page](studies.html):
 
 * `divergence`: on every training byte, the student on the next bytes alone
   against the student distilled with forward KL, reverse KL and JSD;
