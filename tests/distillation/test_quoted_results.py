@@ -494,6 +494,9 @@ QUOTES = [
      'lm/limited.json', [lambda r: r['teacher']['parameters'] / 1e6,
                          lambda r: r['summary']['distilled']['parameters'] / 1e6,
                          lambda r: r['teacher']['parameters'] / r['summary']['distilled']['parameters']]),
+    # The demo profile, one seed
+    ('readme.md', 'the teacher reached {61.12}%, the small model on labels {46.64}% and the distilled one {56.42}%',
+     'compare-demo-cpu.json', [mean('large'), mean('small'), mean('distilled')]),
     # labml's settings on all the labels, on a CPU
     ('readme.md', 'gave the teacher {83.92}%, the small model on labels {79.51}% and the distilled one {80.43}%',
      'compare-labml-cpu.json', [mean('large'), mean('small'), mean('distilled')]),
@@ -805,3 +808,17 @@ def test_the_readme_row_of_the_language_model_quotes_its_files():
     assert (f'distilled {distilled["mean"]:.3f} ± {distilled["std"]:.3f} test bits per byte against '
             f'{labels["mean"]:.3f} ± {labels["std"]:.3f} on labels') in row
     assert f'(where distilling gains {lm_gap(CONTINUED, warm("forward KL", "0"))(warm_started):.2f})' in row
+
+
+def test_the_readme_quotes_the_demo_and_the_labml_profile_from_their_files():
+    # The demo's paragraph, in bfloat16 and in float32, and the `labml` profile's row of the results table
+    readme = one_line((Path(__file__).parents[2] / 'README.md').read_text(encoding='utf-8'))
+    accuracies = [[f'{100 * results(file)["summary"][v]["valid_accuracy"]["mean"]:.1f}%'
+                   for v in ('large', 'small', 'distilled')]
+                  for file in ('compare-demo-cpu.json', 'compare-demo-cpu-float32.json')]
+    assert 'teacher {}, labels only {}, distilled {}); in float32'.format(*accuracies[0]) in readme
+    assert 'CPU, 12.7 minutes ({}, {}, {}).'.format(*accuracies[1]) in readme
+    labml = results('compare-labml-cpu.json')['summary']
+    gain = 100 * (labml['distilled']['batch_statistics_valid_accuracy']['mean'] -
+                  labml['small']['batch_statistics_valid_accuracy']['mean'])
+    assert f'evaluated as labml.ai does, with batch statistics, {gain:+.2f} |' in readme
