@@ -533,6 +533,11 @@ QUOTES = [
                            '{84.43}% of the images', TQ,
      [mean('teacher of epoch 1'), teacher('teacher of epoch 1'), behind('teacher of epoch 3'),
       behind('teacher of epoch 6'), mean('teacher of epoch 6', 'teacher_agreement')]),
+    ('teacher_quality.md', 'The student of the teacher of epoch 10 ({79.50}%, as good as the student on labels) '
+                           'reaches {79.80}%, against {80.06}% on labels only, and that of the finished one ({83.92}%) '
+                           '{80.60}%', 'teacher-quality-labml-cpu.json',
+     [teacher('teacher of epoch 10'), mean('teacher of epoch 10'), mean('labels only'), teacher('teacher of epoch 20'),
+      mean('teacher of epoch 20')]),
     ('teacher_quality.md', 'with {437,034} parameters against the teacher\'s {14.7} million', TQ,
      [lambda r: r['summary']['labels only']['parameters'], lambda r: r['summary']['large']['parameters'] / 1e6]),
     ('teacher_quality.md', 'the teacher of epoch 4 ({71.96}%) gives {3.40} to {4.22} points in each seed, that of '
@@ -841,3 +846,12 @@ def test_the_readme_quotes_the_demo_and_the_labml_profile_from_their_files():
     gain = 100 * (labml['distilled']['batch_statistics_valid_accuracy']['mean'] -
                   labml['small']['batch_statistics_valid_accuracy']['mean'])
     assert f'evaluated as labml.ai does, with batch statistics, {gain:+.2f} |' in readme
+
+
+def test_with_every_labelled_image_each_better_teacher_gives_a_better_student():
+    # The teacher-quality page, the `labml` profile: "each better teacher gives a better student", only the
+    # finished one above labels only
+    r = results('teacher-quality-labml-cpu.json')
+    epochs = [f'teacher of epoch {e}' for e in (2, 5, 10, 20)]
+    assert [mean(v)(r) for v in epochs] == sorted(mean(v)(r) for v in epochs)
+    assert [mean(v)(r) > mean('labels only')(r) for v in epochs] == [False, False, False, True]
