@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from labml.configs import option
 
 from labml_nn.distillation.cifar10 import trainer
 from labml_nn.distillation.cifar10.trainer import Configs, train
@@ -30,16 +29,22 @@ from labml_nn.experiments.training import Diverged
 pytestmark = pytest.mark.usefixtures('outside_the_repository')
 
 
+class TinyModel(CIFAR10VGGModel):
+    """
+    A model small enough for tests: four channels a block.
+    """
+
+    def __init__(self, classes: int = 10):
+        super().__init__([[4], [4], [4], [4], [4]], classes=classes)
+
+
 class TinyConfigs(Configs):
     """
-    The trainer with a model small enough for tests: four channels a block.
+    The trainer with the tiny model, set as each model's configurations set
+    theirs: an option of its own for `model` would leave the first run of a
+    process to the trainer's option, which needs `model_class`.
     """
-    model: CIFAR10VGGModel
-
-
-@option(TinyConfigs.model)
-def _tiny_model(c: TinyConfigs) -> CIFAR10VGGModel:
-    return CIFAR10VGGModel([[4], [4], [4], [4], [4]], classes=c.classes).to(c.device)
+    model_class = TinyModel
 
 
 def _interrupted_run(settings, data, configs=TinyConfigs) -> RunRecord:
