@@ -11,7 +11,9 @@ phone; and the points of a sweep are far enough apart to be told apart there.
 
 import dataclasses
 import itertools
+import json
 import math
+import statistics
 from pathlib import Path
 from typing import Any, List, Tuple
 
@@ -20,6 +22,9 @@ import pytest
 from labml_nn.distillation.cifar10 import pipeline, report, studies
 from labml_nn.distillation.lm import pipeline as lm_pipeline
 from labml_nn.experiments import reporting
+
+# The language-model track's committed results
+LM_RESULTS = Path(lm_pipeline.__file__).parent / 'results'
 
 # The width a phone's page shows a plot at, and the smallest text readable there
 PHONE_WIDTH_PX = 360
@@ -234,6 +239,12 @@ def test_the_sparse_targets_plot_shows_both_forms_against_the_bytes_stored(plots
     assert sorted(container.get_label() for container in series) == ['sampled', 'top-k']
     for container in series:
         assert list(container.lines[0].get_xdata()) == [12, 24, 48, 96]
+    # Each point is the median of its variant's seeds, which one seed far behind does not move
+    results = json.loads((LM_RESULTS / 'sparse_targets.json').read_text())
+    [top_k] = [c for c in series if c.get_label() == 'top-k']
+    expected = [statistics.median(r['test_bpb'] for r in results['runs'] if r['variant'] == f'top-{k}')
+                for k in (4, 8, 16, 32)]
+    assert list(top_k.lines[0].get_ydata()) == pytest.approx(expected)
 
 
 def test_the_warm_started_runs_are_drawn_from_where_their_start_ended(plots):

@@ -105,10 +105,10 @@ def markdown_table(results: Dict[str, Any]) -> str:
 
 
 PLOT_WORDS = {'en': {'step': 'step', 'bpb': 'validation bits per byte', 'teacher': 'teacher (end of training)',
-                     'test bpb': 'test bits per byte (mean of seeds)', 'bytes': 'bytes stored for each position',
+                     'test bpb': 'test bits per byte (median of seeds)', 'bytes': 'bytes stored for each position',
                      'top-k': 'top-k', 'sampled': 'sampled', 'stored': ' ({} bytes)'},
               'ja': {'step': 'ステップ', 'bpb': '検証データのビット／バイト', 'teacher': '教師（学習後）',
-                     'test bpb': 'テストのビット／バイト（シード平均）', 'bytes': '位置ごとに保存するバイト数',
+                     'test bpb': 'テストのビット／バイト（シードの中央値）', 'bytes': '位置ごとに保存するバイト数',
                      'top-k': '上位 k', 'sampled': 'サンプル', 'stored': '（{} バイト）'}}
 
 
@@ -142,10 +142,12 @@ def plot_bytes(results: Dict[str, Any], path: Path, language: str, font: Optiona
     ## The plot against stored bytes
 
     Test bits per byte against the bytes stored for each position, on a
-    logarithmic axis: the mean over seeds of top-k and of sampled targets at
-    each size, with a bar from the lowest to the highest seed, and the
+    logarithmic axis: the median over seeds of top-k and of sampled targets
+    at each size, with a bar from the lowest to the highest seed, and the
     students that store nothing or everything (labels only, online and dense
-    distillation) as horizontal lines at their mean.
+    distillation) as horizontal lines at their median. The median, because
+    a run from stored targets can end far behind the others of its kind, and
+    one such seed moves a mean of few seeds more than the forms differ.
     """
     words = PLOT_WORDS[language]
     test = {v['name']: [r['test_bpb'] for r in results['runs'] if r['variant'] == v['name']]
@@ -155,9 +157,10 @@ def plot_bytes(results: Dict[str, Any], path: Path, language: str, font: Optiona
         sizes = set()
         for colour, form in enumerate(('top-k', 'sampled')):
             mine = [v['name'] for v in results['variants'] if v['settings'].get('targets') == form]
-            xs, means = [stored[n] for n in mine], [statistics.fmean(test[n]) for n in mine]
-            spread = [[m - min(test[n]) for n, m in zip(mine, means)], [max(test[n]) - m for n, m in zip(mine, means)]]
-            axes.errorbar(xs, means, yerr=spread, marker='o', capsize=4, color=f'C{colour}', label=words[form])
+            xs, medians = [stored[n] for n in mine], [statistics.median(test[n]) for n in mine]
+            spread = [[m - min(test[n]) for n, m in zip(mine, medians)],
+                      [max(test[n]) - m for n, m in zip(mine, medians)]]
+            axes.errorbar(xs, medians, yerr=spread, marker='o', capsize=4, color=f'C{colour}', label=words[form])
             sizes |= set(xs)
         # A style of its own for each line: two of them may lie on top of each other
         lines = [v for v in results['variants'] if v['settings'].get('targets') not in ('top-k', 'sampled')]
@@ -165,7 +168,7 @@ def plot_bytes(results: Dict[str, Any], path: Path, language: str, font: Optiona
             name = v['ja'] if language == 'ja' else v['name']
             if stored[v['name']]:
                 name += words['stored'].format(stored[v['name']])
-            axes.axhline(statistics.fmean(test[v['name']]), color=f'C{colour}', linestyle=style, label=name)
+            axes.axhline(statistics.median(test[v['name']]), color=f'C{colour}', linestyle=style, label=name)
         axes.set_xscale('log', base=2)
         axes.set_xticks(sorted(sizes), [f'{x:g}' for x in sorted(sizes)])
         axes.minorticks_off()
