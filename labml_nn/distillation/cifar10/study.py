@@ -277,9 +277,9 @@ class Measures:
         # The `labml` profile's runs are also measured as labml.ai measures its models
         self.as_labml = args.profile == 'labml'
         if self.active:
-            self.teacher_model = load_teacher_for(teacher.path, data.classes)
-            self.teacher = {name: logits(self.teacher_model, split, self.device)
-                            for name, split in self.splits.items()}
+            model = load_teacher_for(teacher.path, data.classes)
+            self.teacher = {name: logits(model, split, self.device) for name, split in self.splits.items()}
+            self.teacher_as_labml = self.as_labml_measures(model)
 
     def of_teacher(self) -> Dict[str, Any]:
         """
@@ -289,7 +289,7 @@ class Measures:
             return {}
         labels = self.splits['valid'].labels
         return {'per_class_valid_accuracy': dark_knowledge.per_class_accuracy(
-            self.teacher['valid'].argmax(-1), labels, len(self.classes))} | self.as_labml_measures(self.teacher_model)
+            self.teacher['valid'].argmax(-1), labels, len(self.classes))} | self.teacher_as_labml
 
     def as_labml_measures(self, model: torch.nn.Module) -> Dict[str, Any]:
         """
@@ -344,7 +344,14 @@ def logits(model: torch.nn.Module, split: Split, device: torch.device) -> torch.
     """
     A model's logits on every image of `split`, in evaluation mode, in float32 on the CPU.
     """
-    model, batch_size = model.to(device).eval(), eval_batch_size(device)
+    return batched_logits(model.to(device).eval(), split, device, eval_batch_size(device))
+
+
+def batched_logits(model: torch.nn.Module, split: Split, device: torch.device, batch_size: int) -> torch.Tensor:
+    """
+    A model's logits on every image of `split`, `batch_size` images at a
+    time in order, in the mode the model is in, in float32 on the CPU.
+    """
     return torch.cat([model(normalize(split.images[i:i + batch_size].to(device))).float().cpu()
                       for i in range(0, len(split.labels), batch_size)])
 
@@ -371,10 +378,8 @@ def batch_statistics_accuracy(model: torch.nn.Module, split: Split, device: torc
     for module in model.modules():
         if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
             module.train()
-    right = sum(int((model(normalize(split.images[i:i + batch_size].to(device))).argmax(-1).cpu() ==
-                     split.labels[i:i + batch_size]).sum())
-                for i in range(0, len(split.labels), batch_size))
-    return right / len(split.labels)
+    predicted = batched_logits(model, split, device, batch_size).argmax(-1)
+    return int((predicted == split.labels).sum()) / len(split.labels)
 
 
 def results_row(model_name: str, variant: str, record: RunRecord) -> Dict[str, Any]:
