@@ -26,13 +26,14 @@ and how they are looked up is their own; two things are the same in both.
   second one wait for the first, then read its file.
 """
 
-import fcntl
 import hashlib
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator, Optional, Tuple
 
 import torch
+
+from labml_nn.experiments.runs import lock_or_wait
 
 
 def tensors_hash(tensors: Iterable[Tuple[str, Optional[torch.Tensor]]], text: str = '') -> str:
@@ -76,10 +77,6 @@ def building_lock(path: Path, what: str) -> Iterator[None]:
     a process that dies while building leaves the next one free to build.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, 'a') as file:
-        try:
-            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f'Another process is looking for or building {what}; waiting for it', flush=True)
-            fcntl.flock(file, fcntl.LOCK_EX)
+    with open(path, 'a+') as file:
+        lock_or_wait(file, lambda _: f'Another process is looking for or building {what}; waiting for it')
         yield

@@ -334,15 +334,22 @@ def identity_lock(logs_dir: str, name: str, key: str, data_fingerprint: str) -> 
     folder = Path(logs_dir) / '.locks'
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / f'{name}-{key}-{data_fingerprint}.lock', 'a+') as file:
-        try:
-            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            file.seek(0)
-            holder = file.read().strip() or 'another process'
-            print(f'{name}: a run with these settings on this data is being trained right now ({holder}); '
-                  f'waiting for it to end', flush=True)
-            fcntl.flock(file, fcntl.LOCK_EX)
+        lock_or_wait(file, lambda holder: f'{name}: a run with these settings on this data is being trained '
+                                          f'right now ({holder}); waiting for it to end')
         yield RunIdentity(file)
+
+
+def lock_or_wait(file, waiting: Callable[[str], str]):
+    """
+    An exclusive `flock` on the open `file`. When another process holds it,
+    first say `waiting(holder)`, the holder as the file names it, then wait.
+    """
+    try:
+        fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        file.seek(0)
+        print(waiting(file.read().strip() or 'another process'), flush=True)
+        fcntl.flock(file, fcntl.LOCK_EX)
 
 
 def claim_run(logs_dir: str, name: str, key: str, fingerprint: str, fresh: bool, lock: ExitStack,
