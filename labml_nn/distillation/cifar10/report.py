@@ -54,12 +54,12 @@ def summarize(runs: List[Dict[str, Any]], variants: List[Variant]) -> Dict[str, 
 
 
 # The numbers summarized over seeds, where a run has them
-MEASURED = ('valid_accuracy', 'batch_statistics_valid_accuracy', 'teacher_valid_accuracy', 'test_accuracy', 'train_seconds', 'train_images_per_second',
-            'teacher_agreement', 'teacher_kl', 'bias', 'omitted_valid_accuracy', 'corrected_valid_accuracy',
-            'corrected_omitted_valid_accuracy', 'omitted_test_accuracy', 'corrected_test_accuracy',
-            'corrected_omitted_test_accuracy', 'matched_bias', 'matched_valid_accuracy',
-            'matched_omitted_valid_accuracy', 'matched_test_accuracy', 'matched_omitted_test_accuracy',
-            'omitted_valid_probability', 'teacher_omitted_valid_probability',
+MEASURED = ('valid_accuracy', 'batch_statistics_valid_accuracy', 'teacher_valid_accuracy', 'test_accuracy',
+            'train_seconds', 'train_images_per_second', 'teacher_agreement', 'teacher_kl', 'bias',
+            'omitted_valid_accuracy', 'corrected_valid_accuracy', 'corrected_omitted_valid_accuracy',
+            'omitted_test_accuracy', 'corrected_test_accuracy', 'corrected_omitted_test_accuracy', 'matched_bias',
+            'matched_valid_accuracy', 'matched_omitted_valid_accuracy', 'matched_test_accuracy',
+            'matched_omitted_test_accuracy', 'omitted_valid_probability', 'teacher_omitted_valid_probability',
             'omitted_valid_probability_on_class', 'teacher_omitted_valid_probability_on_class')
 
 

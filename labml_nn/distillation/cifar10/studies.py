@@ -88,7 +88,8 @@ def omitted_class_study(omit: str, profile: str) -> List[Variant]:
     """
     ja = CLASSES_JA.get(omit, omit)
     return [Variant(f'small, no {omit}', 'small', {'omit_class': omit}, f'ラベルのみ（{ja}なし）'),
-            Variant(f'distilled, no {omit}', 'distilled', {'omit_class': omit} | cached(profile), f'蒸留（{ja}なし）'),
+            Variant(f'distilled, no {omit}', 'distilled', {'omit_class': omit} | cached(profile),
+                    f'蒸留（{ja}なし）'),
             Variant('distilled, all classes', 'distilled', cached(profile), '蒸留（全クラス）')]
 
 
@@ -124,7 +125,8 @@ def teacher_quality_study(omit: str, profile: str) -> List[Variant]:
     large = profile_settings(profile, 'large')
     epochs = [*large.get('keep_epochs', ()), large['epochs']]
     return [Variant('labels only', 'small', ja='ラベルのみ')] + [
-        Variant(f'teacher of epoch {e}', 'distilled', {'teacher_epoch': e} | cached(profile), f'エポック {e} の教師')
+        Variant(f'teacher of epoch {e}', 'distilled', {'teacher_epoch': e} | cached(profile),
+                f'エポック {e} の教師')
         for e in epochs]
 
 
